@@ -1,0 +1,1 @@
+"""Telegram bot that accompanies digital-government workshops."""
