@@ -1,0 +1,34 @@
+"""All SQL lives here, behind the Store interface."""
+
+from storage.interface import StorageError, Store
+from storage.models import (
+    AnswerValue,
+    Dialog,
+    DialogState,
+    Participant,
+    Response,
+    User,
+    Workshop,
+)
+
+__all__ = [
+    "AnswerValue",
+    "Dialog",
+    "DialogState",
+    "Participant",
+    "Response",
+    "StorageError",
+    "Store",
+    "User",
+    "Workshop",
+    "open_store",
+]
+
+
+async def open_store(database_url: str) -> Store:
+    """Open the backend named by `database_url`, migrated and ready."""
+    if database_url.startswith("sqlite:///"):
+        from storage.sqlite import SqliteStore
+
+        return await SqliteStore.open(database_url)
+    raise StorageError(f"unsupported DATABASE_URL scheme: {database_url.split(':', 1)[0]}")

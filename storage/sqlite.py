@@ -1,0 +1,689 @@
+"""SQLite backend of the Store, on aiosqlite, in WAL mode."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.interface import StorageError
+from storage.models import (
+    AnswerValue,
+    Dialog,
+    DialogState,
+    Participant,
+    Response,
+    User,
+    Workshop,
+)
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+# A lock held by a backup or a long export can outlast busy_timeout; a unit of work is
+# retried this many times before the error reaches the caller.
+LOCKED_RETRIES = 5
+PROFILE_FIELDS = frozenset({"name", "institution", "position", "country"})
+
+
+def sqlite_path(database_url: str) -> Path:
+    """Return the file path named by a `sqlite:///` URL."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix):
+        raise StorageError(f"DATABASE_URL must start with {prefix!r}: {database_url!r}")
+    rest = database_url[len(prefix) :]
+    if not rest:
+        raise StorageError("DATABASE_URL names no file")
+    return Path(rest)
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """Return the numbered migrations as (number, name, sql), in order."""
+    found: list[tuple[int, str, str]] = []
+    folder = resources.files("storage") / "migrations"
+    for entry in folder.iterdir():
+        name = entry.name
+        if not name.endswith(".sql"):
+            continue
+        number = int(name.split("_", 1)[0])
+        found.append((number, name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    numbers = [n for n, _, _ in found]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise StorageError(f"migrations are not numbered 1..n: {numbers}")
+    return found
+
+
+def check_writable(database_url: str) -> Path:
+    """Create the database folder and prove the file can be written; return its path."""
+    path = sqlite_path(database_url)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+    except (OSError, sqlite3.Error) as exc:
+        raise StorageError(f"database {path} is not writable: {exc}") from exc
+    return path
+
+
+def _ts(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _workshop(row: aiosqlite.Row) -> Workshop:
+    return Workshop(
+        id=row["id"],
+        slug=row["slug"],
+        join_code=row["join_code"],
+        language=row["language"],
+        timezone=row["timezone"],
+        start_date=date.fromisoformat(row["start_date"]),
+        end_date=date.fromisoformat(row["end_date"]),
+        spec=json.loads(row["spec_json"]),
+    )
+
+
+def _participant(row: aiosqlite.Row) -> Participant:
+    consent = _dt(row["consent_at"])
+    joined = _dt(row["joined_at"])
+    assert consent is not None and joined is not None
+    return Participant(
+        id=row["id"],
+        workshop_id=row["workshop_id"],
+        telegram_id=row["telegram_id"],
+        name=row["name"],
+        institution=row["institution"],
+        position=row["position"],
+        country=row["country"],
+        consent_at=consent,
+        profile_done=bool(row["profile_done"]),
+        joined_at=joined,
+    )
+
+
+def _response(row: aiosqlite.Row) -> Response:
+    started = _dt(row["started_at"])
+    assert started is not None
+    return Response(
+        id=row["id"],
+        participant_id=row["participant_id"],
+        questionnaire_id=row["questionnaire_id"],
+        version=row["version"],
+        current_question=row["current_question"],
+        reviewing=bool(row["reviewing"]),
+        started_at=started,
+        submitted_at=_dt(row["submitted_at"]),
+    )
+
+
+class SqliteStore:
+    """The Store on one SQLite file; one transaction per method."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self._conn = conn
+        self._path = path
+        # One connection serves the whole bot; the lock keeps each unit of work's
+        # statements together, since SQLite has a single writer anyway.
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, database_url: str) -> SqliteStore:
+        """Open (creating if needed) the database and apply pending migrations."""
+        path = check_writable(database_url)
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open database {path}: {exc}") from exc
+        conn.row_factory = aiosqlite.Row
+        store = cls(conn, path)
+        try:
+            await store._configure()
+            await store._migrate()
+        except sqlite3.Error as exc:
+            await conn.close()
+            raise StorageError(f"cannot prepare database {path}: {exc}") from exc
+        return store
+
+    @property
+    def path(self) -> Path:
+        """Return the database file's path."""
+        return self._path
+
+    async def _configure(self) -> None:
+        await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await self._conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode keeps every commit across a process crash (SIGKILL);
+        # only an OS crash or power loss can drop the latest commits.
+        await self._conn.execute("PRAGMA synchronous = NORMAL")
+        await self._conn.execute("PRAGMA foreign_keys = ON")
+
+    async def _migrate(self) -> None:
+        await self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        async with self._conn.execute("SELECT version FROM schema_migrations") as cur:
+            applied = {row[0] for row in await cur.fetchall()}
+        for number, name, sql in migrations():
+            if number in applied:
+                continue
+            log.info("applying migration %s", name)
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(sql):
+                    await self._conn.execute(statement)
+                await self._conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (number, name, _ts(datetime.now().astimezone())),
+                )
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+
+    async def schema_version(self) -> int:
+        """Return the number of the latest applied migration."""
+        async with self._conn.execute("SELECT MAX(version) FROM schema_migrations") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._conn.close()
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Run a unit of work in one transaction, rolled back on error."""
+        async with self._lock:
+            for attempt in range(LOCKED_RETRIES + 1):
+                try:
+                    await self._conn.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or attempt == LOCKED_RETRIES:
+                        raise
+                    log.warning("database busy, retrying (attempt %d)", attempt + 1)
+                    await asyncio.sleep(0.05 * 2**attempt)
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            else:
+                await self._commit()
+
+    async def _commit(self) -> None:
+        for attempt in range(LOCKED_RETRIES + 1):
+            try:
+                await self._conn.execute("COMMIT")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == LOCKED_RETRIES:
+                    await self._conn.execute("ROLLBACK")
+                    raise
+                await asyncio.sleep(0.05 * 2**attempt)
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Read under the lock so reads never interleave with a unit of work."""
+        async with self._lock:
+            yield self._conn
+
+    async def _one(self, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None:
+        async with self._read() as db, db.execute(sql, params) as cur:
+            row: aiosqlite.Row | None = await cur.fetchone()
+            return row
+
+    # Workshops
+
+    async def upsert_workshop(
+        self,
+        *,
+        slug: str,
+        language: str,
+        timezone: str,
+        start_date: date,
+        end_date: date,
+        spec: dict[str, Any],
+        join_code: str,
+        now: datetime,
+    ) -> tuple[Workshop, bool]:
+        """Create or update a workshop by slug; return it and whether it is new."""
+        spec_json = json.dumps(spec, ensure_ascii=False, sort_keys=True, default=str)
+        async with self._tx() as db:
+            async with db.execute("SELECT id FROM workshops WHERE slug = ?", (slug,)) as cur:
+                existing = await cur.fetchone()
+            if existing is None:
+                await db.execute(
+                    "INSERT INTO workshops (slug, join_code, language, timezone, start_date,"
+                    " end_date, spec_json, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        slug,
+                        join_code,
+                        language,
+                        timezone,
+                        start_date.isoformat(),
+                        end_date.isoformat(),
+                        spec_json,
+                        _ts(now),
+                        _ts(now),
+                    ),
+                )
+            else:
+                await db.execute(
+                    "UPDATE workshops SET language = ?, timezone = ?, start_date = ?,"
+                    " end_date = ?, spec_json = ?, join_code = ?, updated_at = ? WHERE id = ?",
+                    (
+                        language,
+                        timezone,
+                        start_date.isoformat(),
+                        end_date.isoformat(),
+                        spec_json,
+                        join_code,
+                        _ts(now),
+                        existing["id"],
+                    ),
+                )
+            async with db.execute("SELECT * FROM workshops WHERE slug = ?", (slug,)) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return _workshop(row), existing is None
+
+    async def workshop(self, workshop_id: int) -> Workshop | None:
+        """Return a workshop by id."""
+        row = await self._one("SELECT * FROM workshops WHERE id = ?", (workshop_id,))
+        return _workshop(row) if row else None
+
+    async def workshop_by_code(self, join_code: str) -> Workshop | None:
+        """Return the workshop with this join code."""
+        row = await self._one("SELECT * FROM workshops WHERE join_code = ?", (join_code,))
+        return _workshop(row) if row else None
+
+    async def workshop_by_slug(self, slug: str) -> Workshop | None:
+        """Return the workshop with this slug."""
+        row = await self._one("SELECT * FROM workshops WHERE slug = ?", (slug,))
+        return _workshop(row) if row else None
+
+    # Users and dialogs
+
+    async def user(self, telegram_id: int) -> User | None:
+        """Return a user's preferences."""
+        row = await self._one("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,))
+        if row is None:
+            return None
+        return User(
+            telegram_id=row["telegram_id"],
+            language=row["language"],
+            active_workshop_id=row["active_workshop_id"],
+        )
+
+    async def set_user_language(self, telegram_id: int, language: str, now: datetime) -> None:
+        """Store a user's language, creating the user if needed."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO users (telegram_id, language, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (telegram_id)"
+                " DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
+                (telegram_id, language, _ts(now), _ts(now)),
+            )
+
+    async def set_active_workshop(self, telegram_id: int, workshop_id: int, now: datetime) -> None:
+        """Remember which workshop a user's conversation is about."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO users (telegram_id, active_workshop_id, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (telegram_id) DO UPDATE SET"
+                " active_workshop_id = excluded.active_workshop_id,"
+                " updated_at = excluded.updated_at",
+                (telegram_id, workshop_id, _ts(now), _ts(now)),
+            )
+
+    async def dialog(self, telegram_id: int) -> Dialog | None:
+        """Return what the bot waits for from this user."""
+        row = await self._one("SELECT * FROM dialogs WHERE telegram_id = ?", (telegram_id,))
+        if row is None:
+            return None
+        try:
+            state = DialogState(row["state"])
+        except ValueError:
+            # A state from a newer or older release: treat as no pending dialog.
+            return None
+        return Dialog(telegram_id=telegram_id, state=state, data=json.loads(row["data_json"]))
+
+    async def set_dialog(
+        self, telegram_id: int, state: DialogState, data: dict[str, Any], now: datetime
+    ) -> None:
+        """Store what the bot waits for from this user."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO dialogs (telegram_id, state, data_json, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (telegram_id) DO UPDATE SET"
+                " state = excluded.state, data_json = excluded.data_json,"
+                " updated_at = excluded.updated_at",
+                (telegram_id, state.value, json.dumps(data), _ts(now)),
+            )
+
+    async def clear_dialog(self, telegram_id: int) -> None:
+        """Forget the pending dialog of this user."""
+        async with self._tx() as db:
+            await db.execute("DELETE FROM dialogs WHERE telegram_id = ?", (telegram_id,))
+
+    # Participants
+
+    async def join(
+        self, *, workshop_id: int, telegram_id: int, language: str, now: datetime
+    ) -> tuple[Participant, bool]:
+        """Add a consenting person to a workshop once; return the participant and if new."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO participants (workshop_id, telegram_id, consent_at, joined_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (workshop_id, telegram_id) DO NOTHING",
+                (workshop_id, telegram_id, _ts(now), _ts(now)),
+            )
+            created = cur.rowcount == 1
+            await db.execute(
+                "INSERT INTO users (telegram_id, language, active_workshop_id, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (telegram_id) DO UPDATE SET"
+                " active_workshop_id = excluded.active_workshop_id,"
+                " language = COALESCE(users.language, excluded.language),"
+                " updated_at = excluded.updated_at",
+                (telegram_id, language, workshop_id, _ts(now), _ts(now)),
+            )
+            async with db.execute(
+                "SELECT * FROM participants WHERE workshop_id = ? AND telegram_id = ?",
+                (workshop_id, telegram_id),
+            ) as c:
+                row = await c.fetchone()
+        assert row is not None
+        return _participant(row), created
+
+    async def participant(self, workshop_id: int, telegram_id: int) -> Participant | None:
+        """Return a person's participation in a workshop."""
+        row = await self._one(
+            "SELECT * FROM participants WHERE workshop_id = ? AND telegram_id = ?",
+            (workshop_id, telegram_id),
+        )
+        return _participant(row) if row else None
+
+    async def participant_by_id(self, participant_id: int) -> Participant | None:
+        """Return a participant by id."""
+        row = await self._one("SELECT * FROM participants WHERE id = ?", (participant_id,))
+        return _participant(row) if row else None
+
+    async def participations(self, telegram_id: int) -> list[tuple[Participant, Workshop]]:
+        """Return every workshop a person joined, newest first."""
+        sql = (
+            "SELECT p.*, w.id AS w_id, w.slug, w.join_code, w.language, w.timezone,"
+            " w.start_date, w.end_date, w.spec_json FROM participants p"
+            " JOIN workshops w ON w.id = p.workshop_id"
+            " WHERE p.telegram_id = ? ORDER BY p.joined_at DESC, p.id DESC"
+        )
+        async with self._read() as db, db.execute(sql, (telegram_id,)) as cur:
+            rows = await cur.fetchall()
+        out = []
+        for row in rows:
+            w = Workshop(
+                id=row["w_id"],
+                slug=row["slug"],
+                join_code=row["join_code"],
+                language=row["language"],
+                timezone=row["timezone"],
+                start_date=date.fromisoformat(row["start_date"]),
+                end_date=date.fromisoformat(row["end_date"]),
+                spec=json.loads(row["spec_json"]),
+            )
+            out.append((_participant(row), w))
+        return out
+
+    async def update_profile(self, participant_id: int, *, field: str, value: str) -> None:
+        """Set one profile field (name, institution, position, country)."""
+        if field not in PROFILE_FIELDS:
+            raise ValueError(f"not a profile field: {field}")
+        # The column name comes from the fixed set above, never from input.
+        sql = f"UPDATE participants SET {field} = ? WHERE id = ?"  # noqa: S608
+        async with self._tx() as db:
+            await db.execute(sql, (value, participant_id))
+
+    async def mark_profile_done(self, participant_id: int) -> None:
+        """Record that a participant gave every detail organizers need."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE participants SET profile_done = 1 WHERE id = ?", (participant_id,)
+            )
+
+    # Questionnaires
+
+    async def start_response(
+        self,
+        *,
+        participant_id: int,
+        questionnaire_id: str,
+        version: int,
+        first_question: str,
+        now: datetime,
+    ) -> Response:
+        """Return the participant's response to a questionnaire, creating it once."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO responses (participant_id, questionnaire_id, version,"
+                " current_question, started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (participant_id, questionnaire_id) DO NOTHING",
+                (participant_id, questionnaire_id, version, first_question, _ts(now), _ts(now)),
+            )
+            async with db.execute(
+                "SELECT * FROM responses WHERE participant_id = ? AND questionnaire_id = ?",
+                (participant_id, questionnaire_id),
+            ) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return _response(row)
+
+    async def response(self, response_id: int) -> Response | None:
+        """Return a response by id."""
+        row = await self._one("SELECT * FROM responses WHERE id = ?", (response_id,))
+        return _response(row) if row else None
+
+    async def find_response(self, participant_id: int, questionnaire_id: str) -> Response | None:
+        """Return a participant's response to a questionnaire, if started."""
+        row = await self._one(
+            "SELECT * FROM responses WHERE participant_id = ? AND questionnaire_id = ?",
+            (participant_id, questionnaire_id),
+        )
+        return _response(row) if row else None
+
+    async def answers(self, response_id: int) -> dict[str, AnswerValue]:
+        """Return the answers of a response by question id."""
+        async with (
+            self._read() as db,
+            db.execute(
+                "SELECT question_id, value_json FROM answers WHERE response_id = ?",
+                (response_id,),
+            ) as cur,
+        ):
+            rows = await cur.fetchall()
+        return {row["question_id"]: json.loads(row["value_json"]) for row in rows}
+
+    async def record_answer(
+        self,
+        response_id: int,
+        question_id: str,
+        value: AnswerValue | None,
+        *,
+        next_question: str | None,
+        reviewing: bool,
+        is_text: bool = False,
+        now: datetime,
+    ) -> None:
+        """Store (or clear, with None) one answer and move to the next question atomically."""
+        async with self._tx() as db:
+            if value is None:
+                await db.execute(
+                    "DELETE FROM answers WHERE response_id = ? AND question_id = ?",
+                    (response_id, question_id),
+                )
+            else:
+                await db.execute(
+                    "INSERT INTO answers (response_id, question_id, value_json, is_text,"
+                    " answered_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (response_id, question_id)"
+                    " DO UPDATE SET value_json = excluded.value_json,"
+                    " is_text = excluded.is_text, answered_at = excluded.answered_at",
+                    (
+                        response_id,
+                        question_id,
+                        json.dumps(value, ensure_ascii=False),
+                        int(is_text),
+                        _ts(now),
+                    ),
+                )
+            await db.execute(
+                "UPDATE responses SET current_question = ?, reviewing = ?, updated_at = ?"
+                " WHERE id = ?",
+                (next_question, int(reviewing), _ts(now), response_id),
+            )
+
+    async def move_to(
+        self, response_id: int, question_id: str | None, *, reviewing: bool, now: datetime
+    ) -> None:
+        """Point a response at a question (or at its review, with None)."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE responses SET current_question = ?, reviewing = ?, updated_at = ?"
+                " WHERE id = ?",
+                (question_id, int(reviewing), _ts(now), response_id),
+            )
+
+    async def submit_response(self, response_id: int, now: datetime) -> bool:
+        """Mark a response submitted; return False if it already was."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE responses SET submitted_at = ?, current_question = NULL,"
+                " reviewing = 0, updated_at = ? WHERE id = ? AND submitted_at IS NULL",
+                (_ts(now), _ts(now), response_id),
+            )
+            return cur.rowcount == 1
+
+    async def reopen_response(self, response_id: int, version: int, now: datetime) -> None:
+        """Move an unsubmitted response to another questionnaire version."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE responses SET version = ?, updated_at = ?"
+                " WHERE id = ? AND submitted_at IS NULL",
+                (version, _ts(now), response_id),
+            )
+
+    # Privacy
+
+    async def export_user(self, telegram_id: int) -> dict[str, Any]:
+        """Return every record kept about a person, as plain data."""
+        async with self._read() as db:
+            async with db.execute(
+                "SELECT telegram_id, language, active_workshop_id, created_at, updated_at"
+                " FROM users WHERE telegram_id = ?",
+                (telegram_id,),
+            ) as cur:
+                user = await cur.fetchone()
+            async with db.execute(
+                "SELECT * FROM dialogs WHERE telegram_id = ?", (telegram_id,)
+            ) as cur:
+                dialog = await cur.fetchone()
+            async with db.execute(
+                "SELECT p.*, w.slug FROM participants p JOIN workshops w ON w.id = p.workshop_id"
+                " WHERE p.telegram_id = ? ORDER BY p.id",
+                (telegram_id,),
+            ) as cur:
+                parts = await cur.fetchall()
+            participations = []
+            for p in parts:
+                async with db.execute(
+                    "SELECT * FROM responses WHERE participant_id = ? ORDER BY id", (p["id"],)
+                ) as cur:
+                    responses = await cur.fetchall()
+                resp_out = []
+                for r in responses:
+                    async with db.execute(
+                        "SELECT question_id, value_json, answered_at FROM answers"
+                        " WHERE response_id = ? ORDER BY answered_at, question_id",
+                        (r["id"],),
+                    ) as cur:
+                        answers = await cur.fetchall()
+                    resp_out.append(
+                        {
+                            "questionnaire": r["questionnaire_id"],
+                            "version": r["version"],
+                            "started_at": r["started_at"],
+                            "submitted_at": r["submitted_at"],
+                            "answers": [
+                                {
+                                    "question": a["question_id"],
+                                    "answer": json.loads(a["value_json"]),
+                                    "answered_at": a["answered_at"],
+                                }
+                                for a in answers
+                            ],
+                        }
+                    )
+                participations.append(
+                    {
+                        "workshop": p["slug"],
+                        "name": p["name"],
+                        "institution": p["institution"],
+                        "position": p["position"],
+                        "country": p["country"],
+                        "consent_at": p["consent_at"],
+                        "joined_at": p["joined_at"],
+                        "responses": resp_out,
+                    }
+                )
+        return {
+            "telegram_id": telegram_id,
+            "user": dict(user) if user else None,
+            "pending_dialog": (
+                {"state": dialog["state"], "data": json.loads(dialog["data_json"])}
+                if dialog
+                else None
+            ),
+            "participations": participations,
+        }
+
+    async def forget_user(self, telegram_id: int, now: datetime) -> int:
+        """Remove what identifies a person; return how many participations were cleared."""
+        async with self._tx() as db:
+            await db.execute(
+                "DELETE FROM answers WHERE is_text = 1 AND response_id IN ("
+                " SELECT r.id FROM responses r JOIN participants p ON p.id = r.participant_id"
+                " WHERE p.telegram_id = ?)",
+                (telegram_id,),
+            )
+            cur = await db.execute(
+                "UPDATE participants SET telegram_id = NULL, name = NULL, position = NULL,"
+                " forgotten_at = ? WHERE telegram_id = ?",
+                (_ts(now), telegram_id),
+            )
+            cleared = cur.rowcount
+            await db.execute("DELETE FROM dialogs WHERE telegram_id = ?", (telegram_id,))
+            await db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
+        return cleared
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements (no semicolons inside literals)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
