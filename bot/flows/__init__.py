@@ -1,0 +1,1 @@
+"""Conversation logic. Flows return events; they never import telegram."""

@@ -1,0 +1,125 @@
+"""Pieces every flow shares: who is talking, in which language, about which workshop."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+from bot.content import WorkshopFile, parse_model
+from bot.flows.callbacks import Kind, pack
+from bot.flows.events import Button, Keyboard
+from bot.i18n import Translator
+from bot.services import Services
+from storage import Participant, Workshop
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person behind an update, as Telegram describes them."""
+
+    telegram_id: int
+    first_name: str
+    last_name: str | None = None
+    language_code: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        """Return the name shown in the person's Telegram profile."""
+        return " ".join(p for p in (self.first_name, self.last_name) if p).strip()
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """A flow's view of one update: services, the person and their language."""
+
+    svc: Services
+    actor: Actor
+    lang: str
+
+    @property
+    def tr(self) -> Translator:
+        """Return the translator for the person's language."""
+        return self.svc.i18n(self.lang)
+
+    def now_iso(self) -> str:
+        """Return the current time as ISO text."""
+        return self.svc.clock.now().isoformat()
+
+
+async def make_ctx(svc: Services, actor: Actor, *, fallback: str | None = None) -> Ctx:
+    """Build a Ctx, choosing the stored language, then `fallback`, then Telegram's."""
+    user = await svc.store.user(actor.telegram_id)
+    lang = svc.i18n.pick(user.language if user else None, fallback, actor.language_code)
+    return Ctx(svc, actor, lang)
+
+
+def workshop_file(workshop: Workshop) -> WorkshopFile:
+    """Return the validated workshop file a stored workshop was made from."""
+    return parse_model(WorkshopFile, workshop.spec, f"workshop {workshop.slug}")
+
+
+def date_range(tr: Translator, start: date, end: date) -> str:
+    """Format a span of days compactly: 28–29 nov 2023."""
+    if start == end:
+        return tr.date(start)
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start.day}–{tr.date(end)}"
+    return f"{tr.date(start)} – {tr.date(end)}"
+
+
+def short_hash(*parts: str) -> str:
+    """Return 6 hex characters identifying a list's content, to spot stale buttons."""
+    return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:6]
+
+
+def clean_text_answer(text: str) -> str:
+    """Trim a typed answer and drop control characters, keeping line breaks."""
+    kept = "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cs"))
+    return kept.strip()
+
+
+def text_length_error(tr: Translator, text: str, minimum: int, maximum: int) -> str | None:
+    """Return a polite message when typed text is too short or too long."""
+    length = len(text)
+    if length > maximum:
+        return tr.t("input.too_long", length=length, max=maximum)
+    if length < minimum:
+        return tr.t("input.too_short", min=minimum)
+    return None
+
+
+def menu_button(tr: Translator) -> Keyboard:
+    """Return a keyboard with a single Menu button."""
+    return [[Button(tr.t("button.menu"), pack(Kind.MENU))]]
+
+
+@dataclass(frozen=True)
+class Current:
+    """Which workshop a conversation is about, if it can be told."""
+
+    participant: Participant | None
+    workshop: Workshop | None
+    choices: list[tuple[Participant, Workshop]]
+
+    @property
+    def ambiguous(self) -> bool:
+        """Tell whether the person must pick a workshop first."""
+        return self.participant is None and len(self.choices) > 1
+
+
+async def current_workshop(ctx: Ctx) -> Current:
+    """Find the workshop the person is talking about: the active one, or their only one."""
+    parts = await ctx.svc.store.participations(ctx.actor.telegram_id)
+    if not parts:
+        return Current(None, None, [])
+    user = await ctx.svc.store.user(ctx.actor.telegram_id)
+    active = user.active_workshop_id if user else None
+    for participant, workshop in parts:
+        if workshop.id == active:
+            return Current(participant, workshop, parts)
+    if len(parts) == 1:
+        participant, workshop = parts[0]
+        return Current(participant, workshop, parts)
+    return Current(None, None, parts)

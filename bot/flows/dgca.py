@@ -1,0 +1,167 @@
+"""The DGCA self-assessment: opening it for a workshop, scoring it, the personal profile."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from statistics import fmean
+from zoneinfo import ZoneInfo
+
+from bot.charts import ProfileChart, render_profile
+from bot.content import Questionnaire
+from bot.flows import questionnaire as engine
+from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.common import Ctx, current_workshop, workshop_file
+from bot.flows.events import Button, Event, Notice, Send, SendPhoto
+from storage import AnswerValue, Participant, Workshop
+
+
+@dataclass(frozen=True)
+class DimensionScore:
+    """A dimension's mean score on 1–5, with how many statements fed it."""
+
+    section_id: str
+    score: float | None
+    answered: int
+    total: int
+
+
+def dimension_scores(q: Questionnaire, answers: Mapping[str, AnswerValue]) -> list[DimensionScore]:
+    """Score each section: the mean of its answered statements, 'don't know' left out."""
+    out = []
+    for section in q.sections:
+        values: list[float] = []
+        total = 0
+        for slot in q.slots():
+            if slot.section.id != section.id:
+                continue
+            total += 1
+            question = slot.question
+            if question.scale is None:
+                continue
+            by_code = {o.code: o.value for o in q.scales[question.scale].all_options()}
+            value = by_code.get(str(answers.get(question.id)))
+            if value is not None:
+                values.append(value)
+        out.append(
+            DimensionScore(section.id, fmean(values) if values else None, len(values), total)
+        )
+    return out
+
+
+def _profile_caption(ctx: Ctx, q: Questionnaire, scores: list[DimensionScore]) -> str:
+    tr = ctx.tr
+    titles = {s.id: s.title.get(ctx.lang) for s in q.sections}
+    lines = [tr.t("profile_chart.caption_title"), ""]
+    for item in scores:
+        value = tr.number(item.score) if item.score is not None else tr.t("profile_chart.no_data")
+        lines.append(
+            tr.t("profile_chart.caption_line", dimension=titles[item.section_id], score=value)
+        )
+    scored = [s for s in scores if s.score is not None]
+    lines.append("")
+    if not scored:
+        lines.append(tr.t("profile_chart.all_unknown"))
+        return "\n".join(lines)
+    best = max(s.score for s in scored if s.score is not None)
+    worst = min(s.score for s in scored if s.score is not None)
+    if best == worst:
+        lines.append(tr.t("profile_chart.even", score=tr.number(best)))
+    else:
+        strongest = ", ".join(titles[s.section_id] for s in scored if s.score == best)
+        weakest = ", ".join(titles[s.section_id] for s in scored if s.score == worst)
+        lines.append(tr.t("profile_chart.strongest", dimension=strongest, score=tr.number(best)))
+        lines.append(tr.t("profile_chart.weakest", dimension=weakest, score=tr.number(worst)))
+    return "\n".join(lines)
+
+
+def profile_event(ctx: Ctx, run: engine.Run) -> SendPhoto:
+    """Describe the participant's own profile chart with its caption."""
+    q, tr = run.questionnaire, ctx.tr
+    scores = dimension_scores(q, run.answers)
+    spec = workshop_file(run.workshop)
+    submitted = run.response.submitted_at or ctx.svc.clock.now()
+    local = submitted.astimezone(ZoneInfo(run.workshop.timezone))
+    chart = ProfileChart(
+        title=tr.t("profile_chart.title"),
+        subtitle=tr.t(
+            "profile_chart.subtitle", name=run.participant.name or "", date=tr.date(local.date())
+        ),
+        footer=spec.title.get(ctx.lang),
+        labels=[s.title.get(ctx.lang) for s in q.sections],
+        scores=[s.score for s in scores],
+        value_labels=[
+            tr.number(s.score) if s.score is not None else tr.t("profile_chart.no_data")
+            for s in scores
+        ],
+        axis_label=tr.t("profile_chart.axis"),
+    )
+    return SendPhoto(
+        render=partial(render_profile, chart),
+        caption=_profile_caption(ctx, q, scores),
+        buttons=[[Button(tr.t("button.menu"), pack(Kind.MENU))]],
+    )
+
+
+async def after_submit(ctx: Ctx, run: engine.Run) -> list[Event]:
+    """Thank the participant, say what happens next, and send their profile."""
+    spec = workshop_file(run.workshop)
+    today = ctx.svc.clock.now().astimezone(ZoneInfo(run.workshop.timezone)).date()
+    if today <= spec.start_date:
+        next_text = ctx.tr.t("dgca.next_before", date=ctx.tr.date(spec.start_date))
+    else:
+        next_text = ctx.tr.t("dgca.next_after")
+    return [Send(next_text), profile_event(ctx, run)]
+
+
+async def open_dgca(ctx: Ctx, workshop_id: int | None = None) -> list[Event]:
+    """Open the DGCA of the workshop in question (asking which, if unclear)."""
+    from bot.flows.menu import pick_workshop
+
+    participant: Participant | None
+    workshop: Workshop | None
+    if workshop_id is not None:
+        workshop = await ctx.svc.store.workshop(workshop_id)
+        participant = (
+            await ctx.svc.store.participant(workshop_id, ctx.actor.telegram_id)
+            if workshop
+            else None
+        )
+        if participant is None:
+            return [Send(ctx.tr.t("dgca.not_joined"))]
+        await ctx.svc.store.set_active_workshop(
+            ctx.actor.telegram_id, workshop_id, ctx.svc.clock.now()
+        )
+    else:
+        current = await current_workshop(ctx)
+        if current.ambiguous:
+            return pick_workshop(ctx, current.choices, then=Kind.OPEN_DGCA)
+        participant, workshop = current.participant, current.workshop
+        if participant is None or workshop is None:
+            return [Send(ctx.tr.t("dgca.not_joined"))]
+    assert workshop is not None
+    if not participant.profile_done:
+        from bot.flows.join import ask_next_profile_step
+
+        return [
+            Send(ctx.tr.t("dgca.profile_first")),
+            *await ask_next_profile_step(ctx, participant, workshop),
+        ]
+    spec = workshop_file(workshop)
+    questionnaire = ctx.svc.content.questionnaires.get(spec.dgca)
+    if questionnaire is None:
+        return [Send(ctx.tr.t("error.generic"))]
+    existing = await ctx.svc.store.find_response(participant.id, questionnaire.id)
+    if existing is not None and existing.submitted:
+        run = await engine.load_run(ctx, existing.id)
+        assert run is not None
+        return [Send(ctx.tr.t("dgca.already_done")), profile_event(ctx, run)]
+    return await engine.open_questionnaire(ctx, participant, workshop, questionnaire, after_submit)
+
+
+async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+    """Handle the questionnaire buttons of the DGCA (and any questionnaire)."""
+    if cb.kind is Kind.OPEN_DGCA:
+        return [Notice(), *await open_dgca(ctx, cb.int_field(0))]
+    return await engine.on_callback(ctx, cb, message_id, after_submit)

@@ -1,0 +1,71 @@
+"""What a flow asks the host to do, as data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button: callback data or a URL."""
+
+    text: str
+    data: str | None = None
+    url: str | None = None
+
+
+Keyboard = list[list[Button]]
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send an HTML message, with optional inline buttons."""
+
+    text: str
+    buttons: Keyboard | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text of a message the bot sent; no buttons removes them."""
+
+    message_id: int
+    text: str
+    buttons: Keyboard | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Answer the tapped button with a short notice (or nothing)."""
+
+    text: str | None = None
+    alert: bool = False
+
+
+@dataclass(frozen=True)
+class SendPhoto:
+    """Send a picture that `render` draws; the host runs it off the event loop."""
+
+    render: Callable[[], bytes]
+    caption: str
+    buttons: Keyboard | None = None
+
+
+@dataclass(frozen=True)
+class SendDocument:
+    """Send a file that `build` produces; the host runs it off the event loop."""
+
+    filename: str
+    build: Callable[[], bytes]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class SetCommands:
+    """Show this chat the command menu in `lang`."""
+
+    lang: str
+
+
+Event = Send | Edit | Notice | SendPhoto | SendDocument | SetCommands

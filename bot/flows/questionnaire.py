@@ -1,0 +1,654 @@
+"""The questionnaire engine: runs any questionnaire file, one question per message."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.content import Option, Questionnaire, QuestionType, Slot
+from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.common import Ctx, clean_text_answer, text_length_error
+from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
+from storage import AnswerValue, DialogState, Participant, Response, Workshop
+
+SKIPPED: tuple[str, ...] = ()
+REVIEW_LINE_CHARS = 70
+NPS_ROWS = ((0, 6), (6, 11))
+
+
+def is_skipped(value: AnswerValue | None) -> bool:
+    """Tell whether a stored answer is the mark of a skipped optional question."""
+    return value == []
+
+
+def _matches(value: AnswerValue | None, wanted: list[str]) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, list):
+        return any(v in wanted for v in value)
+    return value in wanted
+
+
+def visible_slots(q: Questionnaire, answers: Mapping[str, AnswerValue]) -> list[Slot]:
+    """Return the questions shown given the answers so far (show_if applied)."""
+    shown: list[Slot] = []
+    shown_ids: set[str] = set()
+    for slot in q.slots():
+        cond = slot.question.show_if
+        if cond is not None and (
+            cond.question not in shown_ids or not _matches(answers.get(cond.question), cond.any_of)
+        ):
+            continue
+        shown.append(slot)
+        shown_ids.add(slot.question.id)
+    return shown
+
+
+def first_open(q: Questionnaire, answers: Mapping[str, AnswerValue]) -> Slot | None:
+    """Return the first shown question without an answer, if any."""
+    for slot in visible_slots(q, answers):
+        if slot.question.id not in answers:
+            return slot
+    return None
+
+
+@dataclass
+class Run:
+    """A participant's response, with its questionnaire, answers and workshop."""
+
+    questionnaire: Questionnaire
+    response: Response
+    answers: dict[str, AnswerValue]
+    participant: Participant
+    workshop: Workshop
+
+    @property
+    def version(self) -> int:
+        """Return the questionnaire version the run is on."""
+        return self.questionnaire.version
+
+    def slots(self) -> list[Slot]:
+        """Return the questions shown in this run, in order."""
+        return visible_slots(self.questionnaire, self.answers)
+
+
+AfterSubmit = Callable[[Ctx, Run], Awaitable[list[Event]]]
+
+
+def option_label(ctx: Ctx, q: Questionnaire, slot: Slot, value: AnswerValue) -> str:
+    """Return the label of a stored answer in the person's language."""
+    if is_skipped(value):
+        return ctx.tr.t("question.skipped")
+    question = slot.question
+    if question.type is QuestionType.TEXT:
+        return str(value)
+    by_code = {o.code: o for o in q.options_of(question)}
+    codes = value if isinstance(value, list) else [value]
+    return ", ".join(by_code[c].label.get(ctx.lang) for c in codes if c in by_code)
+
+
+def _header(ctx: Ctx, run: Run, slot: Slot) -> str:
+    slots = run.slots()
+    position = next(i for i, s in enumerate(slots) if s.question.id == slot.question.id) + 1
+    lines = [
+        ctx.tr.t(
+            "question.progress",
+            section=slot.section.title.get(ctx.lang),
+            n=position,
+            total=len(slots),
+        )
+    ]
+    if slot.subsection is not None:
+        lines.append(ctx.tr.t("question.subsection", title=slot.subsection.title.get(ctx.lang)))
+    lines.append("")
+    lines.append(ctx.tr.t("question.text", text=slot.question.text.get(ctx.lang)))
+    return "\n".join(lines)
+
+
+def _hint(ctx: Ctx, slot: Slot) -> str | None:
+    question = slot.question
+    if question.type is QuestionType.MULTI:
+        return ctx.tr.t("question.hint_multi")
+    if question.type is QuestionType.TEXT:
+        return ctx.tr.t("question.hint_text", max=question.max_length)
+    if question.type is QuestionType.NPS:
+        return ctx.tr.t("question.hint_nps")
+    return None
+
+
+def _option_rows(
+    ctx: Ctx, run: Run, slot: Slot, chosen: AnswerValue | None, draft: list[str] | None
+) -> Keyboard:
+    q, question, rid = run.questionnaire, slot.question, run.response.id
+    options = q.options_of(question)
+    if question.type is QuestionType.NPS:
+        return [
+            [
+                Button(
+                    ("✅ " if chosen == o.code else "") + o.label.get(ctx.lang),
+                    pack(Kind.ANSWER, rid, run.version, question.id, o.code),
+                )
+                for o in options[lo:hi]
+            ]
+            for lo, hi in NPS_ROWS
+        ]
+    if question.type is QuestionType.MULTI:
+        selected = draft if draft is not None else (chosen if isinstance(chosen, list) else [])
+        rows: Keyboard = [
+            [
+                Button(
+                    ("✅ " if o.code in selected else "▫️ ") + o.label.get(ctx.lang),
+                    pack(Kind.TOGGLE, rid, run.version, question.id, o.code),
+                )
+            ]
+            for o in options
+        ]
+        rows.append(
+            [Button(ctx.tr.t("button.done"), pack(Kind.DONE, rid, run.version, question.id))]
+        )
+        return rows
+    if question.type is QuestionType.TEXT:
+        if isinstance(chosen, str):
+            return [
+                [Button(ctx.tr.t("button.keep"), pack(Kind.DONE, rid, run.version, question.id))]
+            ]
+        return []
+    return [
+        [
+            Button(
+                ("✅ " if chosen == o.code else "") + o.label.get(ctx.lang),
+                pack(Kind.ANSWER, rid, run.version, question.id, o.code),
+            )
+        ]
+        for o in options
+    ]
+
+
+async def _ask(
+    ctx: Ctx, run: Run, slot: Slot, *, edit: int | None = None, draft: list[str] | None = None
+) -> Event:
+    """Show a question (as a new message, or by editing `edit`), arming text input."""
+    question = slot.question
+    chosen = run.answers.get(question.id)
+    text = _header(ctx, run, slot)
+    if question.type is QuestionType.TEXT and isinstance(chosen, str):
+        text += "\n\n" + ctx.tr.t("question.current_answer", answer=chosen)
+    hint = _hint(ctx, slot)
+    if hint:
+        text += "\n\n" + hint
+    rows = _option_rows(ctx, run, slot, chosen, draft)
+    nav: list[Button] = []
+    position = [s.question.id for s in run.slots()].index(question.id)
+    if position > 0:
+        nav.append(
+            Button(
+                ctx.tr.t("button.back"), pack(Kind.BACK, run.response.id, run.version, question.id)
+            )
+        )
+    if question.optional:
+        nav.append(
+            Button(
+                ctx.tr.t("button.skip"), pack(Kind.SKIP, run.response.id, run.version, question.id)
+            )
+        )
+    if nav:
+        rows.append(nav)
+    store, uid, now = ctx.svc.store, ctx.actor.telegram_id, ctx.svc.clock.now()
+    if question.type is QuestionType.TEXT:
+        await store.set_dialog(
+            uid,
+            DialogState.QUESTION_TEXT,
+            {"response_id": run.response.id, "question_id": question.id},
+            now,
+        )
+    elif question.type is QuestionType.MULTI:
+        await store.set_dialog(
+            uid,
+            DialogState.QUESTION_MULTI,
+            {
+                "response_id": run.response.id,
+                "question_id": question.id,
+                "selected": draft
+                if draft is not None
+                else (chosen if isinstance(chosen, list) else []),
+            },
+            now,
+        )
+    else:
+        await _clear_question_dialog(ctx)
+    buttons = rows or None
+    return Edit(edit, text, buttons) if edit is not None else Send(text, buttons)
+
+
+async def _clear_question_dialog(ctx: Ctx) -> None:
+    dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
+    if dialog is not None and dialog.state in (
+        DialogState.QUESTION_TEXT,
+        DialogState.QUESTION_MULTI,
+    ):
+        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
+
+
+async def load_run(ctx: Ctx, response_id: int | None) -> Run | None:
+    """Load a response that belongs to the person talking, or None."""
+    if response_id is None:
+        return None
+    store = ctx.svc.store
+    response = await store.response(response_id)
+    if response is None:
+        return None
+    participant = await store.participant_by_id(response.participant_id)
+    if participant is None or participant.telegram_id != ctx.actor.telegram_id:
+        return None
+    workshop = await store.workshop(participant.workshop_id)
+    questionnaire = ctx.svc.content.questionnaires.get(response.questionnaire_id)
+    if workshop is None or questionnaire is None:
+        return None
+    answers = await store.answers(response.id)
+    known = {slot.question.id for slot in questionnaire.slots()}
+    # Answers to questions a newer version dropped are kept in storage but not shown.
+    answers = {k: v for k, v in answers.items() if k in known}
+    return Run(questionnaire, response, answers, participant, workshop)
+
+
+async def open_questionnaire(
+    ctx: Ctx,
+    participant: Participant,
+    workshop: Workshop,
+    questionnaire: Questionnaire,
+    after_submit: AfterSubmit,
+) -> list[Event]:
+    """Start or resume a questionnaire at its first unanswered question."""
+    store, now = ctx.svc.store, ctx.svc.clock.now()
+    first = next(questionnaire.slots())
+    response = await store.start_response(
+        participant_id=participant.id,
+        questionnaire_id=questionnaire.id,
+        version=questionnaire.version,
+        first_question=first.question.id,
+        now=now,
+    )
+    if response.submitted:
+        return [
+            Send(
+                ctx.tr.t("questionnaire.already_submitted", title=questionnaire.title.get(ctx.lang))
+            )
+        ]
+    if response.version != questionnaire.version:
+        await store.reopen_response(response.id, questionnaire.version, now)
+    run = await load_run(ctx, response.id)
+    assert run is not None
+    events: list[Event] = []
+    slot = first_open(questionnaire, run.answers)
+    if not run.answers and questionnaire.intro is not None:
+        events.append(
+            Send(
+                ctx.tr.t(
+                    "questionnaire.intro",
+                    title=questionnaire.title.get(ctx.lang),
+                    intro=questionnaire.intro.get(ctx.lang),
+                    total=len(run.slots()),
+                )
+            )
+        )
+    elif run.answers and slot is not None:
+        events.append(
+            Send(
+                ctx.tr.t(
+                    "questionnaire.resume",
+                    answered=len([s for s in run.slots() if s.question.id in run.answers]),
+                    total=len(run.slots()),
+                )
+            )
+        )
+    if slot is None:
+        await store.move_to(response.id, None, reviewing=True, now=now)
+        events.append(_review(ctx, run))
+        return events
+    await store.move_to(response.id, slot.question.id, reviewing=run.response.reviewing, now=now)
+    events.append(await _ask(ctx, run, slot))
+    return events
+
+
+async def show_current(ctx: Ctx, response_id: int, notice: str | None = None) -> list[Event]:
+    """Show the question (or review) the person is at, as a new message."""
+    run = await load_run(ctx, response_id)
+    events: list[Event] = [Send(notice)] if notice else []
+    if run is None or run.response.submitted:
+        return events
+    current = run.response.current_question
+    slot = next((s for s in run.slots() if s.question.id == current), None)
+    if slot is None:
+        slot = first_open(run.questionnaire, run.answers)
+    if slot is None:
+        return [*events, _review(ctx, run)]
+    return [*events, await _ask(ctx, run, slot)]
+
+
+def _stale(ctx: Ctx) -> list[Event]:
+    return [Notice(ctx.tr.t("notice.stale"))]
+
+
+async def on_callback(
+    ctx: Ctx, cb: Callback, message_id: int, after_submit: AfterSubmit
+) -> list[Event]:
+    """Handle every questionnaire button: answers, navigation, review and submit."""
+    run = await load_run(ctx, cb.int_field(0))
+    if run is None:
+        return _stale(ctx)
+    if run.response.submitted:
+        return [Notice(ctx.tr.t("notice.already_submitted"))]
+    if cb.int_field(1) != run.version or run.response.version != run.version:
+        # The content changed since this button was drawn: show the question afresh.
+        if run.response.version != run.version:
+            await ctx.svc.store.reopen_response(run.response.id, run.version, ctx.svc.clock.now())
+        return [Notice(ctx.tr.t("notice.changed")), *await show_current(ctx, run.response.id)]
+    if cb.kind in (Kind.ANSWER, Kind.TOGGLE, Kind.DONE, Kind.BACK, Kind.SKIP):
+        qid = cb.str_field(2)
+        if qid is None or qid != run.response.current_question:
+            return _stale(ctx)
+        slot = next((s for s in run.slots() if s.question.id == qid), None)
+        if slot is None:
+            return _stale(ctx)
+        if cb.kind is Kind.ANSWER:
+            return await _answer_option(ctx, run, slot, cb.str_field(3), message_id)
+        if cb.kind is Kind.TOGGLE:
+            return await _toggle(ctx, run, slot, cb.str_field(3), message_id)
+        if cb.kind is Kind.DONE:
+            return await _done(ctx, run, slot, message_id)
+        if cb.kind is Kind.BACK:
+            return await _back(ctx, run, slot, message_id)
+        return await _skip(ctx, run, slot, message_id)
+    at_review = run.response.current_question is None
+    if cb.kind is Kind.REVIEW_QUESTION:
+        qid = cb.str_field(2)
+        slot = next((s for s in run.slots() if s.question.id == qid), None)
+        if not at_review or slot is None:
+            return _stale(ctx)
+        await ctx.svc.store.move_to(
+            run.response.id, slot.question.id, reviewing=True, now=ctx.svc.clock.now()
+        )
+        return [Notice(), await _ask(ctx, run, slot, edit=message_id)]
+    if not at_review:
+        return _stale(ctx)
+    if cb.kind is Kind.REVIEW_SHOW:
+        return [Notice(), _review(ctx, run, edit=message_id)]
+    if cb.kind is Kind.REVIEW_EDIT:
+        return [Notice(), _section_picker(ctx, run, message_id)]
+    if cb.kind is Kind.REVIEW_SECTION:
+        index = cb.int_field(2)
+        if index is None or not 0 <= index < len(run.questionnaire.sections):
+            return _stale(ctx)
+        return [Notice(), _section_questions(ctx, run, index, message_id)]
+    if cb.kind is Kind.SUBMIT:
+        return [
+            Notice(),
+            Edit(
+                message_id,
+                ctx.tr.t("questionnaire.confirm_submit"),
+                [
+                    [
+                        Button(
+                            ctx.tr.t("button.keep_reviewing"),
+                            pack(Kind.REVIEW_SHOW, run.response.id, run.version),
+                        ),
+                        Button(
+                            ctx.tr.t("button.submit_confirm"),
+                            pack(Kind.SUBMIT_CONFIRM, run.response.id, run.version),
+                        ),
+                    ]
+                ],
+            ),
+        ]
+    if cb.kind is Kind.SUBMIT_CONFIRM:
+        return await _submit(ctx, run, message_id, after_submit)
+    return _stale(ctx)
+
+
+def _chosen_text(ctx: Ctx, run: Run, slot: Slot, value: AnswerValue) -> str:
+    label = option_label(ctx, run.questionnaire, slot, value)
+    return _header(ctx, run, slot) + "\n\n" + ctx.tr.t("question.chosen", answer=label)
+
+
+async def _record_and_continue(
+    ctx: Ctx, run: Run, slot: Slot, value: AnswerValue, message_id: int | None
+) -> list[Event]:
+    """Store an answer, then show the next unanswered question or the review."""
+    qid = slot.question.id
+    run.answers[qid] = value
+    nxt = first_open(run.questionnaire, run.answers)
+    await ctx.svc.store.record_answer(
+        run.response.id,
+        qid,
+        list(value) if isinstance(value, list) else value,
+        next_question=nxt.question.id if nxt else None,
+        reviewing=run.response.reviewing or nxt is None,
+        is_text=slot.question.type is QuestionType.TEXT and not is_skipped(value),
+        now=ctx.svc.clock.now(),
+    )
+    events: list[Event] = []
+    if message_id is not None:
+        events.append(Edit(message_id, _chosen_text(ctx, run, slot, value)))
+    if nxt is None:
+        await _clear_question_dialog(ctx)
+        events.append(_review(ctx, run))
+    else:
+        events.append(await _ask(ctx, run, nxt))
+    return events
+
+
+async def _answer_option(
+    ctx: Ctx, run: Run, slot: Slot, code: str | None, message_id: int
+) -> list[Event]:
+    options: list[Option] = run.questionnaire.options_of(slot.question)
+    if slot.question.type not in (QuestionType.LIKERT, QuestionType.SINGLE, QuestionType.NPS):
+        return _stale(ctx)
+    if code not in {o.code for o in options}:
+        return _stale(ctx)
+    assert code is not None
+    return [Notice(), *await _record_and_continue(ctx, run, slot, code, message_id)]
+
+
+async def _toggle(ctx: Ctx, run: Run, slot: Slot, code: str | None, message_id: int) -> list[Event]:
+    question = slot.question
+    if question.type is not QuestionType.MULTI:
+        return _stale(ctx)
+    if code not in {o.code for o in run.questionnaire.options_of(question)}:
+        return _stale(ctx)
+    dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
+    selected: list[str] = []
+    if (
+        dialog is not None
+        and dialog.state is DialogState.QUESTION_MULTI
+        and dialog.data.get("response_id") == run.response.id
+        and dialog.data.get("question_id") == question.id
+    ):
+        selected = [c for c in dialog.data.get("selected", []) if isinstance(c, str)]
+    assert code is not None
+    if code in selected:
+        selected.remove(code)
+    else:
+        if question.max_choices is not None and len(selected) >= question.max_choices:
+            return [Notice(ctx.tr.t("notice.max_choices", max=question.max_choices))]
+        selected.append(code)
+    order = [o.code for o in run.questionnaire.options_of(question)]
+    selected.sort(key=order.index)
+    return [Notice(), await _ask(ctx, run, slot, edit=message_id, draft=selected)]
+
+
+async def _done(ctx: Ctx, run: Run, slot: Slot, message_id: int) -> list[Event]:
+    question = slot.question
+    if question.type is QuestionType.TEXT:
+        current = run.answers.get(question.id)
+        if not isinstance(current, str):
+            return _stale(ctx)
+        return [Notice(), *await _record_and_continue(ctx, run, slot, current, message_id)]
+    if question.type is not QuestionType.MULTI:
+        return _stale(ctx)
+    dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
+    selected: list[str] = []
+    if (
+        dialog is not None
+        and dialog.state is DialogState.QUESTION_MULTI
+        and dialog.data.get("question_id") == question.id
+    ):
+        selected = list(dialog.data.get("selected", []))
+    if len(selected) < max(question.min_choices, 0 if question.optional else 1):
+        return [Notice(ctx.tr.t("notice.min_choices", min=max(question.min_choices, 1)))]
+    await _clear_question_dialog(ctx)
+    return [Notice(), *await _record_and_continue(ctx, run, slot, selected, message_id)]
+
+
+async def _back(ctx: Ctx, run: Run, slot: Slot, message_id: int) -> list[Event]:
+    slots = run.slots()
+    index = [s.question.id for s in slots].index(slot.question.id)
+    if index == 0:
+        return _stale(ctx)
+    previous = slots[index - 1]
+    await ctx.svc.store.move_to(
+        run.response.id,
+        previous.question.id,
+        reviewing=run.response.reviewing,
+        now=ctx.svc.clock.now(),
+    )
+    return [Notice(), await _ask(ctx, run, previous, edit=message_id)]
+
+
+async def _skip(ctx: Ctx, run: Run, slot: Slot, message_id: int) -> list[Event]:
+    if not slot.question.optional:
+        return _stale(ctx)
+    await _clear_question_dialog(ctx)
+    return [Notice(), *await _record_and_continue(ctx, run, slot, [], message_id)]
+
+
+async def on_text(
+    ctx: Ctx, response_id: int | None, question_id: str | None, text: str
+) -> list[Event]:
+    """Take typed text as the answer to the open text question."""
+    run = await load_run(ctx, response_id)
+    if run is None or run.response.submitted or run.response.current_question != question_id:
+        await _clear_question_dialog(ctx)
+        return [Send(ctx.tr.t("fallback.nothing_pending"))]
+    slot = next((s for s in run.slots() if s.question.id == question_id), None)
+    if slot is None or slot.question.type is not QuestionType.TEXT:
+        await _clear_question_dialog(ctx)
+        return await show_current(ctx, run.response.id)
+    value = clean_text_answer(text)
+    problem = text_length_error(ctx.tr, value, slot.question.min_length, slot.question.max_length)
+    if problem:
+        return [Send(problem)]
+    await _clear_question_dialog(ctx)
+    return await _record_and_continue(ctx, run, slot, value, None)
+
+
+def _review(ctx: Ctx, run: Run, *, edit: int | None = None) -> Event:
+    q, tr = run.questionnaire, ctx.tr
+    slots = run.slots()
+    lines = [tr.t("review.title", title=q.title.get(ctx.lang)), ""]
+    for section in q.sections:
+        in_section = [s for s in slots if s.section.id == section.id]
+        if not in_section:
+            continue
+        done = sum(1 for s in in_section if s.question.id in run.answers)
+        lines.append(
+            tr.t(
+                "review.section_line",
+                section=section.title.get(ctx.lang),
+                answered=done,
+                total=len(in_section),
+            )
+        )
+    dont_know = sum(1 for s in slots if _is_not_applicable(q, s, run.answers.get(s.question.id)))
+    lines.append("")
+    if dont_know:
+        lines.append(tr.t("review.dont_know", count=dont_know))
+    lines.append(tr.t("review.ready"))
+    rid, ver = run.response.id, run.version
+    buttons = [
+        [Button(tr.t("button.change_answer"), pack(Kind.REVIEW_EDIT, rid, ver))],
+        [Button(tr.t("button.submit"), pack(Kind.SUBMIT, rid, ver))],
+    ]
+    text = "\n".join(lines)
+    return Edit(edit, text, buttons) if edit is not None else Send(text, buttons)
+
+
+def _is_not_applicable(q: Questionnaire, slot: Slot, value: AnswerValue | None) -> bool:
+    if slot.question.scale is None or value is None:
+        return False
+    na = q.scales[slot.question.scale].not_applicable
+    return na is not None and value == na.code
+
+
+def _section_picker(ctx: Ctx, run: Run, message_id: int) -> Event:
+    rid, ver = run.response.id, run.version
+    shown = {s.section.id for s in run.slots()}
+    rows: Keyboard = [
+        [Button(section.title.get(ctx.lang), pack(Kind.REVIEW_SECTION, rid, ver, index))]
+        for index, section in enumerate(run.questionnaire.sections)
+        if section.id in shown
+    ]
+    rows.append([Button(ctx.tr.t("button.back"), pack(Kind.REVIEW_SHOW, rid, ver))])
+    return Edit(message_id, ctx.tr.t("review.pick_section"), rows)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _section_questions(ctx: Ctx, run: Run, index: int, message_id: int) -> Event:
+    q = run.questionnaire
+    section = q.sections[index]
+    rid, ver = run.response.id, run.version
+    in_section = [s for s in run.slots() if s.section.id == section.id]
+    lines = [ctx.tr.t("review.section_title", section=section.title.get(ctx.lang)), ""]
+    buttons: list[Button] = []
+    for number, slot in enumerate(in_section, start=1):
+        value = run.answers.get(slot.question.id)
+        answer = option_label(ctx, q, slot, value) if value is not None else "—"
+        lines.append(
+            ctx.tr.t(
+                "review.question_line",
+                n=number,
+                text=_shorten(slot.question.text.get(ctx.lang), REVIEW_LINE_CHARS),
+                answer=_shorten(answer, 40),
+            )
+        )
+        buttons.append(Button(str(number), pack(Kind.REVIEW_QUESTION, rid, ver, slot.question.id)))
+    rows: Keyboard = [buttons[i : i + 6] for i in range(0, len(buttons), 6)]
+    rows.append([Button(ctx.tr.t("button.back"), pack(Kind.REVIEW_EDIT, rid, ver))])
+    lines.append("")
+    lines.append(ctx.tr.t("review.pick_question"))
+    return Edit(message_id, "\n".join(lines), rows)
+
+
+async def _submit(ctx: Ctx, run: Run, message_id: int, after_submit: AfterSubmit) -> list[Event]:
+    if first_open(run.questionnaire, run.answers) is not None:
+        return [Notice(ctx.tr.t("notice.unanswered")), *await show_current(ctx, run.response.id)]
+    store, now = ctx.svc.store, ctx.svc.clock.now()
+    shown = {s.question.id for s in run.slots()}
+    for qid in [k for k in run.answers if k not in shown]:
+        # An answer to a question that a later answer hid is not part of the submission.
+        await store.record_answer(
+            run.response.id, qid, None, next_question=None, reviewing=True, now=now
+        )
+        del run.answers[qid]
+    if not await store.submit_response(run.response.id, now):
+        return [Notice(ctx.tr.t("notice.already_submitted"))]
+    return [
+        Notice(),
+        Edit(
+            message_id,
+            ctx.tr.t(
+                "questionnaire.submitted",
+                title=run.questionnaire.title.get(ctx.lang),
+                when=ctx.tr.datetime(_local(run, now)),
+            ),
+        ),
+        *await after_submit(ctx, run),
+    ]
+
+
+def _local(run: Run, now: datetime) -> datetime:
+    return now.astimezone(ZoneInfo(run.workshop.timezone))

@@ -1,0 +1,84 @@
+"""Where each kind of input goes: the single entry point handlers call."""
+
+from __future__ import annotations
+
+from bot.flows import join
+from bot.flows import questionnaire as engine
+from bot.flows.common import Actor, Ctx, make_ctx
+from bot.flows.events import Event, Send
+from bot.services import Services
+from storage import DialogState
+
+
+async def unknown_command(svc: Services, actor: Actor) -> list[Event]:
+    """Answer a command the bot does not know."""
+    ctx = await make_ctx(svc, actor)
+    return [Send(ctx.tr.t("fallback.unknown_command"))]
+
+
+async def text(svc: Services, actor: Actor, body: str) -> list[Event]:
+    """Handle typed text: the answer to what the bot waits for, or a hint."""
+    ctx = await make_ctx(svc, actor)
+    dialog = await svc.store.dialog(actor.telegram_id)
+    if dialog is not None:
+        if dialog.state in join.PROFILE_TEXT_STATES or dialog.state in (
+            DialogState.PROFILE_INSTITUTION,
+            DialogState.PROFILE_COUNTRY,
+        ):
+            return await join.on_profile_text(ctx, dialog, body)
+        if dialog.state is DialogState.QUESTION_TEXT:
+            return await engine.on_text(
+                ctx, dialog.data.get("response_id"), dialog.data.get("question_id"), body
+            )
+        if dialog.state is DialogState.QUESTION_MULTI:
+            return [
+                Send(ctx.tr.t("input.use_buttons")),
+                *await engine.show_current(ctx, int(dialog.data.get("response_id", 0))),
+            ]
+        if dialog.state in join.JOIN_STATES:
+            return [Send(ctx.tr.t("input.use_buttons_above"))]
+    return await _nudge(ctx)
+
+
+async def _nudge(ctx: Ctx) -> list[Event]:
+    """Point someone who typed out of turn back to where they are."""
+    from bot.flows.common import current_workshop, workshop_file
+
+    current = await current_workshop(ctx)
+    if current.participant is not None and current.workshop is not None:
+        spec = workshop_file(current.workshop)
+        response = await ctx.svc.store.find_response(current.participant.id, spec.dgca)
+        if response is not None and not response.submitted:
+            return await engine.show_current(ctx, response.id, notice=ctx.tr.t("input.use_buttons"))
+    return [Send(ctx.tr.t("fallback.text"))]
+
+
+async def media(svc: Services, actor: Actor) -> list[Event]:
+    """Answer a photo, sticker or other media sent in a private chat."""
+    ctx = await make_ctx(svc, actor)
+    dialog = await svc.store.dialog(actor.telegram_id)
+    if dialog is not None and (
+        dialog.state in join.PROFILE_TEXT_STATES or dialog.state is DialogState.QUESTION_TEXT
+    ):
+        return [Send(ctx.tr.t("fallback.media_expected_text"))]
+    return [Send(ctx.tr.t("fallback.media"))]
+
+
+async def edited(svc: Services, actor: Actor) -> list[Event]:
+    """Explain that edits to sent messages are not read."""
+    ctx = await make_ctx(svc, actor)
+    return [Send(ctx.tr.t("fallback.edited"))]
+
+
+async def group(svc: Services, actor: Actor) -> list[Event]:
+    """Answer a command sent in a group: the bot works in private chats."""
+    ctx = await make_ctx(svc, actor)
+    return [Send(ctx.tr.t("fallback.group", bot=svc.bot_username))]
+
+
+async def error(svc: Services, actor: Actor | None) -> list[Event]:
+    """Tell the person something went wrong, without losing anything."""
+    if actor is None:
+        return [Send(svc.i18n("es").t("error.generic"))]
+    ctx = await make_ctx(svc, actor)
+    return [Send(ctx.tr.t("error.generic"))]

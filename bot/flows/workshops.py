@@ -1,0 +1,54 @@
+"""Creating and updating workshops from workshop files."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.content import Content, ContentError, WorkshopFile
+from storage import Store, Workshop
+
+JOIN_CODE_BYTES = 12  # 96 bits, 16 URL-safe characters: unguessable, fits a deep link
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """A workshop after import, and whether it was new."""
+
+    workshop: Workshop
+    created: bool
+
+
+def new_join_code() -> str:
+    """Return a random join code of 96 bits, safe in a t.me deep link."""
+    return secrets.token_urlsafe(JOIN_CODE_BYTES)
+
+
+async def import_workshop(
+    store: Store, content: Content, spec: WorkshopFile, source: str, now: datetime
+) -> ImportResult:
+    """Create or update the workshop described by `spec`, keeping its join code."""
+    if spec.dgca not in content.questionnaires:
+        raise ContentError(source, [f"dgca: no questionnaire with id {spec.dgca!r}"])
+    existing = await store.workshop_by_slug(spec.id)
+    if spec.join_code is not None:
+        other = await store.workshop_by_code(spec.join_code)
+        if other is not None and other.slug != spec.id:
+            raise ContentError(source, ["join_code: already used by another workshop"])
+        code = spec.join_code
+    elif existing is not None:
+        code = existing.join_code
+    else:
+        code = new_join_code()
+    workshop, created = await store.upsert_workshop(
+        slug=spec.id,
+        language=spec.language,
+        timezone=spec.timezone,
+        start_date=spec.start_date,
+        end_date=spec.end_date,
+        spec=spec.model_dump(mode="json"),
+        join_code=code,
+        now=now,
+    )
+    return ImportResult(workshop, created)
