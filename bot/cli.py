@@ -1,0 +1,154 @@
+"""Command line: run the bot, check content, import workshops."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+from telegram import Bot
+from telegram.error import InvalidToken, NetworkError, TelegramError
+
+from bot.content import Content, ContentError, load_content, load_workshop_file
+from bot.i18n import I18n
+from bot.logs import setup_logging
+from bot.settings import Settings
+from storage import StorageError, open_store
+
+log = logging.getLogger("bot")
+
+
+class StartupError(Exception):
+    """A problem that stops the bot with one clear line and no traceback."""
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning validation errors into one line."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise StartupError(f"{name}: {first['msg']}") from exc
+
+
+def load_all(content_dir: Path) -> tuple[Content, I18n]:
+    """Load and validate questionnaires, workshops and catalogs."""
+    return load_content(content_dir), I18n.load(content_dir / "locales")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.app import ALLOWED_UPDATES, build_application
+    from storage.sqlite import check_writable
+
+    settings = load_settings()
+    if not settings.token:
+        raise StartupError("TELEGRAM_BOT_TOKEN is not set (get one from @BotFather)")
+    setup_logging(settings.log_level, settings.token)
+    content, i18n = load_all(settings.content_dir)
+    if settings.database_url.startswith("sqlite:///"):
+        check_writable(settings.database_url)
+    app = build_application(settings, content, i18n)
+    try:
+        app.run_polling(
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+            stop_signals=(signal.SIGINT, signal.SIGTERM),
+        )
+    except InvalidToken as exc:
+        raise StartupError(
+            "Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)"
+        ) from exc
+    except NetworkError as exc:
+        raise StartupError(f"cannot reach the Bot API at {settings.telegram_api_url}") from exc
+    return 0
+
+
+def _check_content(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    content, i18n = load_all(settings.content_dir)
+    count = sum(1 for q in content.questionnaires.values() for _ in q.slots())
+    print(
+        f"content OK: {len(content.questionnaires)} questionnaires ({count} questions), "
+        f"{len(content.workshop_examples)} example workshops, "
+        f"languages {', '.join(i18n.languages)}"
+    )
+    return 0
+
+
+async def _bot_username(settings: Settings) -> str | None:
+    if not settings.token:
+        return None
+    bot = Bot(
+        settings.token,
+        base_url=f"{settings.telegram_api_url}/bot",
+        base_file_url=f"{settings.telegram_api_url}/file/bot",
+    )
+    try:
+        async with bot:
+            return bot.username
+    except TelegramError:
+        return None
+
+
+async def _import(path: Path, settings: Settings, content: Content) -> int:
+    from bot.clock import SystemClock
+    from bot.flows.workshops import import_workshop
+
+    spec = load_workshop_file(path)
+    store = await open_store(settings.database_url)
+    try:
+        result = await import_workshop(store, content, spec, str(path), SystemClock().now())
+    finally:
+        await store.close()
+    code = result.workshop.join_code
+    verb = "created" if result.created else "updated"
+    print(f"workshop {spec.id} {verb}")
+    print(f"join code: {code}")
+    username = await _bot_username(settings)
+    if username:
+        print(f"join link: https://t.me/{username}?start={code}")
+    else:
+        print(f"join link: https://t.me/<bot username>?start={code}")
+    return 0
+
+
+def _workshop(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    content = load_content(settings.content_dir)
+    return asyncio.run(_import(Path(args.file), settings, content))
+
+
+def parser() -> argparse.ArgumentParser:
+    """Return the command-line parser."""
+    p = argparse.ArgumentParser(prog="python -m bot", description="Workshop companion bot")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the bot with long polling").set_defaults(func=_run)
+    sub.add_parser("check-content", help="validate content files").set_defaults(func=_check_content)
+    workshop = sub.add_parser("workshop", help="manage workshops")
+    wsub = workshop.add_subparsers(dest="action", required=True)
+    imp = wsub.add_parser("import", help="create or update a workshop from a YAML file")
+    imp.add_argument("file")
+    imp.set_defaults(func=_workshop)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line and return the exit code."""
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except (StartupError, ContentError, StorageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

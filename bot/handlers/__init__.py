@@ -1,0 +1,15 @@
+"""Telegram in and out: each module registers one feature's handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import Application
+
+from bot.handlers import dgca, fallback, join, menu, privacy
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add every feature's handlers, the catch-alls last."""
+    for feature in (join, dgca, menu, privacy, fallback):
+        feature.register(app)

@@ -1,0 +1,43 @@
+"""The menu, help, language and workshop choice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import Application
+
+from bot.flows import menu
+from bot.flows.callbacks import Callback, Kind
+from bot.flows.common import Ctx
+from bot.flows.events import Event, Notice
+from bot.handlers.common import callback_handler, command_handler
+
+
+async def _menu(ctx: Ctx, args: str) -> list[Event]:
+    return await menu.menu(ctx)
+
+
+async def _help(ctx: Ctx, args: str) -> list[Event]:
+    return menu.help_text(ctx)
+
+
+async def _language(ctx: Ctx, args: str) -> list[Event]:
+    return menu.language_menu(ctx)
+
+
+async def _on_tap(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+    if cb.kind is Kind.MENU:
+        return [Notice(), *await menu.menu(ctx)]
+    if cb.kind is Kind.HELP:
+        return [Notice(), *menu.help_text(ctx)]
+    if cb.kind is Kind.LANGUAGE:
+        return await menu.on_language_callback(ctx, cb, message_id)
+    return await menu.on_workshop_callback(ctx, cb, message_id)
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add the menu handlers."""
+    app.add_handler(command_handler("menu", _menu))
+    app.add_handler(command_handler("help", _help))
+    app.add_handler(command_handler("language", _language))
+    app.add_handler(callback_handler(_on_tap, (Kind.MENU, Kind.HELP, Kind.LANGUAGE, Kind.WORKSHOP)))

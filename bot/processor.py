@@ -1,0 +1,85 @@
+"""Update processing: concurrent across people, in order for each person."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+# PTB's own semaphore only bounds how many updates wait here; real work is bounded below,
+# after the per-person lock, so that one person's queued updates never hold work slots.
+WAITING_BOUND = 100_000
+
+
+@dataclass
+class _KeyLock:
+    lock: asyncio.Lock
+    users: int = 0
+
+
+def ordering_key(update: object) -> int | None:
+    """Return whose updates must stay in order: the user's id, else the chat's."""
+    if isinstance(update, Update):
+        if update.effective_user is not None:
+            return update.effective_user.id
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+    return None
+
+
+class OrderedUpdateProcessor(BaseUpdateProcessor):
+    """Process different people's updates concurrently, each person's in order."""
+
+    def __init__(self, max_concurrent: int) -> None:
+        super().__init__(WAITING_BOUND)
+        if max_concurrent < 1:
+            raise ValueError("max_concurrent must be positive")
+        self._max_concurrent = max_concurrent
+        self._work = asyncio.Semaphore(max_concurrent)
+        self._locks: dict[int, _KeyLock] = {}
+        self._done = asyncio.Condition()
+        self.completed = 0
+
+    @property
+    def work_slots(self) -> int:
+        """Return how many updates may run at the same time."""
+        return self._max_concurrent
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run `coroutine` after the same person's earlier updates, within the bound."""
+        key = ordering_key(update)
+        try:
+            if key is None:
+                async with self._work:
+                    await coroutine
+                return
+            entry = self._locks.get(key)
+            if entry is None:
+                entry = self._locks[key] = _KeyLock(asyncio.Lock())
+            entry.users += 1
+            try:
+                async with entry.lock, self._work:
+                    await coroutine
+            finally:
+                entry.users -= 1
+                if entry.users == 0:
+                    del self._locks[key]
+        finally:
+            async with self._done:
+                self.completed += 1
+                self._done.notify_all()
+
+    async def wait_completed(self, count: int) -> None:
+        """Wait until at least `count` updates have been processed."""
+        async with self._done:
+            await self._done.wait_for(lambda: self.completed >= count)
+
+    async def initialize(self) -> None:
+        """Nothing to allocate."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
