@@ -1,0 +1,110 @@
+"""Drive the production Application through the Bot API double."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.apidouble import BotApiDouble, ChatMessage, SimUser
+from bot.app import ALLOWED_UPDATES, BotApplication, build_application
+from bot.content import Content, load_workshop_file
+from bot.flows.workshops import import_workshop
+from bot.i18n import I18n
+from bot.processor import OrderedUpdateProcessor
+from bot.services import Services
+from bot.settings import Settings
+from storage import Workshop
+from tests.support import CONTENT_DIR, FakeClock
+
+COCHABAMBA = CONTENT_DIR / "workshops" / "cochabamba-2023.yaml"
+TOKEN = "123456:TEST-TOKEN"
+
+
+@dataclass
+class Harness:
+    """The running bot, the double it talks to, and the clock it reads."""
+
+    double: BotApiDouble
+    app: BotApplication
+    clock: FakeClock
+
+    @property
+    def services(self) -> Services:
+        services = self.app.bot_data.services
+        assert services is not None
+        return services
+
+    @property
+    def processor(self) -> OrderedUpdateProcessor:
+        processor = self.app.update_processor
+        assert isinstance(processor, OrderedUpdateProcessor)
+        return processor
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the bot has fetched and fully processed every update sent so far."""
+        await self.double.wait_until_fetched(timeout)
+        await asyncio.wait_for(self.processor.wait_completed(self.double.updates_fetched), timeout)
+
+    async def import_workshop(self, path: Path = COCHABAMBA) -> Workshop:
+        spec = load_workshop_file(path)
+        result = await import_workshop(
+            self.services.store, self.services.content, spec, str(path), self.clock.now()
+        )
+        return result.workshop
+
+    async def send(self, user: SimUser, text: str) -> ChatMessage:
+        await user.send(text)
+        await self.settle()
+        return user.last
+
+    async def tap(self, user: SimUser, label: str, message: ChatMessage | None = None) -> None:
+        await user.tap(label, message=message)
+        await self.settle()
+
+
+def settings_for(double: BotApiDouble, database_url: str) -> Settings:
+    return Settings(
+        telegram_bot_token=TOKEN,
+        telegram_api_url=double.url,
+        database_url=database_url,
+        bot_admin_ids="999",
+        content_dir=CONTENT_DIR,
+        _env_file=None,
+    )
+
+
+async def start_app(
+    double: BotApiDouble, database_url: str, content: Content, clock: FakeClock
+) -> BotApplication:
+    """Start the application the way `python -m bot run` does, but inside this loop."""
+    settings = settings_for(double, database_url)
+    i18n = I18n.load(CONTENT_DIR / "locales")
+    app = build_application(settings, content, i18n, clock=clock)
+    await app.initialize()
+    assert app.post_init is not None
+    await app.post_init(app)
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=5, allowed_updates=ALLOWED_UPDATES)
+    await app.start()
+    return app
+
+
+async def stop_app(app: BotApplication) -> None:
+    assert app.updater is not None
+    await app.updater.stop()
+    await app.stop()
+    await app.shutdown()
+    assert app.post_shutdown is not None
+    await app.post_shutdown(app)
+
+
+PROGRESS = re.compile(r"(?P<section>[^\n·]+) · (?P<n>\d+)/(?P<total>\d+)")
+
+
+def progress(message: ChatMessage) -> tuple[str, int, int]:
+    """Read the progress line of a question message."""
+    match = PROGRESS.search(message.text or "")
+    assert match, message.text
+    return match["section"].strip(), int(match["n"]), int(match["total"])

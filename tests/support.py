@@ -1,0 +1,52 @@
+"""Test helpers: a controllable clock and ready-made services."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import content as content_pkg
+from bot.content import Content, load_content
+from bot.flows.common import Actor, Ctx
+from bot.i18n import I18n
+from bot.services import Services
+from storage import Store
+
+CONTENT_DIR = content_pkg.DEFAULT_DIR
+DATA = Path(__file__).parent / "data"
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2023, 11, 20, 14, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **kwargs: float) -> None:
+        self.current += timedelta(**kwargs)
+
+
+def load_test_content() -> Content:
+    return load_content(CONTENT_DIR)
+
+
+def load_i18n() -> I18n:
+    return I18n.load(CONTENT_DIR / "locales")
+
+
+def make_services(store: Store, content: Content, clock: FakeClock) -> Services:
+    return Services(
+        store=store,
+        content=content,
+        i18n=load_i18n(),
+        clock=clock,
+        admin_ids=frozenset({999}),
+        bot_username="taller_test_bot",
+    )
+
+
+def ctx_for(svc: Services, telegram_id: int, lang: str = "es", first_name: str = "Ana") -> Ctx:
+    return Ctx(svc, Actor(telegram_id, first_name, "Quispe", lang), lang)
