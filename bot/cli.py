@@ -50,8 +50,10 @@ def _run(args: argparse.Namespace) -> int:
         raise StartupError("TELEGRAM_BOT_TOKEN is not set (get one from @BotFather)")
     setup_logging(settings.log_level, settings.token)
     content, i18n = load_all(settings.content_dir)
-    if settings.database_url.startswith("sqlite:///"):
-        check_writable(settings.database_url)
+    check_writable(settings.database_url)
+    # Ask Telegram once before PTB starts, so a bad token or an unreachable server ends
+    # with one line instead of PTB's retry-loop traceback.
+    asyncio.run(_preflight(settings))
     app = build_application(settings, content, i18n)
     try:
         app.run_polling(
@@ -66,6 +68,21 @@ def _run(args: argparse.Namespace) -> int:
     except NetworkError as exc:
         raise StartupError(f"cannot reach the Bot API at {settings.telegram_api_url}") from exc
     return 0
+
+
+async def _preflight(settings: Settings) -> None:
+    bot = Bot(
+        settings.token,
+        base_url=f"{settings.telegram_api_url}/bot",
+        base_file_url=f"{settings.telegram_api_url}/file/bot",
+    )
+    try:
+        async with bot:
+            pass
+    except InvalidToken as exc:
+        raise StartupError("Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)") from exc
+    except NetworkError as exc:
+        raise StartupError(f"cannot reach the Bot API at {settings.telegram_api_url}") from exc
 
 
 def _check_content(args: argparse.Namespace) -> int:
