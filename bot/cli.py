@@ -22,6 +22,9 @@ from storage import StorageError, open_store
 log = logging.getLogger("bot")
 
 
+TOKEN_REJECTED = "Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)"
+
+
 class StartupError(Exception):
     """A problem that stops the bot with one clear line and no traceback."""
 
@@ -80,7 +83,7 @@ async def _preflight(settings: Settings) -> None:
         async with bot:
             pass
     except InvalidToken as exc:
-        raise StartupError("Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)") from exc
+        raise StartupError(TOKEN_REJECTED) from exc
     except NetworkError as exc:
         raise StartupError(f"cannot reach the Bot API at {settings.telegram_api_url}") from exc
 
