@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 from io import BytesIO
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -22,6 +23,9 @@ OKABE_ITO = {
 }
 WIDTH_IN, HEIGHT_IN, DPI = 9.0, 6.0, 120
 LABEL_WRAP = 28
+# Names and statements come from people and content files: a "$" must stay a dollar sign,
+# never start matplotlib's math mode.
+PLAIN: dict[str, Any] = {"parse_math": False}
 
 
 @dataclass(frozen=True)
@@ -55,20 +59,20 @@ def build_profile_figure(chart: ProfileChart) -> Figure:
     )
     for bar, score, text in zip(bars, chart.scores, chart.value_labels, strict=True):
         x = (score if score is not None else 1.0) + 0.06
-        ax.text(x, bar.get_y() + bar.get_height() / 2, text, va="center", fontsize=14)
-    ax.set_yticks(positions, [textwrap.fill(label, LABEL_WRAP) for label in chart.labels])
+        ax.text(x, bar.get_y() + bar.get_height() / 2, text, va="center", fontsize=14, **PLAIN)
+    ax.set_yticks(positions, [textwrap.fill(label, LABEL_WRAP) for label in chart.labels], **PLAIN)
     ax.tick_params(axis="y", labelsize=13, length=0)
     ax.tick_params(axis="x", labelsize=12)
     ax.set_xlim(1.0, 5.6)
     ax.set_xticks([1, 2, 3, 4, 5])
-    ax.set_xlabel(chart.axis_label, fontsize=12)
+    ax.set_xlabel(chart.axis_label, fontsize=12, **PLAIN)
     ax.grid(axis="x", color="#dddddd", linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    fig.text(0.03, 0.95, chart.title, fontsize=17, fontweight="bold", va="top")
-    fig.text(0.03, 0.895, chart.subtitle, fontsize=12, color="#444444", va="top")
-    fig.text(0.03, 0.025, chart.footer, fontsize=10, color="#666666", va="bottom")
+    fig.text(0.03, 0.95, chart.title, fontsize=17, fontweight="bold", va="top", **PLAIN)
+    fig.text(0.03, 0.895, chart.subtitle, fontsize=12, color="#444444", va="top", **PLAIN)
+    fig.text(0.03, 0.025, chart.footer, fontsize=10, color="#666666", va="bottom", **PLAIN)
     return fig
 
 

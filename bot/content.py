@@ -29,6 +29,8 @@ LANGUAGES: tuple[str, ...] = ("es", "en")
 ID_PATTERN = r"^[a-z0-9][a-z0-9_]{0,15}$"
 OPTION_CODE_PATTERN = r"^[a-z0-9_]{1,6}$"
 JOIN_CODE_PATTERN = r"^[A-Za-z0-9_-]{16,48}$"
+MIN_DISTINCT_CODE_CHARS = 10
+MAX_QUESTION_CHARS = 600
 
 Ident = Annotated[str, Field(pattern=ID_PATTERN)]
 OptionCode = Annotated[str, Field(pattern=OPTION_CODE_PATTERN)]
@@ -149,6 +151,11 @@ class Question(Strict):
                 raise ValueError("option codes must be unique within a question")
         if self.type is QuestionType.TEXT and self.min_length > self.max_length:
             raise ValueError("min_length is greater than max_length")
+        # One idea per message on a phone; it also keeps question messages within Telegram's
+        # 4,096 characters, with the progress line and the echoed answer.
+        for lang in LANGUAGES:
+            if len(self.text.get(lang)) > MAX_QUESTION_CHARS:
+                raise ValueError(f"text.{lang} is longer than {MAX_QUESTION_CHARS} characters")
         return self
 
 
@@ -279,6 +286,16 @@ class WorkshopFile(Strict):
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("join_code")
+    @classmethod
+    def _unguessable(cls, value: str | None) -> str | None:
+        # A hand-written code must still be hard to guess (leave it out to get 96 random bits).
+        if value is not None and len(set(value)) < MIN_DISTINCT_CODE_CHARS:
+            raise ValueError(
+                f"join_code needs at least {MIN_DISTINCT_CODE_CHARS} different characters"
+            )
         return value
 
     @model_validator(mode="after")

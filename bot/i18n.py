@@ -91,6 +91,11 @@ class Translator:
         }
         return template.format_map(safe)
 
+    def plain(self, key: str, /, **params: Any) -> str:
+        """Return the text for `key` with params as they are, for buttons, charts and files."""
+        template = self.messages[key]
+        return template.format_map(params) if params else template
+
     def number(self, value: float, digits: int = 1) -> str:
         """Format a number with the language's decimal mark."""
         pattern = "0." + "0" * digits if digits else "0"

@@ -179,20 +179,24 @@ class SqliteStore:
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
         )
-        async with self._conn.execute("SELECT version FROM schema_migrations") as cur:
-            applied = {row[0] for row in await cur.fetchall()}
         for number, name, sql in migrations():
-            if number in applied:
-                continue
-            log.info("applying migration %s", name)
+            # Checked inside the write lock: two processes starting on a new database
+            # (the bot and an import) must not both apply the same migration.
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _split_sql(sql):
-                    await self._conn.execute(statement)
-                await self._conn.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (number, name, _ts(datetime.now().astimezone())),
-                )
+                async with self._conn.execute(
+                    "SELECT 1 FROM schema_migrations WHERE version = ?", (number,)
+                ) as cur:
+                    done = await cur.fetchone() is not None
+                if not done:
+                    log.info("applying migration %s", name)
+                    for statement in _split_sql(sql):
+                        await self._conn.execute(statement)
+                    await self._conn.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at)"
+                        " VALUES (?, ?, ?)",
+                        (number, name, _ts(datetime.now().astimezone())),
+                    )
                 await self._conn.execute("COMMIT")
             except BaseException:
                 await self._conn.execute("ROLLBACK")
@@ -684,6 +688,9 @@ class SqliteStore:
 
 
 def _split_sql(script: str) -> list[str]:
-    """Split a migration script into statements (no semicolons inside literals)."""
+    """Split a migration script into statements.
+
+    Migrations are our own files: they keep semicolons out of literals and triggers.
+    """
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

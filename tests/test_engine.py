@@ -191,3 +191,19 @@ async def test_visible_slots_follow_answers(alltypes: Content) -> None:
     assert "why_auth" not in ids({})
     assert "why_auth" in ids({"role": "auth"})
     assert engine.first_open(q, {"quality": "5"}).question.id == "role"  # type: ignore[union-attr]
+
+
+async def test_reshowing_a_multi_choice_question_keeps_the_selection(setup) -> None:
+    svc, workshop, participant, q, after, _ = setup
+    ctx = ctx_for(svc, 7)
+    first = last_send(await engine.open_questionnaire(ctx, participant, workshop, q, after))
+    role = last_send(await tap(ctx, button(first, "Bueno"), after))
+    topics = last_send(await tap(ctx, button(role, "Técnico"), after))
+    topics = last_send(await tap(ctx, button(topics, "Datos"), after))
+    rid = int(button(topics, "Datos").split(":")[1])
+    again = last_send(await engine.show_current(ctx, rid))  # e.g. after typed text or /dgca
+    labels = [b.text for row in again.buttons or [] for b in row]
+    assert "✅ Datos" in labels
+    events = await tap(ctx, button(again, ctx.tr.t("button.done")), after)
+    assert "4/5" in last_send(events).text
+    assert (await svc.store.answers(rid))["topics"] == ["a"]

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 CODEC_VERSION = "1"
 MAX_BYTES = 64
+MAX_INT_DIGITS = 18
 SEP = ":"
 
 
@@ -34,7 +35,6 @@ class Kind(StrEnum):
     SUBMIT = "su"
     SUBMIT_CONFIRM = "sc"
     OPEN_DGCA = "od"
-    PROFILE_CHART = "pr"
     MENU = "mn"
     LANGUAGE = "lg"
     WORKSHOP = "ws"
@@ -53,10 +53,13 @@ class Callback:
 
     def int_field(self, index: int) -> int | None:
         """Return field `index` as an int, or None when absent or malformed."""
-        try:
-            return int(self.fields[index])
-        except (IndexError, ValueError):
+        if index >= len(self.fields):
             return None
+        text = self.fields[index]
+        # Forged data may carry any digits; ids are never longer than SQLite's 64-bit range.
+        if not text.isascii() or not text.isdigit() or len(text) > MAX_INT_DIGITS:
+            return None
+        return int(text)
 
     def str_field(self, index: int) -> str | None:
         """Return field `index`, or None when absent."""

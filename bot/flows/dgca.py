@@ -84,18 +84,18 @@ def profile_event(ctx: Ctx, run: engine.Run) -> SendPhoto:
     submitted = run.response.submitted_at or ctx.svc.clock.now()
     local = submitted.astimezone(ZoneInfo(run.workshop.timezone))
     chart = ProfileChart(
-        title=tr.t("profile_chart.title"),
-        subtitle=tr.t(
+        title=tr.plain("profile_chart.title"),
+        subtitle=tr.plain(
             "profile_chart.subtitle", name=run.participant.name or "", date=tr.date(local.date())
         ),
         footer=spec.title.get(ctx.lang),
         labels=[s.title.get(ctx.lang) for s in q.sections],
         scores=[s.score for s in scores],
         value_labels=[
-            tr.number(s.score) if s.score is not None else tr.t("profile_chart.no_data")
+            tr.number(s.score) if s.score is not None else tr.plain("profile_chart.no_data")
             for s in scores
         ],
-        axis_label=tr.t("profile_chart.axis"),
+        axis_label=tr.plain("profile_chart.axis"),
     )
     return SendPhoto(
         render=partial(render_profile, chart),
@@ -163,5 +163,8 @@ async def open_dgca(ctx: Ctx, workshop_id: int | None = None) -> list[Event]:
 async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
     """Handle the questionnaire buttons of the DGCA (and any questionnaire)."""
     if cb.kind is Kind.OPEN_DGCA:
-        return [Notice(), *await open_dgca(ctx, cb.int_field(0))]
+        workshop_id = cb.int_field(0)
+        if workshop_id is None:
+            return [Notice(ctx.tr.t("notice.stale"))]
+        return [Notice(), *await open_dgca(ctx, workshop_id)]
     return await engine.on_callback(ctx, cb, message_id, after_submit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from bot.content import WorkshopFile, is_valid_join_code
 from bot.flows.callbacks import Callback, Kind, pack
@@ -17,7 +18,7 @@ from bot.flows.common import (
     text_length_error,
     workshop_file,
 )
-from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
+from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SetCommands
 from bot.i18n import Html
 from bot.services import Services
 from storage import Dialog, DialogState, Participant, Workshop
@@ -136,7 +137,7 @@ def _consent(ctx: Ctx, spec: WorkshopFile, workshop_id: int) -> tuple[str, Keybo
     ]
 
 
-async def _pending_workshop(ctx: Ctx, workshop_id: int | None) -> Workshop | None:
+async def _pending(ctx: Ctx, workshop_id: int | None) -> tuple[Workshop, Dialog] | None:
     """Return the workshop only if this person opened its link (forged taps get None)."""
     if workshop_id is None:
         return None
@@ -145,46 +146,75 @@ async def _pending_workshop(ctx: Ctx, workshop_id: int | None) -> Workshop | Non
         return None
     if dialog.data.get("workshop_id") != workshop_id:
         return None
-    return await ctx.svc.store.workshop(workshop_id)
+    workshop = await ctx.svc.store.workshop(workshop_id)
+    return (workshop, dialog) if workshop else None
+
+
+async def _join_ctx(ctx: Ctx, workshop: Workshop, dialog: Dialog) -> Ctx:
+    """Speak the language picked on the greeting, else the person's, else the workshop's."""
+    user = await ctx.svc.store.user(ctx.actor.telegram_id)
+    chosen = dialog.data.get("lang")
+    lang = ctx.svc.i18n.pick(
+        chosen if isinstance(chosen, str) else None,
+        user.language if user else None,
+        workshop.language,
+    )
+    return Ctx(ctx.svc, ctx.actor, lang)
 
 
 async def on_join_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
     """Handle the greeting and consent buttons."""
-    workshop_id = cb.int_field(0)
-    workshop = await _pending_workshop(ctx, workshop_id)
-    if workshop is None:
+    found = await _pending(ctx, cb.int_field(0))
+    if found is None:
         return [Notice(ctx.tr.t("notice.stale"))]
-    store, now = ctx.svc.store, ctx.svc.clock.now()
+    workshop, dialog = found
+    ctx = await _join_ctx(ctx, workshop, dialog)
+    store, now, uid = ctx.svc.store, ctx.svc.clock.now(), ctx.actor.telegram_id
     if cb.kind is Kind.JOIN_LANGUAGE:
         lang = cb.str_field(1)
         if lang not in ctx.svc.i18n.languages:
             return [Notice(ctx.tr.t("notice.stale"))]
-        await store.set_user_language(ctx.actor.telegram_id, lang, now)
+        # Nothing is stored about the person before consent, so the choice waits in the dialog.
+        await store.set_dialog(uid, dialog.state, {**dialog.data, "lang": lang}, now)
         ctx = Ctx(ctx.svc, ctx.actor, lang)
         text, buttons = _greeting(ctx, workshop)
-        return [Notice(), Edit(message_id, text, buttons)]
+        return [Notice(), Edit(message_id, text, buttons), SetCommands(lang)]
     if cb.kind is Kind.JOIN_CONTINUE:
-        await store.set_dialog(
-            ctx.actor.telegram_id, DialogState.JOIN_CONSENT, {"workshop_id": workshop.id}, now
-        )
+        await store.set_dialog(uid, DialogState.JOIN_CONSENT, dialog.data, now)
         text, buttons = _consent(ctx, workshop_file(workshop), workshop.id)
         return [Notice(), Edit(message_id, text, buttons)]
     # Kind.CONSENT
     if cb.str_field(1) != "1":
-        await store.clear_dialog(ctx.actor.telegram_id)
+        await store.clear_dialog(uid)
         return [Notice(), Edit(message_id, ctx.tr.t("join.declined"))]
-    user = await store.user(ctx.actor.telegram_id)
-    if user is None or user.language is None:
-        await store.set_user_language(ctx.actor.telegram_id, ctx.lang, now)
+    user = await store.user(uid)
+    if "lang" in dialog.data or user is None or user.language is None:
+        await store.set_user_language(uid, ctx.lang, now)
     participant, _ = await store.join(
-        workshop_id=workshop.id, telegram_id=ctx.actor.telegram_id, language=ctx.lang, now=now
+        workshop_id=workshop.id, telegram_id=uid, language=ctx.lang, now=now
     )
-    consent_text = ctx.tr.t("join.consent_given", when=ctx.tr.datetime(now))
+    local = now.astimezone(ZoneInfo(workshop.timezone))
+    consent_text = ctx.tr.t("join.consent_given", when=ctx.tr.datetime(local))
     return [
         Notice(),
         Edit(message_id, consent_text),
         *await ask_next_profile_step(ctx, participant, workshop),
     ]
+
+
+async def on_join_text(ctx: Ctx, dialog: Dialog) -> list[Event]:
+    """Answer typing during the greeting or consent: ask again, with the buttons."""
+    workshop_id = dialog.data.get("workshop_id")
+    workshop = await ctx.svc.store.workshop(workshop_id) if isinstance(workshop_id, int) else None
+    if workshop is None:
+        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
+        return [Send(ctx.tr.t("fallback.nothing_pending"))]
+    ctx = await _join_ctx(ctx, workshop, dialog)
+    if dialog.state is DialogState.JOIN_CONSENT:
+        text, buttons = _consent(ctx, workshop_file(workshop), workshop.id)
+    else:
+        text, buttons = _greeting(ctx, workshop)
+    return [Send(ctx.tr.t("input.use_buttons")), Send(text, buttons)]
 
 
 def _next_field(participant: Participant) -> str | None:
@@ -207,8 +237,9 @@ async def ask_next_profile_step(
         name = ctx.actor.full_name
         buttons: Keyboard = []
         if name and len(name) <= NAME.max_length:
-            label = tr.t("profile.use_name", name=name)
-            buttons = [[Button(label[:60], pack(Kind.PROFILE_NAME, pid))]]
+            # Button labels are plain text: no HTML escaping here.
+            label = tr.plain("profile.use_name", name=name)
+            buttons = [[Button(label, pack(Kind.PROFILE_NAME, pid))]]
         return [Send(tr.t("profile.ask_name", step=1), buttons or None)]
     if field == "institution":
         if spec.institutions:
@@ -376,13 +407,15 @@ async def on_profile_text(ctx: Ctx, dialog: Dialog, text: str) -> list[Event]:
         return [Send(ctx.tr.t("fallback.nothing_pending"))]
     participant, workshop = found
     value = clean_typed(text)
-    if dialog.state is DialogState.PROFILE_INSTITUTION:
-        spec = workshop_file(workshop)
-        # A typed name that matches the list is accepted, so reports stay consistent.
+    spec = workshop_file(workshop)
+    if dialog.state in (DialogState.PROFILE_INSTITUTION, DialogState.PROFILE_INSTITUTION_TEXT):
+        # A typed name that matches the list takes the list's spelling, so that reports
+        # per institution stay consistent.
         wanted = _normalise(value)
         for name in spec.institutions:
             if _normalise(name) == wanted:
                 return await _save_field(ctx, participant, workshop, "institution", name)
+    if dialog.state is DialogState.PROFILE_INSTITUTION:
         return [
             Send(ctx.tr.t("profile.pick_institution")),
             Send(*_institution_page(ctx, spec, participant.id, 0)),

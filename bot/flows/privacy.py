@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.content import WorkshopFile
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx, current_workshop, workshop_file
 from bot.flows.events import Button, Edit, Event, Notice, Send, SendDocument
@@ -17,7 +18,8 @@ async def privacy(ctx: Ctx) -> list[Event]:
         spec = workshop_file(current.workshop)
         organizer, months = spec.organizer.get(ctx.lang), spec.retention_months
     else:
-        organizer, months = ctx.tr.t("privacy.any_organizer"), 12
+        default = WorkshopFile.model_fields["retention_months"].default
+        organizer, months = ctx.tr.t("privacy.any_organizer"), default
     return [
         Send(
             ctx.tr.t("privacy.text", organizer=organizer, months=months),
@@ -57,12 +59,11 @@ async def mydata(ctx: Ctx) -> list[Event]:
         return [Send(ctx.tr.t("mydata.nothing"))]
     payload = _label_answers(ctx, data)
     payload["exported_at"] = ctx.now_iso()
-    body = json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8")
     today = ctx.svc.clock.now().date().isoformat()
     return [
         SendDocument(
-            filename=f"{ctx.tr.t('mydata.filename')}-{today}.json",
-            build=lambda: body,
+            filename=f"{ctx.tr.plain('mydata.filename')}-{today}.json",
+            build=lambda: json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8"),
             caption=ctx.tr.t("mydata.caption"),
         )
     ]

@@ -15,6 +15,9 @@ from storage import AnswerValue, DialogState, Participant, Response, Workshop
 
 SKIPPED: tuple[str, ...] = ()
 REVIEW_LINE_CHARS = 70
+# A typed answer is echoed back at most this long, so the message stays within Telegram's
+# 4,096 characters whatever the questionnaire's own limit.
+ECHO_CHARS = 600
 NPS_ROWS = ((0, 6), (6, 11))
 
 
@@ -171,55 +174,61 @@ async def _ask(
 ) -> Event:
     """Show a question (as a new message, or by editing `edit`), arming text input."""
     question = slot.question
-    chosen = run.answers.get(question.id)
+    rid, version, qid = run.response.id, run.version, question.id
+    chosen = run.answers.get(qid)
+    if question.type is QuestionType.MULTI:
+        # Re-showing a multi-choice question keeps the selection not yet confirmed.
+        if draft is None:
+            draft = await _multi_draft(ctx, run, qid)
+        if draft is None:
+            draft = list(chosen) if isinstance(chosen, list) else []
     text = _header(ctx, run, slot)
     if question.type is QuestionType.TEXT and isinstance(chosen, str):
-        text += "\n\n" + ctx.tr.t("question.current_answer", answer=chosen)
+        text += "\n\n" + ctx.tr.t("question.current_answer", answer=_shorten(chosen, ECHO_CHARS))
     hint = _hint(ctx, slot)
     if hint:
         text += "\n\n" + hint
     rows = _option_rows(ctx, run, slot, chosen, draft)
     nav: list[Button] = []
-    position = [s.question.id for s in run.slots()].index(question.id)
-    if position > 0:
-        nav.append(
-            Button(
-                ctx.tr.t("button.back"), pack(Kind.BACK, run.response.id, run.version, question.id)
-            )
-        )
+    if [s.question.id for s in run.slots()].index(qid) > 0:
+        nav.append(Button(ctx.tr.t("button.back"), pack(Kind.BACK, rid, version, qid)))
     if question.optional:
-        nav.append(
-            Button(
-                ctx.tr.t("button.skip"), pack(Kind.SKIP, run.response.id, run.version, question.id)
-            )
-        )
+        nav.append(Button(ctx.tr.t("button.skip"), pack(Kind.SKIP, rid, version, qid)))
     if nav:
         rows.append(nav)
     store, uid, now = ctx.svc.store, ctx.actor.telegram_id, ctx.svc.clock.now()
     if question.type is QuestionType.TEXT:
-        await store.set_dialog(
-            uid,
-            DialogState.QUESTION_TEXT,
-            {"response_id": run.response.id, "question_id": question.id},
-            now,
-        )
+        data: dict[str, object] = {"response_id": rid, "question_id": qid}
+        await store.set_dialog(uid, DialogState.QUESTION_TEXT, data, now)
     elif question.type is QuestionType.MULTI:
-        await store.set_dialog(
-            uid,
-            DialogState.QUESTION_MULTI,
-            {
-                "response_id": run.response.id,
-                "question_id": question.id,
-                "selected": draft
-                if draft is not None
-                else (chosen if isinstance(chosen, list) else []),
-            },
-            now,
-        )
+        data = {"response_id": rid, "question_id": qid, "selected": draft}
+        await store.set_dialog(uid, DialogState.QUESTION_MULTI, data, now)
     else:
         await _clear_question_dialog(ctx)
     buttons = rows or None
     return Edit(edit, text, buttons) if edit is not None else Send(text, buttons)
+
+
+async def _multi_draft(ctx: Ctx, run: Run, question_id: str) -> list[str] | None:
+    """Return the pending selection of a multi-choice question of this run, if any."""
+    dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
+    if (
+        dialog is None
+        or dialog.state is not DialogState.QUESTION_MULTI
+        or dialog.data.get("response_id") != run.response.id
+        or dialog.data.get("question_id") != question_id
+    ):
+        return None
+    return [c for c in dialog.data.get("selected", []) if isinstance(c, str)]
+
+
+async def _selection(ctx: Ctx, run: Run, question_id: str) -> list[str]:
+    """Return the pending selection, else the saved answer, of a multi-choice question."""
+    draft = await _multi_draft(ctx, run, question_id)
+    if draft is not None:
+        return draft
+    saved = run.answers.get(question_id)
+    return list(saved) if isinstance(saved, list) else []
 
 
 async def _clear_question_dialog(ctx: Ctx) -> None:
@@ -408,7 +417,7 @@ async def on_callback(
 
 
 def _chosen_text(ctx: Ctx, run: Run, slot: Slot, value: AnswerValue) -> str:
-    label = option_label(ctx, run.questionnaire, slot, value)
+    label = _shorten(option_label(ctx, run.questionnaire, slot, value), ECHO_CHARS)
     return _header(ctx, run, slot) + "\n\n" + ctx.tr.t("question.chosen", answer=label)
 
 
@@ -457,15 +466,7 @@ async def _toggle(ctx: Ctx, run: Run, slot: Slot, code: str | None, message_id: 
         return _stale(ctx)
     if code not in {o.code for o in run.questionnaire.options_of(question)}:
         return _stale(ctx)
-    dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
-    selected: list[str] = []
-    if (
-        dialog is not None
-        and dialog.state is DialogState.QUESTION_MULTI
-        and dialog.data.get("response_id") == run.response.id
-        and dialog.data.get("question_id") == question.id
-    ):
-        selected = [c for c in dialog.data.get("selected", []) if isinstance(c, str)]
+    selected = await _selection(ctx, run, question.id)
     assert code is not None
     if code in selected:
         selected.remove(code)
@@ -487,14 +488,7 @@ async def _done(ctx: Ctx, run: Run, slot: Slot, message_id: int) -> list[Event]:
         return [Notice(), *await _record_and_continue(ctx, run, slot, current, message_id)]
     if question.type is not QuestionType.MULTI:
         return _stale(ctx)
-    dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
-    selected: list[str] = []
-    if (
-        dialog is not None
-        and dialog.state is DialogState.QUESTION_MULTI
-        and dialog.data.get("question_id") == question.id
-    ):
-        selected = list(dialog.data.get("selected", []))
+    selected = await _selection(ctx, run, question.id)
     if len(selected) < max(question.min_choices, 0 if question.optional else 1):
         return [Notice(ctx.tr.t("notice.min_choices", min=max(question.min_choices, 1)))]
     await _clear_question_dialog(ctx)

@@ -36,7 +36,7 @@ async def text(svc: Services, actor: Actor, body: str) -> list[Event]:
                 *await engine.show_current(ctx, int(dialog.data.get("response_id", 0))),
             ]
         if dialog.state in join.JOIN_STATES:
-            return [Send(ctx.tr.t("input.use_buttons_above"))]
+            return await join.on_join_text(ctx, dialog)
     return await _nudge(ctx)
 
 

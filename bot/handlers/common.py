@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import warnings
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from datetime import timedelta
+from typing import Any, TypeVar
 
 from telegram import (
     BotCommand,
@@ -19,10 +21,11 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, RetryAfter
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import BotContext
+from bot.flows import router as fallback_flows
 from bot.flows.callbacks import CODEC_VERSION, Callback, Kind, unpack
 from bot.flows.common import Actor, Ctx, make_ctx
 from bot.flows.events import (
@@ -38,6 +41,7 @@ from bot.flows.events import (
 from bot.i18n import I18n
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 COMMAND_NAMES = ("start", "menu", "dgca", "language", "help", "privacy", "mydata", "forget")
 
@@ -78,112 +82,180 @@ def bot_commands(i18n: I18n, lang: str) -> list[BotCommand]:
     return [BotCommand(name, tr.t(f"command.{name}")) for name in COMMAND_NAMES]
 
 
-async def render(
-    context: BotContext,
-    chat_id: int,
-    events: Sequence[Event],
-    query: CallbackQuery | None = None,
-) -> None:
-    """Carry out a flow's events in order; a tapped button is always answered once."""
-    answered = query is None
-    bot = context.bot
-    for event in events:
-        if isinstance(event, Notice):
-            if not answered and query is not None:
-                await answer_query(query, event.text, alert=event.alert)
-                answered = True
-            continue
-        if not answered and query is not None:
-            # Answer before slow work so the phone stops its spinner.
-            await answer_query(query)
-            answered = True
-        if isinstance(event, Send):
-            await bot.send_message(
-                chat_id,
-                event.text,
+MAX_RETRIES = 3
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """Return how long Telegram asked us to wait, in seconds."""
+    with warnings.catch_warnings():
+        # PTB 22 warns that retry_after will become a timedelta; both forms are handled here.
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+async def with_retry(call: Callable[[], Awaitable[T]]) -> T:
+    """Make a Bot API call, waiting out flood control (429) a few times."""
+    for attempt in range(MAX_RETRIES + 1):
+        try:
+            return await call()
+        except RetryAfter as exc:
+            if attempt == MAX_RETRIES:
+                raise
+            delay = retry_seconds(exc)
+            log.warning("flood control: waiting %.0f s before retrying", delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+class Responder:
+    """Carries flow events into one chat; a tapped button is answered exactly once."""
+
+    def __init__(self, context: BotContext, chat_id: int, query: CallbackQuery | None) -> None:
+        self.context = context
+        self.chat_id = chat_id
+        self.query = query
+        self.answered = query is None
+
+    async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
+        """Answer the tapped button, once; a query Telegram no longer accepts is fine."""
+        if self.answered or self.query is None:
+            return
+        self.answered = True
+        query = self.query
+        try:
+            await with_retry(lambda: query.answer(text, show_alert=alert))
+        except BadRequest as exc:
+            # After a restart an update may come again whose query has expired; the
+            # person still gets the rest of the reply.
+            log.info("callback query %s not answered: %s", query.id, exc.message)
+
+    async def render(self, events: Sequence[Event]) -> None:
+        """Carry out events in order, answering the button before any slow work."""
+        bot, chat_id = self.context.bot, self.chat_id
+        for event in events:
+            if isinstance(event, Notice):
+                await self.answer(event.text, alert=event.alert)
+                continue
+            await self.answer()
+            if isinstance(event, Send):
+                await self._send(event.text, event.buttons)
+            elif isinstance(event, Edit):
+                await self._edit(event)
+            elif isinstance(event, SendPhoto):
+                await with_retry(lambda: bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO))
+                png = await asyncio.to_thread(event.render)
+                await with_retry(
+                    lambda e=event, p=png: bot.send_photo(  # type: ignore[misc]
+                        chat_id,
+                        p,
+                        caption=e.caption,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=markup(e.buttons),
+                    )
+                )
+            elif isinstance(event, SendDocument):
+                await with_retry(lambda: bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT))
+                data = await asyncio.to_thread(event.build)
+                await with_retry(
+                    lambda e=event, d=data: bot.send_document(  # type: ignore[misc]
+                        chat_id,
+                        InputFile(d, filename=e.filename),
+                        caption=e.caption or None,
+                        parse_mode=ParseMode.HTML,
+                    )
+                )
+            elif isinstance(event, SetCommands):
+                commands = bot_commands(self.context.services.i18n, event.lang)
+                await with_retry(
+                    lambda c=commands: bot.set_my_commands(  # type: ignore[misc]
+                        c, scope=BotCommandScopeChat(chat_id)
+                    )
+                )
+        await self.answer()
+
+    async def _send(self, text: str, buttons: Keyboard | None) -> None:
+        await with_retry(
+            lambda: self.context.bot.send_message(
+                self.chat_id,
+                text,
                 parse_mode=ParseMode.HTML,
-                reply_markup=markup(event.buttons),
+                reply_markup=markup(buttons),
                 link_preview_options=NO_PREVIEW,
             )
-        elif isinstance(event, Edit):
-            await _edit(context, chat_id, event)
-        elif isinstance(event, SendPhoto):
-            await bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
-            png = await asyncio.to_thread(event.render)
-            await bot.send_photo(
-                chat_id,
-                png,
-                caption=event.caption,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup(event.buttons),
-            )
-        elif isinstance(event, SendDocument):
-            await bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
-            data = await asyncio.to_thread(event.build)
-            await bot.send_document(
-                chat_id,
-                InputFile(data, filename=event.filename),
-                caption=event.caption or None,
-                parse_mode=ParseMode.HTML,
-            )
-        elif isinstance(event, SetCommands):
-            await bot.set_my_commands(
-                bot_commands(context.services.i18n, event.lang),
-                scope=BotCommandScopeChat(chat_id),
-            )
-    if not answered and query is not None:
-        await answer_query(query)
-
-
-async def answer_query(
-    query: CallbackQuery, text: str | None = None, *, alert: bool = False
-) -> None:
-    """Answer a tapped button; a query Telegram no longer accepts is not an error."""
-    try:
-        await query.answer(text, show_alert=alert)
-    except BadRequest as exc:
-        # After a restart, an update may come again whose query was already answered or
-        # has expired; the person still gets the rest of the reply.
-        log.info("callback query %s not answered: %s", query.id, exc.message)
-
-
-async def _edit(context: BotContext, chat_id: int, event: Edit) -> None:
-    try:
-        await context.bot.edit_message_text(
-            event.text,
-            chat_id=chat_id,
-            message_id=event.message_id,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup(event.buttons),
-            link_preview_options=NO_PREVIEW,
         )
-    except BadRequest as exc:
-        message = exc.message.lower()
-        if "not modified" in message:
-            return
-        if "not found" in message or "can't be edited" in message or "no text" in message:
-            # The message is gone or too old to edit: say it again instead.
-            await context.bot.send_message(
-                chat_id,
-                event.text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup(event.buttons),
-                link_preview_options=NO_PREVIEW,
+
+    async def _edit(self, event: Edit) -> None:
+        try:
+            await with_retry(
+                lambda: self.context.bot.edit_message_text(
+                    event.text,
+                    chat_id=self.chat_id,
+                    message_id=event.message_id,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup(event.buttons),
+                    link_preview_options=NO_PREVIEW,
+                )
             )
-            return
-        raise
+        except BadRequest as exc:
+            message = exc.message.lower()
+            if "not modified" in message:
+                return
+            if "not found" in message or "can't be edited" in message or "no text" in message:
+                # The message is gone or cannot be edited: say it again instead.
+                await self._send(event.text, event.buttons)
+                return
+            raise
 
 
-async def reply(update: Update, context: BotContext, events: Sequence[Event]) -> None:
-    """Render events into the chat the update came from."""
+Producer = Callable[[], Awaitable[Sequence[Event]]]
+
+
+async def respond(update: Update, context: BotContext, produce: Producer) -> None:
+    """Run a flow and render its events; on any failure, log and apologise once."""
     chat = update.effective_chat
     if chat is None:
         return
+    responder = Responder(context, chat.id, update.callback_query)
     try:
-        await render(context, chat.id, events, update.callback_query)
+        await responder.render(await produce())
     except Forbidden:
         # The person blocked the bot between their message and our answer.
         log.info("chat %s is unreachable (blocked or deactivated)", chat.id)
+    except Exception as exc:
+        user = update.effective_user
+        log.error(
+            "error handling update %s (user %s, chat %s): %s",
+            update.update_id,
+            user.id if user else None,
+            chat.id,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        await _apologise(update, context, responder)
+
+
+async def _apologise(update: Update, context: BotContext, responder: Responder) -> None:
+    actor = actor_of(update)
+    try:
+        await responder.answer()
+        if (
+            actor is not None
+            and update.effective_chat is not None
+            and (update.effective_chat.type == update.effective_chat.PRIVATE)
+        ):
+            await responder.render(await fallback_flows.error(context.services, actor))
+    except Exception as exc:  # nothing more can be done for this update
+        log.warning("could not tell chat %s about an error: %s", responder.chat_id, exc)
+
+
+async def reply(update: Update, context: BotContext, events: Sequence[Event]) -> None:
+    """Render ready-made events into the chat the update came from."""
+
+    async def ready() -> Sequence[Event]:
+        return events
+
+    await respond(update, context, ready)
 
 
 FlowCallback = Callable[[Ctx, Callback, int], Awaitable[list[Event]]]
@@ -206,13 +278,16 @@ def callback_handler(flow: FlowCallback, kinds: Iterable[Kind]) -> CallbackQuery
             if query is not None:
                 await query.answer()
             return
-        ctx = await make_ctx(context.services, actor)
-        cb = unpack(query.data)
-        if cb is None:
-            events: list[Event] = [Notice(ctx.tr.t("notice.stale"))]
-        else:
-            events = await flow(ctx, cb, query.message.message_id)
-        await reply(update, context, events)
+        message_id = query.message.message_id
+
+        async def produce() -> list[Event]:
+            ctx = await make_ctx(context.services, actor)
+            cb = unpack(query.data)
+            if cb is None:
+                return [Notice(ctx.tr.t("notice.stale"))]
+            return await flow(ctx, cb, message_id)
+
+        await respond(update, context, produce)
 
     return CallbackQueryHandler(handle, pattern=callback_pattern(kinds))
 
@@ -224,9 +299,12 @@ def command_handler(names: str | Sequence[str], flow: FlowCommand) -> CommandHan
         actor = actor_of(update)
         if actor is None:
             return
-        ctx = await make_ctx(context.services, actor)
-        events = await flow(ctx, " ".join(context.args or []))
-        await reply(update, context, events)
+        args = " ".join(context.args or [])
+
+        async def produce() -> list[Event]:
+            return await flow(await make_ctx(context.services, actor), args)
+
+        await respond(update, context, produce)
 
     return CommandHandler(
         names, handle, filters=filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE

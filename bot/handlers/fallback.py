@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import BotContext
 from bot.flows import router
-from bot.flows.common import make_ctx
-from bot.flows.events import Notice
-from bot.handlers.common import actor_of, reply
+from bot.flows.common import Actor, make_ctx
+from bot.flows.events import Event, Notice
+from bot.handlers.common import actor_of, respond
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
+
+ActorFlow = Callable[[Services, Actor], Awaitable[Sequence[Event]]]
+
+
+def _actor_handler(flow: ActorFlow) -> Callable[[Update, BotContext], Coroutine[Any, Any, None]]:
+    """Wrap a flow that needs only the person into a PTB callback."""
+
+    async def handle(update: Update, context: BotContext) -> None:
+        actor = actor_of(update)
+        if actor is None:
+            return
+        await respond(update, context, lambda: flow(context.services, actor))
+
+    return handle
 
 
 async def _text(update: Update, context: BotContext) -> None:
@@ -24,88 +39,54 @@ async def _text(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if actor is None or message is None or message.text is None:
         return
-    await reply(update, context, await router.text(context.services, actor, message.text))
-
-
-async def _unknown_command(update: Update, context: BotContext) -> None:
-    actor = actor_of(update)
-    if actor is None:
-        return
-    await reply(update, context, await router.unknown_command(context.services, actor))
-
-
-async def _media(update: Update, context: BotContext) -> None:
-    actor = actor_of(update)
-    if actor is None:
-        return
-    await reply(update, context, await router.media(context.services, actor))
-
-
-async def _edited(update: Update, context: BotContext) -> None:
-    actor = actor_of(update)
-    if actor is None:
-        return
-    await reply(update, context, await router.edited(context.services, actor))
-
-
-async def _group(update: Update, context: BotContext) -> None:
-    actor = actor_of(update)
-    if actor is None:
-        return
-    await reply(update, context, await router.group(context.services, actor))
+    text = message.text
+    await respond(update, context, lambda: router.text(context.services, actor, text))
 
 
 async def _stale_button(update: Update, context: BotContext) -> None:
     actor = actor_of(update)
-    if actor is None or update.callback_query is None:
-        if update.callback_query is not None:
-            await update.callback_query.answer()
-        return
-    ctx = await make_ctx(context.services, actor)
-    await reply(update, context, [Notice(ctx.tr.t("notice.stale"))])
+
+    async def produce() -> list[Event]:
+        if actor is None:
+            return [Notice()]
+        ctx = await make_ctx(context.services, actor)
+        return [Notice(ctx.tr.t("notice.stale"))]
+
+    await respond(update, context, produce)
 
 
 async def on_error(update: object, context: BotContext) -> None:
-    """Log an unhandled error with its context and tell the person, politely."""
-    error = context.error
-    if isinstance(error, (Forbidden, RetryAfter, NetworkError)) and not isinstance(update, Update):
-        log.warning("Bot API error outside an update: %s", type(error).__name__)
-        return
+    """Log what escaped every handler (handlers apologise to the person themselves)."""
     if isinstance(update, Update):
-        user = update.effective_user
-        chat = update.effective_chat
         log.error(
-            "error handling update %s (user %s, chat %s): %s",
+            "error outside a flow for update %s: %s",
             update.update_id,
-            user.id if user else None,
-            chat.id if chat else None,
-            type(error).__name__,
-            exc_info=error,
+            type(context.error).__name__,
+            exc_info=context.error,
         )
-        actor = actor_of(update)
-        if actor is None or chat is None or chat.type != chat.PRIVATE:
-            return
-        try:
-            if update.callback_query is not None:
-                await update.callback_query.answer()
-        except Exception:  # the query may be too old; the message below still helps
-            log.debug("could not answer callback after error", exc_info=True)
-        try:
-            events = await router.error(context.services, actor)
-            await reply(update, context, events)
-        except Exception:
-            log.exception("could not tell user %s about an error", actor.telegram_id)
     else:
-        log.error("error outside an update: %s", type(error).__name__, exc_info=error)
+        log.error(
+            "error outside an update: %s", type(context.error).__name__, exc_info=context.error
+        )
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add the catch-all handlers, after every feature's."""
     message = filters.UpdateType.MESSAGE
-    app.add_handler(MessageHandler(PRIVATE & message & filters.COMMAND, _unknown_command))
+    app.add_handler(
+        MessageHandler(PRIVATE & message & filters.COMMAND, _actor_handler(router.unknown_command))
+    )
     app.add_handler(MessageHandler(PRIVATE & message & filters.TEXT, _text))
-    app.add_handler(MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, _edited))
-    app.add_handler(MessageHandler(PRIVATE & message & ~filters.StatusUpdate.ALL, _media))
-    app.add_handler(MessageHandler(filters.ChatType.GROUPS & message & filters.COMMAND, _group))
+    app.add_handler(
+        MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, _actor_handler(router.edited))
+    )
+    app.add_handler(
+        MessageHandler(PRIVATE & message & ~filters.StatusUpdate.ALL, _actor_handler(router.media))
+    )
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.GROUPS & message & filters.COMMAND, _actor_handler(router.group)
+        )
+    )
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_error_handler(on_error)
