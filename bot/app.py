@@ -11,6 +11,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from bot.clock import Clock, SystemClock
 from bot.content import Content
 from bot.context import BotContext, BotData
+from bot.delivery import Limits, build_delivery
 from bot.handlers import register
 from bot.handlers.common import bot_commands
 from bot.i18n import FALLBACK, I18n
@@ -46,7 +47,21 @@ def build_application(
             bot_username=app.bot.username,
         )
         await _set_commands(app, i18n)
+        limits = Limits(
+            per_second=settings.send_per_second,
+            per_chat_seconds=settings.send_per_chat_seconds,
+            per_group_per_minute=settings.send_per_group_per_minute,
+        )
+        delivery = build_delivery(app.bot, app.bot_data.services, app.job_queue, limits)
+        app.bot_data.delivery = delivery
+        await delivery.start()
         log.info("bot @%s ready", app.bot.username)
+
+    async def post_stop(app: BotApplication) -> None:
+        delivery = app.bot_data.delivery
+        if delivery is not None:
+            await delivery.stop()
+            app.bot_data.delivery = None
 
     async def post_shutdown(app: BotApplication) -> None:
         services = app.bot_data.services
@@ -64,6 +79,7 @@ def build_application(
         .concurrent_updates(OrderedUpdateProcessor(settings.max_concurrent_updates))
         .connection_pool_size(max(8, settings.max_concurrent_updates))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )

@@ -115,19 +115,27 @@ async def _bot_username(settings: Settings) -> str | None:
         return None
 
 
-async def _import(path: Path, settings: Settings, content: Content) -> int:
+async def _import(path: Path, settings: Settings, content: Content, i18n: I18n) -> int:
     from bot.clock import SystemClock
     from bot.flows.workshops import import_workshop
+    from bot.services import Services
 
     spec = load_workshop_file(path)
     store = await open_store(settings.database_url)
+    clock = SystemClock()
+    svc = Services(store=store, content=content, i18n=i18n, clock=clock)
     try:
-        result = await import_workshop(store, content, spec, str(path), SystemClock().now())
+        result = await import_workshop(svc, spec, str(path), clock.now())
     finally:
         await store.close()
     code = result.workshop.join_code
     verb = "created" if result.created else "updated"
     print(f"workshop {spec.id} {verb}")
+    sched = result.schedule
+    print(
+        f"schedule: {len(sched.added)} added, {len(sched.changed)} changed, "
+        f"{len(sched.removed)} removed; {result.notified} change notices queued"
+    )
     print(f"join code: {code}")
     username = await _bot_username(settings)
     if username:
@@ -139,8 +147,8 @@ async def _import(path: Path, settings: Settings, content: Content) -> int:
 
 def _workshop(args: argparse.Namespace) -> int:
     settings = load_settings()
-    content = load_content(settings.content_dir)
-    return asyncio.run(_import(Path(args.file), settings, content))
+    content, i18n = load_all(settings.content_dir)
+    return asyncio.run(_import(Path(args.file), settings, content, i18n))
 
 
 def parser() -> argparse.ArgumentParser:

@@ -10,8 +10,9 @@ import re
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from enum import StrEnum
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -20,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    HttpUrl,
     ValidationError,
     field_validator,
     model_validator,
@@ -260,8 +262,44 @@ class Questionnaire(Strict):
         return list(q.options)
 
 
+class Window(Strict):
+    """A period when a questionnaire is open, in the workshop's local time."""
+
+    opens: datetime
+    closes: datetime
+
+
+class AgendaSession(Strict):
+    """One session of the agenda, in the workshop's local time."""
+
+    id: Ident
+    start: datetime
+    end: datetime
+    title: Text
+    speakers: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
+        default_factory=list
+    )
+    place: Text | None = None
+    online_link: HttpUrl | None = None
+
+
+class ReminderSettings(Strict):
+    """Which automatic messages a workshop sends, and when."""
+
+    dgca_invitation: bool = True
+    dgca_nudge_days_before_close: list[Annotated[int, Field(ge=1, le=30)]] = Field(
+        default_factory=lambda: [3, 1]
+    )
+    agenda_digest: bool = True
+    agenda_digest_time: time = time(18, 0)
+    session_minutes_before: Annotated[int, Field(ge=0, le=240)] = 15
+    evaluation_invitation: bool = True
+    evaluation_nudge_hours_before_close: Annotated[int, Field(ge=0, le=24 * 14)] = 24
+    notify_agenda_changes: bool = True
+
+
 class WorkshopFile(Strict):
-    """A workshop file: identity, dates and who is expected to join."""
+    """A workshop file: identity, dates, agenda, windows and reminder settings."""
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,47}$")]
     language: Literal["es", "en"]
@@ -272,12 +310,17 @@ class WorkshopFile(Strict):
     end_date: date
     country: Text | None = None
     venue: Text | None = None
+    online_link: HttpUrl | None = None
     join_code: Annotated[str, Field(pattern=JOIN_CODE_PATTERN)] | None = None
     institutions: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
         default_factory=list
     )
     dgca: Ident = "dgca"
     retention_months: Annotated[int, Field(ge=1, le=120)] = 12
+    dgca_window: Window | None = None
+    evaluation_window: Window | None = None
+    agenda: list[AgendaSession] = Field(default_factory=list)
+    reminders: ReminderSettings = Field(default_factory=ReminderSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -298,13 +341,47 @@ class WorkshopFile(Strict):
             )
         return value
 
-    @model_validator(mode="after")
-    def _check(self) -> WorkshopFile:
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """Return the workshop's time zone."""
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def local(self, naive: datetime) -> datetime:
+        """Attach the workshop's time zone to a wall-clock time from the file."""
+        return naive.replace(tzinfo=self.zone) if naive.tzinfo is None else naive
+
+    def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Return the cross-field mistakes, each with the path of the field at fault."""
+        found: list[tuple[tuple[str | int, ...], str]] = []
         if self.end_date < self.start_date:
-            raise ValueError("end_date is before start_date")
+            found.append((("end_date",), "the workshop ends before it starts"))
         if len(set(self.institutions)) != len(self.institutions):
-            raise ValueError("institutions are listed twice")
-        return self
+            found.append((("institutions",), "an institution is listed twice"))
+        for name in ("dgca_window", "evaluation_window"):
+            window = getattr(self, name)
+            if window is not None and window.closes <= window.opens:
+                found.append(((name, "closes"), "the window closes before it opens"))
+        ids = [s.id for s in self.agenda]
+        ordered = sorted(enumerate(self.agenda), key=lambda item: item[1].start)
+        for index, session in enumerate(self.agenda):
+            if ids.count(session.id) > 1:
+                found.append((("agenda", index, "id"), f"session id {session.id!r} is used twice"))
+            if session.end <= session.start:
+                found.append((("agenda", index, "end"), "the session ends before it starts"))
+            days = (session.start.date(), session.end.date())
+            if min(days) < self.start_date or max(days) > self.end_date:
+                found.append(
+                    (("agenda", index, "start"), "the session is outside the workshop dates")
+                )
+        for (_, earlier), (index, later) in pairwise(ordered):
+            if later.start < earlier.end:
+                found.append(
+                    (
+                        ("agenda", index, "start"),
+                        f"session {later.id!r} overlaps session {earlier.id!r}",
+                    )
+                )
+        return found
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
@@ -319,14 +396,42 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ContentError(path, ["file not found"]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContentError(path, [f"cannot read: {exc}"]) from exc
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: Path | str) -> Any:
+    """Parse YAML text, naming the line of a syntax error."""
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise ContentError(path, [f"{where}not valid YAML"]) from exc
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """Return the 1-based line of the YAML node at `loc`, or of its nearest parent."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+            if match is None:
+                break
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
 
 
 def parse_model(model: type[M], data: Any, path: Path | str) -> M:
@@ -338,14 +443,45 @@ def parse_model(model: type[M], data: Any, path: Path | str) -> M:
         raise ContentError(path, problems) from exc
 
 
+def parse_model_with_lines(model: type[M], text: str, path: Path | str) -> M:
+    """Validate YAML text as `model`, each problem prefixed with its line."""
+    data = parse_yaml(text, path)
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        root = None
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            line = _line_of(root, loc)
+            where = f"line {line}, " if line else ""
+            problems.append(f"{where}{_format_loc(loc)}: {error['msg']}")
+        raise ContentError(path, problems) from exc
+    cross = getattr(parsed, "problems", None)
+    if callable(cross):
+        found = [f"line {_line_of(root, loc)}, {_format_loc(loc)}: {msg}" for loc, msg in cross()]
+        if found:
+            raise ContentError(path, found)
+    return parsed
+
+
 def load_questionnaire(path: Path) -> Questionnaire:
     """Load and validate one questionnaire file."""
     return parse_model(Questionnaire, _read_yaml(path), path)
 
 
 def load_workshop_file(path: Path) -> WorkshopFile:
-    """Load and validate one workshop file."""
-    return parse_model(WorkshopFile, _read_yaml(path), path)
+    """Load and validate one workshop file, naming lines and fields on error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ContentError(path, ["file not found"]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContentError(path, [f"cannot read: {exc}"]) from exc
+    return parse_model_with_lines(WorkshopFile, text, path)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.services import Services
+
+if TYPE_CHECKING:
+    from bot.delivery import Delivery
 
 
 class BotData:
@@ -14,6 +17,7 @@ class BotData:
 
     def __init__(self) -> None:
         self.services: Services | None = None
+        self.delivery: Delivery | None = None
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

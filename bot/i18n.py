@@ -101,6 +101,10 @@ class Translator:
         pattern = "0." + "0" * digits if digits else "0"
         return format_decimal(value, format=pattern, locale=self.lang)
 
+    def integer(self, value: int) -> str:
+        """Format a count with the language's thousands separator: 1.240 or 1,240."""
+        return format_decimal(value, format="#,##0", locale=self.lang)
+
     def date(self, value: date) -> str:
         """Format a date the short way people write it, for example 28 nov 2023."""
         return format_date(value, format="d MMM y", locale=self.lang).replace(".", "")

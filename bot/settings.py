@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     content_dir: Path = Field(default_factory=lambda: content.DEFAULT_DIR)
     max_concurrent_updates: Annotated[int, Field(ge=1, le=1024)] = 64
     log_level: str = "INFO"
+    send_per_second: Annotated[float, Field(gt=0, le=1000)] = 30.0
+    send_per_chat_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
+    send_per_group_per_minute: Annotated[float, Field(gt=0, le=600)] = 20.0
 
     @field_validator("bot_admin_ids", mode="before")
     @classmethod

@@ -7,10 +7,18 @@ from typing import Any, Protocol
 
 from storage.models import (
     AnswerValue,
+    Broadcast,
+    BroadcastStatus,
     Dialog,
     DialogState,
+    OutboxRow,
+    OutMessage,
     Participant,
+    Recipient,
     Response,
+    ScheduledItem,
+    ScheduledRow,
+    SyncResult,
     User,
     Workshop,
 )
@@ -20,7 +28,127 @@ class StorageError(Exception):
     """Storage could not be opened or used."""
 
 
-class Store(Protocol):
+class CommunicationStore(Protocol):
+    """Organizers, schedules, broadcasts and the outbox. Each method is one transaction."""
+
+    async def all_workshops(self) -> list[Workshop]:
+        """Return every workshop, newest first."""
+        ...
+
+    async def add_organizer(self, workshop_id: int, telegram_id: int, now: datetime) -> None:
+        """Make someone an organizer of a workshop (once)."""
+        ...
+
+    async def is_organizer(self, workshop_id: int, telegram_id: int) -> bool:
+        """Tell whether someone organizes a workshop."""
+        ...
+
+    async def organizer_workshops(self, telegram_id: int) -> list[Workshop]:
+        """Return the workshops someone organizes, newest first."""
+        ...
+
+    async def create_organizer_invite(
+        self, token: str, workshop_id: int, created_by: int, now: datetime
+    ) -> None:
+        """Store a one-time organizer invitation."""
+        ...
+
+    async def use_organizer_invite(
+        self, token: str, telegram_id: int, now: datetime
+    ) -> tuple[str, int | None]:
+        """Redeem an invitation: ('ok' | 'used' | 'unknown', workshop id)."""
+        ...
+
+    async def set_organizer_chat(self, workshop_id: int, chat_id: int | None) -> None:
+        """Link (or unlink, with None) the organizers' group of a workshop."""
+        ...
+
+    async def set_reminders_muted(self, participant_id: int, muted: bool) -> None:
+        """Mute or restore automatic reminders for a participant."""
+        ...
+
+    async def set_unreachable(self, telegram_id: int, now: datetime | None) -> None:
+        """Mark a person unreachable (blocked the bot), or reachable again with None."""
+        ...
+
+    async def recipients(
+        self, workshop_id: int, dgca_id: str, evaluation_id: str
+    ) -> list[Recipient]:
+        """Return every participant of a workshop with their progress."""
+        ...
+
+    async def sync_schedule(
+        self, workshop_id: int, items: list[ScheduledItem], now: datetime
+    ) -> SyncResult:
+        """Make a workshop's schedule match `items`, touching only what changed."""
+        ...
+
+    async def pending_schedule(self) -> list[ScheduledRow]:
+        """Return every pending automatic message, soonest first."""
+        ...
+
+    async def schedule_of(self, workshop_id: int) -> list[ScheduledRow]:
+        """Return a workshop's schedule, soonest first."""
+        ...
+
+    async def complete_scheduled(
+        self, scheduled_id: int, status: str, messages: list[OutMessage], now: datetime
+    ) -> bool:
+        """Queue an occasion's messages and close it, atomically; False if already closed."""
+        ...
+
+    async def enqueue(self, source: str, messages: list[OutMessage], now: datetime) -> int:
+        """Queue messages under a source; a chat gets at most one per source."""
+        ...
+
+    async def pending_outbox(self, limit: int, after_id: int = 0) -> list[OutboxRow]:
+        """Return queued messages in order, from after `after_id`."""
+        ...
+
+    async def finish_outbox(
+        self, outbox_id: int, status: str, now: datetime, error: str | None = None
+    ) -> None:
+        """Record how a queued message ended: sent, unreachable, failed or cancelled."""
+        ...
+
+    async def retry_outbox(self, outbox_id: int, error: str) -> int:
+        """Count a failed attempt, leaving the message queued; return the attempts so far."""
+        ...
+
+    async def outbox_counts(self, source: str) -> dict[str, int]:
+        """Return how many messages of a source are in each state."""
+        ...
+
+    async def cancel_outbox(self, source: str) -> int:
+        """Withdraw the messages of a source not sent yet; return how many."""
+        ...
+
+    async def create_broadcast(
+        self, workshop_id: int, created_by: int, audience: str, now: datetime
+    ) -> int:
+        """Start a draft broadcast; return its id."""
+        ...
+
+    async def update_broadcast(self, broadcast_id: int, **fields: Any) -> None:
+        """Change some fields of a broadcast."""
+        ...
+
+    async def start_broadcast(
+        self, broadcast_id: int, messages: list[OutMessage], now: datetime
+    ) -> bool:
+        """Queue a broadcast for its recipients and mark it sending, atomically."""
+        ...
+
+    async def broadcast(self, broadcast_id: int) -> Broadcast | None:
+        """Return a broadcast by id."""
+        ...
+
+    async def broadcasts_with_status(self, *statuses: BroadcastStatus) -> list[Broadcast]:
+        """Return broadcasts in any of the given states, oldest first."""
+        ...
+
+
+class Store(CommunicationStore, Protocol):
     """Everything the bot keeps. Each method is one transaction."""
 
     async def close(self) -> None:
@@ -61,6 +189,10 @@ class Store(Protocol):
 
     async def set_user_language(self, telegram_id: int, language: str, now: datetime) -> None:
         """Store a user's language, creating the user if needed."""
+        ...
+
+    async def set_user_timezone(self, telegram_id: int, timezone: str, now: datetime) -> None:
+        """Store the time zone a person reads times in."""
         ...
 
     async def set_active_workshop(self, telegram_id: int, workshop_id: int, now: datetime) -> None:

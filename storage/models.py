@@ -22,6 +22,7 @@ class Workshop:
     start_date: date
     end_date: date
     spec: dict[str, Any]
+    organizer_chat_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class User:
     telegram_id: int
     language: str | None
     active_workshop_id: int | None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class Participant:
     consent_at: datetime
     profile_done: bool
     joined_at: datetime
+    reminders_muted: bool = False
+    unreachable: bool = False
 
 
 class DialogState(StrEnum):
@@ -62,6 +66,8 @@ class DialogState(StrEnum):
     PROFILE_COUNTRY_TEXT = "profile_country_text"
     QUESTION_TEXT = "question_text"
     QUESTION_MULTI = "question_multi"
+    BROADCAST_MESSAGE = "broadcast_message"
+    BROADCAST_SCHEDULE = "broadcast_schedule"
 
 
 @dataclass(frozen=True)
@@ -90,3 +96,102 @@ class Response:
     def submitted(self) -> bool:
         """Tell whether the response was submitted."""
         return self.submitted_at is not None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A participant as an audience member: how to reach them and where they stand."""
+
+    participant_id: int
+    telegram_id: int
+    language: str | None
+    institution: str | None
+    muted: bool
+    unreachable: bool
+    dgca_done: bool
+    evaluation_done: bool
+
+
+@dataclass(frozen=True)
+class ScheduledItem:
+    """An automatic message a workshop should send: what, when, and until when it helps."""
+
+    key: str
+    kind: str
+    due_at: datetime
+    expires_at: datetime | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ScheduledRow:
+    """A stored automatic message with its state."""
+
+    id: int
+    workshop_id: int
+    key: str
+    kind: str
+    due_at: datetime
+    expires_at: datetime | None
+    payload: dict[str, Any]
+    status: str
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What re-importing a workshop changed in its schedule."""
+
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+
+
+@dataclass(frozen=True)
+class OutMessage:
+    """A message to one chat, waiting in the outbox."""
+
+    chat_id: int
+    text: str
+    participant_id: int | None = None
+    buttons: list[list[dict[str, str]]] | None = None
+    media_kind: str | None = None
+    media_file_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A stored outbox message with its delivery state."""
+
+    id: int
+    source: str
+    message: OutMessage
+    status: str
+    attempts: int
+
+
+class BroadcastStatus(StrEnum):
+    """Where a broadcast is in its life."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """An organizer's message to an audience of a workshop."""
+
+    id: int
+    workshop_id: int
+    created_by: int
+    audience: str
+    audience_arg: str | None
+    text: str | None
+    media_kind: str | None
+    media_file_id: str | None
+    status: BroadcastStatus
+    scheduled_at: datetime | None
+    progress_chat_id: int | None
+    progress_message_id: int | None

@@ -25,6 +25,7 @@ from storage.models import (
     User,
     Workshop,
 )
+from storage.sqlite_comm import CommunicationMixin
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ def _dt(value: str | None) -> datetime | None:
 
 def _workshop(row: aiosqlite.Row) -> Workshop:
     return Workshop(
+        organizer_chat_id=row["organizer_chat_id"],
         id=row["id"],
         slug=row["slug"],
         join_code=row["join_code"],
@@ -115,6 +117,8 @@ def _participant(row: aiosqlite.Row) -> Participant:
         consent_at=consent,
         profile_done=bool(row["profile_done"]),
         joined_at=joined,
+        reminders_muted=bool(row["reminders_muted"]),
+        unreachable=row["unreachable_at"] is not None,
     )
 
 
@@ -133,7 +137,7 @@ def _response(row: aiosqlite.Row) -> Response:
     )
 
 
-class SqliteStore:
+class SqliteStore(CommunicationMixin):
     """The Store on one SQLite file; one transaction per method."""
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
@@ -255,6 +259,13 @@ class SqliteStore:
             row: aiosqlite.Row | None = await cur.fetchone()
             return row
 
+    async def _all(self, sql: str, params: tuple[Any, ...]) -> list[aiosqlite.Row]:
+        async with self._read() as db, db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    def _workshop_row(self, row: aiosqlite.Row) -> Workshop:
+        return _workshop(row)
+
     # Workshops
 
     async def upsert_workshop(
@@ -337,6 +348,7 @@ class SqliteStore:
             telegram_id=row["telegram_id"],
             language=row["language"],
             active_workshop_id=row["active_workshop_id"],
+            timezone=row["timezone"],
         )
 
     async def set_user_language(self, telegram_id: int, language: str, now: datetime) -> None:
@@ -347,6 +359,16 @@ class SqliteStore:
                 " VALUES (?, ?, ?, ?) ON CONFLICT (telegram_id)"
                 " DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
                 (telegram_id, language, _ts(now), _ts(now)),
+            )
+
+    async def set_user_timezone(self, telegram_id: int, timezone: str, now: datetime) -> None:
+        """Store the time zone a person reads times in."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO users (telegram_id, timezone, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (telegram_id)"
+                " DO UPDATE SET timezone = excluded.timezone, updated_at = excluded.updated_at",
+                (telegram_id, timezone, _ts(now), _ts(now)),
             )
 
     async def set_active_workshop(self, telegram_id: int, workshop_id: int, now: datetime) -> None:
@@ -436,7 +458,7 @@ class SqliteStore:
         """Return every workshop a person joined, newest first."""
         sql = (
             "SELECT p.*, w.id AS w_id, w.slug, w.join_code, w.language, w.timezone,"
-            " w.start_date, w.end_date, w.spec_json FROM participants p"
+            " w.start_date, w.end_date, w.spec_json, w.organizer_chat_id FROM participants p"
             " JOIN workshops w ON w.id = p.workshop_id"
             " WHERE p.telegram_id = ? ORDER BY p.joined_at DESC, p.id DESC"
         )
@@ -453,6 +475,7 @@ class SqliteStore:
                 start_date=date.fromisoformat(row["start_date"]),
                 end_date=date.fromisoformat(row["end_date"]),
                 spec=json.loads(row["spec_json"]),
+                organizer_chat_id=row["organizer_chat_id"],
             )
             out.append((_participant(row), w))
         return out
@@ -599,8 +622,8 @@ class SqliteStore:
         """Return every record kept about a person, as plain data."""
         async with self._read() as db:
             async with db.execute(
-                "SELECT telegram_id, language, active_workshop_id, created_at, updated_at"
-                " FROM users WHERE telegram_id = ?",
+                "SELECT telegram_id, language, timezone, active_workshop_id, created_at,"
+                " updated_at FROM users WHERE telegram_id = ?",
                 (telegram_id,),
             ) as cur:
                 user = await cur.fetchone()

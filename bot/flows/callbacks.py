@@ -42,6 +42,18 @@ class Kind(StrEnum):
     PRIVACY = "pv"
     HELP = "hp"
     MYDATA = "md"
+    AGENDA = "ag"
+    TIMEZONE = "tz"
+    REMINDERS = "rm"
+    ORG_WORKSHOP = "ow"
+    ORG_INVITE = "oi"
+    AUDIENCE = "ba"
+    AUDIENCE_INSTITUTION = "bi"
+    BROADCAST_SEND = "bs"
+    BROADCAST_SCHEDULE = "bt"
+    BROADCAST_CANCEL = "bc"
+    BROADCAST_STOP = "bx"
+    LINK_GROUP = "lk"
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,24 @@ class Actor:
 
 
 @dataclass(frozen=True)
+class Media:
+    """A photo, document or other media someone sent."""
+
+    kind: str
+    file_id: str
+    caption: str | None = None
+    file_name: str | None = None
+    file_size: int | None = None
+
+
+@dataclass(frozen=True)
 class Ctx:
-    """A flow's view of one update: services, the person and their language."""
+    """A flow's view of one update: services, the person, their language and the chat."""
 
     svc: Services
     actor: Actor
     lang: str
+    chat_id: int | None = None
 
     @property
     def tr(self) -> Translator:
@@ -48,11 +60,13 @@ class Ctx:
         return self.svc.clock.now().isoformat()
 
 
-async def make_ctx(svc: Services, actor: Actor, *, fallback: str | None = None) -> Ctx:
+async def make_ctx(
+    svc: Services, actor: Actor, *, fallback: str | None = None, chat_id: int | None = None
+) -> Ctx:
     """Build a Ctx, choosing the stored language, then `fallback`, then Telegram's."""
     user = await svc.store.user(actor.telegram_id)
     lang = svc.i18n.pick(user.language if user else None, fallback, actor.language_code)
-    return Ctx(svc, actor, lang)
+    return Ctx(svc, actor, lang, chat_id)
 
 
 def workshop_file(workshop: Workshop) -> WorkshopFile:

@@ -62,10 +62,31 @@ class SendDocument:
 
 
 @dataclass(frozen=True)
+class SendMedia:
+    """Send a photo or document Telegram already has, by its file id."""
+
+    kind: str
+    file_id: str
+    caption: str
+    buttons: Keyboard | None = None
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """Wake the outbox sender: new messages were queued."""
+
+
+@dataclass(frozen=True)
+class Rearm:
+    """Re-read the schedule: a workshop's automatic messages changed."""
+
+
+@dataclass(frozen=True)
 class SetCommands:
-    """Show this chat the command menu in `lang`."""
+    """Show this chat the command menu in `lang` (with organizer tools if asked)."""
 
     lang: str
+    organizer: bool = False
 
 
-Event = Send | Edit | Notice | SendPhoto | SendDocument | SetCommands
+Event = Send | Edit | Notice | SendPhoto | SendDocument | SendMedia | SetCommands | Deliver | Rearm

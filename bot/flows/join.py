@@ -24,6 +24,7 @@ from bot.services import Services
 from storage import Dialog, DialogState, Participant, Workshop
 
 INSTITUTIONS_PER_PAGE = 6
+ORGANIZER_PREFIX = "org-"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ async def start(svc: Services, actor: Actor, payload: str | None) -> list[Event]
 
             return await menu(ctx)
         return [Send(ctx.tr.t("start.no_code"))]
+    if code.startswith(ORGANIZER_PREFIX):
+        from bot.flows.organizer import redeem
+
+        events = await redeem(await make_ctx(svc, actor), code[len(ORGANIZER_PREFIX) :])
+        return events
     workshop = await svc.store.workshop_by_code(code) if is_valid_join_code(code) else None
     if workshop is None:
         ctx = await make_ctx(svc, actor)

@@ -93,6 +93,10 @@ async def on_workshop_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[
         from bot.flows.dgca import open_dgca
 
         return [*events, *await open_dgca(ctx, workshop_id)]
+    if then == Kind.AGENDA.value:
+        from bot.flows.agenda import agenda
+
+        return [*events, *await agenda(ctx)]
     return [*events, *await menu(ctx)]
 
 
@@ -122,6 +126,8 @@ async def on_language_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[
     return [
         Notice(),
         Edit(message_id, new.tr.t("language.changed")),
-        SetCommands(lang),
+        SetCommands(
+            lang, organizer=bool(await ctx.svc.store.organizer_workshops(ctx.actor.telegram_id))
+        ),
         *await menu(new),
     ]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bot.flows import join
+from bot.flows import broadcast, join, organizer
 from bot.flows import questionnaire as engine
-from bot.flows.common import Actor, Ctx, make_ctx
+from bot.flows.common import Actor, Ctx, Media, make_ctx
 from bot.flows.events import Event, Send
+from bot.flows.organizer import MAX_IMPORT_BYTES
 from bot.services import Services
 from storage import DialogState
 
@@ -30,6 +31,10 @@ async def text(svc: Services, actor: Actor, body: str) -> list[Event]:
             return await engine.on_text(
                 ctx, dialog.data.get("response_id"), dialog.data.get("question_id"), body
             )
+        if dialog.state is DialogState.BROADCAST_MESSAGE:
+            return await broadcast.on_message(ctx, dialog.data.get("broadcast_id"), body, None)
+        if dialog.state is DialogState.BROADCAST_SCHEDULE:
+            return await broadcast.on_schedule_text(ctx, dialog.data.get("broadcast_id"), body)
         if dialog.state is DialogState.QUESTION_MULTI:
             return [
                 Send(ctx.tr.t("input.use_buttons")),
@@ -53,10 +58,33 @@ async def _nudge(ctx: Ctx) -> list[Event]:
     return [Send(ctx.tr.t("fallback.text"))]
 
 
-async def media(svc: Services, actor: Actor) -> list[Event]:
-    """Answer a photo, sticker or other media sent in a private chat."""
+def is_workshop_file(item: Media | None) -> bool:
+    """Tell whether a document looks like a workshop file worth downloading."""
+    return (
+        item is not None
+        and item.kind == "document"
+        and (item.file_name or "").lower().endswith((".yaml", ".yml"))
+        and (item.file_size or 0) <= MAX_IMPORT_BYTES
+    )
+
+
+async def wants_workshop_file(svc: Services, actor: Actor) -> bool:
+    """Tell whether this person may import workshop files (so the host downloads them)."""
+    if actor.telegram_id in svc.admin_ids:
+        return True
+    return bool(await svc.store.organizer_workshops(actor.telegram_id))
+
+
+async def media(
+    svc: Services, actor: Actor, item: Media | None = None, data: bytes | None = None
+) -> list[Event]:
+    """Answer media sent in a private chat: a broadcast, a workshop file, or a hint."""
     ctx = await make_ctx(svc, actor)
     dialog = await svc.store.dialog(actor.telegram_id)
+    if dialog is not None and dialog.state is DialogState.BROADCAST_MESSAGE and item is not None:
+        return await broadcast.on_message(ctx, dialog.data.get("broadcast_id"), None, item)
+    if item is not None and data is not None and is_workshop_file(item):
+        return await organizer.import_document(ctx, item.file_name or "workshop.yaml", data)
     if dialog is not None and (
         dialog.state in join.PROFILE_TEXT_STATES or dialog.state is DialogState.QUESTION_TEXT
     ):

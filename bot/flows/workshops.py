@@ -1,4 +1,4 @@
-"""Creating and updating workshops from workshop files."""
+"""Creating and updating workshops from workshop files (command line or chat)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,21 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.content import Content, ContentError, WorkshopFile
-from storage import Store, Workshop
+from bot.content import ContentError, WorkshopFile, parse_model, parse_model_with_lines
+from bot.services import Services
+from storage import SyncResult, Workshop
 
 JOIN_CODE_BYTES = 12  # 96 bits, 16 URL-safe characters: unguessable, fits a deep link
 
 
 @dataclass(frozen=True)
 class ImportResult:
-    """A workshop after import, and whether it was new."""
+    """A workshop after import: whether it was new, and what its schedule gained or lost."""
 
     workshop: Workshop
     created: bool
+    schedule: SyncResult
+    notified: int
 
 
 def new_join_code() -> str:
@@ -25,12 +28,18 @@ def new_join_code() -> str:
     return secrets.token_urlsafe(JOIN_CODE_BYTES)
 
 
+def parse_workshop_text(text: str, source: str) -> WorkshopFile:
+    """Validate workshop YAML; errors name the line and the field."""
+    return parse_model_with_lines(WorkshopFile, text, source)
+
+
 async def import_workshop(
-    store: Store, content: Content, spec: WorkshopFile, source: str, now: datetime
+    svc: Services, spec: WorkshopFile, source: str, now: datetime
 ) -> ImportResult:
     """Create or update the workshop described by `spec`, keeping its join code."""
-    if spec.dgca not in content.questionnaires:
+    if spec.dgca not in svc.content.questionnaires:
         raise ContentError(source, [f"dgca: no questionnaire with id {spec.dgca!r}"])
+    store = svc.store
     existing = await store.workshop_by_slug(spec.id)
     if spec.join_code is not None:
         other = await store.workshop_by_code(spec.join_code)
@@ -41,6 +50,9 @@ async def import_workshop(
         code = existing.join_code
     else:
         code = new_join_code()
+    old: WorkshopFile | None = None
+    if existing is not None:
+        old = parse_model(WorkshopFile, existing.spec, source)
     workshop, created = await store.upsert_workshop(
         slug=spec.id,
         language=spec.language,
@@ -51,4 +63,7 @@ async def import_workshop(
         join_code=code,
         now=now,
     )
-    return ImportResult(workshop, created)
+    from bot.flows.reminders import reschedule
+
+    schedule, notified = await reschedule(svc, workshop, old, now)
+    return ImportResult(workshop, created, schedule, notified)

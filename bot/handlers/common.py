@@ -29,12 +29,15 @@ from bot.flows import router as fallback_flows
 from bot.flows.callbacks import CODEC_VERSION, Callback, Kind, unpack
 from bot.flows.common import Actor, Ctx, make_ctx
 from bot.flows.events import (
+    Deliver,
     Edit,
     Event,
     Keyboard,
     Notice,
+    Rearm,
     Send,
     SendDocument,
+    SendMedia,
     SendPhoto,
     SetCommands,
 )
@@ -43,7 +46,20 @@ from bot.i18n import I18n
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-COMMAND_NAMES = ("start", "menu", "dgca", "language", "help", "privacy", "mydata", "forget")
+COMMAND_NAMES = (
+    "start",
+    "menu",
+    "dgca",
+    "agenda",
+    "next",
+    "reminders",
+    "language",
+    "help",
+    "privacy",
+    "mydata",
+    "forget",
+)
+ORGANIZER_COMMANDS = ("broadcast", "invite")
 
 
 def actor_of(update: Update) -> Actor | None:
@@ -76,10 +92,11 @@ def markup(buttons: Keyboard | None) -> InlineKeyboardMarkup | None:
     )
 
 
-def bot_commands(i18n: I18n, lang: str) -> list[BotCommand]:
-    """Return the command menu in `lang`."""
+def bot_commands(i18n: I18n, lang: str, *, organizer: bool = False) -> list[BotCommand]:
+    """Return the command menu in `lang` (with the organizer's tools for organizers)."""
     tr = i18n(lang)
-    return [BotCommand(name, tr.t(f"command.{name}")) for name in COMMAND_NAMES]
+    names = COMMAND_NAMES + (ORGANIZER_COMMANDS if organizer else ())
+    return [BotCommand(name, tr.plain(f"command.{name}")) for name in names]
 
 
 MAX_RETRIES = 3
@@ -165,8 +182,30 @@ class Responder:
                         parse_mode=ParseMode.HTML,
                     )
                 )
+            elif isinstance(event, SendMedia):
+                send = bot.send_photo if event.kind == "photo" else bot.send_document
+                await with_retry(
+                    lambda e=event, s=send: s(  # type: ignore[misc]
+                        chat_id,
+                        e.file_id,
+                        caption=e.caption or None,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=markup(e.buttons),
+                    )
+                )
+            elif isinstance(event, Deliver):
+                delivery = self.context.bot_data.delivery
+                if delivery is not None:
+                    delivery.sender.wake()
+            elif isinstance(event, Rearm):
+                delivery = self.context.bot_data.delivery
+                if delivery is not None:
+                    await delivery.runner.arm()
+                    await delivery.runner.tick()
             elif isinstance(event, SetCommands):
-                commands = bot_commands(self.context.services.i18n, event.lang)
+                commands = bot_commands(
+                    self.context.services.i18n, event.lang, organizer=event.organizer
+                )
                 await with_retry(
                     lambda c=commands: bot.set_my_commands(  # type: ignore[misc]
                         c, scope=BotCommandScopeChat(chat_id)
@@ -279,9 +318,10 @@ def callback_handler(flow: FlowCallback, kinds: Iterable[Kind]) -> CallbackQuery
                 await query.answer()
             return
         message_id = query.message.message_id
+        chat_id = query.message.chat.id
 
         async def produce() -> list[Event]:
-            ctx = await make_ctx(context.services, actor)
+            ctx = await make_ctx(context.services, actor, chat_id=chat_id)
             cb = unpack(query.data)
             if cb is None:
                 return [Notice(ctx.tr.t("notice.stale"))]
@@ -292,20 +332,23 @@ def callback_handler(flow: FlowCallback, kinds: Iterable[Kind]) -> CallbackQuery
     return CallbackQueryHandler(handle, pattern=callback_pattern(kinds))
 
 
-def command_handler(names: str | Sequence[str], flow: FlowCommand) -> CommandHandler[Any, Any]:
-    """Build a handler that runs `flow` for a command in a private chat."""
+def command_handler(
+    names: str | Sequence[str], flow: FlowCommand, *, groups: bool = False
+) -> CommandHandler[Any, Any]:
+    """Build a handler that runs `flow` for a command in a private chat (or in groups)."""
 
     async def handle(update: Update, context: BotContext) -> None:
         actor = actor_of(update)
         if actor is None:
             return
         args = " ".join(context.args or [])
+        chat_id = update.effective_chat.id if update.effective_chat else None
 
         async def produce() -> list[Event]:
-            return await flow(await make_ctx(context.services, actor), args)
+            ctx = await make_ctx(context.services, actor, chat_id=chat_id)
+            return await flow(ctx, args)
 
         await respond(update, context, produce)
 
-    return CommandHandler(
-        names, handle, filters=filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-    )
+    chats = filters.ChatType.GROUPS if groups else filters.ChatType.PRIVATE
+    return CommandHandler(names, handle, filters=chats & filters.UpdateType.MESSAGE)

@@ -6,12 +6,12 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import BotContext
 from bot.flows import router
-from bot.flows.common import Actor, make_ctx
+from bot.flows.common import Actor, Media, make_ctx
 from bot.flows.events import Event, Notice
 from bot.handlers.common import actor_of, respond
 from bot.services import Services
@@ -41,6 +41,40 @@ async def _text(update: Update, context: BotContext) -> None:
         return
     text = message.text
     await respond(update, context, lambda: router.text(context.services, actor, text))
+
+
+def media_of(message: Message) -> Media | None:
+    """Describe the media of a message (the largest size of a photo)."""
+    if message.photo:
+        largest = message.photo[-1]
+        return Media("photo", largest.file_id, message.caption, None, largest.file_size)
+    if message.document:
+        doc = message.document
+        return Media("document", doc.file_id, message.caption, doc.file_name, doc.file_size)
+    for kind in ("sticker", "voice", "video", "audio", "animation", "video_note"):
+        item = getattr(message, kind, None)
+        if item is not None:
+            return Media(kind, item.file_id, message.caption, None, item.file_size)
+    return None
+
+
+async def _media(update: Update, context: BotContext) -> None:
+    actor = actor_of(update)
+    message = update.effective_message
+    if actor is None or message is None:
+        return
+    item = media_of(message)
+    svc = context.services
+
+    async def produce() -> list[Event]:
+        data: bytes | None = None
+        if router.is_workshop_file(item) and await router.wants_workshop_file(svc, actor):
+            assert item is not None
+            file = await context.bot.get_file(item.file_id)
+            data = bytes(await file.download_as_bytearray())
+        return await router.media(svc, actor, item, data)
+
+    await respond(update, context, produce)
 
 
 async def _stale_button(update: Update, context: BotContext) -> None:
@@ -80,9 +114,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(
         MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, _actor_handler(router.edited))
     )
-    app.add_handler(
-        MessageHandler(PRIVATE & message & ~filters.StatusUpdate.ALL, _actor_handler(router.media))
-    )
+    app.add_handler(MessageHandler(PRIVATE & message & ~filters.StatusUpdate.ALL, _media))
     app.add_handler(
         MessageHandler(
             filters.ChatType.GROUPS & message & filters.COMMAND, _actor_handler(router.group)

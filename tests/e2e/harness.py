@@ -49,9 +49,7 @@ class Harness:
 
     async def import_workshop(self, path: Path = COCHABAMBA) -> Workshop:
         spec = load_workshop_file(path)
-        result = await import_workshop(
-            self.services.store, self.services.content, spec, str(path), self.clock.now()
-        )
+        result = await import_workshop(self.services, spec, str(path), self.clock.now())
         return result.workshop
 
     async def send(self, user: SimUser, text: str) -> ChatMessage:

@@ -201,7 +201,19 @@ async def test_commands_are_registered_per_language(bot: Harness) -> None:
     es = bot.double.commands(language_code="es")
     en = bot.double.commands(language_code="en")
     default = bot.double.commands()
-    names = ["start", "menu", "dgca", "language", "help", "privacy", "mydata", "forget"]
+    names = [
+        "start",
+        "menu",
+        "dgca",
+        "agenda",
+        "next",
+        "reminders",
+        "language",
+        "help",
+        "privacy",
+        "mydata",
+        "forget",
+    ]
     assert [c["command"] for c in es] == names
     assert [c["command"] for c in en] == names
     assert es != en and default == es

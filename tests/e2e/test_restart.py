@@ -16,7 +16,7 @@ from bot.content import Content, load_workshop_file
 from bot.flows.workshops import import_workshop
 from storage import open_store
 from tests.e2e.harness import COCHABAMBA, TOKEN, progress
-from tests.support import CONTENT_DIR, FakeClock
+from tests.support import CONTENT_DIR, FakeClock, make_services
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,7 +103,8 @@ async def test_sigkill_mid_questionnaire_then_resume(
     db_url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
     store = await open_store(db_url)
     spec = load_workshop_file(COCHABAMBA)
-    workshop = (await import_workshop(store, content, spec, "x", FakeClock().now())).workshop
+    svc = make_services(store, content, FakeClock())
+    workshop = (await import_workshop(svc, spec, "x", FakeClock().now())).workshop
     await store.close()
 
     bot = BotProcess(double, db_url, tmp_path / "bot.log")

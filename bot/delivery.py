@@ -1,0 +1,406 @@
+"""Delivery: the outbox sender within Telegram's limits, reminders and broadcast progress."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import ContextTypes, JobQueue
+
+from bot.flows import broadcast as broadcast_flow
+from bot.flows import reminders
+from bot.handlers.common import retry_seconds
+from bot.services import Services
+from storage import BroadcastStatus, OutboxRow
+
+log = logging.getLogger(__name__)
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's sending limits for bots."""
+
+    per_second: float = 30.0
+    per_chat_seconds: float = 1.0
+    per_group_per_minute: float = 20.0
+
+
+class RateLimiter:
+    """Spaces sends to stay within Telegram's limits; a 429 pauses everything."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._sleep = sleep
+        self._next_global = 0.0
+        self._paused_until = 0.0
+        self._next_chat: dict[int, float] = {}
+
+    def _chat_gap(self, chat_id: int) -> float:
+        # Group and channel ids are negative; they have a per-minute limit.
+        if chat_id < 0:
+            return 60.0 / self.limits.per_group_per_minute
+        return self.limits.per_chat_seconds
+
+    async def wait(self, chat_id: int) -> None:
+        """Wait until a message to `chat_id` may be sent, and reserve that slot."""
+        now = self._clock()
+        slot = max(now, self._next_global, self._paused_until, self._next_chat.get(chat_id, 0.0))
+        self._next_global = slot + 1.0 / self.limits.per_second
+        self._next_chat[chat_id] = slot + self._chat_gap(chat_id)
+        if len(self._next_chat) > 10_000:
+            self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
+        if slot > now:
+            await self._sleep(slot - now)
+
+    def pause(self, seconds: float) -> None:
+        """Stop all sending for `seconds`, as Telegram's retry_after asks."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+        self._next_global = max(self._next_global, self._paused_until)
+
+
+@dataclass
+class SenderStats:
+    """What the sender did, for logs and benchmarks."""
+
+    sent: int = 0
+    unreachable: int = 0
+    failed: int = 0
+    rate_limited: int = 0
+    retry_after_total: float = 0.0
+    network_retries: int = 0
+
+
+FinishHook = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class OutboxSender:
+    """Sends queued messages one at a time, in order, within the limits.
+
+    One message is in flight at a time, so a crash can send at most that one twice.
+    """
+
+    bot: Bot
+    services: Services
+    limiter: RateLimiter
+    on_finish: FinishHook | None = None
+    max_attempts: int = 5
+    backoff_seconds: float = 1.0
+    stats: SenderStats = field(default_factory=SenderStats)
+    _event: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+    _stopping: bool = False
+
+    def start(self) -> None:
+        """Start sending in the background."""
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="outbox-sender")
+
+    def wake(self) -> None:
+        """Tell the sender there is something new in the outbox."""
+        self._event.set()
+
+    async def stop(self) -> None:
+        """Finish the message in flight, then stop."""
+        self._stopping = True
+        self._event.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=8)
+            self._task = None
+
+    async def drain(self) -> None:
+        """Send everything queued now (tests and the rehearsal use this)."""
+        while rows := await self.services.store.pending_outbox(200):
+            for row in rows:
+                await self._deliver(row)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                rows = await self.services.store.pending_outbox(200)
+            except Exception:
+                log.exception("cannot read the outbox")
+                rows = []
+            if not rows:
+                self._event.clear()
+                # Also look again now and then: another process (an import) may add rows.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._event.wait(), timeout=15)
+                continue
+            for row in rows:
+                if self._stopping:
+                    return
+                try:
+                    await self._deliver(row)
+                except Exception:
+                    log.exception("outbox message %s could not be handled", row.id)
+                    await self.services.store.finish_outbox(
+                        row.id, "failed", self.services.clock.now(), "internal error"
+                    )
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        store, message = self.services.store, row.message
+        error: str | None = None
+        while True:
+            await self.limiter.wait(message.chat_id)
+            try:
+                await self._send(row)
+                status = "sent"
+            except RetryAfter as exc:
+                seconds = retry_seconds(exc)
+                self.stats.rate_limited += 1
+                self.stats.retry_after_total += seconds
+                log.warning("flood control: pausing all sending for %.0f s", seconds)
+                self.limiter.pause(seconds)
+                continue
+            except Forbidden as exc:
+                status, error = "unreachable", exc.message
+                await store.set_unreachable(message.chat_id, self.services.clock.now())
+            except BadRequest as exc:
+                error = exc.message
+                status = "unreachable" if "chat not found" in exc.message.lower() else "failed"
+            except (TimedOut, NetworkError) as exc:
+                attempts = await store.retry_outbox(row.id, str(exc))
+                self.stats.network_retries += 1
+                if attempts < self.max_attempts:
+                    await asyncio.sleep(self.backoff_seconds * 2 ** (attempts - 1))
+                    continue
+                status, error = "failed", str(exc)
+            break
+        await store.finish_outbox(row.id, status, self.services.clock.now(), error)
+        if status == "sent":
+            self.stats.sent += 1
+        elif status == "unreachable":
+            self.stats.unreachable += 1
+        else:
+            self.stats.failed += 1
+            log.warning("outbox message %s failed: %s", row.id, error)
+        if self.on_finish is not None:
+            await self.on_finish(row.source)
+
+    async def _send(self, row: OutboxRow) -> None:
+        m = row.message
+        markup = None
+        if m.buttons:
+            markup = InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(b["text"], url=b["url"])
+                        if b.get("url")
+                        else InlineKeyboardButton(b["text"], callback_data=b["callback_data"])
+                        for b in line
+                    ]
+                    for line in m.buttons
+                ]
+            )
+        if m.media_kind == "photo" and m.media_file_id:
+            await self.bot.send_photo(
+                m.chat_id,
+                m.media_file_id,
+                caption=m.text or None,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
+        elif m.media_kind == "document" and m.media_file_id:
+            await self.bot.send_document(
+                m.chat_id,
+                m.media_file_id,
+                caption=m.text or None,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
+        else:
+            await self.bot.send_message(
+                m.chat_id,
+                m.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=NO_PREVIEW,
+            )
+
+
+class BroadcastTracker:
+    """Keeps each broadcast's progress message current, then posts the final report."""
+
+    def __init__(self, bot: Bot, services: Services, interval: float = 2.0) -> None:
+        self.bot = bot
+        self.services = services
+        self.interval = interval
+        self._last_edit: dict[int, float] = {}
+
+    async def on_finish(self, source: str) -> None:
+        """Update the progress of the broadcast a message belonged to."""
+        if not source.startswith("bc:"):
+            return
+        broadcast_id = int(source.split(":", 1)[1])
+        store = self.services.store
+        counts = await store.outbox_counts(source)
+        done = counts.get("pending", 0) == 0
+        now = time.monotonic()
+        if not done and now - self._last_edit.get(broadcast_id, 0.0) < self.interval:
+            return
+        self._last_edit[broadcast_id] = now
+        broadcast = await store.broadcast(broadcast_id)
+        if broadcast is None:
+            return
+        if done and broadcast.status is BroadcastStatus.SENDING:
+            await store.update_broadcast(
+                broadcast_id, status=BroadcastStatus.DONE, finished_at=self.services.clock.now()
+            )
+            self._last_edit.pop(broadcast_id, None)
+        await self.show(broadcast_id, counts, final=done)
+
+    async def show(self, broadcast_id: int, counts: dict[str, int], *, final: bool) -> None:
+        """Edit the organizer's progress message (or send the final report)."""
+        broadcast = await self.services.store.broadcast(broadcast_id)
+        if broadcast is None or broadcast.progress_chat_id is None:
+            return
+        text, buttons = await broadcast_flow.progress(self.services, broadcast, counts, final)
+        markup = (
+            InlineKeyboardMarkup(
+                [
+                    [InlineKeyboardButton(b.text, callback_data=b.data) for b in row]
+                    for row in buttons
+                ]
+            )
+            if buttons
+            else None
+        )
+        try:
+            if final or broadcast.progress_message_id is None:
+                await self.bot.send_message(
+                    broadcast.progress_chat_id, text, parse_mode=ParseMode.HTML
+                )
+                if broadcast.progress_message_id is not None:
+                    await self.bot.edit_message_reply_markup(
+                        broadcast.progress_chat_id, broadcast.progress_message_id
+                    )
+            else:
+                await self.bot.edit_message_text(
+                    text,
+                    chat_id=broadcast.progress_chat_id,
+                    message_id=broadcast.progress_message_id,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                )
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                log.info("broadcast %s progress not shown: %s", broadcast_id, exc.message)
+        except (Forbidden, RetryAfter, NetworkError) as exc:
+            log.info("broadcast %s progress not shown: %s", broadcast_id, exc)
+
+
+class ReminderRunner:
+    """Sends what is due: re-armed from the database at startup through the JobQueue."""
+
+    JOB_PREFIX = "due:"
+
+    def __init__(
+        self, services: Services, sender: OutboxSender, job_queue: JobQueue[Any] | None
+    ) -> None:
+        self.services = services
+        self.sender = sender
+        self.job_queue = job_queue
+        self._lock = asyncio.Lock()
+
+    async def tick(self) -> int:
+        """Handle every occasion due by now (once); return how many were handled."""
+        async with self._lock:
+            svc = self.services
+            now = svc.clock.now()
+            handled = 0
+            for row in await svc.store.pending_schedule():
+                if row.due_at > now:
+                    break
+                status, messages = await reminders.compose(svc, row, now)
+                if await svc.store.complete_scheduled(row.id, status, messages, now):
+                    handled += 1
+                    if status == "skipped":
+                        log.info(
+                            "skipped %s of workshop %s: no longer useful", row.key, row.workshop_id
+                        )
+            for broadcast in await svc.store.broadcasts_with_status(BroadcastStatus.SCHEDULED):
+                if broadcast.scheduled_at is not None and broadcast.scheduled_at <= now:
+                    await broadcast_flow.launch(svc, broadcast.id)
+                    handled += 1
+            if handled:
+                self.sender.wake()
+            return handled
+
+    async def _job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.tick()
+
+    async def arm(self) -> int:
+        """Arm one job per future occasion, plus a periodic check; return the count."""
+        if self.job_queue is None:
+            return 0
+        for job in self.job_queue.jobs():
+            if job.name and job.name.startswith(self.JOB_PREFIX):
+                job.schedule_removal()
+        now = self.services.clock.now()
+        armed = 0
+        for row in await self.services.store.pending_schedule():
+            if row.due_at <= now:
+                continue
+            self.job_queue.run_once(self._job, when=row.due_at, name=f"{self.JOB_PREFIX}{row.id}")
+            armed += 1
+        for broadcast in await self.services.store.broadcasts_with_status(
+            BroadcastStatus.SCHEDULED
+        ):
+            if broadcast.scheduled_at is not None and broadcast.scheduled_at > now:
+                self.job_queue.run_once(
+                    self._job,
+                    when=broadcast.scheduled_at,
+                    name=f"{self.JOB_PREFIX}bc{broadcast.id}",
+                )
+                armed += 1
+        if not self.job_queue.get_jobs_by_name("tick"):
+            # A safety net: anything added by another process is picked up within a minute.
+            self.job_queue.run_repeating(self._job, interval=60, first=1, name="tick")
+        return armed
+
+
+@dataclass
+class Delivery:
+    """The host-side services that send on their own: outbox, reminders, progress."""
+
+    sender: OutboxSender
+    runner: ReminderRunner
+    tracker: BroadcastTracker
+
+    async def start(self) -> None:
+        """Resume what was interrupted, arm the schedule and start sending."""
+        await broadcast_flow.resume_interrupted(self.sender.services)
+        await self.runner.arm()
+        await self.runner.tick()
+        self.sender.start()
+
+    async def stop(self) -> None:
+        """Stop sending after the message in flight."""
+        await self.sender.stop()
+
+
+def build_delivery(
+    bot: Bot, services: Services, job_queue: JobQueue[Any] | None, limits: Limits | None = None
+) -> Delivery:
+    """Wire the sender, the reminder runner and the broadcast tracker together."""
+    tracker = BroadcastTracker(bot, services)
+    sender = OutboxSender(bot, services, RateLimiter(limits or Limits()), tracker.on_finish)
+    runner = ReminderRunner(services, sender, job_queue)
+    return Delivery(sender, runner, tracker)

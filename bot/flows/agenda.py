@@ -1,0 +1,238 @@
+"""The agenda for participants: /agenda, /next, time zones and muting reminders."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+
+from bot.content import AgendaSession, WorkshopFile
+from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.common import Ctx, current_workshop, workshop_file
+from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
+from bot.flows.schedule import session_times
+from bot.i18n import Html, Translator
+
+# Zones offered to online participants; the workshop's own zone is always offered first.
+ZONES = (
+    "America/Mexico_City",
+    "America/Guatemala",
+    "America/Bogota",
+    "America/Guayaquil",
+    "America/Lima",
+    "America/La_Paz",
+    "America/Santo_Domingo",
+    "America/Santiago",
+    "America/Argentina/Buenos_Aires",
+    "America/Sao_Paulo",
+    "America/New_York",
+    "Europe/Madrid",
+)
+DAYS_SHOWN = 3
+
+
+def _hhmm(value: datetime) -> str:
+    return value.strftime("%H:%M")
+
+
+def zone_label(zone: str) -> str:
+    """Return a short, readable name for a time zone (its city)."""
+    return zone.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def session_lines(
+    tr: Translator, spec: WorkshopFile, session: AgendaSession, own_zone: str | None, lang: str
+) -> str:
+    """Describe one session: times (also in the reader's zone), title, speakers, place, link."""
+    start, end = session_times(spec, session)
+    when = f"{_hhmm(start)}–{_hhmm(end)}"
+    line = tr.t("agenda.session_line", when=when, title=session.title.get(lang))
+    if own_zone and own_zone != spec.timezone:
+        zone = ZoneInfo(own_zone)
+        own = f"{_hhmm(start.astimezone(zone))}–{_hhmm(end.astimezone(zone))}"
+        line += "\n" + tr.t("agenda.own_time", when=own, zone=zone_label(own_zone))
+    if session.speakers:
+        line += "\n" + tr.t("agenda.speakers", speakers=", ".join(session.speakers))
+    place = session.place.get(lang) if session.place else None
+    if place:
+        line += "\n" + tr.t("agenda.place", place=place)
+    link = session.online_link or spec.online_link
+    if link:
+        line += "\n" + tr.t("agenda.link", link=str(link))
+    return line
+
+
+def day_title(lang: str, day: date) -> str:
+    """Return a day heading such as 'martes 28 nov'."""
+    return format_date(day, format="EEEE d MMM", locale=lang).replace(".", "")
+
+
+def agenda_text(
+    tr: Translator,
+    spec: WorkshopFile,
+    lang: str,
+    own_zone: str | None,
+    days: list[date],
+) -> str:
+    """Render the sessions of the given days, grouped by day."""
+    blocks = [tr.t("agenda.title", title=spec.title.get(lang), zone=zone_label(spec.timezone))]
+    for day in days:
+        sessions = sorted((s for s in spec.agenda if s.start.date() == day), key=lambda s: s.start)
+        if not sessions:
+            continue
+        lines = [tr.t("agenda.day", day=day_title(lang, day))]
+        lines += [session_lines(tr, spec, s, own_zone, lang) for s in sessions]
+        blocks.append("\n\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+async def _context(ctx: Ctx) -> tuple[WorkshopFile, str | None] | list[Event]:
+    current = await current_workshop(ctx)
+    if current.ambiguous:
+        from bot.flows.menu import pick_workshop
+
+        return pick_workshop(ctx, current.choices, then=Kind.AGENDA)
+    if current.workshop is None:
+        return [Send(ctx.tr.t("menu.no_workshop"))]
+    user = await ctx.svc.store.user(ctx.actor.telegram_id)
+    return workshop_file(current.workshop), user.timezone if user else None
+
+
+def _zone_button(ctx: Ctx) -> list[Button]:
+    return [Button(ctx.tr.t("button.timezone"), pack(Kind.TIMEZONE))]
+
+
+async def agenda(ctx: Ctx) -> list[Event]:
+    """Show the sessions of today and the next days, in the workshop's local time."""
+    found = await _context(ctx)
+    if isinstance(found, list):
+        return found
+    spec, own_zone = found
+    if not spec.agenda:
+        return [Send(ctx.tr.t("agenda.empty"))]
+    today = ctx.svc.clock.now().astimezone(spec.zone).date()
+    upcoming = sorted({s.start.date() for s in spec.agenda if s.start.date() >= today})
+    if not upcoming:
+        return [Send(ctx.tr.t("agenda.over"), [_zone_button(ctx)])]
+    text = agenda_text(ctx.tr, spec, ctx.lang, own_zone, upcoming[:DAYS_SHOWN])
+    return [Send(text, [_zone_button(ctx)])]
+
+
+async def next_session(ctx: Ctx) -> list[Event]:
+    """Show the next session (or the one under way), with its place or link."""
+    found = await _context(ctx)
+    if isinstance(found, list):
+        return found
+    spec, own_zone = found
+    now = ctx.svc.clock.now()
+    coming = [s for s in spec.agenda if session_times(spec, s)[1] > now]
+    if not coming:
+        return [Send(ctx.tr.t("agenda.no_next"))]
+    session = min(coming, key=lambda s: s.start)
+    start, _ = session_times(spec, session)
+    key = "agenda.now" if start <= now else "agenda.next"
+    day = day_title(ctx.lang, start.date())
+    head = ctx.tr.t(key, day=day)
+    return [Send(head + "\n" + session_lines(ctx.tr, spec, session, own_zone, ctx.lang))]
+
+
+def zone_menu(ctx: Ctx, workshop_zone: str | None) -> list[Event]:
+    """Offer time zones to read the agenda in."""
+    zones = list(dict.fromkeys([*([workshop_zone] if workshop_zone else []), *ZONES]))
+    rows: Keyboard = []
+    for i in range(0, len(zones), 2):
+        rows.append(
+            [
+                Button(zone_label(z), pack(Kind.TIMEZONE, index))
+                for index, z in enumerate(zones[i : i + 2], start=i)
+            ]
+        )
+    return [Send(ctx.tr.t("agenda.pick_zone"), rows)]
+
+
+async def on_timezone_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+    """Show the zone menu, or store the picked zone."""
+    current = await current_workshop(ctx)
+    workshop_zone = current.workshop.timezone if current.workshop else None
+    index = cb.int_field(0)
+    if cb.str_field(0) is None:
+        return [Notice(), *zone_menu(ctx, workshop_zone)]
+    zones = list(dict.fromkeys([*([workshop_zone] if workshop_zone else []), *ZONES]))
+    if index is None or not 0 <= index < len(zones):
+        return [Notice(ctx.tr.t("notice.stale"))]
+    zone = zones[index]
+    await ctx.svc.store.set_user_timezone(ctx.actor.telegram_id, zone, ctx.svc.clock.now())
+    return [
+        Notice(),
+        Edit(message_id, ctx.tr.t("agenda.zone_set", zone=zone_label(zone))),
+        *await agenda(ctx),
+    ]
+
+
+async def reminders_switch(ctx: Ctx, args: str) -> list[Event]:
+    """Mute (/reminders off) or restore (/reminders on) automatic reminders."""
+    current = await current_workshop(ctx)
+    if current.participant is None:
+        if current.ambiguous:
+            from bot.flows.menu import pick_workshop
+
+            return pick_workshop(ctx, current.choices, then=Kind.MENU)
+        return [Send(ctx.tr.t("menu.no_workshop"))]
+    word = args.strip().lower()
+    if word in ("off", "no", "apagar", "desactivar"):
+        muted = True
+    elif word in ("on", "si", "sí", "encender", "activar"):
+        muted = False
+    else:
+        state = (
+            "reminders.state_off" if current.participant.reminders_muted else ("reminders.state_on")
+        )
+        return [
+            Send(
+                ctx.tr.t(state) + "\n" + ctx.tr.t("reminders.usage"),
+                [
+                    [
+                        Button(ctx.tr.t("button.reminders_on"), pack(Kind.REMINDERS, 1)),
+                        Button(ctx.tr.t("button.reminders_off"), pack(Kind.REMINDERS, 0)),
+                    ]
+                ],
+            )
+        ]
+    await ctx.svc.store.set_reminders_muted(current.participant.id, muted)
+    return [Send(ctx.tr.t("reminders.muted" if muted else "reminders.restored"))]
+
+
+async def on_reminders_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+    """Handle the on/off buttons of /reminders."""
+    value = cb.int_field(0)
+    if value not in (0, 1):
+        return [Notice(ctx.tr.t("notice.stale"))]
+    events = await reminders_switch(ctx, "on" if value == 1 else "off")
+    text = events[0].text if isinstance(events[0], Send) else ""
+    return [Notice(), Edit(message_id, text)]
+
+
+def session_change_text(
+    tr: Translator, spec: WorkshopFile, lang: str, before: AgendaSession, after: AgendaSession
+) -> str:
+    """Tell participants that a session moved (or changed place)."""
+    old_start, old_end = session_times(spec, before)
+    new_start, new_end = session_times(spec, after)
+    return (
+        tr.t(
+            "agenda.changed",
+            title=after.title.get(lang),
+            day=day_title(lang, new_start.date()),
+            when=f"{_hhmm(new_start)}–{_hhmm(new_end)}",
+            before=Html(
+                tr.t(
+                    "agenda.before",
+                    day=day_title(lang, old_start.date()),
+                    when=f"{_hhmm(old_start)}–{_hhmm(old_end)}",
+                )
+            ),
+        )
+        + "\n"
+        + session_lines(tr, spec, after, None, lang)
+    )

@@ -1,0 +1,354 @@
+"""Organizer broadcasts: audience, message, preview, send now or later, progress."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime
+
+from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.common import Ctx, Media, short_hash, workshop_file
+from bot.flows.events import Button, Deliver, Edit, Event, Keyboard, Notice, Rearm, Send, SendMedia
+from bot.flows.schedule import EVALUATION_ID
+from bot.services import Services
+from storage import Broadcast, BroadcastStatus, DialogState, OutMessage, Recipient, Workshop
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+AUDIENCES = ("all", "nodgca", "noeval", "inst")
+WHEN = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2})[:.h](\d{2})\s*$")
+
+
+def telegram_length(text: str) -> int:
+    """Count characters the way Telegram does (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def select(audience: str, arg: str | None, recipients: list[Recipient]) -> list[Recipient]:
+    """Pick a broadcast's recipients; muted reminders do not stop broadcasts."""
+    reachable = [r for r in recipients if not r.unreachable]
+    if audience == "nodgca":
+        return [r for r in reachable if not r.dgca_done]
+    if audience == "noeval":
+        return [r for r in reachable if not r.evaluation_done]
+    if audience == "inst":
+        return [r for r in reachable if r.institution == arg]
+    return reachable
+
+
+async def _recipients(svc: Services, workshop: Workshop) -> list[Recipient]:
+    spec = workshop_file(workshop)
+    return await svc.store.recipients(workshop.id, spec.dgca, EVALUATION_ID)
+
+
+def _institutions(recipients: list[Recipient]) -> list[str]:
+    return sorted({r.institution for r in recipients if r.institution})
+
+
+def _audience_label(ctx: Ctx, audience: str, arg: str | None) -> str:
+    if audience == "inst" and arg:
+        return ctx.tr.t("broadcast.audience_inst_named", institution=arg)
+    return ctx.tr.t(f"broadcast.audience_{audience}")
+
+
+async def choose_audience(ctx: Ctx, workshop: Workshop) -> list[Event]:
+    """Ask whom the broadcast is for, with how many people each choice reaches."""
+    recipients = await _recipients(ctx.svc, workshop)
+    rows: Keyboard = []
+    for audience in ("all", "nodgca", "noeval"):
+        n = len(select(audience, None, recipients))
+        label = ctx.tr.plain(
+            "broadcast.audience_button", label=ctx.tr.plain(f"broadcast.audience_{audience}"), n=n
+        )
+        rows.append([Button(label, pack(Kind.AUDIENCE, workshop.id, audience))])
+    if _institutions(recipients):
+        rows.append(
+            [Button(ctx.tr.t("broadcast.audience_inst"), pack(Kind.AUDIENCE, workshop.id, "inst"))]
+        )
+    title = workshop_file(workshop).title.get(ctx.lang)
+    return [Send(ctx.tr.t("broadcast.pick_audience", title=title), rows)]
+
+
+def _institution_menu(ctx: Ctx, workshop: Workshop, recipients: list[Recipient]) -> Keyboard:
+    names = _institutions(recipients)
+    digest = short_hash(*names)
+    return [
+        [
+            Button(
+                f"{name} ({len(select('inst', name, recipients))})"[:64],
+                pack(Kind.AUDIENCE_INSTITUTION, workshop.id, index, digest),
+            )
+        ]
+        for index, name in enumerate(names)
+    ]
+
+
+async def on_audience(ctx: Ctx, workshop: Workshop, cb: Callback, message_id: int) -> list[Event]:
+    """Start a draft for the chosen audience and ask for the message."""
+    recipients = await _recipients(ctx.svc, workshop)
+    if cb.kind is Kind.AUDIENCE:
+        audience = cb.str_field(1)
+        if audience not in AUDIENCES:
+            return [Notice(ctx.tr.t("notice.stale"))]
+        if audience == "inst":
+            return [
+                Notice(),
+                Edit(
+                    message_id,
+                    ctx.tr.t("broadcast.pick_institution"),
+                    _institution_menu(ctx, workshop, recipients),
+                ),
+            ]
+        arg = None
+    else:
+        names = _institutions(recipients)
+        index = cb.int_field(1)
+        if cb.str_field(2) != short_hash(*names) or index is None or not 0 <= index < len(names):
+            return [Notice(ctx.tr.t("notice.stale"))]
+        audience, arg = "inst", names[index]
+    svc, now = ctx.svc, ctx.svc.clock.now()
+    broadcast_id = await svc.store.create_broadcast(
+        workshop.id, ctx.actor.telegram_id, audience, now
+    )
+    if arg is not None:
+        await svc.store.update_broadcast(broadcast_id, audience_arg=arg)
+    await svc.store.set_dialog(
+        ctx.actor.telegram_id, DialogState.BROADCAST_MESSAGE, {"broadcast_id": broadcast_id}, now
+    )
+    label = _audience_label(ctx, audience, arg)
+    n = len(select(audience, arg, recipients))
+    return [
+        Notice(),
+        Edit(message_id, ctx.tr.t("broadcast.audience_chosen", audience=label, n=n)),
+        Send(
+            ctx.tr.t(
+                "broadcast.ask_message",
+                text_limit=ctx.tr.integer(TEXT_LIMIT),
+                caption_limit=ctx.tr.integer(CAPTION_LIMIT),
+            ),
+            [[Button(ctx.tr.t("button.cancel"), pack(Kind.BROADCAST_CANCEL, broadcast_id))]],
+        ),
+    ]
+
+
+async def _own_broadcast(ctx: Ctx, broadcast_id: int | None) -> Broadcast | None:
+    """Return a broadcast only to an organizer of its workshop."""
+    if broadcast_id is None:
+        return None
+    broadcast = await ctx.svc.store.broadcast(broadcast_id)
+    if broadcast is None:
+        return None
+    if not await ctx.svc.store.is_organizer(broadcast.workshop_id, ctx.actor.telegram_id):
+        return None
+    return broadcast
+
+
+async def on_message(
+    ctx: Ctx, broadcast_id: int | None, text: str | None, media: Media | None
+) -> list[Event]:
+    """Take the organizer's message, check its length, and show a preview."""
+    broadcast = await _own_broadcast(ctx, broadcast_id)
+    if broadcast is None or broadcast.status is not BroadcastStatus.DRAFT:
+        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
+        return [Send(ctx.tr.t("fallback.nothing_pending"))]
+    if media is not None and media.kind not in ("photo", "document"):
+        return [Send(ctx.tr.t("broadcast.media_kind"))]
+    body = (media.caption if media else text) or ""
+    limit = CAPTION_LIMIT if media else TEXT_LIMIT
+    length = telegram_length(body)
+    if length > limit:
+        key = "broadcast.caption_too_long" if media else "broadcast.text_too_long"
+        return [Send(ctx.tr.t(key, length=ctx.tr.integer(length), max=ctx.tr.integer(limit)))]
+    if not body.strip() and media is None:
+        return [Send(ctx.tr.t("input.too_short", min=1))]
+    await ctx.svc.store.update_broadcast(
+        broadcast.id,
+        text=body,
+        media_kind=media.kind if media else None,
+        media_file_id=media.file_id if media else None,
+    )
+    await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
+    updated = await ctx.svc.store.broadcast(broadcast.id)
+    assert updated is not None
+    return await preview(ctx, updated)
+
+
+async def preview(ctx: Ctx, broadcast: Broadcast) -> list[Event]:
+    """Show the message exactly as recipients will get it, the count, and the choices."""
+    workshop = await ctx.svc.store.workshop(broadcast.workshop_id)
+    assert workshop is not None
+    recipients = select(
+        broadcast.audience, broadcast.audience_arg, await _recipients(ctx.svc, workshop)
+    )
+    body = html.escape(broadcast.text or "", quote=False)
+    shown: Event = (
+        SendMedia(broadcast.media_kind, broadcast.media_file_id, body)
+        if broadcast.media_kind and broadcast.media_file_id
+        else Send(body)
+    )
+    summary = ctx.tr.t(
+        "broadcast.preview",
+        n=ctx.tr.integer(len(recipients)),
+        audience=_audience_label(ctx, broadcast.audience, broadcast.audience_arg),
+    )
+    return [
+        Send(ctx.tr.t("broadcast.preview_title")),
+        shown,
+        Send(
+            summary,
+            [
+                [Button(ctx.tr.t("button.cancel"), pack(Kind.BROADCAST_CANCEL, broadcast.id))],
+                [
+                    Button(
+                        ctx.tr.t("button.schedule"), pack(Kind.BROADCAST_SCHEDULE, broadcast.id)
+                    ),
+                    Button(ctx.tr.t("button.send_now"), pack(Kind.BROADCAST_SEND, broadcast.id)),
+                ],
+            ],
+        ),
+    ]
+
+
+async def launch(svc: Services, broadcast_id: int) -> int:
+    """Queue a broadcast for every recipient and mark it sending; return the count."""
+    broadcast = await svc.store.broadcast(broadcast_id)
+    if broadcast is None:
+        return 0
+    workshop = await svc.store.workshop(broadcast.workshop_id)
+    if workshop is None:
+        return 0
+    recipients = select(
+        broadcast.audience, broadcast.audience_arg, await _recipients(svc, workshop)
+    )
+    body = html.escape(broadcast.text or "", quote=False)
+    messages = [
+        OutMessage(
+            chat_id=r.telegram_id,
+            text=body,
+            participant_id=r.participant_id,
+            media_kind=broadcast.media_kind,
+            media_file_id=broadcast.media_file_id,
+        )
+        for r in recipients
+    ]
+    started = await svc.store.start_broadcast(broadcast_id, messages, svc.clock.now())
+    return len(messages) if started else 0
+
+
+async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+    """Handle send, schedule, cancel and stop buttons of a broadcast."""
+    broadcast = await _own_broadcast(ctx, cb.int_field(0))
+    if broadcast is None:
+        return [Notice(ctx.tr.t("notice.stale"))]
+    store, now = ctx.svc.store, ctx.svc.clock.now()
+    if cb.kind is Kind.BROADCAST_CANCEL:
+        if broadcast.status not in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
+            return [Notice(ctx.tr.t("notice.stale"))]
+        await store.update_broadcast(broadcast.id, status=BroadcastStatus.CANCELLED)
+        dialog = await store.dialog(ctx.actor.telegram_id)
+        if dialog is not None and dialog.data.get("broadcast_id") == broadcast.id:
+            await store.clear_dialog(ctx.actor.telegram_id)
+        return [Notice(), Edit(message_id, ctx.tr.t("broadcast.cancelled")), Rearm()]
+    if cb.kind is Kind.BROADCAST_STOP:
+        if broadcast.status is not BroadcastStatus.SENDING:
+            return [Notice(ctx.tr.t("notice.stale"))]
+        withdrawn = await store.cancel_outbox(f"bc:{broadcast.id}")
+        await store.update_broadcast(
+            broadcast.id, status=BroadcastStatus.CANCELLED, finished_at=now
+        )
+        counts = await store.outbox_counts(f"bc:{broadcast.id}")
+        text, _ = await progress(ctx.svc, broadcast, counts, True)
+        return [Notice(ctx.tr.t("broadcast.stopped", n=withdrawn)), Edit(message_id, text)]
+    if broadcast.status is not BroadcastStatus.DRAFT or broadcast.text is None:
+        return [Notice(ctx.tr.t("notice.stale"))]
+    if cb.kind is Kind.BROADCAST_SCHEDULE:
+        await store.set_dialog(
+            ctx.actor.telegram_id,
+            DialogState.BROADCAST_SCHEDULE,
+            {"broadcast_id": broadcast.id},
+            now,
+        )
+        workshop = await store.workshop(broadcast.workshop_id)
+        assert workshop is not None
+        spec = workshop_file(workshop)
+        example = (now.astimezone(spec.zone)).strftime("%d/%m/%Y %H:%M")
+        return [
+            Notice(),
+            Edit(message_id, ctx.tr.t("broadcast.ask_when", zone=spec.timezone, example=example)),
+        ]
+    # Kind.BROADCAST_SEND
+    await store.update_broadcast(
+        broadcast.id, progress_chat_id=ctx.actor.telegram_id, progress_message_id=message_id
+    )
+    total = await launch(ctx.svc, broadcast.id)
+    fresh = await store.broadcast(broadcast.id)
+    assert fresh is not None
+    text, buttons = await progress(ctx.svc, fresh, {"pending": total}, total == 0)
+    return [Notice(), Edit(message_id, text, buttons), Deliver()]
+
+
+async def on_schedule_text(ctx: Ctx, broadcast_id: int | None, text: str) -> list[Event]:
+    """Read the date and time a broadcast should go out."""
+    broadcast = await _own_broadcast(ctx, broadcast_id)
+    if broadcast is None or broadcast.status is not BroadcastStatus.DRAFT:
+        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
+        return [Send(ctx.tr.t("fallback.nothing_pending"))]
+    workshop = await ctx.svc.store.workshop(broadcast.workshop_id)
+    assert workshop is not None
+    spec = workshop_file(workshop)
+    now = ctx.svc.clock.now()
+    example = (now.astimezone(spec.zone)).strftime("%d/%m/%Y %H:%M")
+    match = WHEN.match(text)
+    when: datetime | None = None
+    if match:
+        day, month, year, hour, minute = (int(g) for g in match.groups())
+        try:
+            when = datetime(year, month, day, hour, minute, tzinfo=spec.zone)
+        except ValueError:
+            when = None
+    if when is None:
+        return [Send(ctx.tr.t("broadcast.bad_when", example=example))]
+    if when <= now:
+        return [Send(ctx.tr.t("broadcast.past_when", example=example))]
+    await ctx.svc.store.update_broadcast(
+        broadcast.id,
+        status=BroadcastStatus.SCHEDULED,
+        scheduled_at=when,
+        progress_chat_id=ctx.actor.telegram_id,
+    )
+    await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
+    return [
+        Send(
+            ctx.tr.t("broadcast.scheduled", when=ctx.tr.datetime(when), zone=spec.timezone),
+            [[Button(ctx.tr.t("button.cancel"), pack(Kind.BROADCAST_CANCEL, broadcast.id))]],
+        ),
+        Rearm(),
+    ]
+
+
+async def progress(
+    svc: Services, broadcast: Broadcast, counts: dict[str, int], final: bool
+) -> tuple[str, Keyboard | None]:
+    """Describe where a broadcast stands, in its organizer's language."""
+    user = await svc.store.user(broadcast.created_by)
+    workshop = await svc.store.workshop(broadcast.workshop_id)
+    lang = svc.i18n.pick(user.language if user else None, workshop.language if workshop else None)
+    tr = svc.i18n(lang)
+    total = sum(counts.values())
+    sent = counts.get("sent", 0)
+    if final:
+        text = tr.t(
+            "broadcast.report",
+            sent=tr.integer(sent),
+            unreachable=tr.integer(counts.get("unreachable", 0)),
+            failed=tr.integer(counts.get("failed", 0)),
+            cancelled=tr.integer(counts.get("cancelled", 0)),
+        )
+        return text, None
+    text = tr.t("broadcast.progress", sent=tr.integer(sent), total=tr.integer(total))
+    return text, [[Button(tr.t("button.stop_broadcast"), pack(Kind.BROADCAST_STOP, broadcast.id))]]
+
+
+async def resume_interrupted(svc: Services) -> list[int]:
+    """Return the broadcasts a restart interrupted; their outbox rows carry on by themselves."""
+    return [b.id for b in await svc.store.broadcasts_with_status(BroadcastStatus.SENDING)]

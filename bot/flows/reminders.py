@@ -1,0 +1,146 @@
+"""Automatic messages: who gets each reminder, in their language, and what it says."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from bot.content import WorkshopFile
+from bot.flows.agenda import agenda_text, day_title, session_change_text, session_lines
+from bot.flows.callbacks import Kind, pack
+from bot.flows.common import workshop_file
+from bot.flows.events import Button, Keyboard
+from bot.flows.schedule import EVALUATION_ID, changed_sessions, plan
+from bot.services import Services
+from storage import OutMessage, Recipient, ScheduledRow, SyncResult, Workshop
+
+DGCA_KINDS = ("dgca_open", "dgca_nudge")
+EVALUATION_KINDS = ("evaluation_open", "evaluation_nudge")
+
+
+def keyboard_json(buttons: Keyboard | None) -> list[list[dict[str, str]]] | None:
+    """Turn flow buttons into the plain data the outbox stores."""
+    if not buttons:
+        return None
+    return [
+        [
+            {"text": b.text, "url": b.url}
+            if b.url
+            else {"text": b.text, "callback_data": b.data or ""}
+            for b in row
+        ]
+        for row in buttons
+    ]
+
+
+def _audience(kind: str, recipients: list[Recipient]) -> list[Recipient]:
+    reachable = [r for r in recipients if not r.unreachable and not r.muted]
+    if kind in DGCA_KINDS:
+        return [r for r in reachable if not r.dgca_done]
+    if kind in EVALUATION_KINDS:
+        return [r for r in reachable if not r.evaluation_done]
+    return reachable
+
+
+def _message(
+    svc: Services,
+    workshop: Workshop,
+    spec: WorkshopFile,
+    row: ScheduledRow,
+    recipient: Recipient,
+    zone: str | None,
+) -> OutMessage | None:
+    lang = svc.i18n.pick(recipient.language, workshop.language)
+    tr = svc.i18n(lang)
+    title = spec.title.get(lang)
+    buttons: Keyboard | None = None
+    if row.kind in DGCA_KINDS:
+        closes = row.expires_at or row.due_at
+        local = closes.astimezone(spec.zone)
+        key = "reminder.dgca_open" if row.kind == "dgca_open" else "reminder.dgca_nudge"
+        text = tr.t(key, title=title, days=row.payload.get("days", 0), closes=tr.datetime(local))
+        label = "button.start_dgca" if row.kind == "dgca_open" else "button.continue_dgca"
+        buttons = [[Button(tr.t(label), pack(Kind.OPEN_DGCA, workshop.id))]]
+    elif row.kind == "digest":
+        day = date.fromisoformat(str(row.payload["day"]))
+        text = (
+            tr.t("reminder.digest", day=day_title(lang, day))
+            + "\n\n"
+            + agenda_text(tr, spec, lang, zone, [day])
+        )
+    elif row.kind == "session":
+        session = next((s for s in spec.agenda if s.id == row.payload.get("session")), None)
+        if session is None:
+            return None
+        minutes = spec.reminders.session_minutes_before
+        text = (
+            tr.t("reminder.session", minutes=minutes)
+            + "\n"
+            + session_lines(tr, spec, session, zone, lang)
+        )
+    elif row.kind in EVALUATION_KINDS:
+        closes = (row.expires_at or row.due_at).astimezone(spec.zone)
+        key = (
+            "reminder.evaluation_open"
+            if row.kind == "evaluation_open"
+            else ("reminder.evaluation_nudge")
+        )
+        text = tr.t(key, title=title, closes=tr.datetime(closes))
+    else:
+        return None
+    return OutMessage(
+        chat_id=recipient.telegram_id,
+        text=text,
+        participant_id=recipient.participant_id,
+        buttons=keyboard_json(buttons),
+    )
+
+
+async def compose(svc: Services, row: ScheduledRow, now: datetime) -> tuple[str, list[OutMessage]]:
+    """Decide what a due occasion sends: ('done', messages) or ('skipped', []) if too late."""
+    workshop = await svc.store.workshop(row.workshop_id)
+    if workshop is None:
+        return "skipped", []
+    if row.expires_at is not None and now >= row.expires_at:
+        # Missed while the bot was down and no longer useful (the session has started).
+        return "skipped", []
+    spec = workshop_file(workshop)
+    recipients = await svc.store.recipients(workshop.id, spec.dgca, EVALUATION_ID)
+    messages = []
+    for recipient in _audience(row.kind, recipients):
+        user = await svc.store.user(recipient.telegram_id)
+        message = _message(svc, workshop, spec, row, recipient, user.timezone if user else None)
+        if message is not None:
+            messages.append(message)
+    return "done", messages
+
+
+async def reschedule(
+    svc: Services, workshop: Workshop, old: WorkshopFile | None, now: datetime
+) -> tuple[SyncResult, int]:
+    """Bring a workshop's schedule in line with its file; tell people of moved sessions."""
+    spec = workshop_file(workshop)
+    has_evaluation = EVALUATION_ID in svc.content.questionnaires
+    result = await svc.store.sync_schedule(
+        workshop.id, plan(spec, has_evaluation=has_evaluation), now
+    )
+    notified = 0
+    changes = changed_sessions(old, spec)
+    if changes and spec.reminders.notify_agenda_changes:
+        recipients = [
+            r
+            for r in await svc.store.recipients(workshop.id, spec.dgca, EVALUATION_ID)
+            if not r.unreachable
+        ]
+        for before, after in changes:
+            if spec.local(after.end) <= now:
+                continue
+            messages = []
+            for r in recipients:
+                lang = svc.i18n.pick(r.language, workshop.language)
+                text = session_change_text(svc.i18n(lang), spec, lang, before, after)
+                messages.append(
+                    OutMessage(chat_id=r.telegram_id, text=text, participant_id=r.participant_id)
+                )
+            source = f"chg:{workshop.id}:{after.id}:{after.start.isoformat()}"
+            notified += await svc.store.enqueue(source, messages, now)
+    return result, notified

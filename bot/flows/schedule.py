@@ -1,0 +1,95 @@
+"""What a workshop sends automatically, and when: planned from its workshop file."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.content import AgendaSession, WorkshopFile
+from storage import ScheduledItem
+
+EVALUATION_ID = "evaluation"
+
+
+def session_times(spec: WorkshopFile, session: AgendaSession) -> tuple[datetime, datetime]:
+    """Return a session's start and end as aware datetimes."""
+    return spec.local(session.start), spec.local(session.end)
+
+
+def plan(spec: WorkshopFile, *, has_evaluation: bool) -> list[ScheduledItem]:
+    """List every automatic message the workshop file asks for."""
+    r = spec.reminders
+    items: list[ScheduledItem] = []
+    if spec.dgca_window is not None:
+        opens, closes = spec.local(spec.dgca_window.opens), spec.local(spec.dgca_window.closes)
+        if r.dgca_invitation:
+            items.append(ScheduledItem("dgca_open", "dgca_open", opens, closes, {}))
+        for days in sorted(set(r.dgca_nudge_days_before_close), reverse=True):
+            due = closes - timedelta(days=days)
+            if due > opens:
+                items.append(
+                    ScheduledItem(f"dgca_nudge:{days}", "dgca_nudge", due, closes, {"days": days})
+                )
+    sessions = sorted(spec.agenda, key=lambda s: s.start)
+    if r.agenda_digest:
+        for day in sorted({s.start.date() for s in sessions}):
+            first = min(spec.local(s.start) for s in sessions if s.start.date() == day)
+            due = spec.local(datetime.combine(day - timedelta(days=1), r.agenda_digest_time))
+            items.append(
+                ScheduledItem(
+                    f"digest:{day.isoformat()}", "digest", due, first, {"day": day.isoformat()}
+                )
+            )
+    if r.session_minutes_before:
+        for session in sessions:
+            start, _ = session_times(spec, session)
+            due = start - timedelta(minutes=r.session_minutes_before)
+            items.append(
+                ScheduledItem(
+                    f"session:{session.id}", "session", due, start, {"session": session.id}
+                )
+            )
+    if has_evaluation:
+        items.extend(_evaluation_items(spec, sessions))
+    return items
+
+
+def _evaluation_items(spec: WorkshopFile, sessions: list[AgendaSession]) -> list[ScheduledItem]:
+    r = spec.reminders
+    window = spec.evaluation_window
+    if sessions:
+        opens = max(spec.local(s.end) for s in sessions)
+    elif window is not None:
+        opens = spec.local(window.opens)
+    else:
+        return []
+    closes = spec.local(window.closes) if window is not None else opens + timedelta(days=7)
+    items = []
+    if r.evaluation_invitation:
+        items.append(ScheduledItem("evaluation_open", "evaluation_open", opens, closes, {}))
+    if r.evaluation_nudge_hours_before_close:
+        due = closes - timedelta(hours=r.evaluation_nudge_hours_before_close)
+        if due > opens:
+            items.append(ScheduledItem("evaluation_nudge", "evaluation_nudge", due, closes, {}))
+    return items
+
+
+def changed_sessions(
+    old: WorkshopFile | None, new: WorkshopFile
+) -> list[tuple[AgendaSession, AgendaSession]]:
+    """Return (before, after) for each session whose time or place changed."""
+    if old is None:
+        return []
+    before = {s.id: s for s in old.agenda}
+    out = []
+    for session in new.agenda:
+        previous = before.get(session.id)
+        if previous is None:
+            continue
+        if (previous.start, previous.end, previous.place, previous.online_link) != (
+            session.start,
+            session.end,
+            session.place,
+            session.online_link,
+        ):
+            out.append((previous, session))
+    return out

@@ -1,0 +1,480 @@
+"""SQLite storage for organizers, schedules, broadcasts and the outbox."""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+import aiosqlite
+
+from storage.models import (
+    Broadcast,
+    BroadcastStatus,
+    OutboxRow,
+    OutMessage,
+    Recipient,
+    ScheduledItem,
+    ScheduledRow,
+    SyncResult,
+    Workshop,
+)
+
+BROADCAST_FIELDS = frozenset(
+    {
+        "audience",
+        "audience_arg",
+        "text",
+        "media_kind",
+        "media_file_id",
+        "status",
+        "scheduled_at",
+        "started_at",
+        "finished_at",
+        "progress_chat_id",
+        "progress_message_id",
+    }
+)
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _scheduled(row: aiosqlite.Row) -> ScheduledRow:
+    due = _dt(row["due_at"])
+    assert due is not None
+    return ScheduledRow(
+        id=row["id"],
+        workshop_id=row["workshop_id"],
+        key=row["key"],
+        kind=row["kind"],
+        due_at=due,
+        expires_at=_dt(row["expires_at"]),
+        payload=json.loads(row["payload_json"]),
+        status=row["status"],
+    )
+
+
+def _outbox(row: aiosqlite.Row) -> OutboxRow:
+    return OutboxRow(
+        id=row["id"],
+        source=row["source"],
+        message=OutMessage(
+            chat_id=row["chat_id"],
+            text=row["text"],
+            participant_id=row["participant_id"],
+            buttons=json.loads(row["buttons_json"]) if row["buttons_json"] else None,
+            media_kind=row["media_kind"],
+            media_file_id=row["media_file_id"],
+        ),
+        status=row["status"],
+        attempts=row["attempts"],
+    )
+
+
+def _broadcast(row: aiosqlite.Row) -> Broadcast:
+    return Broadcast(
+        id=row["id"],
+        workshop_id=row["workshop_id"],
+        created_by=row["created_by"],
+        audience=row["audience"],
+        audience_arg=row["audience_arg"],
+        text=row["text"],
+        media_kind=row["media_kind"],
+        media_file_id=row["media_file_id"],
+        status=BroadcastStatus(row["status"]),
+        scheduled_at=_dt(row["scheduled_at"]),
+        progress_chat_id=row["progress_chat_id"],
+        progress_message_id=row["progress_message_id"],
+    )
+
+
+class _Base(Protocol):
+    def _tx(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+    def _read(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
+    async def _one(self, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None: ...
+    async def _all(self, sql: str, params: tuple[Any, ...]) -> list[aiosqlite.Row]: ...
+    def _workshop_row(self, row: aiosqlite.Row) -> Workshop: ...
+
+
+async def _insert_outbox(
+    db: aiosqlite.Connection, source: str, messages: list[OutMessage], now: datetime
+) -> int:
+    added = 0
+    for m in messages:
+        cur = await db.execute(
+            "INSERT INTO outbox (source, chat_id, participant_id, text, buttons_json,"
+            " media_kind, media_file_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (source, chat_id) DO NOTHING",
+            (
+                source,
+                m.chat_id,
+                m.participant_id,
+                m.text,
+                json.dumps(m.buttons, ensure_ascii=False) if m.buttons else None,
+                m.media_kind,
+                m.media_file_id,
+                _ts(now),
+            ),
+        )
+        added += cur.rowcount
+    return added
+
+
+class CommunicationMixin:
+    """Organizers, schedules, broadcasts and the outbox, for SqliteStore."""
+
+    # Organizers
+
+    async def all_workshops(self: _Base) -> list[Workshop]:
+        """Return every workshop, newest first."""
+        rows = await self._all("SELECT * FROM workshops ORDER BY start_date DESC, id DESC", ())
+        return [self._workshop_row(r) for r in rows]
+
+    async def add_organizer(self: _Base, workshop_id: int, telegram_id: int, now: datetime) -> None:
+        """Make someone an organizer of a workshop (once)."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO organizers (workshop_id, telegram_id, added_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (workshop_id, telegram_id, _ts(now)),
+            )
+
+    async def is_organizer(self: _Base, workshop_id: int, telegram_id: int) -> bool:
+        """Tell whether someone organizes a workshop."""
+        row = await self._one(
+            "SELECT 1 FROM organizers WHERE workshop_id = ? AND telegram_id = ?",
+            (workshop_id, telegram_id),
+        )
+        return row is not None
+
+    async def organizer_workshops(self: _Base, telegram_id: int) -> list[Workshop]:
+        """Return the workshops someone organizes, newest first."""
+        rows = await self._all(
+            "SELECT w.* FROM workshops w JOIN organizers o ON o.workshop_id = w.id"
+            " WHERE o.telegram_id = ? ORDER BY w.start_date DESC, w.id DESC",
+            (telegram_id,),
+        )
+        return [self._workshop_row(r) for r in rows]
+
+    async def create_organizer_invite(
+        self: _Base, token: str, workshop_id: int, created_by: int, now: datetime
+    ) -> None:
+        """Store a one-time organizer invitation."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO organizer_invites (token, workshop_id, created_by, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (token, workshop_id, created_by, _ts(now)),
+            )
+
+    async def use_organizer_invite(
+        self: _Base, token: str, telegram_id: int, now: datetime
+    ) -> tuple[str, int | None]:
+        """Redeem an invitation: ('ok' | 'used' | 'unknown', workshop id)."""
+        async with self._tx() as db:
+            async with db.execute(
+                "SELECT workshop_id, used_by FROM organizer_invites WHERE token = ?", (token,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return "unknown", None
+            if row["used_by"] is not None:
+                return "used", row["workshop_id"]
+            await db.execute(
+                "UPDATE organizer_invites SET used_by = ?, used_at = ? WHERE token = ?",
+                (telegram_id, _ts(now), token),
+            )
+            await db.execute(
+                "INSERT INTO organizers (workshop_id, telegram_id, added_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (row["workshop_id"], telegram_id, _ts(now)),
+            )
+            return "ok", row["workshop_id"]
+
+    async def set_organizer_chat(self: _Base, workshop_id: int, chat_id: int | None) -> None:
+        """Link (or unlink, with None) the organizers' group of a workshop."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE workshops SET organizer_chat_id = ? WHERE id = ?", (chat_id, workshop_id)
+            )
+
+    # Participants as recipients
+
+    async def set_reminders_muted(self: _Base, participant_id: int, muted: bool) -> None:
+        """Mute or restore automatic reminders for a participant."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE participants SET reminders_muted = ? WHERE id = ?",
+                (int(muted), participant_id),
+            )
+
+    async def set_unreachable(self: _Base, telegram_id: int, now: datetime | None) -> None:
+        """Mark a person unreachable (blocked the bot), or reachable again with None."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE participants SET unreachable_at = ? WHERE telegram_id = ?",
+                (_ts(now), telegram_id),
+            )
+
+    async def recipients(
+        self: _Base, workshop_id: int, dgca_id: str, evaluation_id: str
+    ) -> list[Recipient]:
+        """Return every reachable-or-not participant of a workshop with their progress."""
+        rows = await self._all(
+            "SELECT p.id, p.telegram_id, p.institution, p.reminders_muted, p.unreachable_at,"
+            " u.language,"
+            " EXISTS (SELECT 1 FROM responses r WHERE r.participant_id = p.id"
+            "   AND r.questionnaire_id = ? AND r.submitted_at IS NOT NULL) AS dgca_done,"
+            " EXISTS (SELECT 1 FROM responses r WHERE r.participant_id = p.id"
+            "   AND r.questionnaire_id = ? AND r.submitted_at IS NOT NULL) AS eval_done"
+            " FROM participants p LEFT JOIN users u ON u.telegram_id = p.telegram_id"
+            " WHERE p.workshop_id = ? AND p.telegram_id IS NOT NULL ORDER BY p.id",
+            (dgca_id, evaluation_id, workshop_id),
+        )
+        return [
+            Recipient(
+                participant_id=r["id"],
+                telegram_id=r["telegram_id"],
+                language=r["language"],
+                institution=r["institution"],
+                muted=bool(r["reminders_muted"]),
+                unreachable=r["unreachable_at"] is not None,
+                dgca_done=bool(r["dgca_done"]),
+                evaluation_done=bool(r["eval_done"]),
+            )
+            for r in rows
+        ]
+
+    # Schedule
+
+    async def sync_schedule(
+        self: _Base, workshop_id: int, items: list[ScheduledItem], now: datetime
+    ) -> SyncResult:
+        """Make a workshop's schedule match `items`, touching only what changed."""
+        added: list[str] = []
+        changed: list[str] = []
+        removed: list[str] = []
+        wanted = {item.key: item for item in items}
+        async with self._tx() as db:
+            async with db.execute(
+                "SELECT * FROM scheduled WHERE workshop_id = ?", (workshop_id,)
+            ) as cur:
+                existing = {r["key"]: _scheduled(r) for r in await cur.fetchall()}
+            for key, row in existing.items():
+                if key not in wanted and row.status == "pending":
+                    await db.execute("DELETE FROM scheduled WHERE id = ?", (row.id,))
+                    removed.append(key)
+            for key, item in wanted.items():
+                payload = json.dumps(item.payload, ensure_ascii=False, sort_keys=True)
+                old = existing.get(key)
+                if old is None:
+                    await db.execute(
+                        "INSERT INTO scheduled (workshop_id, key, kind, due_at, expires_at,"
+                        " payload_json) VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            workshop_id,
+                            key,
+                            item.kind,
+                            _ts(item.due_at),
+                            _ts(item.expires_at),
+                            payload,
+                        ),
+                    )
+                    added.append(key)
+                    continue
+                same = (
+                    old.due_at == item.due_at
+                    and old.expires_at == item.expires_at
+                    and old.payload == item.payload
+                )
+                if same:
+                    continue
+                # A moved occasion that has not happened yet is due again, even if the old
+                # one was already sent; one in the past stays as it was.
+                status = old.status
+                if item.due_at > now and old.due_at != item.due_at:
+                    status = "pending"
+                await db.execute(
+                    "UPDATE scheduled SET kind = ?, due_at = ?, expires_at = ?, payload_json = ?,"
+                    " status = ?, done_at = CASE WHEN ? = 'pending' THEN NULL ELSE done_at END"
+                    " WHERE id = ?",
+                    (
+                        item.kind,
+                        _ts(item.due_at),
+                        _ts(item.expires_at),
+                        payload,
+                        status,
+                        status,
+                        old.id,
+                    ),
+                )
+                changed.append(key)
+        return SyncResult(added, changed, removed)
+
+    async def pending_schedule(self: _Base) -> list[ScheduledRow]:
+        """Return every pending automatic message, soonest first."""
+        rows = await self._all(
+            "SELECT * FROM scheduled WHERE status = 'pending' ORDER BY due_at, id", ()
+        )
+        return [_scheduled(r) for r in rows]
+
+    async def schedule_of(self: _Base, workshop_id: int) -> list[ScheduledRow]:
+        """Return a workshop's schedule, soonest first."""
+        rows = await self._all(
+            "SELECT * FROM scheduled WHERE workshop_id = ? ORDER BY due_at, id", (workshop_id,)
+        )
+        return [_scheduled(r) for r in rows]
+
+    async def complete_scheduled(
+        self: _Base,
+        scheduled_id: int,
+        status: str,
+        messages: list[OutMessage],
+        now: datetime,
+    ) -> bool:
+        """Queue an occasion's messages and close it, atomically; False if already closed."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE scheduled SET status = ?, done_at = ? WHERE id = ? AND status = 'pending'",
+                (status, _ts(now), scheduled_id),
+            )
+            if cur.rowcount != 1:
+                return False
+            async with db.execute(
+                "SELECT due_at FROM scheduled WHERE id = ?", (scheduled_id,)
+            ) as c:
+                row = await c.fetchone()
+            assert row is not None
+            # The due time is part of the source so that a moved session gets a new reminder.
+            await _insert_outbox(db, f"sch:{scheduled_id}:{row['due_at']}", messages, now)
+            return True
+
+    # Outbox
+
+    async def enqueue(self: _Base, source: str, messages: list[OutMessage], now: datetime) -> int:
+        """Queue messages under a source; a chat gets at most one per source."""
+        async with self._tx() as db:
+            return await _insert_outbox(db, source, messages, now)
+
+    async def pending_outbox(self: _Base, limit: int, after_id: int = 0) -> list[OutboxRow]:
+        """Return queued messages in order, from after `after_id`."""
+        rows = await self._all(
+            "SELECT * FROM outbox WHERE status = 'pending' AND id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+        )
+        return [_outbox(r) for r in rows]
+
+    async def finish_outbox(
+        self: _Base, outbox_id: int, status: str, now: datetime, error: str | None = None
+    ) -> None:
+        """Record how a queued message ended: sent, unreachable, failed or cancelled."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?,"
+                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
+                " WHERE id = ? AND status = 'pending'",
+                (status, error, status, _ts(now), outbox_id),
+            )
+
+    async def retry_outbox(self: _Base, outbox_id: int, error: str) -> int:
+        """Count a failed attempt, leaving the message queued; return the attempts so far."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                (error, outbox_id),
+            )
+            async with db.execute("SELECT attempts FROM outbox WHERE id = ?", (outbox_id,)) as c:
+                row = await c.fetchone()
+        return int(row["attempts"]) if row else 0
+
+    async def outbox_counts(self: _Base, source: str) -> dict[str, int]:
+        """Return how many messages of a source are in each state."""
+        rows = await self._all(
+            "SELECT status, COUNT(*) AS n FROM outbox WHERE source = ? GROUP BY status", (source,)
+        )
+        return {r["status"]: int(r["n"]) for r in rows}
+
+    async def cancel_outbox(self: _Base, source: str) -> int:
+        """Withdraw the messages of a source not sent yet; return how many."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE outbox SET status = 'cancelled' WHERE source = ? AND status = 'pending'",
+                (source,),
+            )
+            return cur.rowcount
+
+    # Broadcasts
+
+    async def create_broadcast(
+        self: _Base, workshop_id: int, created_by: int, audience: str, now: datetime
+    ) -> int:
+        """Start a draft broadcast; return its id."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO broadcasts (workshop_id, created_by, audience, status, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (workshop_id, created_by, audience, BroadcastStatus.DRAFT.value, _ts(now)),
+            )
+            assert cur.lastrowid is not None
+            return int(cur.lastrowid)
+
+    async def update_broadcast(self: _Base, broadcast_id: int, **fields: Any) -> None:
+        """Change some fields of a broadcast."""
+        unknown = set(fields) - BROADCAST_FIELDS
+        if unknown:
+            raise ValueError(f"not broadcast fields: {sorted(unknown)}")
+        values = [
+            _ts(v)
+            if isinstance(v, datetime)
+            else (v.value if isinstance(v, BroadcastStatus) else v)
+            for v in fields.values()
+        ]
+        # Column names come from the fixed set above, never from input.
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        async with self._tx() as db:
+            await db.execute(
+                f"UPDATE broadcasts SET {assignments} WHERE id = ?",  # noqa: S608
+                (*values, broadcast_id),
+            )
+
+    async def start_broadcast(
+        self: _Base, broadcast_id: int, messages: list[OutMessage], now: datetime
+    ) -> bool:
+        """Queue a broadcast for its recipients and mark it sending, atomically."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE broadcasts SET status = ?, started_at = ?"
+                " WHERE id = ? AND status IN (?, ?)",
+                (
+                    BroadcastStatus.SENDING.value,
+                    _ts(now),
+                    broadcast_id,
+                    BroadcastStatus.DRAFT.value,
+                    BroadcastStatus.SCHEDULED.value,
+                ),
+            )
+            if cur.rowcount != 1:
+                return False
+            await _insert_outbox(db, f"bc:{broadcast_id}", messages, now)
+            return True
+
+    async def broadcast(self: _Base, broadcast_id: int) -> Broadcast | None:
+        """Return a broadcast by id."""
+        row = await self._one("SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,))
+        return _broadcast(row) if row else None
+
+    async def broadcasts_with_status(self: _Base, *statuses: BroadcastStatus) -> list[Broadcast]:
+        """Return broadcasts in any of the given states, oldest first."""
+        marks = ", ".join("?" for _ in statuses)
+        rows = await self._all(
+            f"SELECT * FROM broadcasts WHERE status IN ({marks}) ORDER BY id",  # noqa: S608
+            tuple(s.value for s in statuses),
+        )
+        return [_broadcast(r) for r in rows]
