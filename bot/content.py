@@ -458,7 +458,8 @@ def parse_model_with_lines(model: type[M], text: str, path: Path | str) -> M:
             loc = tuple(error["loc"])
             line = _line_of(root, loc)
             where = f"line {line}, " if line else ""
-            problems.append(f"{where}{_format_loc(loc)}: {error['msg']}")
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{where}{_format_loc(loc)}: {message}")
         raise ContentError(path, problems) from exc
     cross = getattr(parsed, "problems", None)
     if callable(cross):

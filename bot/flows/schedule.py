@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from bot.content import AgendaSession, WorkshopFile
 from storage import ScheduledItem
@@ -32,11 +32,12 @@ def plan(spec: WorkshopFile, *, has_evaluation: bool) -> list[ScheduledItem]:
     sessions = sorted(spec.agenda, key=lambda s: s.start)
     if r.agenda_digest:
         for day in sorted({s.start.date() for s in sessions}):
-            first = min(spec.local(s.start) for s in sessions if s.start.date() == day)
             due = spec.local(datetime.combine(day - timedelta(days=1), r.agenda_digest_time))
+            # "Tomorrow's sessions" stops making sense at midnight.
+            midnight = spec.local(datetime.combine(day, time(0, 0)))
             items.append(
                 ScheduledItem(
-                    f"digest:{day.isoformat()}", "digest", due, first, {"day": day.isoformat()}
+                    f"digest:{day.isoformat()}", "digest", due, midnight, {"day": day.isoformat()}
                 )
             )
     if r.session_minutes_before:

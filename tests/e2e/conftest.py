@@ -36,12 +36,12 @@ async def bot(
 ) -> AsyncIterator[Harness]:
     caplog.set_level(logging.INFO)
     app = await start_app(double, db_url, content, clock)
-    harness = Harness(double, app, clock)
+    harness = Harness(double, app, clock, db_url, content)
     try:
         yield harness
         await harness.settle()
     finally:
-        await stop_app(app)
+        await stop_app(harness.app)
     errors = [
         r.getMessage()
         for r in caplog.records

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from bot.apidouble import BotApiDouble, ChatMessage, SimUser
 from bot.app import ALLOWED_UPDATES, BotApplication, build_application
 from bot.content import Content, load_workshop_file
+from bot.delivery import Delivery
 from bot.flows.workshops import import_workshop
 from bot.i18n import I18n
 from bot.processor import OrderedUpdateProcessor
@@ -29,6 +31,10 @@ class Harness:
     double: BotApiDouble
     app: BotApplication
     clock: FakeClock
+    database_url: str = ""
+    content: Content | None = None
+    # Updates fetched before this application started are not its to process.
+    baseline: int = 0
 
     @property
     def services(self) -> Services:
@@ -45,11 +51,57 @@ class Harness:
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until the bot has fetched and fully processed every update sent so far."""
         await self.double.wait_until_fetched(timeout)
-        await asyncio.wait_for(self.processor.wait_completed(self.double.updates_fetched), timeout)
+        await asyncio.wait_for(
+            self.processor.wait_completed(self.double.updates_fetched - self.baseline), timeout
+        )
+
+    async def restart(self) -> None:
+        """Stop the application and start a new one on the same database."""
+        assert self.content is not None and self.database_url
+        await self.settle()
+        await stop_app(self.app)
+        self.baseline = self.double.updates_fetched
+        self.app = await start_app(self.double, self.database_url, self.content, self.clock)
+
+    @property
+    def delivery(self) -> Delivery:
+        delivery = self.app.bot_data.delivery
+        assert delivery is not None
+        return delivery
+
+    async def flush(self, timeout: float = 10.0) -> None:
+        """Wait until the outbox is empty and the sender has finished its last message."""
+        store = self.services.store
+
+        async def empty() -> bool:
+            return not await store.pending_outbox(1)
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not await empty():
+            if loop.time() > deadline:
+                raise AssertionError("the outbox did not drain")
+            await asyncio.sleep(0.01)
+        await self.settle()
+
+    async def tick(self) -> int:
+        """Run the reminder check at the fake clock's time, then deliver what it queued."""
+        handled = await self.delivery.runner.tick()
+        await self.flush()
+        return handled
+
+    async def at(self, when: datetime) -> int:
+        """Move the clock to `when` and run the reminder check."""
+        assert when >= self.clock.now(), "the clock only moves forward"
+        self.clock.current = when
+        return await self.tick()
 
     async def import_workshop(self, path: Path = COCHABAMBA) -> Workshop:
         spec = load_workshop_file(path)
         result = await import_workshop(self.services, spec, str(path), self.clock.now())
+        # As after an import in chat: re-arm the schedule and send any change notices.
+        await self.delivery.runner.arm()
+        self.delivery.sender.wake()
         return result.workshop
 
     async def send(self, user: SimUser, text: str) -> ChatMessage:
@@ -93,6 +145,8 @@ async def stop_app(app: BotApplication) -> None:
     assert app.updater is not None
     await app.updater.stop()
     await app.stop()
+    assert app.post_stop is not None
+    await app.post_stop(app)
     await app.shutdown()
     assert app.post_shutdown is not None
     await app.post_shutdown(app)

@@ -1,0 +1,236 @@
+"""Organizers: roles, invitations, join links, imports in chat, group links, broadcasts."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.apidouble import SimUser
+from bot.flows.callbacks import Kind, pack
+from storage import BroadcastStatus
+from tests.e2e.harness import COCHABAMBA, Harness
+from tests.e2e.test_journey import join_es
+
+REFUSAL = "Este comando es para el equipo organizador"
+
+
+async def setup(bot: Harness) -> tuple[SimUser, list[SimUser], int]:
+    workshop = await bot.import_workshop()
+    org = bot.double.new_user(first_name="Olga", last_name="Rojas", language_code="es")
+    await bot.services.store.add_organizer(workshop.id, org.id, bot.clock.now())
+    people = []
+    for name in ("Ana", "Bob", "Cris"):
+        user = bot.double.new_user(first_name=name, last_name="Quispe", language_code="es")
+        await join_es(bot, user, workshop.join_code)
+        people.append(user)
+    return org, people, workshop.id
+
+
+async def test_organizer_commands_refuse_everyone_else(bot: Harness, tmp_path) -> None:
+    _, (ana, *_), workshop_id = await setup(bot)
+    for command in ("/broadcast", "/invite", "/organizer"):
+        reply = await bot.send(ana, command)
+        assert REFUSAL in (reply.text or "")
+    # An organizer of another workshop cannot act on this one, even with forged buttons.
+    other_file = tmp_path / "other.yaml"
+    other_file.write_text(
+        COCHABAMBA.read_text("utf-8").replace("id: cochabamba-2023", "id: otro-2023"), "utf-8"
+    )
+    other = await bot.import_workshop(other_file)
+    rival = bot.double.new_user(first_name="Rita", language_code="es")
+    await bot.services.store.add_organizer(other.id, rival.id, bot.clock.now())
+    await bot.send(rival, "/invite")  # gives Rita her own workshop's link, a message to tap on
+    for data in (
+        pack(Kind.ORG_WORKSHOP, workshop_id, "bc"),
+        pack(Kind.AUDIENCE, workshop_id, "all"),
+        pack(Kind.ORG_INVITE, workshop_id),
+        pack(Kind.LINK_GROUP, workshop_id),
+    ):
+        await rival.tap_data(data, message=rival.last)
+    await bot.settle()
+    answers = list(bot.double.callback_answers.values())[-4:]
+    assert all(a.text == "Este botón ya no está activo." for a in answers)
+    assert await bot.services.store.broadcasts_with_status(BroadcastStatus.DRAFT) == []
+
+
+async def test_administrator_invites_an_organizer_once(bot: Harness) -> None:
+    await bot.import_workshop()
+    admin = bot.double.new_user(first_name="Admin", language_code="es", user_id=999)
+    await bot.send(admin, "/organizer")
+    await bot.tap(admin, "Innovación y gobierno digital")
+    link = next(w for w in (admin.last.text or "").split() if "start=org-" in w)
+    token = link.split("start=", 1)[1]
+    carla = bot.double.new_user(first_name="Carla", language_code="es")
+    welcome = await bot.send(carla, f"/start {token}")
+    assert "equipo organizador" in (welcome.text or "")
+    scoped = bot.double.commands(scope="chat", chat_id=carla.id)
+    assert "broadcast" in [c["command"] for c in scoped]
+    again = await bot.send(carla, f"/start {token}")
+    assert "Ya forma parte" in (again.text or "")
+    dan = bot.double.new_user(first_name="Dan", language_code="es")
+    used = await bot.send(dan, f"/start {token}")
+    assert "ya fue usada" in (used.text or "")
+    assert not await bot.services.store.organizer_workshops(dan.id)
+    unknown = await bot.send(dan, "/start org-nonexistenttoken123")
+    assert "No encuentro" in (unknown.text or "")
+
+
+async def test_invite_sends_link_and_qr_code(bot: Harness) -> None:
+    org, _, _ = await setup(bot)
+    await bot.send(org, "/invite")
+    text, photo = org.messages[-2], org.messages[-1]
+    workshop = await bot.services.store.workshop_by_slug("cochabamba-2023")
+    assert workshop is not None
+    link = f"https://t.me/taller_test_bot?start={workshop.join_code}"
+    assert link in (text.text or "")
+    assert photo.photo is not None and photo.photo[:4] == b"\x89PNG"
+    assert link in (photo.caption or "")
+
+
+async def test_broadcast_to_everyone_with_one_blocked(bot: Harness) -> None:
+    org, (ana, bob, cris), _ = await setup(bot)
+    bob.block()
+    await bot.send(org, "/broadcast")
+    assert "Todo el taller (3)" in org.buttons()
+    await bot.tap(org, "Todo el taller (3)")
+    reply = await bot.send(org, "x" * 4097)
+    assert "4.097 caracteres" in (reply.text or "") and "4.096" in (reply.text or "")
+    await bot.send(org, "Mañana empezamos a las 8:30 <en punto> & con café ☕")
+    preview = org.messages[-2]
+    assert preview.text == "Mañana empezamos a las 8:30 <en punto> & con café ☕"
+    assert "Se enviará a 3 personas" in (org.last.text or "")
+    assert org.buttons() == ["Cancelar", "🕒 Programar", "📤 Enviar ahora"]
+    await bot.tap(org, "📤 Enviar ahora")
+    await bot.flush()
+    await bot.double.wait_for(lambda: "Difusión terminada" in (org.last.text or ""), timeout=5)
+    report = org.last.text or ""
+    assert "Entregados: 2" in report and "Inalcanzables (bloquearon el bot): 1" in report
+    for user in (ana, cris):
+        copies = [m for m in user.messages if "8:30 <en punto>" in (m.text or "")]
+        assert len(copies) == 1
+    participant = await bot.services.store.participant(
+        (await bot.services.store.workshop_by_slug("cochabamba-2023")).id,
+        bob.id,  # type: ignore[union-attr]
+    )
+    assert participant is not None and participant.unreachable
+
+
+async def test_broadcast_waits_out_flood_control(bot: Harness) -> None:
+    org, people, _ = await setup(bot)
+    await bot.send(org, "/broadcast")
+    await bot.tap(org, "Todo el taller (3)")
+    await bot.send(org, "Aviso importante")
+    bot.double.inject("sendMessage", status=429, retry_after=1)
+    await bot.tap(org, "📤 Enviar ahora")
+    await bot.flush()
+    await bot.double.wait_for(lambda: "Difusión terminada" in (org.last.text or ""), timeout=5)
+    assert "Entregados: 3" in (org.last.text or "")
+    for user in people:
+        assert sum("Aviso importante" in (m.text or "") for m in user.messages) == 1
+    assert bot.delivery.sender.stats.rate_limited == 1
+
+
+async def test_broadcast_photo_to_one_institution_and_scheduled(bot: Harness) -> None:
+    org, (ana, bob, cris), workshop_id = await setup(bot)
+    store = bot.services.store
+    participant = await store.participant(workshop_id, cris.id)
+    assert participant is not None
+    await store.update_profile(
+        participant.id, field="institution", value="Gobierno Autónomo Municipal de Tarija"
+    )
+    await bot.send(org, "/broadcast")
+    await bot.tap(org, "Una institución…")
+    await bot.tap(org, "Gobierno Autónomo Municipal de Tarija (1)")
+    await org.send_photo(caption="Foto de grupo")
+    await bot.settle()
+    assert "Se enviará a 1 personas" in (org.last.text or "")
+    await bot.tap(org, "🕒 Programar")
+    reply = await bot.send(org, "mañana")
+    assert "dd/mm/aaaa" in (reply.text or "")
+    reply = await bot.send(org, "01/01/2020 10:00")
+    assert "ya pasó" in (reply.text or "")
+    await bot.send(org, "28/11/2023 10:00")
+    assert "Programado para el 28 nov 2023, 10:00" in (org.last.text or "")
+    assert not any(m.photo for m in cris.messages)
+    from datetime import UTC, datetime
+
+    await bot.at(datetime(2023, 11, 28, 14, 0, tzinfo=UTC))  # 10:00 in La Paz
+    await bot.double.wait_for(lambda: any(m.photo for m in cris.messages), timeout=5)
+    assert [m.caption for m in cris.messages if m.photo] == ["Foto de grupo"]
+    assert not any(m.photo for m in ana.messages + bob.messages)
+
+
+async def test_cancel_a_draft(bot: Harness) -> None:
+    org, (ana, *_), _ = await setup(bot)
+    await bot.send(org, "/broadcast")
+    await bot.tap(org, "Todo el taller (3)")
+    await bot.send(org, "Borrador")
+    await bot.tap(org, "Cancelar")
+    assert "no se envió nada" in (org.last.text or "")
+    await bot.flush()
+    assert not any("Borrador" in (m.text or "") for m in ana.messages)
+
+
+async def test_workshop_file_sent_in_chat(bot: Harness) -> None:
+    org, (ana, *_), workshop_id = await setup(bot)
+    good = COCHABAMBA.read_text("utf-8")
+    bad = good.replace("end: 2023-11-28T10:30", "end: 2023-11-28T08:00").replace(
+        "America/La_Paz", "America/Atlantis"
+    )
+    await org.send_document("taller.yaml", bad.encode("utf-8"))
+    await bot.settle()
+    errors = org.last.text or ""
+    assert "no se importó nada" in errors and "line 13, timezone: unknown time zone" in errors
+    await org.send_document(
+        "taller.yaml", bad.replace("America/Atlantis", "America/La_Paz").encode("utf-8")
+    )
+    await bot.settle()
+    errors = org.last.text or ""
+    assert "agenda[1].end: the session ends before it starts" in errors
+    assert "line " in errors
+    moved = good.replace(
+        "start: 2023-11-29T09:00\n    end: 2023-11-29T10:30",
+        "start: 2023-11-29T09:30\n    end: 2023-11-29T10:40",
+    )
+    await org.send_document("taller.yaml", moved.encode("utf-8"))
+    await bot.settle()
+    assert "actualizado" in (org.last.text or "")
+    await bot.flush()
+    assert any("Cambio en la agenda" in (m.text or "") for m in ana.messages)
+    workshop = await bot.services.store.workshop(workshop_id)
+    assert workshop is not None and workshop.spec["agenda"][5]["start"] == "2023-11-29T09:30:00"
+    # A participant sending a workshop file gets the usual hint; nothing is revealed.
+    await ana.send_document("taller.yaml", good.encode("utf-8"))
+    await bot.settle()
+    assert "Solo puedo leer texto" in (ana.last.text or "")
+
+
+async def test_link_the_organizers_group(bot: Harness) -> None:
+    org, (ana, *_), workshop_id = await setup(bot)
+    group = bot.double.new_group(title="Equipo AMB", members=[org, ana])
+    await ana.send("/linkgroup", chat=group)
+    await bot.settle()
+    assert REFUSAL in (group.last.text or "")
+    await org.send("/linkgroup", chat=group)
+    await bot.settle()
+    await ana.tap("Innovación y gobierno digital", chat=group)
+    await bot.settle()
+    workshop = await bot.services.store.workshop(workshop_id)
+    assert workshop is not None and workshop.organizer_chat_id is None
+    await org.tap("Innovación y gobierno digital", chat=group)
+    await bot.settle()
+    assert "Este grupo recibirá" in (group.last.text or "")
+    workshop = await bot.services.store.workshop(workshop_id)
+    assert workshop is not None and workshop.organizer_chat_id == group.id
+
+
+@pytest.mark.parametrize("command", ["/broadcast", "/invite"])
+async def test_organizer_of_two_workshops_picks_one(bot: Harness, tmp_path, command) -> None:
+    org, _, _ = await setup(bot)
+    second = tmp_path / "second.yaml"
+    second.write_text(
+        COCHABAMBA.read_text("utf-8").replace("id: cochabamba-2023", "id: segundo-2023"), "utf-8"
+    )
+    other = await bot.import_workshop(second)
+    await bot.services.store.add_organizer(other.id, org.id, bot.clock.now())
+    reply = await bot.send(org, command)
+    assert "¿Para qué taller?" in (reply.text or "") and len(org.buttons()) == 2

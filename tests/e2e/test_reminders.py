@@ -1,0 +1,187 @@
+"""Automatic reminders on a controllable clock: when, to whom, once, across restarts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.apidouble import SimUser
+from bot.content import Content
+from tests.e2e.harness import COCHABAMBA, Harness, progress, start_app, stop_app
+from tests.e2e.test_journey import join_es
+from tests.support import FakeClock
+
+LA_PAZ = timedelta(hours=-4)
+
+
+def la_paz(day: int, hour: int, minute: int = 0) -> datetime:
+    """Return a wall-clock time in La Paz (UTC-4, no DST) as UTC."""
+    return datetime(2023, 11, day, hour, minute, tzinfo=UTC) - LA_PAZ
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(la_paz(19, 12))
+
+
+async def two_participants(bot: Harness) -> tuple[SimUser, SimUser, int]:
+    workshop = await bot.import_workshop()
+    ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
+    bob = bot.double.new_user(first_name="Bob", last_name="Mamani", language_code="es")
+    await join_es(bot, ana, workshop.join_code)
+    await join_es(bot, bob, workshop.join_code)
+    return ana, bob, workshop.id
+
+
+def texts(user: SimUser) -> list[str]:
+    return [m.text or m.caption or "" for m in user.messages]
+
+
+async def finish_dgca(bot: Harness, user: SimUser) -> None:
+    await bot.send(user, "/dgca")
+    for _ in range(36):
+        await bot.tap(user, "De acuerdo")
+    await bot.tap(user, "📤 Enviar respuestas")
+    await bot.tap(user, "Enviar")
+
+
+async def test_dgca_invitation_and_nudges_only_to_those_not_done(bot: Harness) -> None:
+    ana, bob, _ = await two_participants(bot)
+    await finish_dgca(bot, ana)
+    before_ana = len(ana.messages)
+    assert await bot.at(la_paz(20, 8, 59)) == 0
+    assert await bot.at(la_paz(20, 9)) == 1
+    assert any("Ya puede hacer la autoevaluación" in t for t in texts(bob))
+    assert len(ana.messages) == before_ana
+    # The invitation's button leads straight into the questionnaire.
+    await bot.tap(bob, "📝 Empezar la autoevaluación")
+    assert progress(bob.last)[1] == 1
+    await bot.tap(bob, "De acuerdo")
+    await bot.tap(bob, "De acuerdo")
+
+    await bot.at(la_paz(24, 22, 59))
+    assert not any("Quedan 3 días" in t for t in texts(bob))
+    await bot.at(la_paz(24, 23))
+    nudge = next(m for m in bob.messages if "Quedan 3 días" in (m.text or ""))
+    assert len(ana.messages) == before_ana
+    # The nudge takes Bob to his first unanswered statement.
+    await bot.tap(bob, "📝 Continuar la autoevaluación", message=nudge)
+    assert progress(bob.last)[1] == 3
+    assert await bot.tick() == 0  # nothing is sent twice
+    assert sum("Quedan 3 días" in t for t in texts(bob)) == 1
+    await bot.at(la_paz(26, 23))
+    assert sum("Quedan 1 días" in t for t in texts(bob)) == 1
+
+
+async def test_muted_participants_get_no_reminders(bot: Harness) -> None:
+    ana, bob, _ = await two_participants(bot)
+    reply = await bot.send(ana, "/reminders off")
+    assert "no le enviaré recordatorios" in (reply.text or "")
+    await bot.at(la_paz(20, 9))
+    assert not any("Ya puede hacer" in t for t in texts(ana))
+    assert any("Ya puede hacer" in t for t in texts(bob))
+    await bot.send(ana, "/reminders")
+    await bot.tap(ana, "🔔 Activar")
+    assert "activados de nuevo" in (ana.last.text or "")
+    await bot.at(la_paz(24, 23))
+    assert any("Quedan 3 días" in t for t in texts(ana))
+
+
+async def test_agenda_digest_and_session_reminders(bot: Harness) -> None:
+    ana, _, _ = await two_participants(bot)
+    await bot.at(la_paz(27, 17, 59))
+    assert not any("Mañana" in t for t in texts(ana))
+    await bot.at(la_paz(27, 18))
+    digest = next(t for t in texts(ana) if "Mañana" in t)
+    assert "martes 28 nov" in digest
+    assert digest.index("08:30–09:00") < digest.index("15:45–17:00")
+    assert "29 nov" not in digest.split("\n", 1)[1]
+    await bot.at(la_paz(28, 8, 15))
+    reminder = ana.last.text or ""
+    assert "Empieza en 15 minutos" in reminder and "Registro y palabras de bienvenida" in reminder
+    assert "Salón principal" in reminder and "meet.example.org" in reminder
+    assert await bot.tick() == 0
+
+
+async def test_missed_reminders_are_sent_once_if_useful_else_skipped(bot: Harness) -> None:
+    ana, _, workshop_id = await two_participants(bot)
+    # The bot was "down" from before 08:15 until 08:20: the 08:30 session has not started.
+    await bot.at(la_paz(28, 8, 20))
+    welcome = [t for t in texts(ana) if "Registro y palabras" in t and "15 minutos" in t]
+    assert len(welcome) == 1
+    # Down again past 08:45 and 09:00: the 09:00 session's reminder is useless now.
+    await bot.at(la_paz(28, 9, 5))
+    assert not any("Los ODS y el papel" in t and "15 minutos" in t for t in texts(ana))
+    statuses = {r.key: r.status for r in await bot.services.store.schedule_of(workshop_id)}
+    assert statuses["session:welcome"] == "done"
+    assert statuses["session:sdgs"] == "skipped"
+    assert statuses["digest:2023-11-28"] == "skipped"  # missed and past: not sent late
+
+
+async def test_reminders_survive_a_restart(bot: Harness) -> None:
+    ana, _, _ = await two_participants(bot)
+    bot.clock.current = la_paz(28, 8, 16)  # the bot is down while the 08:15 reminder falls due
+    await bot.restart()
+    # Startup re-arms every future occasion through the JobQueue and catches up once.
+    assert bot.app.job_queue is not None
+    names = {job.name for job in bot.app.job_queue.jobs()}
+    future = await bot.services.store.pending_schedule()
+    assert future and {f"due:{r.id}" for r in future} <= names
+    assert "tick" in names
+    await bot.flush()
+    assert sum("Registro y palabras" in t for t in texts(ana)) == 1
+    await bot.restart()
+    await bot.flush()
+    assert await bot.tick() == 0
+    assert sum("Registro y palabras" in t for t in texts(ana)) == 1
+
+
+async def test_agenda_change_reschedules_and_tells_participants(
+    bot: Harness, tmp_path: Path
+) -> None:
+    ana, _, workshop_id = await two_participants(bot)
+    before = {r.key: r for r in await bot.services.store.schedule_of(workshop_id)}
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(
+        COCHABAMBA.read_text("utf-8").replace(
+            "start: 2023-11-28T09:00\n    end: 2023-11-28T10:30",
+            "start: 2023-11-28T09:15\n    end: 2023-11-28T10:40",
+        ),
+        "utf-8",
+    )
+    await bot.import_workshop(moved)
+    await bot.flush()
+    after = {r.key: r for r in await bot.services.store.schedule_of(workshop_id)}
+    changed = [k for k in after if after[k].due_at != before[k].due_at]
+    assert changed == ["session:sdgs"]
+    assert after["session:welcome"].id == before["session:welcome"].id
+    notice = next(t for t in texts(ana) if "Cambio en la agenda" in t)
+    assert "09:15–10:40" in notice and "antes: martes 28 nov, 09:00–10:30" in notice
+    await bot.at(la_paz(28, 8, 45))
+    assert not any("Los ODS" in t and "15 minutos" in t for t in texts(ana))
+    await bot.at(la_paz(28, 9, 0))
+    assert sum("Los ODS" in t and "15 minutos" in t for t in texts(ana)) == 1
+    # Importing the same file again changes nothing and tells nobody.
+    count = len(ana.messages)
+    await bot.import_workshop(moved)
+    await bot.flush()
+    assert len(ana.messages) == count
+
+
+async def test_agenda_next_and_own_time_zone(bot: Harness) -> None:
+    ana, _, _ = await two_participants(bot)
+    bot.clock.current = la_paz(28, 9, 30)
+    agenda = await bot.send(ana, "/agenda")
+    assert "Hora de La Paz" in (agenda.text or "")
+    assert "martes 28 nov" in (agenda.text or "") and "miércoles 29 nov" in (agenda.text or "")
+    now = await bot.send(ana, "/next")
+    assert "En curso ahora" in (now.text or "") and "Los ODS" in (now.text or "")
+    await bot.tap(ana, "🌍 Mi zona horaria", message=agenda)
+    await bot.tap(ana, "Madrid")
+    shown = ana.last.text or ""
+    assert "(13:30–14:00 en Madrid)" in shown  # 08:30 La Paz is 13:30 in Madrid
+    bot.clock.current = la_paz(30, 9)
+    over = await bot.send(ana, "/agenda")
+    assert "ya terminaron" in (over.text or "")
