@@ -107,10 +107,9 @@ async def test_broadcast_to_everyone_with_one_blocked(bot: Harness) -> None:
     for user in (ana, cris):
         copies = [m for m in user.messages if "8:30 <en punto>" in (m.text or "")]
         assert len(copies) == 1
-    participant = await bot.services.store.participant(
-        (await bot.services.store.workshop_by_slug("cochabamba-2023")).id,
-        bob.id,  # type: ignore[union-attr]
-    )
+    workshop = await bot.services.store.workshop_by_slug("cochabamba-2023")
+    assert workshop is not None
+    participant = await bot.services.store.participant(workshop.id, bob.id)
     assert participant is not None and participant.unreachable
 
 

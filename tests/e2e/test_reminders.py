@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.apidouble import SimUser
-from bot.content import Content
-from tests.e2e.harness import COCHABAMBA, Harness, progress, start_app, stop_app
+from tests.e2e.harness import COCHABAMBA, Harness, progress
 from tests.e2e.test_journey import join_es
 from tests.support import FakeClock
 
