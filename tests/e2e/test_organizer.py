@@ -233,3 +233,41 @@ async def test_organizer_of_two_workshops_picks_one(bot: Harness, tmp_path, comm
     await bot.services.store.add_organizer(other.id, org.id, bot.clock.now())
     reply = await bot.send(org, command)
     assert "¿Para qué taller?" in (reply.text or "") and len(org.buttons()) == 2
+
+
+async def test_a_running_broadcast_can_be_stopped(bot: Harness) -> None:
+    from bot.delivery import Limits
+
+    org, people, _ = await setup(bot)
+    bot.delivery.sender.limiter.limits = Limits(per_second=0.5)
+    await bot.send(org, "/broadcast")
+    await bot.tap(org, "Todo el taller (3)")
+    await bot.send(org, "Mensaje largo de enviar")
+    await bot.tap(org, "📤 Enviar ahora")
+    assert "Enviando" in (org.last.text or "")
+
+    def delivered() -> int:
+        return sum(any("largo de enviar" in (m.text or "") for m in p.messages) for p in people)
+
+    await bot.double.wait_for(lambda: delivered() >= 1, timeout=5)
+    await bot.tap(org, "⏹ Detener")
+    await bot.flush()
+    await bot.double.wait_for(lambda: "Difusión terminada" in (org.last.text or ""), timeout=5)
+    assert delivered() < 3
+    assert "No enviados (detenida): " in (org.last.text or "")
+
+
+async def test_network_errors_are_retried(bot: Harness) -> None:
+    org, people, _ = await setup(bot)
+    bot.delivery.sender.backoff_seconds = 0.01
+    await bot.send(org, "/broadcast")
+    await bot.tap(org, "Todo el taller (3)")
+    await bot.send(org, "Tras un corte")
+    bot.double.inject("sendMessage", status=502, times=2)
+    await bot.tap(org, "📤 Enviar ahora")
+    await bot.flush()
+    await bot.double.wait_for(lambda: "Difusión terminada" in (org.last.text or ""), timeout=5)
+    assert "Entregados: 3" in (org.last.text or "")
+    assert bot.delivery.sender.stats.network_retries == 2
+    for user in people:
+        assert sum("Tras un corte" in (m.text or "") for m in user.messages) == 1

@@ -25,8 +25,15 @@ ROOT = Path(__file__).resolve().parents[2]
 class BotProcess:
     """`python -m bot run` in a child process, pointed at the double."""
 
-    def __init__(self, double: BotApiDouble, db_url: str, log: Path) -> None:
+    def __init__(
+        self,
+        double: BotApiDouble,
+        db_url: str,
+        log: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.double, self.db_url, self.log = double, db_url, log
+        self.extra_env = extra_env or {}
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -37,6 +44,7 @@ class BotProcess:
             "DATABASE_URL": self.db_url,
             "CONTENT_DIR": str(CONTENT_DIR),
             "LOG_LEVEL": "INFO",
+            **self.extra_env,
         }
         polls = len(self.double.requests_for("getUpdates"))
         with self.log.open("ab") as out:
