@@ -321,6 +321,9 @@ class WorkshopFile(Strict):
     evaluation_window: Window | None = None
     agenda: list[AgendaSession] = Field(default_factory=list)
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
+    session_feedback: bool = True
+    # Distributions of fewer answers than this are not shown: they would reveal individuals.
+    report_min_group: Annotated[int, Field(ge=1, le=50)] = 3
 
     @field_validator("timezone")
     @classmethod

@@ -19,7 +19,7 @@ from bot.flows import broadcast as broadcast_flow
 from bot.flows import reminders
 from bot.handlers.common import retry_seconds
 from bot.services import Services
-from storage import BroadcastStatus, OutboxRow
+from storage import BroadcastStatus, OutboxRow, ScheduledRow
 
 log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -312,11 +312,16 @@ class ReminderRunner:
     JOB_PREFIX = "due:"
 
     def __init__(
-        self, services: Services, sender: OutboxSender, job_queue: JobQueue[Any] | None
+        self,
+        services: Services,
+        sender: OutboxSender,
+        job_queue: JobQueue[Any] | None,
+        reporter: Callable[[ScheduledRow], Awaitable[None]] | None = None,
     ) -> None:
         self.services = services
         self.sender = sender
         self.job_queue = job_queue
+        self.reporter = reporter
         self._lock = asyncio.Lock()
 
     async def tick(self) -> int:
@@ -328,6 +333,13 @@ class ReminderRunner:
             for row in await svc.store.pending_schedule():
                 if row.due_at > now:
                     break
+                if row.kind.startswith("report_"):
+                    # Reports are charts drawn now, not queued texts: hand them to the reporter.
+                    if await svc.store.complete_scheduled(row.id, "done", [], now):
+                        handled += 1
+                        if self.reporter is not None:
+                            await self.reporter(row)
+                    continue
                 status, messages = await reminders.compose(svc, row, now)
                 if await svc.store.complete_scheduled(row.id, status, messages, now):
                     handled += 1
@@ -402,5 +414,34 @@ def build_delivery(
     """Wire the sender, the reminder runner and the broadcast tracker together."""
     tracker = BroadcastTracker(bot, services)
     sender = OutboxSender(bot, services, RateLimiter(limits or Limits()), tracker.on_finish)
-    runner = ReminderRunner(services, sender, job_queue)
+
+    async def report(row: ScheduledRow) -> None:
+        await send_scheduled_report(bot, services, row)
+
+    runner = ReminderRunner(services, sender, job_queue, report)
     return Delivery(sender, runner, tracker)
+
+
+async def send_scheduled_report(bot: Bot, services: Services, row: ScheduledRow) -> None:
+    """Send an automatic report to the organizers' group, or to each organizer."""
+    from bot.flows import reports
+    from bot.handlers.common import Responder
+
+    workshop = await services.store.workshop(row.workshop_id)
+    if workshop is None:
+        return
+    lang = services.i18n.pick(workshop.language)
+    if row.kind == "report_dgca":
+        events = await reports.dgca_report(services, workshop, lang)
+    else:
+        events = await reports.evaluation_report(services, workshop, lang)
+    targets = (
+        [workshop.organizer_chat_id]
+        if workshop.organizer_chat_id is not None
+        else await services.store.organizers_of(workshop.id)
+    )
+    for chat_id in targets:
+        try:
+            await Responder(bot, services, chat_id).render(events)
+        except (Forbidden, BadRequest, NetworkError) as exc:
+            log.warning("report for workshop %s not delivered to %s: %s", workshop.id, chat_id, exc)

@@ -2,6 +2,7 @@
 
 from storage.interface import StorageError, Store
 from storage.models import (
+    AnswerSet,
     AnswerValue,
     Broadcast,
     BroadcastStatus,
@@ -14,12 +15,14 @@ from storage.models import (
     Response,
     ScheduledItem,
     ScheduledRow,
+    SessionRating,
     SyncResult,
     User,
     Workshop,
 )
 
 __all__ = [
+    "AnswerSet",
     "AnswerValue",
     "Broadcast",
     "BroadcastStatus",
@@ -32,6 +35,7 @@ __all__ = [
     "Response",
     "ScheduledItem",
     "ScheduledRow",
+    "SessionRating",
     "StorageError",
     "Store",
     "SyncResult",

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from storage.models import (
+    AnswerSet,
     AnswerValue,
     Broadcast,
     BroadcastStatus,
@@ -18,6 +19,7 @@ from storage.models import (
     Response,
     ScheduledItem,
     ScheduledRow,
+    SessionRating,
     SyncResult,
     User,
     Workshop,
@@ -41,6 +43,10 @@ class CommunicationStore(Protocol):
 
     async def is_organizer(self, workshop_id: int, telegram_id: int) -> bool:
         """Tell whether someone organizes a workshop."""
+        ...
+
+    async def organizers_of(self, workshop_id: int) -> list[int]:
+        """Return the Telegram ids of a workshop's organizers."""
         ...
 
     async def organizer_workshops(self, telegram_id: int) -> list[Workshop]:
@@ -75,6 +81,28 @@ class CommunicationStore(Protocol):
         self, workshop_id: int, dgca_id: str, evaluation_id: str
     ) -> list[Recipient]:
         """Return every participant of a workshop with their progress."""
+        ...
+
+    async def set_evaluation_opened(self, workshop_id: int, when: datetime) -> None:
+        """Record that an organizer opened the evaluation by hand."""
+        ...
+
+    async def answer_sets(self, workshop_id: int, questionnaire_id: str) -> list[AnswerSet]:
+        """Return every participant's answers to a questionnaire of a workshop."""
+        ...
+
+    async def rate_session(
+        self, participant_id: int, workshop_id: int, session_id: str, rating: int, now: datetime
+    ) -> None:
+        """Store (or change) a participant's rating of a session."""
+        ...
+
+    async def comment_session(self, participant_id: int, session_id: str, comment: str) -> bool:
+        """Add a comment to a rating already given; False if there is no rating."""
+        ...
+
+    async def session_ratings(self, workshop_id: int) -> list[SessionRating]:
+        """Return every session rating of a workshop."""
         ...
 
     async def sync_schedule(

@@ -23,6 +23,7 @@ class Workshop:
     end_date: date
     spec: dict[str, Any]
     organizer_chat_id: int | None = None
+    evaluation_opened_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class DialogState(StrEnum):
     QUESTION_MULTI = "question_multi"
     BROADCAST_MESSAGE = "broadcast_message"
     BROADCAST_SCHEDULE = "broadcast_schedule"
+    FEEDBACK_COMMENT = "feedback_comment"
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,27 @@ class Response:
     def submitted(self) -> bool:
         """Tell whether the response was submitted."""
         return self.submitted_at is not None
+
+
+@dataclass(frozen=True)
+class AnswerSet:
+    """One participant's answers to one questionnaire, for reports and exports."""
+
+    participant_id: int
+    institution: str | None
+    submitted_at: datetime | None
+    answers: dict[str, AnswerValue]
+    answered_at: dict[str, datetime]
+
+
+@dataclass(frozen=True)
+class SessionRating:
+    """A participant's rating (1-5) of one agenda session, with an optional comment."""
+
+    participant_id: int
+    session_id: str
+    rating: int
+    comment: str | None
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,7 @@ def _dt(value: str | None) -> datetime | None:
 def _workshop(row: aiosqlite.Row) -> Workshop:
     return Workshop(
         organizer_chat_id=row["organizer_chat_id"],
+        evaluation_opened_at=_dt(row["evaluation_opened_at"]),
         id=row["id"],
         slug=row["slug"],
         join_code=row["join_code"],
@@ -458,7 +459,8 @@ class SqliteStore(CommunicationMixin):
         """Return every workshop a person joined, newest first."""
         sql = (
             "SELECT p.*, w.id AS w_id, w.slug, w.join_code, w.language, w.timezone,"
-            " w.start_date, w.end_date, w.spec_json, w.organizer_chat_id FROM participants p"
+            " w.start_date, w.end_date, w.spec_json, w.organizer_chat_id,"
+            " w.evaluation_opened_at FROM participants p"
             " JOIN workshops w ON w.id = p.workshop_id"
             " WHERE p.telegram_id = ? ORDER BY p.joined_at DESC, p.id DESC"
         )
@@ -476,6 +478,7 @@ class SqliteStore(CommunicationMixin):
                 end_date=date.fromisoformat(row["end_date"]),
                 spec=json.loads(row["spec_json"]),
                 organizer_chat_id=row["organizer_chat_id"],
+                evaluation_opened_at=_dt(row["evaluation_opened_at"]),
             )
             out.append((_participant(row), w))
         return out
@@ -705,6 +708,11 @@ class SqliteStore(CommunicationMixin):
                 (_ts(now), telegram_id),
             )
             cleared = cur.rowcount
+            await db.execute(
+                "UPDATE session_feedback SET comment = NULL WHERE participant_id IN ("
+                " SELECT id FROM participants WHERE forgotten_at = ? AND telegram_id IS NULL)",
+                (_ts(now),),
+            )
             await db.execute("DELETE FROM dialogs WHERE telegram_id = ?", (telegram_id,))
             await db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
         return cleared

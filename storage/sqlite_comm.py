@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import aiosqlite
 
 from storage.models import (
+    AnswerSet,
     Broadcast,
     BroadcastStatus,
     OutboxRow,
@@ -17,6 +18,7 @@ from storage.models import (
     Recipient,
     ScheduledItem,
     ScheduledRow,
+    SessionRating,
     SyncResult,
     Workshop,
 )
@@ -154,6 +156,14 @@ class CommunicationMixin:
         )
         return row is not None
 
+    async def organizers_of(self: _Base, workshop_id: int) -> list[int]:
+        """Return the Telegram ids of a workshop's organizers."""
+        rows = await self._all(
+            "SELECT telegram_id FROM organizers WHERE workshop_id = ? ORDER BY added_at",
+            (workshop_id,),
+        )
+        return [int(r["telegram_id"]) for r in rows]
+
     async def organizer_workshops(self: _Base, telegram_id: int) -> list[Workshop]:
         """Return the workshops someone organizes, newest first."""
         rows = await self._all(
@@ -249,6 +259,85 @@ class CommunicationMixin:
                 dgca_done=bool(r["dgca_done"]),
                 evaluation_done=bool(r["eval_done"]),
             )
+            for r in rows
+        ]
+
+    # Evaluation and reports
+
+    async def set_evaluation_opened(self: _Base, workshop_id: int, when: datetime) -> None:
+        """Record that an organizer opened the evaluation by hand."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE workshops SET evaluation_opened_at = ? WHERE id = ?",
+                (_ts(when), workshop_id),
+            )
+
+    async def answer_sets(self: _Base, workshop_id: int, questionnaire_id: str) -> list[AnswerSet]:
+        """Return every participant's answers to a questionnaire of a workshop."""
+        rows = await self._all(
+            "SELECT r.id AS response_id, r.participant_id, r.submitted_at, p.institution,"
+            " a.question_id, a.value_json, a.answered_at FROM responses r"
+            " JOIN participants p ON p.id = r.participant_id"
+            " LEFT JOIN answers a ON a.response_id = r.id"
+            " WHERE p.workshop_id = ? AND r.questionnaire_id = ? ORDER BY r.participant_id",
+            (workshop_id, questionnaire_id),
+        )
+        grouped: dict[int, AnswerSet] = {}
+        for row in rows:
+            found = grouped.get(row["participant_id"])
+            if found is None:
+                found = grouped[row["participant_id"]] = AnswerSet(
+                    participant_id=row["participant_id"],
+                    institution=row["institution"],
+                    submitted_at=_dt(row["submitted_at"]),
+                    answers={},
+                    answered_at={},
+                )
+            if row["question_id"] is not None:
+                found.answers[row["question_id"]] = json.loads(row["value_json"])
+                answered = _dt(row["answered_at"])
+                if answered is not None:
+                    found.answered_at[row["question_id"]] = answered
+        return list(grouped.values())
+
+    async def rate_session(
+        self: _Base,
+        participant_id: int,
+        workshop_id: int,
+        session_id: str,
+        rating: int,
+        now: datetime,
+    ) -> None:
+        """Store (or change) a participant's rating of a session."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO session_feedback (participant_id, workshop_id, session_id, rating,"
+                " rated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (participant_id, session_id)"
+                " DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at",
+                (participant_id, workshop_id, session_id, rating, _ts(now)),
+            )
+
+    async def comment_session(
+        self: _Base, participant_id: int, session_id: str, comment: str
+    ) -> bool:
+        """Add a comment to a rating already given; False if there is no rating."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE session_feedback SET comment = ? WHERE participant_id = ?"
+                " AND session_id = ?",
+                (comment, participant_id, session_id),
+            )
+            return cur.rowcount == 1
+
+    async def session_ratings(self: _Base, workshop_id: int) -> list[SessionRating]:
+        """Return every session rating of a workshop."""
+        rows = await self._all(
+            "SELECT participant_id, session_id, rating, comment FROM session_feedback"
+            " WHERE workshop_id = ? ORDER BY session_id, participant_id",
+            (workshop_id,),
+        )
+        return [
+            SessionRating(r["participant_id"], r["session_id"], int(r["rating"]), r["comment"])
             for r in rows
         ]
 

@@ -54,6 +54,12 @@ class Kind(StrEnum):
     BROADCAST_CANCEL = "bc"
     BROADCAST_STOP = "bx"
     LINK_GROUP = "lk"
+    OPEN_EVALUATION = "oe"
+    EVALUATION_ADMIN = "ea"
+    RATE_SESSION = "sf"
+    COMMENT_SESSION = "sk"
+    REPORT = "rp"
+    EXPORT = "ex"
 
 
 @dataclass(frozen=True)

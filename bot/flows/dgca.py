@@ -14,6 +14,7 @@ from bot.flows import questionnaire as engine
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx, current_workshop, workshop_file
 from bot.flows.events import Button, Event, Notice, Send, SendPhoto
+from bot.flows.schedule import EVALUATION_ID
 from storage import AnswerValue, Participant, Workshop
 
 
@@ -162,9 +163,20 @@ async def open_dgca(ctx: Ctx, workshop_id: int | None = None) -> list[Event]:
 
 async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
     """Handle the questionnaire buttons of the DGCA (and any questionnaire)."""
-    if cb.kind is Kind.OPEN_DGCA:
+    if cb.kind in (Kind.OPEN_DGCA, Kind.OPEN_EVALUATION):
         workshop_id = cb.int_field(0)
         if workshop_id is None:
             return [Notice(ctx.tr.t("notice.stale"))]
+        if cb.kind is Kind.OPEN_EVALUATION:
+            from bot.flows.evaluation import open_evaluation
+
+            return [Notice(), *await open_evaluation(ctx, workshop_id)]
         return [Notice(), *await open_dgca(ctx, workshop_id)]
+    run = await engine.load_run(ctx, cb.int_field(0))
+    if run is not None and run.questionnaire.id == EVALUATION_ID:
+        from bot.flows import evaluation
+
+        if await evaluation.is_closed_for(ctx, run):
+            return [Notice(ctx.tr.t("evaluation.closed"))]
+        return await engine.on_callback(ctx, cb, message_id, evaluation.after_submit)
     return await engine.on_callback(ctx, cb, message_id, after_submit)

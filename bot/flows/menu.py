@@ -93,6 +93,10 @@ async def on_workshop_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[
         from bot.flows.dgca import open_dgca
 
         return [*events, *await open_dgca(ctx, workshop_id)]
+    if then == Kind.OPEN_EVALUATION.value:
+        from bot.flows.evaluation import open_evaluation
+
+        return [*events, *await open_evaluation(ctx, workshop_id)]
     if then == Kind.AGENDA.value:
         from bot.flows.agenda import agenda
 

@@ -30,7 +30,7 @@ from storage import Workshop
 INVITE_BYTES = 12
 MAX_IMPORT_BYTES = 256 * 1024
 MAX_ERRORS_SHOWN = 10
-ACTIONS = {"bc": "broadcast", "iv": "invite"}
+ACTIONS = {"bc": "broadcast", "iv": "invite", "rp": "report", "ev": "evaluation"}
 
 
 def is_admin(ctx: Ctx) -> bool:
@@ -68,12 +68,30 @@ async def _pick_or_run(ctx: Ctx, action: str) -> list[Event]:
 async def _run(ctx: Ctx, workshop: Workshop, action: str) -> list[Event]:
     if action == "bc":
         return await broadcast.choose_audience(ctx, workshop)
+    if action == "rp":
+        from bot.flows import reports
+
+        return reports.menu(ctx, workshop)
+    if action == "ev":
+        from bot.flows import evaluation
+
+        return await evaluation.admin_menu(ctx, workshop)
     return invite(ctx, workshop)
 
 
 async def broadcast_command(ctx: Ctx, args: str) -> list[Event]:
     """Start composing a broadcast (organizers only)."""
     return await _pick_or_run(ctx, "bc")
+
+
+async def report_command(ctx: Ctx, args: str) -> list[Event]:
+    """Offer reports and exports (organizers only; also in the linked group)."""
+    return await _pick_or_run(ctx, "rp")
+
+
+async def evaluation_admin_command(ctx: Ctx, args: str) -> list[Event]:
+    """Show the evaluation's state and let an organizer open it now."""
+    return await _pick_or_run(ctx, "ev")
 
 
 async def invite_command(ctx: Ctx, args: str) -> list[Event]:

@@ -8,6 +8,7 @@ from bot.content import WorkshopFile
 from bot.flows.agenda import agenda_text, day_title, session_change_text, session_lines
 from bot.flows.callbacks import Kind, pack
 from bot.flows.common import workshop_file
+from bot.flows.evaluation import rating_buttons
 from bot.flows.events import Button, Keyboard
 from bot.flows.schedule import EVALUATION_ID, changed_sessions, plan
 from bot.services import Services
@@ -85,6 +86,15 @@ def _message(
             else ("reminder.evaluation_nudge")
         )
         text = tr.t(key, title=title, closes=tr.datetime(closes))
+        buttons = [
+            [Button(tr.t("button.start_evaluation"), pack(Kind.OPEN_EVALUATION, workshop.id))]
+        ]
+    elif row.kind == "feedback":
+        session = next((s for s in spec.agenda if s.id == row.payload.get("session")), None)
+        if session is None:
+            return None
+        text = tr.t("feedback.ask", title=session.title.get(lang))
+        buttons = rating_buttons(workshop.id, session.id)
     else:
         return None
     return OutMessage(
@@ -120,9 +130,8 @@ async def reschedule(
     """Bring a workshop's schedule in line with its file; tell people of moved sessions."""
     spec = workshop_file(workshop)
     has_evaluation = EVALUATION_ID in svc.content.questionnaires
-    result = await svc.store.sync_schedule(
-        workshop.id, plan(spec, has_evaluation=has_evaluation), now
-    )
+    items = plan(spec, has_evaluation=has_evaluation, opened_at=workshop.evaluation_opened_at)
+    result = await svc.store.sync_schedule(workshop.id, items, now)
     notified = 0
     changes = changed_sessions(old, spec)
     if changes and spec.reminders.notify_agenda_changes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.flows import broadcast, join, organizer
+from bot.flows import broadcast, evaluation, join, organizer
 from bot.flows import questionnaire as engine
 from bot.flows.common import Actor, Ctx, Media, make_ctx
 from bot.flows.events import Event, Send
@@ -35,6 +35,8 @@ async def text(svc: Services, actor: Actor, body: str) -> list[Event]:
             return await broadcast.on_message(ctx, dialog.data.get("broadcast_id"), body, None)
         if dialog.state is DialogState.BROADCAST_SCHEDULE:
             return await broadcast.on_schedule_text(ctx, dialog.data.get("broadcast_id"), body)
+        if dialog.state is DialogState.FEEDBACK_COMMENT:
+            return await evaluation.on_comment_text(ctx, dialog.data, body)
         if dialog.state is DialogState.QUESTION_MULTI:
             return [
                 Send(ctx.tr.t("input.use_buttons")),

@@ -8,6 +8,8 @@ from bot.content import AgendaSession, WorkshopFile
 from storage import ScheduledItem
 
 EVALUATION_ID = "evaluation"
+# Asking to rate a session is pointless the next day.
+FEEDBACK_USEFUL = timedelta(hours=12)
 
 
 def session_times(spec: WorkshopFile, session: AgendaSession) -> tuple[datetime, datetime]:
@@ -15,7 +17,9 @@ def session_times(spec: WorkshopFile, session: AgendaSession) -> tuple[datetime,
     return spec.local(session.start), spec.local(session.end)
 
 
-def plan(spec: WorkshopFile, *, has_evaluation: bool) -> list[ScheduledItem]:
+def plan(
+    spec: WorkshopFile, *, has_evaluation: bool, opened_at: datetime | None = None
+) -> list[ScheduledItem]:
     """List every automatic message the workshop file asks for."""
     r = spec.reminders
     items: list[ScheduledItem] = []
@@ -49,20 +53,41 @@ def plan(spec: WorkshopFile, *, has_evaluation: bool) -> list[ScheduledItem]:
                     f"session:{session.id}", "session", due, start, {"session": session.id}
                 )
             )
+    if spec.session_feedback:
+        for session in sessions:
+            _, end = session_times(spec, session)
+            items.append(
+                ScheduledItem(
+                    f"feedback:{session.id}",
+                    "feedback",
+                    end,
+                    end + FEEDBACK_USEFUL,
+                    {"session": session.id},
+                )
+            )
+    if spec.dgca_window is not None:
+        closes = spec.local(spec.dgca_window.closes)
+        items.append(ScheduledItem("report:dgca", "report_dgca", closes, None, {}))
     if has_evaluation:
-        items.extend(_evaluation_items(spec, sessions))
+        items.extend(_evaluation_items(spec, sessions, opened_at))
     return items
 
 
-def _evaluation_items(spec: WorkshopFile, sessions: list[AgendaSession]) -> list[ScheduledItem]:
+def _evaluation_items(
+    spec: WorkshopFile, sessions: list[AgendaSession], opened_at: datetime | None
+) -> list[ScheduledItem]:
     r = spec.reminders
     window = spec.evaluation_window
     if sessions:
         opens = max(spec.local(s.end) for s in sessions)
     elif window is not None:
         opens = spec.local(window.opens)
+    elif opened_at is not None:
+        opens = opened_at
     else:
         return []
+    if opened_at is not None and opened_at < opens:
+        opens = opened_at
     closes = spec.local(window.closes) if window is not None else opens + timedelta(days=7)
     items = []
     if r.evaluation_invitation:
@@ -71,6 +96,7 @@ def _evaluation_items(spec: WorkshopFile, sessions: list[AgendaSession]) -> list
         due = closes - timedelta(hours=r.evaluation_nudge_hours_before_close)
         if due > opens:
             items.append(ScheduledItem("evaluation_nudge", "evaluation_nudge", due, closes, {}))
+    items.append(ScheduledItem("report:evaluation", "report_evaluation", closes, None, {}))
     return items
 
 

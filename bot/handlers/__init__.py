@@ -6,10 +6,10 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.handlers import agenda, dgca, fallback, join, menu, organizer, privacy
+from bot.handlers import agenda, dgca, fallback, join, menu, organizer, privacy, reports
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add every feature's handlers, the catch-alls last."""
-    for feature in (join, dgca, agenda, organizer, menu, privacy, fallback):
+    for feature in (join, dgca, agenda, organizer, reports, menu, privacy, fallback):
         feature.register(app)

@@ -8,9 +8,10 @@ import re
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from telegram import (
+    Bot,
     BotCommand,
     BotCommandScopeChat,
     CallbackQuery,
@@ -42,6 +43,10 @@ from bot.flows.events import (
     SetCommands,
 )
 from bot.i18n import I18n
+from bot.services import Services
+
+if TYPE_CHECKING:
+    from bot.delivery import Delivery
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,13 +58,14 @@ COMMAND_NAMES = (
     "agenda",
     "next",
     "reminders",
+    "evaluation",
     "language",
     "help",
     "privacy",
     "mydata",
     "forget",
 )
-ORGANIZER_COMMANDS = ("broadcast", "invite")
+ORGANIZER_COMMANDS = ("broadcast", "invite", "report", "openeval")
 
 
 def actor_of(update: Update) -> Actor | None:
@@ -128,10 +134,19 @@ async def with_retry(call: Callable[[], Awaitable[T]]) -> T:
 class Responder:
     """Carries flow events into one chat; a tapped button is answered exactly once."""
 
-    def __init__(self, context: BotContext, chat_id: int, query: CallbackQuery | None) -> None:
-        self.context = context
+    def __init__(
+        self,
+        bot: Bot,
+        services: Services,
+        chat_id: int,
+        query: CallbackQuery | None = None,
+        delivery: Delivery | None = None,
+    ) -> None:
+        self.bot = bot
+        self.services = services
         self.chat_id = chat_id
         self.query = query
+        self.delivery = delivery
         self.answered = query is None
 
     async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
@@ -149,7 +164,7 @@ class Responder:
 
     async def render(self, events: Sequence[Event]) -> None:
         """Carry out events in order, answering the button before any slow work."""
-        bot, chat_id = self.context.bot, self.chat_id
+        bot, chat_id = self.bot, self.chat_id
         for event in events:
             if isinstance(event, Notice):
                 await self.answer(event.text, alert=event.alert)
@@ -194,18 +209,14 @@ class Responder:
                     )
                 )
             elif isinstance(event, Deliver):
-                delivery = self.context.bot_data.delivery
-                if delivery is not None:
-                    delivery.sender.wake()
+                if self.delivery is not None:
+                    self.delivery.sender.wake()
             elif isinstance(event, Rearm):
-                delivery = self.context.bot_data.delivery
-                if delivery is not None:
-                    await delivery.runner.arm()
-                    await delivery.runner.tick()
+                if self.delivery is not None:
+                    await self.delivery.runner.arm()
+                    await self.delivery.runner.tick()
             elif isinstance(event, SetCommands):
-                commands = bot_commands(
-                    self.context.services.i18n, event.lang, organizer=event.organizer
-                )
+                commands = bot_commands(self.services.i18n, event.lang, organizer=event.organizer)
                 await with_retry(
                     lambda c=commands: bot.set_my_commands(  # type: ignore[misc]
                         c, scope=BotCommandScopeChat(chat_id)
@@ -215,7 +226,7 @@ class Responder:
 
     async def _send(self, text: str, buttons: Keyboard | None) -> None:
         await with_retry(
-            lambda: self.context.bot.send_message(
+            lambda: self.bot.send_message(
                 self.chat_id,
                 text,
                 parse_mode=ParseMode.HTML,
@@ -227,7 +238,7 @@ class Responder:
     async def _edit(self, event: Edit) -> None:
         try:
             await with_retry(
-                lambda: self.context.bot.edit_message_text(
+                lambda: self.bot.edit_message_text(
                     event.text,
                     chat_id=self.chat_id,
                     message_id=event.message_id,
@@ -255,7 +266,9 @@ async def respond(update: Update, context: BotContext, produce: Producer) -> Non
     chat = update.effective_chat
     if chat is None:
         return
-    responder = Responder(context, chat.id, update.callback_query)
+    responder = Responder(
+        context.bot, context.services, chat.id, update.callback_query, context.bot_data.delivery
+    )
     try:
         await responder.render(await produce())
     except Forbidden:

@@ -25,6 +25,7 @@ QUESTIONNAIRE_KINDS = (
     Kind.SUBMIT,
     Kind.SUBMIT_CONFIRM,
     Kind.OPEN_DGCA,
+    Kind.OPEN_EVALUATION,
 )
 
 

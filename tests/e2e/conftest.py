@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator
 
 import pytest
@@ -17,6 +18,12 @@ async def double() -> AsyncIterator[BotApiDouble]:
         yield d
         assert d.violations == [], d.violations
         assert d.unanswered_callbacks() == []
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    # Before the DGCA window opens, so no automatic message goes out unless a test moves time.
+    return FakeClock(datetime(2023, 11, 15, 14, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -135,6 +135,12 @@ async def start_app(
     await app.initialize()
     assert app.post_init is not None
     await app.post_init(app)
+    # Tests drive the schedule with explicit ticks on the fake clock; the real-time safety
+    # tick would race with them.
+    assert app.job_queue is not None
+    assert app.job_queue.get_jobs_by_name("tick")
+    for job in app.job_queue.get_jobs_by_name("tick"):
+        job.schedule_removal()
     assert app.updater is not None
     await app.updater.start_polling(poll_interval=0.0, timeout=5, allowed_updates=ALLOWED_UPDATES)
     await app.start()

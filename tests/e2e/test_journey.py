@@ -208,6 +208,7 @@ async def test_commands_are_registered_per_language(bot: Harness) -> None:
         "agenda",
         "next",
         "reminders",
+        "evaluation",
         "language",
         "help",
         "privacy",

@@ -1,0 +1,227 @@
+"""The post-workshop evaluation, and participants' ratings of each session."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.content import WorkshopFile
+from bot.flows import questionnaire as engine
+from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.common import Ctx, current_workshop, text_length_error, workshop_file
+from bot.flows.events import Button, Deliver, Edit, Event, Keyboard, Notice, Rearm, Send
+from bot.flows.schedule import EVALUATION_ID
+from storage import DialogState, Workshop
+
+COMMENT_MAX = 500
+DEFAULT_OPEN_DAYS = 7
+
+
+def window(spec: WorkshopFile, workshop: Workshop) -> tuple[datetime | None, datetime | None]:
+    """Return when the evaluation opens and closes (None: not known yet)."""
+    opens: datetime | None = None
+    if spec.evaluation_window is not None:
+        opens = spec.local(spec.evaluation_window.opens)
+    elif spec.agenda:
+        opens = max(spec.local(s.end) for s in spec.agenda)
+    if workshop.evaluation_opened_at is not None and (
+        opens is None or workshop.evaluation_opened_at < opens
+    ):
+        opens = workshop.evaluation_opened_at
+    if spec.evaluation_window is not None:
+        closes: datetime | None = spec.local(spec.evaluation_window.closes)
+    elif opens is not None:
+        closes = opens + timedelta(days=DEFAULT_OPEN_DAYS)
+    else:
+        closes = None
+    return opens, closes
+
+
+def state(spec: WorkshopFile, workshop: Workshop, now: datetime) -> str:
+    """Say whether the evaluation is 'not_open', 'open' or 'closed'."""
+    opens, closes = window(spec, workshop)
+    if opens is None or now < opens:
+        return "not_open"
+    if closes is not None and now >= closes:
+        return "closed"
+    return "open"
+
+
+async def after_submit(ctx: Ctx, run: engine.Run) -> list[Event]:
+    """Thank the participant for the evaluation."""
+    return [
+        Send(ctx.tr.t("evaluation.thanks"), [[Button(ctx.tr.t("button.menu"), pack(Kind.MENU))]])
+    ]
+
+
+async def open_evaluation(ctx: Ctx, workshop_id: int | None = None) -> list[Event]:
+    """Open the evaluation for the participant, if its window is open."""
+    if workshop_id is not None:
+        workshop = await ctx.svc.store.workshop(workshop_id)
+        participant = (
+            await ctx.svc.store.participant(workshop_id, ctx.actor.telegram_id)
+            if workshop
+            else None
+        )
+    else:
+        current = await current_workshop(ctx)
+        if current.ambiguous:
+            from bot.flows.menu import pick_workshop
+
+            return pick_workshop(ctx, current.choices, then=Kind.OPEN_EVALUATION)
+        workshop, participant = current.workshop, current.participant
+    if workshop is None or participant is None:
+        return [Send(ctx.tr.t("dgca.not_joined"))]
+    questionnaire = ctx.svc.content.questionnaires.get(EVALUATION_ID)
+    if questionnaire is None:
+        return [Send(ctx.tr.t("evaluation.not_open"))]
+    spec = workshop_file(workshop)
+    now = ctx.svc.clock.now()
+    status = state(spec, workshop, now)
+    if status == "not_open":
+        return [Send(ctx.tr.t("evaluation.not_open"))]
+    existing = await ctx.svc.store.find_response(participant.id, EVALUATION_ID)
+    if status == "closed" and not (existing is not None and existing.submitted):
+        return [Send(ctx.tr.t("evaluation.closed"))]
+    if not participant.profile_done:
+        from bot.flows.join import ask_next_profile_step
+
+        return [
+            Send(ctx.tr.t("dgca.profile_first")),
+            *await ask_next_profile_step(ctx, participant, workshop),
+        ]
+    return await engine.open_questionnaire(ctx, participant, workshop, questionnaire, after_submit)
+
+
+async def is_closed_for(ctx: Ctx, run: engine.Run) -> bool:
+    """Tell whether answers to this run's evaluation are no longer accepted."""
+    if run.questionnaire.id != EVALUATION_ID:
+        return False
+    spec = workshop_file(run.workshop)
+    return state(spec, run.workshop, ctx.svc.clock.now()) == "closed"
+
+
+# Organizers open the evaluation by hand.
+
+
+async def admin_menu(ctx: Ctx, workshop: Workshop) -> list[Event]:
+    """Show the evaluation's state to an organizer, with the button to open it now."""
+    spec = workshop_file(workshop)
+    now = ctx.svc.clock.now()
+    opens, closes = window(spec, workshop)
+    status = state(spec, workshop, now)
+    text = ctx.tr.t(
+        f"evaluation.admin_{status}",
+        title=spec.title.get(ctx.lang),
+        opens=ctx.tr.datetime(opens.astimezone(spec.zone)) if opens else "—",
+        closes=ctx.tr.datetime(closes.astimezone(spec.zone)) if closes else "—",
+    )
+    rows: Keyboard = []
+    if status == "not_open":
+        rows = [
+            [Button(ctx.tr.t("button.open_evaluation"), pack(Kind.EVALUATION_ADMIN, workshop.id))]
+        ]
+    return [Send(text, rows or None)]
+
+
+async def on_admin_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+    """Open the evaluation now; the invitation goes out at once."""
+    workshop_id = cb.int_field(0)
+    if workshop_id is None or not await ctx.svc.store.is_organizer(
+        workshop_id, ctx.actor.telegram_id
+    ):
+        return [Notice(ctx.tr.t("notice.stale"))]
+    workshop = await ctx.svc.store.workshop(workshop_id)
+    if workshop is None or ctx.svc.content.questionnaires.get(EVALUATION_ID) is None:
+        return [Notice(ctx.tr.t("notice.stale"))]
+    now = ctx.svc.clock.now()
+    await ctx.svc.store.set_evaluation_opened(workshop_id, now)
+    refreshed = await ctx.svc.store.workshop(workshop_id)
+    assert refreshed is not None
+    from bot.flows.reminders import reschedule
+
+    await reschedule(ctx.svc, refreshed, workshop_file(refreshed), now)
+    title = workshop_file(refreshed).title.get(ctx.lang)
+    return [
+        Notice(),
+        Edit(message_id, ctx.tr.t("evaluation.opened", title=title)),
+        Rearm(),
+        Deliver(),
+    ]
+
+
+# Session ratings.
+
+
+def rating_buttons(workshop_id: int, session_id: str) -> Keyboard:
+    """Return the one-tap 1-5 rating row for a session."""
+    return [
+        [Button(str(n), pack(Kind.RATE_SESSION, workshop_id, session_id, n)) for n in range(1, 6)]
+    ]
+
+
+async def on_rating_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+    """Record a session rating, or start a comment on it."""
+    workshop_id, session_id = cb.int_field(0), cb.str_field(1)
+    workshop = await ctx.svc.store.workshop(workshop_id) if workshop_id is not None else None
+    participant = (
+        await ctx.svc.store.participant(workshop.id, ctx.actor.telegram_id) if workshop else None
+    )
+    if workshop is None or participant is None:
+        return [Notice(ctx.tr.t("notice.stale"))]
+    spec = workshop_file(workshop)
+    session = next((s for s in spec.agenda if s.id == session_id), None)
+    if session is None:
+        return [Notice(ctx.tr.t("notice.stale"))]
+    title = session.title.get(ctx.lang)
+    now = ctx.svc.clock.now()
+    if cb.kind is Kind.COMMENT_SESSION:
+        await ctx.svc.store.set_dialog(
+            ctx.actor.telegram_id,
+            DialogState.FEEDBACK_COMMENT,
+            {"participant_id": participant.id, "session_id": session.id},
+            now,
+        )
+        return [Notice(), Send(ctx.tr.t("feedback.ask_comment", title=title, max=COMMENT_MAX))]
+    rating = cb.int_field(2)
+    if rating is None or not 1 <= rating <= 5:
+        return [Notice(ctx.tr.t("notice.stale"))]
+    await ctx.svc.store.rate_session(participant.id, workshop.id, session.id, rating, now)
+    return [
+        Notice(),
+        Edit(
+            message_id,
+            ctx.tr.t("feedback.rated", title=title, rating=rating),
+            [
+                [
+                    Button(
+                        ctx.tr.t("button.add_comment"),
+                        pack(Kind.COMMENT_SESSION, workshop.id, session.id),
+                    )
+                ]
+            ],
+        ),
+    ]
+
+
+async def on_comment_text(ctx: Ctx, data: dict[str, object], text: str) -> list[Event]:
+    """Store the typed comment on a session rating."""
+    participant_id, session_id = data.get("participant_id"), data.get("session_id")
+    participant = (
+        await ctx.svc.store.participant_by_id(participant_id)
+        if isinstance(participant_id, int)
+        else None
+    )
+    if (
+        participant is None
+        or participant.telegram_id != ctx.actor.telegram_id
+        or not isinstance(session_id, str)
+    ):
+        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
+        return [Send(ctx.tr.t("fallback.nothing_pending"))]
+    comment = " ".join(text.split())
+    problem = text_length_error(ctx.tr, comment, 2, COMMENT_MAX)
+    if problem:
+        return [Send(problem)]
+    await ctx.svc.store.comment_session(participant.id, session_id, comment)
+    await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
+    return [Send(ctx.tr.t("feedback.thanks"))]

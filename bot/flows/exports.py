@@ -1,0 +1,114 @@
+"""Exports for organizers: a workbook (or CSV) of every answer, with pseudonymous rows."""
+
+from __future__ import annotations
+
+from bot.export import (
+    ExportLabels,
+    ExportQuestion,
+    ExportRow,
+    ExportSheet,
+    build_csv,
+    build_xlsx,
+    export_filename,
+)
+from bot.flows.common import workshop_file
+from bot.flows.events import Event, SendDocument
+from bot.flows.schedule import EVALUATION_ID
+from bot.i18n import Translator
+from bot.services import Services
+from storage import Workshop
+
+
+def labels(tr: Translator) -> ExportLabels:
+    """Return the workbook's headers in the workshop's language."""
+    return ExportLabels(
+        **{
+            name: tr.plain(f"export.{name}")
+            for name in (
+                "participant",
+                "institution",
+                "submitted_at",
+                "questionnaire",
+                "question",
+                "question_text",
+                "answer_code",
+                "answer_label",
+                "answered_at",
+                "long_sheet",
+                "about_sheet",
+                "workshop",
+                "generated",
+                "timezone",
+                "skipped",
+                "yes",
+                "no",
+                "pseudonymous_note",
+            )
+        }
+    )
+
+
+async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ExportSheet]:
+    """Collect one sheet per questionnaire; participants get stable pseudonyms (P001…)."""
+    spec = workshop_file(workshop)
+    out = []
+    pseudonyms: dict[int, str] = {}
+    for qid in (spec.dgca, EVALUATION_ID):
+        q = svc.content.questionnaires.get(qid)
+        if q is None:
+            continue
+        questions = [
+            ExportQuestion(
+                id=slot.question.id,
+                text=slot.question.text.get(lang),
+                section=slot.section.title.get(lang),
+                options={o.code: o.label.get(lang) for o in q.options_of(slot.question)},
+            )
+            for slot in q.slots()
+        ]
+        rows = []
+        for answer_set in await svc.store.answer_sets(workshop.id, qid):
+            name = pseudonyms.setdefault(
+                answer_set.participant_id, f"P{answer_set.participant_id:04d}"
+            )
+            rows.append(
+                ExportRow(
+                    name,
+                    answer_set.institution,
+                    answer_set.submitted_at,
+                    dict(answer_set.answers),
+                    dict(answer_set.answered_at),
+                )
+            )
+        out.append(ExportSheet(qid, q.title.get(lang)[:31], questions, rows))
+    return out
+
+
+async def export_events(svc: Services, workshop: Workshop, lang: str, kind: str) -> list[Event]:
+    """Describe the export file; the workbook is built off the event loop."""
+    tr, spec = svc.i18n(lang), workshop_file(workshop)
+    data = await sheets(svc, workshop, lang)
+    now = svc.clock.now()
+    day = now.astimezone(spec.zone).date()
+    head = labels(tr)
+    if kind == "csv":
+        return [
+            SendDocument(
+                filename=export_filename(
+                    "respuestas" if lang == "es" else "answers", workshop.slug, day, "csv"
+                ),
+                build=lambda: build_csv(data, head, tz=spec.zone),
+                caption=tr.t("export.caption_csv"),
+            )
+        ]
+    return [
+        SendDocument(
+            filename=export_filename(
+                "taller" if lang == "es" else "workshop", workshop.slug, day, "xlsx"
+            ),
+            build=lambda: build_xlsx(
+                data, head, workshop=spec.title.get(lang), generated_at=now, tz=spec.zone
+            ),
+            caption=tr.t("export.caption_xlsx"),
+        )
+    ]

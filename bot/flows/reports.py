@@ -1,0 +1,460 @@
+"""Organizer reports: DGCA and evaluation aggregates, charts with captions, status, exports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from statistics import fmean
+
+from bot import report_charts as rc
+from bot.content import Questionnaire, QuestionType, WorkshopFile
+from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.common import Ctx, short_hash, workshop_file
+from bot.flows.dgca import dimension_scores
+from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SendDocument, SendPhoto
+from bot.flows.schedule import EVALUATION_ID
+from bot.i18n import Translator
+from bot.services import Services
+from storage import AnswerSet, SessionRating, Workshop
+
+KINDS = ("dgca", "eval", "status", "inst", "xlsx", "csv")
+TOP = 3
+CAPTION_STATEMENT_CHARS = 80
+
+
+@dataclass(frozen=True)
+class DimensionStat:
+    """The group's mean on a dimension, over the people who scored it."""
+
+    section_id: str
+    title: str
+    mean: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class StatementStat:
+    """How a group answered one statement on an ordered scale."""
+
+    question_id: str
+    text: str
+    section_id: str
+    labels: list[str]
+    counts: list[int]
+    not_applicable: int
+    mean: float | None
+
+    @property
+    def answered(self) -> int:
+        """Return how many gave an answer on the scale (not 'don't know')."""
+        return sum(self.counts)
+
+    @property
+    def agree_share(self) -> float:
+        """Return the share of the two most positive options among answers on the scale."""
+        return sum(self.counts[:2]) / self.answered if self.answered else 0.0
+
+
+def dimension_stats(q: Questionnaire, sets: list[AnswerSet], lang: str) -> list[DimensionStat]:
+    """Average each person's dimension score over the group ('don't know' left out)."""
+    per_person = [dimension_scores(q, s.answers) for s in sets]
+    out = []
+    for index, section in enumerate(q.sections):
+        values = [p[index].score for p in per_person if p[index].score is not None]
+        numbers = [v for v in values if v is not None]
+        out.append(
+            DimensionStat(
+                section.id,
+                section.title.get(lang),
+                fmean(numbers) if numbers else None,
+                len(numbers),
+            )
+        )
+    return out
+
+
+def statement_stats(q: Questionnaire, sets: list[AnswerSet], lang: str) -> list[StatementStat]:
+    """Count the answers to every scale question, in scale order (most positive first)."""
+    out = []
+    for slot in q.slots():
+        question = slot.question
+        if question.type not in (QuestionType.LIKERT, QuestionType.SINGLE, QuestionType.NPS):
+            continue
+        options = q.options_of(question)
+        na_code = None
+        if question.scale is not None:
+            na = q.scales[question.scale].not_applicable
+            na_code = na.code if na else None
+            options = q.scales[question.scale].options
+        codes = [o.code for o in options]
+        counts = [0] * len(codes)
+        not_applicable = 0
+        values: list[float] = []
+        for s in sets:
+            answer = s.answers.get(question.id)
+            if not isinstance(answer, str):
+                continue
+            if answer == na_code:
+                not_applicable += 1
+            elif answer in codes:
+                counts[codes.index(answer)] += 1
+                value = options[codes.index(answer)].value
+                if value is not None:
+                    values.append(value)
+        out.append(
+            StatementStat(
+                question.id,
+                question.text.get(lang),
+                slot.section.id,
+                [o.label.get(lang) for o in options],
+                counts,
+                not_applicable,
+                fmean(values) if values else None,
+            )
+        )
+    return out
+
+
+def strongest_and_weakest(
+    stats: list[StatementStat], minimum: int, k: int = TOP
+) -> tuple[list[StatementStat], list[StatementStat]]:
+    """Return the k statements with the highest and the lowest mean (enough answers only)."""
+    ranked = sorted(
+        (s for s in stats if s.mean is not None and s.answered >= minimum),
+        key=lambda s: (s.mean or 0.0, s.question_id),
+    )
+    return ranked[::-1][:k], ranked[:k]
+
+
+def _diverging_png(
+    frame: rc.Frame,
+    rows: list[rc.LikertRow],
+    labels: list[str],
+    na: str,
+    pct: Callable[[float], str],
+) -> bytes:
+    return rc.to_png(rc.diverging_figure(frame, rows, labels, na_label=na, pct=pct).figure)
+
+
+def _distribution_png(
+    frame: rc.Frame, dist: rc.Distribution, pct: Callable[[float], str], n_label: str
+) -> bytes:
+    return rc.to_png(rc.distribution_figure(frame, dist, pct=pct, n_label=n_label))
+
+
+def _short(text: str, limit: int = CAPTION_STATEMENT_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _formatters(tr: Translator) -> tuple[Callable[[float, int], str], Callable[[float], str]]:
+    def fmt(value: float, digits: int) -> str:
+        return tr.number(value, digits)
+
+    def pct(share: float) -> str:
+        return tr.plain("report.percent", value=tr.number(share * 100, 0))
+
+    return fmt, pct
+
+
+def _frame(
+    tr: Translator, spec: WorkshopFile, lang: str, title: str, n: int, when: datetime
+) -> rc.Frame:
+    subtitle = tr.plain("report.subtitle", n=n, date=tr.date(when.astimezone(spec.zone).date()))
+    return rc.Frame(title=title, subtitle=subtitle, footer=spec.title.get(lang))
+
+
+async def _submitted(
+    svc: Services, workshop: Workshop, questionnaire_id: str, institution: str | None
+) -> list[AnswerSet]:
+    sets = await svc.store.answer_sets(workshop.id, questionnaire_id)
+    return [
+        s
+        for s in sets
+        if s.submitted_at is not None and (institution is None or s.institution == institution)
+    ]
+
+
+async def dgca_report(
+    svc: Services, workshop: Workshop, lang: str, institution: str | None = None
+) -> list[Event]:
+    """Describe the DGCA report: dimension means, a chart per dimension, the summary."""
+    tr, spec = svc.i18n(lang), workshop_file(workshop)
+    q = svc.content.questionnaire(spec.dgca)
+    sets = await _submitted(svc, workshop, q.id, institution)
+    scope = tr.t("report.scope_institution", institution=institution) if institution else ""
+    minimum = spec.report_min_group
+    if len(sets) < minimum:
+        return [
+            Send(tr.t("report.too_few", what=q.title.get(lang), n=len(sets), min=minimum) + scope)
+        ]
+    now = svc.clock.now()
+    fmt, pct = _formatters(tr)
+    dims = dimension_stats(q, sets, lang)
+    title = tr.plain("report.dgca_title") + (f" · {institution}" if institution else "")
+    frame = _frame(tr, spec, lang, title, len(sets), now)
+    figure_args = ([d.title for d in dims], [d.mean for d in dims], [d.n for d in dims])
+    caption_lines = [tr.t("report.dgca_caption", n=len(sets)) + scope]
+    caption_lines += [
+        tr.t(
+            "report.dimension_line",
+            dimension=d.title,
+            mean=tr.number(d.mean) if d.mean is not None else tr.t("profile_chart.no_data"),
+            n=d.n,
+        )
+        for d in dims
+    ]
+    events: list[Event] = [
+        SendPhoto(
+            render=lambda: rc.to_png(
+                rc.dimension_means_figure(
+                    frame,
+                    *figure_args,
+                    axis_label=tr.plain("report.axis_mean"),
+                    fmt=fmt,
+                    no_data=tr.plain("profile_chart.no_data"),
+                )
+            ),
+            caption="\n".join(caption_lines),
+        )
+    ]
+    stats = statement_stats(q, sets, lang)
+    na_label = q.scales["agreement"].not_applicable if "agreement" in q.scales else None
+    for section in q.sections:
+        rows = [s for s in stats if s.section_id == section.id]
+        if not rows:
+            continue
+        likert = [rc.LikertRow(s.text, s.counts, s.not_applicable) for s in rows]
+        section_frame = _frame(tr, spec, lang, section.title.get(lang), len(sets), now)
+        labels = rows[0].labels
+        na_text = na_label.label.get(lang) if na_label else tr.plain("report.not_applicable")
+        lines = [tr.t("report.section_caption", section=section.title.get(lang), n=len(sets))]
+        lines += [
+            tr.t("report.statement_line", number=i, text=_short(s.text), agree=pct(s.agree_share))
+            for i, s in enumerate(rows, start=1)
+        ]
+        events.append(
+            SendPhoto(
+                render=partial(_diverging_png, section_frame, likert, labels, na_text, pct),
+                caption="\n".join(lines)[:1024],
+            )
+        )
+    best, worst = strongest_and_weakest(stats, minimum)
+    summary = [tr.t("report.summary_title", n=len(sets)) + scope, "", tr.t("report.strongest")]
+    summary += [
+        tr.t(
+            "report.summary_line",
+            text=s.text,
+            mean=tr.number(s.mean or 0),
+            agree=pct(s.agree_share),
+        )
+        for s in best
+    ]
+    summary += ["", tr.t("report.weakest")]
+    summary += [
+        tr.t(
+            "report.summary_line",
+            text=s.text,
+            mean=tr.number(s.mean or 0),
+            agree=pct(s.agree_share),
+        )
+        for s in worst
+    ]
+    events.append(Send("\n".join(summary)))
+    return events
+
+
+def _open_answers(
+    tr: Translator,
+    q: Questionnaire,
+    sets: list[AnswerSet],
+    lang: str,
+    ratings: list[SessionRating],
+    spec: WorkshopFile,
+) -> bytes:
+    """Write the open answers and session comments as a plain UTF-8 text document."""
+    lines = [tr.plain("report.open_title", title=spec.title.get(lang)), ""]
+    for slot in q.slots():
+        if slot.question.type is not QuestionType.TEXT:
+            continue
+        answers = [a for s in sets if isinstance(a := s.answers.get(slot.question.id), str) and a]
+        lines.append(f"## {slot.question.text.get(lang)} ({len(answers)})")
+        lines += [f"- {a}" for a in answers] or [tr.plain("report.none")]
+        lines.append("")
+    titles = {s.id: s.title.get(lang) for s in spec.agenda}
+    comments = [r for r in ratings if r.comment]
+    if comments:
+        lines.append(f"## {tr.plain('report.session_comments')}")
+        for rating in comments:
+            lines.append(f"- [{titles.get(rating.session_id, rating.session_id)}] {rating.comment}")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+async def evaluation_report(svc: Services, workshop: Workshop, lang: str) -> list[Event]:
+    """Describe the evaluation report: a chart per question, open answers, session ratings."""
+    tr, spec = svc.i18n(lang), workshop_file(workshop)
+    q = svc.content.questionnaires.get(EVALUATION_ID)
+    if q is None:
+        return [Send(tr.t("evaluation.not_open"))]
+    sets = await _submitted(svc, workshop, q.id, None)
+    minimum = spec.report_min_group
+    events: list[Event] = []
+    now = svc.clock.now()
+    _, pct = _formatters(tr)
+    if len(sets) < minimum:
+        events.append(
+            Send(tr.t("report.too_few", what=q.title.get(lang), n=len(sets), min=minimum))
+        )
+    else:
+        for stat in statement_stats(q, sets, lang):
+            dist = rc.Distribution(stat.text, stat.labels, stat.counts)
+            top = rc.majority(dist)
+            frame = _frame(tr, spec, lang, q.title.get(lang), stat.answered, now)
+            caption = (
+                tr.t(
+                    "report.majority",
+                    answer=top[0],
+                    question=stat.text,
+                    count=top[1],
+                    n=stat.answered,
+                    share=pct(top[1] / stat.answered),
+                )
+                if top and stat.answered
+                else tr.t("report.no_answers", question=stat.text)
+            )
+            events.append(
+                SendPhoto(
+                    render=partial(
+                        _distribution_png, frame, dist, pct, tr.plain("report.answers_axis")
+                    ),
+                    caption=caption[:1024],
+                )
+            )
+    ratings = await svc.store.session_ratings(workshop.id)
+    if len(sets) >= minimum or any(r.comment for r in ratings):
+        body = _open_answers(tr, q, sets, lang, ratings, spec)
+        events.append(
+            SendDocument(
+                filename=f"{tr.plain('report.open_filename')}-{workshop.slug}.txt",
+                build=lambda: body,
+                caption=tr.t("report.open_caption"),
+            )
+        )
+    if spec.agenda:
+        lines = [tr.t("report.sessions_title")]
+        for session in sorted(spec.agenda, key=lambda s: s.start):
+            given = [r.rating for r in ratings if r.session_id == session.id]
+            if len(given) >= minimum:
+                lines.append(
+                    tr.t(
+                        "report.session_line",
+                        title=session.title.get(lang),
+                        mean=tr.number(fmean(given)),
+                        n=len(given),
+                    )
+                )
+            else:
+                lines.append(
+                    tr.t("report.session_few", title=session.title.get(lang), n=len(given))
+                )
+        events.append(Send("\n".join(lines)))
+    return events
+
+
+async def status_report(svc: Services, workshop: Workshop, lang: str) -> list[Event]:
+    """Count who joined, finished the DGCA and the evaluation, in total and per institution."""
+    tr, spec = svc.i18n(lang), workshop_file(workshop)
+    recipients = await svc.store.recipients(workshop.id, spec.dgca, EVALUATION_ID)
+    lines = [
+        tr.t("report.status_title", title=spec.title.get(lang)),
+        tr.t(
+            "report.status_line",
+            name=tr.plain("report.total"),
+            joined=len(recipients),
+            dgca=sum(r.dgca_done for r in recipients),
+            evaluation=sum(r.evaluation_done for r in recipients),
+            unreachable=sum(r.unreachable for r in recipients),
+        ),
+        "",
+    ]
+    institutions = sorted({r.institution or "—" for r in recipients})
+    for name in institutions:
+        group = [r for r in recipients if (r.institution or "—") == name]
+        lines.append(
+            tr.t(
+                "report.status_line",
+                name=name,
+                joined=len(group),
+                dgca=sum(r.dgca_done for r in group),
+                evaluation=sum(r.evaluation_done for r in group),
+                unreachable=sum(r.unreachable for r in group),
+            )
+        )
+    return [Send("\n".join(lines)[:4000])]
+
+
+def menu(ctx: Ctx, workshop: Workshop) -> list[Event]:
+    """Offer the reports and exports of a workshop."""
+    wid = workshop.id
+    rows: Keyboard = [
+        [
+            Button(ctx.tr.t("button.report_dgca"), pack(Kind.REPORT, wid, "dgca")),
+            Button(ctx.tr.t("button.report_eval"), pack(Kind.REPORT, wid, "eval")),
+        ],
+        [
+            Button(ctx.tr.t("button.report_status"), pack(Kind.REPORT, wid, "status")),
+            Button(ctx.tr.t("button.report_inst"), pack(Kind.REPORT, wid, "inst")),
+        ],
+        [
+            Button(ctx.tr.t("button.export_xlsx"), pack(Kind.REPORT, wid, "xlsx")),
+            Button(ctx.tr.t("button.export_csv"), pack(Kind.REPORT, wid, "csv")),
+        ],
+    ]
+    title = workshop_file(workshop).title.get(ctx.lang)
+    return [Send(ctx.tr.t("report.menu", title=title), rows)]
+
+
+async def _institutions(svc: Services, workshop: Workshop) -> list[str]:
+    sets = await svc.store.answer_sets(workshop.id, workshop_file(workshop).dgca)
+    return sorted({s.institution for s in sets if s.institution and s.submitted_at})
+
+
+async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+    """Build the report asked for, for an organizer of the workshop only."""
+    workshop_id, kind = cb.int_field(0), cb.str_field(1)
+    if (
+        workshop_id is None
+        or kind not in KINDS
+        or not await ctx.svc.store.is_organizer(workshop_id, ctx.actor.telegram_id)
+    ):
+        return [Notice(ctx.tr.t("notice.stale"))]
+    workshop = await ctx.svc.store.workshop(workshop_id)
+    if workshop is None:
+        return [Notice(ctx.tr.t("notice.stale"))]
+    lang = ctx.svc.i18n.pick(workshop.language)
+    notice = Notice(ctx.tr.t("report.preparing"))
+    if kind == "dgca":
+        return [notice, *await dgca_report(ctx.svc, workshop, lang)]
+    if kind == "eval":
+        return [notice, *await evaluation_report(ctx.svc, workshop, lang)]
+    if kind == "status":
+        return [Notice(), *await status_report(ctx.svc, workshop, lang)]
+    if kind in ("xlsx", "csv"):
+        from bot.flows.exports import export_events
+
+        return [notice, *await export_events(ctx.svc, workshop, lang, kind)]
+    names = await _institutions(ctx.svc, workshop)
+    index = cb.int_field(2)
+    if index is None:
+        digest = short_hash(*names)
+        rows: Keyboard = [
+            [Button(name[:60], pack(Kind.REPORT, workshop.id, "inst", i, digest))]
+            for i, name in enumerate(names[:40])
+        ]
+        if not rows:
+            return [Notice(), Send(ctx.tr.t("report.no_institutions"))]
+        return [Notice(), Edit(message_id, ctx.tr.t("report.pick_institution"), rows)]
+    if cb.str_field(3) != short_hash(*names) or not 0 <= index < len(names):
+        return [Notice(ctx.tr.t("notice.stale"))]
+    return [notice, *await dgca_report(ctx.svc, workshop, lang, names[index])]

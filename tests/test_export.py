@@ -1,0 +1,417 @@
+"""Exports: build a small workshop, read the XLSX and CSV back, compare with hand-made values."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
+
+from bot.export import (
+    DATETIME_FORMAT,
+    ExportLabels,
+    ExportQuestion,
+    ExportRow,
+    ExportSheet,
+    build_csv,
+    build_xlsx,
+    export_filename,
+    sheet_name,
+)
+
+TZ = ZoneInfo("America/La_Paz")  # UTC-4 all year
+GENERATED = datetime(2023, 11, 29, 1, 30, 15, tzinfo=UTC)  # 28 Nov, 21:30 in La Paz
+SACABA = "Gobierno Autónomo Municipal de Sacaba"
+USEFUL = "¿Qué fue lo más útil?"
+NOTE = "Los participantes aparecen con seudónimos (P001…), nunca con su nombre."
+
+LABELS = ExportLabels(
+    participant="Participante",
+    institution="Institución",
+    submitted_at="Enviado",
+    questionnaire="Cuestionario",
+    question="Pregunta",
+    question_text="Texto de la pregunta",
+    answer_code="código",
+    answer_label="Respuesta",
+    answered_at="Respondida",
+    long_sheet="Respuestas",
+    about_sheet="Acerca de",
+    workshop="Taller",
+    generated="Generado",
+    timezone="Zona horaria",
+    skipped="(omitida)",
+    yes="Sí",
+    no="No",
+    pseudonymous_note=NOTE,
+)
+
+AGREEMENT = {
+    "5": "Totalmente de acuerdo",
+    "4": "De acuerdo",
+    "3": "Ni de acuerdo ni en desacuerdo",
+    "2": "En desacuerdo",
+    "1": "Totalmente en desacuerdo",
+    "na": "No sé / No aplica",
+}
+LEA_1 = "Nuestros líderes políticos apoyan las inversiones en gobierno digital."
+LEA_2 = "Existe una estrategia de gobierno digital aprobada."
+
+
+def utc(day: int, hour: int, minute: int) -> datetime:
+    return datetime(2023, 11, day, hour, minute, tzinfo=UTC)
+
+
+DGCA = ExportSheet(
+    questionnaire_id="dgca",
+    title="DGCA",
+    questions=[
+        ExportQuestion("lea_1", LEA_1, "Liderazgo", AGREEMENT),
+        ExportQuestion("lea_2", LEA_2, "Liderazgo", AGREEMENT),
+    ],
+    rows=[
+        ExportRow(
+            participant="P001",
+            institution=SACABA,
+            submitted_at=utc(28, 14, 5),
+            answers={"lea_1": "5", "lea_2": "na"},
+            answered_at={"lea_1": utc(28, 14, 1), "lea_2": utc(28, 14, 4)},
+        ),
+        # Not submitted yet, no institution given, one of two questions answered.
+        ExportRow(
+            participant="P002",
+            institution=None,
+            submitted_at=None,
+            answers={"lea_1": "3"},
+            answered_at={"lea_1": utc(28, 15, 0)},
+        ),
+    ],
+)
+
+EVALUATION = ExportSheet(
+    questionnaire_id="evaluation",
+    # Colons and brackets are not allowed in Excel sheet names.
+    title="Evaluación: taller [final]",
+    questions=[
+        ExportQuestion(
+            "q_topics",
+            "¿Qué temas le interesaron?",
+            "Contenidos",
+            {"gov": "Gobernanza", "data": "Datos abiertos", "svc": "Servicios en línea"},
+        ),
+        ExportQuestion("q_useful", USEFUL, "Comentarios", {}),
+        ExportQuestion(
+            "q_overall", "En general, el taller fue…", "General", {"5": "Muy bueno", "4": "Bueno"}
+        ),
+    ],
+    rows=[
+        ExportRow(
+            participant="P001",
+            institution=SACABA,
+            # 02:10 UTC on the 29th is still the 28th in La Paz.
+            submitted_at=datetime(2023, 11, 29, 2, 10, tzinfo=UTC),
+            answers={"q_topics": ["gov", "data"], "q_useful": "=SUM(A1)", "q_overall": []},
+            answered_at={
+                "q_topics": datetime(2023, 11, 29, 2, 0, tzinfo=UTC),
+                "q_useful": datetime(2023, 11, 29, 2, 5, tzinfo=UTC),
+                "q_overall": datetime(2023, 11, 29, 2, 9, tzinfo=UTC),
+            },
+        ),
+        ExportRow(
+            participant="P003",
+            institution="Alcaldía de Quillacollo",
+            submitted_at=None,
+            # An answer given in another offset must land in La Paz time too.
+            answers={"q_topics": ["svc"], "q_useful": "Ver cómo se diseña un trámite"},
+            answered_at={
+                "q_topics": datetime(2023, 11, 28, 16, 0, tzinfo=timezone(timedelta(hours=-3))),
+            },
+        ),
+    ],
+)
+
+SHEETS = [DGCA, EVALUATION]
+EVAL_NAME = "Evaluación taller final"
+
+
+def make_xlsx(sheets: list[ExportSheet] | None = None) -> bytes:
+    return build_xlsx(
+        SHEETS if sheets is None else sheets,
+        LABELS,
+        workshop="Taller Cochabamba 2023",
+        generated_at=GENERATED,
+        tz=TZ,
+    )
+
+
+def rows_of(ws: Worksheet) -> list[tuple[object, ...]]:
+    return list(ws.iter_rows(values_only=True))
+
+
+@pytest.fixture(scope="module")
+def xlsx() -> bytes:
+    return make_xlsx()
+
+
+@pytest.fixture(scope="module")
+def book(xlsx: bytes):
+    return load_workbook(io.BytesIO(xlsx))
+
+
+def test_sheets_in_order_with_excel_safe_names(book) -> None:
+    assert book.sheetnames == ["DGCA", EVAL_NAME, "Respuestas", "Acerca de"]
+    assert book.active.title == "DGCA"
+
+
+def test_wide_sheet_headers_have_code_and_label_per_question(book) -> None:
+    header = rows_of(book["DGCA"])[0]
+    assert header == (
+        "Participante",
+        "Institución",
+        "Enviado (America/La_Paz)",
+        "lea_1 (código)",
+        f"lea_1 {LEA_1}",
+        "lea_2 (código)",
+        f"lea_2 {LEA_2}",
+    )
+    assert rows_of(book[EVAL_NAME])[0][3:] == (
+        "q_topics (código)",
+        "q_topics ¿Qué temas le interesaron?",
+        "q_useful (código)",
+        f"q_useful {USEFUL}",
+        "q_overall (código)",
+        "q_overall En general, el taller fue…",
+    )
+
+
+def test_wide_sheet_values_codes_labels_and_local_times(book) -> None:
+    dgca = rows_of(book["DGCA"])[1:]
+    assert dgca == [
+        # 14:05 UTC is 10:05 in La Paz; numeric codes are numbers, "na" stays text.
+        (
+            "P001",
+            SACABA,
+            datetime(2023, 11, 28, 10, 5),
+            5,
+            "Totalmente de acuerdo",
+            "na",
+            "No sé / No aplica",
+        ),
+        ("P002", None, None, 3, "Ni de acuerdo ni en desacuerdo", None, None),
+    ]
+    evaluation = rows_of(book[EVAL_NAME])[1:]
+    assert evaluation == [
+        (
+            "P001",
+            SACABA,
+            datetime(2023, 11, 28, 22, 10),
+            "gov; data",
+            "Gobernanza; Datos abiertos",
+            None,
+            "=SUM(A1)",
+            None,
+            "(omitida)",
+        ),
+        (
+            "P003",
+            "Alcaldía de Quillacollo",
+            None,
+            "svc",
+            "Servicios en línea",
+            None,
+            "Ver cómo se diseña un trámite",
+            None,
+            None,
+        ),
+    ]
+
+
+def test_datetimes_are_naive_excel_dates_with_a_number_format(book) -> None:
+    cell = book["DGCA"]["C2"]
+    assert cell.is_date
+    assert cell.value.tzinfo is None
+    assert cell.number_format == DATETIME_FORMAT
+
+
+def test_wide_sheet_layout(book) -> None:
+    ws = book["DGCA"]
+    assert ws.freeze_panes == "C2"
+    assert ws.auto_filter.ref == "A1:G3"
+    assert ws["E1"].alignment.wrap_text
+    assert ws["A1"].font.bold
+    assert ws.row_dimensions[1].height >= 30
+    widths = [ws.column_dimensions[c].width for c in "ABCDEFG"]
+    assert all(8 <= w <= 45 for w in widths)
+    assert widths[1] >= len(SACABA)
+    assert book[EVAL_NAME].auto_filter.ref == "A1:I3"
+
+
+def test_formula_typed_by_a_participant_stays_text(xlsx: bytes, book) -> None:
+    cell = book[EVAL_NAME]["G2"]
+    assert cell.value == "=SUM(A1)"
+    assert cell.data_type == "s"
+    assert cell.quotePrefix
+    long_cell = next(c for c in book["Respuestas"]["G"] if c.value == "=SUM(A1)")
+    assert long_cell.data_type == "s"
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/"):
+                assert b"<f>" not in archive.read(name)
+
+
+def test_long_sheet_has_one_row_per_answer(book) -> None:
+    ws = book["Respuestas"]
+    rows = rows_of(ws)
+    assert rows[0] == (
+        "Participante",
+        "Institución",
+        "Cuestionario",
+        "Pregunta",
+        "Texto de la pregunta",
+        "código",
+        "Respuesta",
+        "Respondida (America/La_Paz)",
+    )
+    # DGCA: P001 two answers + P002 one; evaluation: P001 three (one skipped) + P003 two.
+    assert len(rows) - 1 == 2 + 1 + 3 + 2
+    assert rows[1:] == [
+        ("P001", SACABA, "dgca", "lea_1", LEA_1, 5, "Totalmente de acuerdo",
+         datetime(2023, 11, 28, 10, 1)),
+        ("P001", SACABA, "dgca", "lea_2", LEA_2, "na", "No sé / No aplica",
+         datetime(2023, 11, 28, 10, 4)),
+        ("P002", None, "dgca", "lea_1", LEA_1, 3, "Ni de acuerdo ni en desacuerdo",
+         datetime(2023, 11, 28, 11, 0)),
+        ("P001", SACABA, "evaluation", "q_topics", "¿Qué temas le interesaron?", "gov; data",
+         "Gobernanza; Datos abiertos", datetime(2023, 11, 28, 22, 0)),
+        ("P001", SACABA, "evaluation", "q_useful", USEFUL, None, "=SUM(A1)",
+         datetime(2023, 11, 28, 22, 5)),
+        ("P001", SACABA, "evaluation", "q_overall", "En general, el taller fue…", None,
+         "(omitida)", datetime(2023, 11, 28, 22, 9)),
+        ("P003", "Alcaldía de Quillacollo", "evaluation", "q_topics",
+         "¿Qué temas le interesaron?", "svc", "Servicios en línea", datetime(2023, 11, 28, 15, 0)),
+        ("P003", "Alcaldía de Quillacollo", "evaluation", "q_useful", USEFUL, None,
+         "Ver cómo se diseña un trámite", None),
+    ]  # fmt: skip
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == "A1:H9"
+    assert ws["H2"].number_format == DATETIME_FORMAT
+
+
+def test_about_sheet(book) -> None:
+    rows = rows_of(book["Acerca de"])
+    assert rows[:3] == [
+        ("Taller", "Taller Cochabamba 2023"),
+        ("Generado", datetime(2023, 11, 28, 21, 30, 15)),
+        ("Zona horaria", "America/La_Paz"),
+    ]
+    assert rows[4][0] == NOTE
+    assert book["Acerca de"]["B2"].number_format == DATETIME_FORMAT
+
+
+def test_xlsx_is_deterministic_and_carries_no_clock(xlsx: bytes, book) -> None:
+    assert make_xlsx() == xlsx
+    assert book.properties.created == datetime(2023, 11, 29, 1, 30, 15)
+    assert book.properties.modified == datetime(2023, 11, 29, 1, 30, 15)
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        assert {i.date_time for i in archive.infolist()} == {(2023, 11, 28, 21, 30, 14)}
+
+
+def test_xlsx_without_questionnaires_still_has_long_and_about_sheets() -> None:
+    book = load_workbook(io.BytesIO(make_xlsx([])))
+    assert book.sheetnames == ["Respuestas", "Acerca de"]
+    assert book["Respuestas"].max_row == 1
+
+
+def test_control_characters_are_dropped_and_names_deduplicated() -> None:
+    row = ExportRow("P009", "Sacaba\x07", None, {"q_useful": "hola\x00 mundo\nbis"}, {})
+    sheet = ExportSheet("evaluation", "Respuestas", [EVALUATION.questions[1]], [row])
+    book = load_workbook(io.BytesIO(make_xlsx([sheet])))
+    # The questionnaire took "Respuestas" first, so the long sheet gets a suffix.
+    assert book.sheetnames == ["Respuestas", "Respuestas (2)", "Acerca de"]
+    assert rows_of(book["Respuestas"])[1] == ("P009", "Sacaba", None, None, "hola mundo\nbis")
+
+
+def test_naive_datetimes_are_refused() -> None:
+    row = ExportRow("P001", None, datetime(2023, 11, 28, 10, 0), {}, {})
+    with pytest.raises(ValueError, match="naive"):
+        make_xlsx([ExportSheet("dgca", "DGCA", [], [row])])
+
+
+def read_csv(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def test_csv_is_the_long_format_with_bom_and_crlf() -> None:
+    data = build_csv(SHEETS, LABELS, tz=TZ)
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert data.count(b"\r\n") == 9
+    assert data.count(b"\n") == 9
+    rows = read_csv(data)
+    assert rows[0] == [
+        "Participante",
+        "Institución",
+        "Cuestionario",
+        "Pregunta",
+        "Texto de la pregunta",
+        "código",
+        "Respuesta",
+        "Respondida (America/La_Paz)",
+    ]
+    assert len(rows) == 9
+    assert rows[1] == [
+        "P001",
+        SACABA,
+        "dgca",
+        "lea_1",
+        LEA_1,
+        "5",
+        "Totalmente de acuerdo",
+        "2023-11-28 10:01:00",
+    ]
+    assert rows[3][1] == ""
+    assert rows[4][5:7] == ["gov; data", "Gobernanza; Datos abiertos"]
+    # The leading apostrophe keeps Excel from running the formula.
+    assert rows[5][4:8] == [USEFUL, "", "'=SUM(A1)", "2023-11-28 22:05:00"]
+    assert rows[6][5:7] == ["", "(omitida)"]
+    assert rows[8][6:] == ["Ver cómo se diseña un trámite", ""]
+    assert build_csv(SHEETS, LABELS, tz=TZ) == data
+
+
+def test_csv_quotes_commas_quotes_and_newlines() -> None:
+    text = 'Dijo "sí", y luego\notra línea'
+    for prefix in "+-@":
+        row = ExportRow("P004", None, None, {"q_useful": prefix + text}, {})
+        sheet = ExportSheet("evaluation", "E", [EVALUATION.questions[1]], [row])
+        rows = read_csv(build_csv([sheet], LABELS, tz=TZ))
+        assert rows[1][6] == "'" + prefix + text
+
+
+@pytest.mark.parametrize(
+    ("title", "taken", "expected"),
+    [
+        ("DGCA", set(), "DGCA"),
+        ("a/b\\c?d*e[f]g:h", set(), "a b c d e f g h"),
+        ("Evaluación de Capacidades de Gobierno Digital", set(), "Evaluación de Capacidades de Go"),
+        ("dgca", {"dgca"}, "dgca (2)"),
+        ("DGCA", {"dgca", "dgca (2)"}, "DGCA (3)"),
+        ("x" * 40, {"x" * 31}, "x" * 27 + " (2)"),
+        ("'Resumen'", set(), "Resumen"),
+        ("History", set(), "History (2)"),
+        ("???", set(), "fallback"),
+        ("📊" * 20, set(), "📊" * 15),
+    ],
+)
+def test_sheet_name(title: str, taken: set[str], expected: str) -> None:
+    assert sheet_name(title, taken, fallback="fallback") == expected
+
+
+def test_export_filename() -> None:
+    name = export_filename("dgca", "cochabamba-2023", date(2023, 11, 28), "xlsx")
+    assert name == "dgca-cochabamba-2023-2023-11-28.xlsx"
+    with pytest.raises(ValueError):
+        export_filename("dgca", "../etc", date(2023, 11, 28), "xlsx")
