@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
