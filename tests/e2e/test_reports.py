@@ -1,0 +1,212 @@
+"""Evaluation, session ratings, reports and exports through the Bot API double."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.apidouble import SimUser
+from bot.flows.callbacks import Kind, pack
+from tests.e2e.harness import Harness, progress
+from tests.e2e.test_journey import join_es
+
+LA_PAZ = timedelta(hours=-4)
+EVAL_ANSWERS = [
+    "Muy bueno",
+    "Bueno",
+    "Muy bueno",
+    "Muy probable",
+    "Muchísimo",
+    "Mucho",
+    "De acuerdo",
+    "Totalmente de acuerdo",
+    "De acuerdo",
+    "De acuerdo",
+]
+
+
+def la_paz(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2023, 11, day, hour, minute, tzinfo=UTC) - LA_PAZ
+
+
+async def group(bot: Harness, size: int) -> tuple[SimUser, list[SimUser], int]:
+    workshop = await bot.import_workshop()
+    org = bot.double.new_user(first_name="Olga", last_name="Rojas", language_code="es")
+    await bot.services.store.add_organizer(workshop.id, org.id, bot.clock.now())
+    people = []
+    for i in range(size):
+        user = bot.double.new_user(first_name=f"P{i}", last_name="Quispe", language_code="es")
+        await join_es(bot, user, workshop.join_code)
+        people.append(user)
+    return org, people, workshop.id
+
+
+async def dgca(bot: Harness, user: SimUser, labels: list[str]) -> None:
+    await bot.send(user, "/dgca")
+    for i in range(36):
+        await bot.tap(user, labels[i % len(labels)])
+    await bot.tap(user, "📤 Enviar respuestas")
+    await bot.tap(user, "Enviar")
+
+
+async def evaluation(bot: Harness, user: SimUser, answers: list[str], useful: str) -> None:
+    for label in answers:
+        await bot.tap(user, label)
+    await bot.send(user, useful)
+    await bot.tap(user, "Omitir ›")
+    await bot.tap(user, "📤 Enviar respuestas")
+    await bot.tap(user, "Enviar")
+
+
+async def test_evaluation_opens_after_the_last_session_and_closes(bot: Harness) -> None:
+    _, (ana, bob, *_), _ = await group(bot, 2)
+    early = await bot.send(ana, "/evaluation")
+    assert "todavía no está abierta" in (early.text or "")
+    await bot.at(la_paz(29, 15, 30))  # the closing session ends
+    invitation = next(m for m in ana.messages if "Cuéntenos cómo le fue" in (m.text or ""))
+    await bot.tap(ana, "📝 Hacer la evaluación", message=invitation)
+    assert progress(ana.last) == ("La facilitación y el diseño", 1, 12)
+    await evaluation(bot, ana, EVAL_ANSWERS, "Los casos de otros municipios")
+    assert "Gracias por su evaluación" in (ana.last.text or "")
+    await bot.send(bob, "/evaluation")
+    await bot.at(la_paz(30, 0) + timedelta(days=7))  # the window closed on 6 Dec, 23:00
+    await bot.tap(bob, "Muy bueno")
+    assert list(bot.double.callback_answers.values())[-1].text == (
+        "La evaluación de este taller ya cerró. ¡Gracias!"
+    )
+    closed = await bot.send(bob, "/evaluation")
+    assert "ya cerró" in (closed.text or "")
+
+
+async def test_organizer_opens_the_evaluation_early(bot: Harness) -> None:
+    org, (ana,), _ = await group(bot, 1)
+    await bot.send(org, "/openeval")
+    assert "abre el" in (org.last.text or "")
+    await bot.tap(org, "📝 Abrir la evaluación ahora")
+    await bot.flush()
+    assert "está abierta" in (org.last.text or "")
+    assert any("Cuéntenos cómo le fue" in (m.text or "") for m in ana.messages)
+    ready = await bot.send(ana, "/evaluation")
+    assert "1/12" in (ready.text or "")
+    refused = await bot.send(ana, "/openeval")
+    assert "equipo organizador" in (refused.text or "")
+
+
+async def test_session_rating_and_comment(bot: Harness) -> None:
+    _, (ana,), workshop_id = await group(bot, 1)
+    await bot.at(la_paz(28, 9, 0))  # the welcome session ended
+    ask = next(m for m in ana.messages if "¿Cómo calificaría la sesión" in (m.text or ""))
+    assert ana.buttons(ask) == ["1", "2", "3", "4", "5"]
+    await bot.tap(ana, "4", message=ask)
+    assert "con 4 de 5" in (bot.double.message(ask.chat_id, ask.message_id).text or "")
+    await bot.tap(ana, "💬 Añadir un comentario")
+    await bot.send(ana, "Muy clara la bienvenida")
+    assert "Gracias por su comentario" in (ana.last.text or "")
+    ratings = await bot.services.store.session_ratings(workshop_id)
+    assert [(r.session_id, r.rating, r.comment) for r in ratings] == [
+        ("welcome", 4, "Muy clara la bienvenida")
+    ]
+    await ana.tap_data(pack(Kind.RATE_SESSION, workshop_id, "welcome", 9), message=ask)
+    await ana.tap_data(pack(Kind.RATE_SESSION, workshop_id, "nosuch", 3), message=ask)
+    await bot.settle()
+    assert len(await bot.services.store.session_ratings(workshop_id)) == 1
+
+
+async def test_dgca_report_hides_small_groups_then_charts(bot: Harness) -> None:
+    org, people, _ = await group(bot, 3)
+    await dgca(bot, people[0], ["Totalmente de acuerdo"])
+    await dgca(bot, people[1], ["De acuerdo", "En desacuerdo"])
+    await bot.send(org, "/report")
+    await bot.tap(org, "📊 DGCA")
+    assert "no hay suficientes respuestas" in (org.last.text or "") and "(2;" in (
+        org.last.text or ""
+    )
+    await dgca(bot, people[2], ["No sé / No aplica", "Totalmente en desacuerdo"])
+    count = len(org.messages)
+    await bot.send(org, "/report")
+    await bot.tap(org, "📊 DGCA")
+    new = org.messages[count + 1 :]
+    photos = [m for m in new if m.photo]
+    assert len(photos) == 7  # the dimension means, then one chart per dimension
+    means = photos[0].caption or ""
+    # Leadership statements alternate in people[1]: 4,2,4,2,4,2 -> 3,0; people[2]: 6 x (NA|1) -> 1,0
+    assert "Liderazgo: 3,0 (n = 3)" in means  # (5 + 3 + 1) / 3
+    assert "n = 3" in (photos[1].caption or "")
+    summary = new[-1].text or ""
+    assert "Afirmaciones más fuertes" in summary and "Afirmaciones más débiles" in summary
+
+
+async def test_evaluation_report_with_majority_captions_and_documents(bot: Harness) -> None:
+    org, people, _ = await group(bot, 3)
+    await bot.at(la_paz(29, 15, 30))
+    for user, useful in zip(people, ["Los casos", "El trabajo en grupo", "=SUM(A1)"], strict=True):
+        await bot.send(user, "/evaluation")
+        await evaluation(bot, user, EVAL_ANSWERS, useful)
+    count = len(org.messages)
+    await bot.send(org, "/report")
+    await bot.tap(org, "📝 Evaluación")
+    new = org.messages[count + 1 :]
+    photos = [m for m in new if m.photo]
+    assert len(photos) == 10
+    assert "Muy bueno representa la mayoría de «Calidad general" in (photos[0].caption or "")
+    assert "(3 de 3, 100 %)" in (photos[0].caption or "")
+    document = next(m for m in new if m.document)
+    name, data = document.document  # type: ignore[misc]
+    assert name == "respuestas-abiertas-cochabamba-2023.txt"
+    text = data.decode("utf-8")
+    assert "El trabajo en grupo" in text and "Quispe" not in text  # no names
+    assert "Calificación de las sesiones" in (new[-1].text or "")
+
+
+async def test_status_export_and_authorization(bot: Harness) -> None:
+    org, people, workshop_id = await group(bot, 3)
+    await dgca(bot, people[0], ["De acuerdo"])
+    await bot.send(org, "/report")
+    await bot.tap(org, "👥 Participación")
+    status = org.last.text or ""
+    assert "• Total: 3 · 1 · 0 · 0" in status
+    assert "Gobierno Autónomo Municipal de Sacaba: 3 · 1 · 0 · 0" in status
+    await bot.send(org, "/report")
+    await bot.tap(org, "📊 Exportar Excel")
+    name, data = org.last.document  # type: ignore[misc]
+    assert name.startswith("taller-cochabamba-2023-") and name.endswith(".xlsx")
+    book = load_workbook(io.BytesIO(data))
+    assert len(book.sheetnames) >= 3
+    dgca_sheet = book[book.sheetnames[0]]
+    assert dgca_sheet.max_row == 2  # header + the one participant who started the DGCA
+    await bot.send(org, "/report")
+    await bot.tap(org, "📄 Exportar CSV")
+    name, data = org.last.document  # type: ignore[misc]
+    assert data.startswith(b"\xef\xbb\xbf") and name.endswith(".csv")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert len(rows) == 1 + 36 and "Gobierno Autónomo Municipal de Sacaba" in rows[1]
+
+    participant = people[1]
+    refused = await bot.send(participant, "/report")
+    assert "equipo organizador" in (refused.text or "")
+    for kind in ("dgca", "eval", "status", "xlsx", "csv", "inst"):
+        await participant.tap_data(pack(Kind.REPORT, workshop_id, kind), message=refused)
+    await bot.settle()
+    answers = list(bot.double.callback_answers.values())[-6:]
+    assert all(a.text == "Este botón ya no está activo." for a in answers)
+    assert not any(m.document or m.photo for m in participant.messages)
+
+
+async def test_dgca_report_goes_to_the_group_when_the_window_closes(bot: Harness) -> None:
+    org, people, workshop_id = await group(bot, 3)
+    for user in people:
+        await dgca(bot, user, ["De acuerdo", "Totalmente de acuerdo"])
+    chat = bot.double.new_group(title="Equipo", members=[org])
+    await bot.services.store.set_organizer_chat(workshop_id, chat.id)
+    await bot.at(la_paz(27, 23))
+    await bot.double.wait_for(lambda: sum(1 for m in chat.messages if m.photo) == 7, timeout=10)
+    assert "Afirmaciones más fuertes" in (chat.last.text or "")
+
+
+@pytest.fixture
+def allowed_errors() -> list[str]:
+    return []

@@ -1,0 +1,60 @@
+"""Report aggregates against hand-computed values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.content import Content
+from bot.flows.reports import dimension_stats, statement_stats, strongest_and_weakest
+from storage import AnswerSet
+
+NOW = datetime(2023, 11, 28, tzinfo=UTC)
+
+
+def answer_set(pid: int, answers: dict[str, str | list[str]]) -> AnswerSet:
+    return AnswerSet(pid, "GAM", NOW, dict(answers), {})
+
+
+def test_statement_counts_means_and_dont_know(content: Content) -> None:
+    q = content.questionnaire("dgca")
+    sets = [
+        answer_set(1, {"lea_1": "5", "lea_2": "4"}),
+        answer_set(2, {"lea_1": "4", "lea_2": "na"}),
+        answer_set(3, {"lea_1": "1", "lea_2": "na"}),
+    ]
+    stats = {s.question_id: s for s in statement_stats(q, sets, "es")}
+    lea_1, lea_2 = stats["lea_1"], stats["lea_2"]
+    assert lea_1.counts == [1, 1, 0, 0, 1] and lea_1.not_applicable == 0
+    assert lea_1.mean == pytest.approx(10 / 3)
+    assert lea_1.agree_share == pytest.approx(2 / 3)
+    assert lea_2.counts == [0, 1, 0, 0, 0] and lea_2.not_applicable == 2
+    assert lea_2.mean == 4.0
+    assert stats["str_1"].answered == 0 and stats["str_1"].mean is None
+    assert lea_1.labels[0] == "Totalmente de acuerdo"
+
+
+def test_dimension_means_average_each_persons_score(content: Content) -> None:
+    q = content.questionnaire("dgca")
+    lead = [s.question.id for s in q.slots() if s.section.id == "leadership"]
+    sets = [
+        answer_set(1, dict.fromkeys(lead, "5")),  # score 5
+        answer_set(2, {lead[0]: "1", lead[1]: "2"}),  # score 1.5
+        answer_set(3, dict.fromkeys(lead, "na")),  # no score: not counted in n
+    ]
+    dims = {d.section_id: d for d in dimension_stats(q, sets, "es")}
+    assert dims["leadership"].mean == pytest.approx(3.25)
+    assert dims["leadership"].n == 2
+    assert dims["strategy"].mean is None and dims["strategy"].n == 0
+
+
+def test_strongest_and_weakest_need_enough_answers(content: Content) -> None:
+    q = content.questionnaire("dgca")
+    sets = [
+        answer_set(i, {"lea_1": "5", "lea_2": "1", "lea_3": "3", "lea_4": "4"}) for i in range(3)
+    ]
+    sets.append(answer_set(9, {"str_1": "5"}))  # one answer only: below the threshold of 3
+    best, worst = strongest_and_weakest(statement_stats(q, sets, "es"), minimum=3, k=2)
+    assert [s.question_id for s in best] == ["lea_1", "lea_4"]
+    assert [s.question_id for s in worst] == ["lea_2", "lea_3"]
