@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 from statistics import fmean
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.charts import ProfileChart, render_profile
@@ -16,6 +18,9 @@ from bot.flows.common import Ctx, current_workshop, workshop_file
 from bot.flows.events import Button, Event, Notice, Send, SendPhoto
 from bot.flows.schedule import EVALUATION_ID
 from storage import AnswerValue, Participant, Workshop
+
+if TYPE_CHECKING:
+    from bot.flows.reports import DimensionStat
 
 
 @dataclass(frozen=True)
@@ -77,13 +82,19 @@ def _profile_caption(ctx: Ctx, q: Questionnaire, scores: list[DimensionScore]) -
     return "\n".join(lines)
 
 
-def profile_event(ctx: Ctx, run: engine.Run) -> SendPhoto:
-    """Describe the participant's own profile chart with its caption."""
+async def profile_event(ctx: Ctx, run: engine.Run) -> SendPhoto:
+    """Describe the participant's own profile chart (beside the group's, once big enough)."""
     q, tr = run.questionnaire, ctx.tr
     scores = dimension_scores(q, run.answers)
     spec = workshop_file(run.workshop)
     submitted = run.response.submitted_at or ctx.svc.clock.now()
     local = submitted.astimezone(ZoneInfo(run.workshop.timezone))
+    from bot.flows.reports import dimension_stats
+
+    sets = [s for s in await ctx.svc.store.answer_sets(run.workshop.id, q.id) if s.submitted_at]
+    if len(sets) >= spec.report_min_group:
+        group = dimension_stats(q, sets, ctx.lang)
+        return _with_group(ctx, run, scores, group, len(sets), local.date())
     chart = ProfileChart(
         title=tr.plain("profile_chart.title"),
         subtitle=tr.plain(
@@ -105,6 +116,80 @@ def profile_event(ctx: Ctx, run: engine.Run) -> SendPhoto:
     )
 
 
+def _with_group(
+    ctx: Ctx,
+    run: engine.Run,
+    scores: list[DimensionScore],
+    group: list[DimensionStat],
+    n: int,
+    day: date,
+) -> SendPhoto:
+    """Describe the participant's profile next to the group mean; only they receive it."""
+    from bot import report_charts as rc
+
+    tr, q = ctx.tr, run.questionnaire
+    spec = workshop_file(run.workshop)
+    frame = rc.Frame(
+        title=tr.plain("profile_chart.title"),
+        subtitle=tr.plain("profile_chart.group_subtitle", n=n, date=tr.date(day)),
+        footer=spec.title.get(ctx.lang),
+    )
+    figure = partial(
+        _profile_group_png,
+        frame,
+        [s.title.get(ctx.lang) for s in q.sections],
+        [s.score for s in scores],
+        [g.mean for g in group],
+        tr.plain("profile_chart.you"),
+        tr.plain("profile_chart.group", n=n),
+        tr.plain("profile_chart.axis"),
+        tr.plain("profile_chart.no_data"),
+        tr.number,
+    )
+    caption = _profile_caption(ctx, q, scores) + "\n\n" + tr.t("profile_chart.group_line", n=n)
+    caption += "\n" + "\n".join(
+        tr.t(
+            "profile_chart.caption_line",
+            dimension=g.title,
+            score=tr.number(g.mean) if g.mean is not None else tr.t("profile_chart.no_data"),
+        )
+        for g in group
+    )
+    return SendPhoto(
+        render=figure,
+        caption=caption[:1024],
+        buttons=[[Button(tr.t("button.menu"), pack(Kind.MENU))]],
+    )
+
+
+def _profile_group_png(
+    frame: Any,
+    labels: list[str],
+    own: list[float | None],
+    group: list[float | None],
+    own_label: str,
+    group_label: str,
+    axis: str,
+    no_data: str,
+    number: Callable[[float, int], str],
+) -> bytes:
+    from bot import report_charts as rc
+
+    return rc.to_png(
+        rc.profile_vs_group_figure(
+            frame,
+            labels,
+            own,
+            group,
+            own_label=own_label,
+            group_label=group_label,
+            axis_label=axis,
+            fmt=number,
+            no_data=no_data,
+        )
+    )
+
+
 async def after_submit(ctx: Ctx, run: engine.Run) -> list[Event]:
     """Thank the participant, say what happens next, and send their profile."""
     spec = workshop_file(run.workshop)
@@ -113,7 +198,7 @@ async def after_submit(ctx: Ctx, run: engine.Run) -> list[Event]:
         next_text = ctx.tr.t("dgca.next_before", date=ctx.tr.date(spec.start_date))
     else:
         next_text = ctx.tr.t("dgca.next_after")
-    return [Send(next_text), profile_event(ctx, run)]
+    return [Send(next_text), await profile_event(ctx, run)]
 
 
 async def open_dgca(ctx: Ctx, workshop_id: int | None = None) -> list[Event]:
@@ -157,7 +242,7 @@ async def open_dgca(ctx: Ctx, workshop_id: int | None = None) -> list[Event]:
     if existing is not None and existing.submitted:
         run = await engine.load_run(ctx, existing.id)
         assert run is not None
-        return [Send(ctx.tr.t("dgca.already_done")), profile_event(ctx, run)]
+        return [Send(ctx.tr.t("dgca.already_done")), await profile_event(ctx, run)]
     return await engine.open_questionnaire(ctx, participant, workshop, questionnaire, after_submit)
 
 

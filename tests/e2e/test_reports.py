@@ -210,3 +210,17 @@ async def test_dgca_report_goes_to_the_group_when_the_window_closes(bot: Harness
 @pytest.fixture
 def allowed_errors() -> list[str]:
     return []
+
+
+async def test_own_profile_beside_the_group_mean(bot: Harness) -> None:
+    _, people, _ = await group(bot, 3)
+    await dgca(bot, people[0], ["Totalmente de acuerdo"])
+    assert "Media del grupo" not in (people[0].last.caption or "")  # alone: own profile only
+    await dgca(bot, people[1], ["En desacuerdo"])
+    await dgca(bot, people[2], ["De acuerdo"])
+    caption = people[2].last.caption or ""
+    assert "Media del grupo</b> (n = 3)" in caption or "Media del grupo (n = 3)" in caption
+    assert "• Liderazgo: 4,0" in caption  # own score first
+    assert caption.count("• Liderazgo: ") == 2  # and the group's: (5 + 2 + 4) / 3 = 3,7
+    assert "• Liderazgo: 3,7" in caption
+    assert people[2].last.photo is not None
