@@ -58,6 +58,8 @@ def _message(
         closes = row.expires_at or row.due_at
         local = closes.astimezone(spec.zone)
         key = "reminder.dgca_open" if row.kind == "dgca_open" else "reminder.dgca_nudge"
+        if row.kind == "dgca_nudge" and row.payload.get("days") == 1:
+            key = "reminder.dgca_last_day"
         text = tr.t(key, title=title, days=row.payload.get("days", 0), closes=tr.datetime(local))
         label = "button.start_dgca" if row.kind == "dgca_open" else "button.continue_dgca"
         buttons = [[Button(tr.t(label), pack(Kind.OPEN_DGCA, workshop.id))]]
