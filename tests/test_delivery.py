@@ -45,3 +45,14 @@ async def test_pause_stops_everything_for_retry_after() -> None:
     limiter.pause(5)
     await limiter.wait(2)
     assert clock.now == 105.0
+
+
+async def test_never_more_than_the_limit_in_any_second() -> None:
+    clock = Clock()
+    limiter = RateLimiter(Limits(per_second=2, per_chat_seconds=0), clock, clock.sleep)
+    slots = []
+    for chat in range(1, 6):
+        await limiter.wait(chat)
+        slots.append(clock.now)
+    # Spacing alone would allow sends at 0.0, 0.5, 1.0; the window keeps a margin past 1 s.
+    assert all(b - a >= 1.0 for a, b in zip(slots, slots[2:], strict=False))
