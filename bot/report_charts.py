@@ -450,8 +450,9 @@ def diverging_figure(
     rows_in = sum(pitch)
 
     na_title = _wrap(na_label, 13)
-    legend_handles: list[Artist] = [Patch(facecolor=c, edgecolor="none") for c in colours]
-    legend = _legend(fig, ax, legend_handles, scale_labels)
+    # Disagreement is drawn on the left, so the legend reads the same way: least to most.
+    legend_handles: list[Artist] = [Patch(facecolor=c, edgecolor="none") for c in colours[::-1]]
+    legend = _legend(fig, ax, legend_handles, list(scale_labels)[::-1])
     legend_top = header.height
     top = legend_top + _size_in(fig, legend)[1] + 0.2 + _lines(na_title) * 0.2 + 0.12
     bottom = header.footer_height + _X_TICKS

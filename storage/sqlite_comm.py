@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -127,6 +128,27 @@ async def _insert_outbox(
         )
         added += cur.rowcount
     return added
+
+
+def _group_answer_rows(rows: list[aiosqlite.Row]) -> list[AnswerSet]:
+    """Group answer rows into one AnswerSet per participant."""
+    grouped: dict[int, AnswerSet] = {}
+    for row in rows:
+        found = grouped.get(row["participant_id"])
+        if found is None:
+            found = grouped[row["participant_id"]] = AnswerSet(
+                participant_id=row["participant_id"],
+                institution=row["institution"],
+                submitted_at=_dt(row["submitted_at"]),
+                answers={},
+                answered_at={},
+            )
+        if row["question_id"] is not None:
+            found.answers[row["question_id"]] = json.loads(row["value_json"])
+            answered = _dt(row["answered_at"])
+            if answered is not None:
+                found.answered_at[row["question_id"]] = answered
+    return list(grouped.values())
 
 
 class CommunicationMixin:
@@ -282,23 +304,8 @@ class CommunicationMixin:
             " WHERE p.workshop_id = ? AND r.questionnaire_id = ? ORDER BY r.participant_id",
             (workshop_id, questionnaire_id),
         )
-        grouped: dict[int, AnswerSet] = {}
-        for row in rows:
-            found = grouped.get(row["participant_id"])
-            if found is None:
-                found = grouped[row["participant_id"]] = AnswerSet(
-                    participant_id=row["participant_id"],
-                    institution=row["institution"],
-                    submitted_at=_dt(row["submitted_at"]),
-                    answers={},
-                    answered_at={},
-                )
-            if row["question_id"] is not None:
-                found.answers[row["question_id"]] = json.loads(row["value_json"])
-                answered = _dt(row["answered_at"])
-                if answered is not None:
-                    found.answered_at[row["question_id"]] = answered
-        return list(grouped.values())
+        # Decoding tens of thousands of rows is CPU work: keep it off the event loop.
+        return await asyncio.to_thread(_group_answer_rows, rows)
 
     async def rate_session(
         self: _Base,

@@ -320,11 +320,12 @@ def test_diverging_na_is_drawn_apart_as_share_of_all_responses() -> None:
     assert na_ax.get_position().x0 > main.get_position().x1
 
 
-def test_diverging_legend_lists_the_scale_in_order_and_colours_are_stable() -> None:
+def test_diverging_legend_reads_like_the_bars_and_colours_are_stable() -> None:
+    # Disagreement is on the left of the bars, so the legend runs from it to agreement.
     chart = diverging([LikertRow("A", [1, 2, 3, 2, 1])])
-    assert legend_texts(chart.figure.axes[0]) == SHORT_SCALE
+    assert legend_texts(chart.figure.axes[0]) == SHORT_SCALE[::-1]
     long = diverging([LikertRow("A", [1, 2, 3, 2, 1])], SCALE)
-    assert legend_texts(long.figure.axes[0]) == [textwrap.fill(s, 16) for s in SCALE]
+    assert legend_texts(long.figure.axes[0]) == [textwrap.fill(s, 16) for s in SCALE[::-1]]
 
     def colours(c: DivergingChart) -> list[str]:
         return [to_hex(option_bars(c, i)[0].get_facecolor()) for i in range(5)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -33,27 +34,42 @@ class DimensionScore:
     total: int
 
 
-def dimension_scores(q: Questionnaire, answers: Mapping[str, AnswerValue]) -> list[DimensionScore]:
-    """Score each section: the mean of its answered statements, 'don't know' left out."""
-    out = []
+ScoringIndex = list[tuple[str, int, list[tuple[str, dict[str, float | None]]]]]
+
+
+def scoring_index(q: Questionnaire) -> ScoringIndex:
+    """List, per section, its question count and the scored questions with their values."""
+    values_of = {
+        name: {o.code: o.value for o in scale.all_options()} for name, scale in q.scales.items()
+    }
+    index: ScoringIndex = []
     for section in q.sections:
-        values: list[float] = []
-        total = 0
-        for slot in q.slots():
-            if slot.section.id != section.id:
-                continue
-            total += 1
-            question = slot.question
-            if question.scale is None:
-                continue
-            by_code = {o.code: o.value for o in q.scales[question.scale].all_options()}
-            value = by_code.get(str(answers.get(question.id)))
-            if value is not None:
-                values.append(value)
+        slots = [s for s in q.slots() if s.section.id == section.id]
+        scored = [
+            (s.question.id, values_of[s.question.scale])
+            for s in slots
+            if s.question.scale is not None
+        ]
+        index.append((section.id, len(slots), scored))
+    return index
+
+
+def scores_with(index: ScoringIndex, answers: Mapping[str, AnswerValue]) -> list[DimensionScore]:
+    """Score each section with a prepared index (for many people at once)."""
+    out = []
+    for section_id, total, scored in index:
+        values = [
+            v for qid, by_code in scored if (v := by_code.get(str(answers.get(qid)))) is not None
+        ]
         out.append(
-            DimensionScore(section.id, fmean(values) if values else None, len(values), total)
+            DimensionScore(section_id, fmean(values) if values else None, len(values), total)
         )
     return out
+
+
+def dimension_scores(q: Questionnaire, answers: Mapping[str, AnswerValue]) -> list[DimensionScore]:
+    """Score each section: the mean of its answered statements, 'don't know' left out."""
+    return scores_with(scoring_index(q), answers)
 
 
 def _profile_caption(ctx: Ctx, q: Questionnaire, scores: list[DimensionScore]) -> str:
@@ -93,7 +109,8 @@ async def profile_event(ctx: Ctx, run: engine.Run) -> SendPhoto:
 
     sets = [s for s in await ctx.svc.store.answer_sets(run.workshop.id, q.id) if s.submitted_at]
     if len(sets) >= spec.report_min_group:
-        group = dimension_stats(q, sets, ctx.lang)
+        # The group can be large: average it off the event loop.
+        group = await asyncio.to_thread(dimension_stats, q, sets, ctx.lang)
         return _with_group(ctx, run, scores, group, len(sets), local.date())
     chart = ProfileChart(
         title=tr.plain("profile_chart.title"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,10 +10,10 @@ from functools import partial
 from statistics import fmean
 
 from bot import report_charts as rc
-from bot.content import Questionnaire, QuestionType, WorkshopFile
+from bot.content import Questionnaire, QuestionType, ScaleKind, WorkshopFile
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx, short_hash, workshop_file
-from bot.flows.dgca import dimension_scores
+from bot.flows.dgca import scores_with, scoring_index
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SendDocument, SendPhoto
 from bot.flows.schedule import EVALUATION_ID
 from bot.i18n import Translator
@@ -59,7 +60,8 @@ class StatementStat:
 
 def dimension_stats(q: Questionnaire, sets: list[AnswerSet], lang: str) -> list[DimensionStat]:
     """Average each person's dimension score over the group ('don't know' left out)."""
-    per_person = [dimension_scores(q, s.answers) for s in sets]
+    scoring = scoring_index(q)
+    per_person = [scores_with(scoring, s.answers) for s in sets]
     out = []
     for index, section in enumerate(q.sections):
         values = [p[index].score for p in per_person if p[index].score is not None]
@@ -115,6 +117,12 @@ def statement_stats(q: Questionnaire, sets: list[AnswerSet], lang: str) -> list[
             )
         )
     return out
+
+
+def _dgca_aggregates(
+    q: Questionnaire, sets: list[AnswerSet], lang: str
+) -> tuple[list[DimensionStat], list[StatementStat]]:
+    return dimension_stats(q, sets, lang), statement_stats(q, sets, lang)
 
 
 def strongest_and_weakest(
@@ -191,7 +199,8 @@ async def dgca_report(
         ]
     now = svc.clock.now()
     fmt, pct = _formatters(tr)
-    dims = dimension_stats(q, sets, lang)
+    # Aggregating hundreds of people is CPU work: off the event loop.
+    dims, stats = await asyncio.to_thread(_dgca_aggregates, q, sets, lang)
     title = tr.plain("report.dgca_title") + (f" · {institution}" if institution else "")
     frame = _frame(tr, spec, lang, title, len(sets), now)
     figure_args = ([d.title for d in dims], [d.mean for d in dims], [d.n for d in dims])
@@ -219,7 +228,6 @@ async def dgca_report(
             caption="\n".join(caption_lines),
         )
     ]
-    stats = statement_stats(q, sets, lang)
     na_label = q.scales["agreement"].not_applicable if "agreement" in q.scales else None
     for section in q.sections:
         rows = [s for s in stats if s.section_id == section.id]
@@ -307,7 +315,7 @@ async def evaluation_report(svc: Services, workshop: Workshop, lang: str) -> lis
             Send(tr.t("report.too_few", what=q.title.get(lang), n=len(sets), min=minimum))
         )
     else:
-        for stat in statement_stats(q, sets, lang):
+        for stat in await asyncio.to_thread(statement_stats, q, sets, lang):
             dist = rc.Distribution(stat.text, stat.labels, stat.counts)
             top = rc.majority(dist)
             frame = _frame(tr, spec, lang, q.title.get(lang), stat.answered, now)
@@ -323,14 +331,18 @@ async def evaluation_report(svc: Services, workshop: Workshop, lang: str) -> lis
                 if top and stat.answered
                 else tr.t("report.no_answers", question=stat.text)
             )
-            events.append(
-                SendPhoto(
-                    render=partial(
-                        _distribution_png, frame, dist, pct, tr.plain("report.answers_axis")
-                    ),
-                    caption=caption[:1024],
+            question = q.question(stat.question_id)
+            scale = q.scales.get(question.scale) if question.scale else None
+            if scale is not None and scale.kind is ScaleKind.AGREEMENT:
+                # Agreement statements read as diverging bars, as in the DGCA report.
+                row = [rc.LikertRow(stat.text, stat.counts, stat.not_applicable)]
+                na_text = tr.plain("report.not_applicable")
+                render = partial(_diverging_png, frame, row, stat.labels, na_text, pct)
+            else:
+                render = partial(
+                    _distribution_png, frame, dist, pct, tr.plain("report.answers_axis")
                 )
-            )
+            events.append(SendPhoto(render=render, caption=caption[:1024]))
     ratings = await svc.store.session_ratings(workshop.id)
     if len(sets) >= minimum or any(r.comment for r in ratings):
         body = _open_answers(tr, q, sets, lang, ratings, spec)
