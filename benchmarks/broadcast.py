@@ -38,10 +38,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import telegram
 
@@ -69,6 +70,8 @@ BROADCAST_TEXT = "Recordatorio: mañana empezamos a las 09:00 en punto. ¡Les es
 INJECTED_MARK = "[injected by the benchmark]"
 RETRY_AFTER = re.compile(r"retry after (\d+)")
 PROGRESS_EVERY = 15.0
+
+T = TypeVar("T")
 
 log = logging.getLogger("benchmarks.broadcast")
 
@@ -277,20 +280,46 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[index]
 
 
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM: stop after cleaning up."""
+
+
+async def interruptible(work: Awaitable[T], stop: asyncio.Event) -> T:
+    """Await `work` unless `stop` is set first; then cancel it and raise Stopped.
+
+    The work is cancelled until it is done: on Python 3.11, asyncio.wait_for (used by the
+    double and the bot) can swallow a single cancellation.
+    """
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        return task.result()
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.5)
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        task.result()
+    raise Stopped
+
+
 async def one_run(
     label: str,
     scenario: str,
     participants: int,
-    content: Content,
-    i18n: I18n,
-    logs: LogCounter,
+    env: Environment,
     inject: int = 0,
     retry_after: int = 0,
 ) -> RunResult:
-    """Broadcast once to `participants` people and measure it."""
+    """Broadcast once to `participants` people on a fresh database and double; measure it."""
     result = RunResult(scenario, participants)
-    errors_before = logs.errors
-    with tempfile.TemporaryDirectory(prefix="bench-broadcast-") as tmp:
+    errors_before = env.logs.errors
+    helpers: list[asyncio.Task[None]] = []
+    async with contextlib.AsyncExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-broadcast-"))
         database_url = f"sqlite:///{Path(tmp) / 'bot.sqlite3'}"
         limits = RateLimits(
             global_per_second=PER_SECOND,
@@ -299,109 +328,114 @@ async def one_run(
         )
         double = BotApiDouble(token=TOKEN, bot_username="taller_bench_bot", limits=limits)
         await double.start()
-        app: BotApplication | None = None
-        helpers: list[asyncio.Task[None]] = []
-        try:
-            settings = bench_settings(double, database_url)
-            app = build_application(settings, content, i18n, clock=BenchClock())
-            await start_app(app)
-            svc, delivery = services_of(app), delivery_of(app)
-            started = time.monotonic()
-            workshop_id, organizer_id, chat_ids = await populate(double, app, participants)
-            result.setup_s = time.monotonic() - started
-
-            # From here on the only sends are the broadcast's (no progress chat is set).
-            base_accepted = double.stats.sends_accepted
-            base_times = len(double.stats.accepted_times)
-            base_requests = len(double.requests)
-            base_429 = double.stats.rate_limited
-            stats = delivery.sender.stats
-            base_sender = (stats.sent, stats.rate_limited)
-            base_finished = stats.sent + stats.unreachable + stats.failed
-
-            store = svc.store
-            broadcast_id = await store.create_broadcast(
-                workshop_id, organizer_id, "all", svc.clock.now()
-            )
-            await store.update_broadcast(broadcast_id, text=BROADCAST_TEXT)
-            queued = await broadcast_flow.launch(svc, broadcast_id)
-            if queued != participants:
-                print(f"  {label}: launch queued {queued} of {participants}", file=sys.stderr)
-            delivery.sender.wake()
-
-            helpers.append(
-                asyncio.create_task(report_progress(label, double, base_accepted, base_429, queued))
-            )
-            if inject:
-                helpers.append(
-                    asyncio.create_task(
-                        inject_evenly(double, base_accepted, queued, inject, retry_after)
-                    )
-                )
-
-            # A safety net only (nothing is asserted): four times the ideal, plus a minute.
-            budget = (queued / PER_SECOND + inject * retry_after) * 4 + 60
-            try:
-                await double.wait_for(
-                    lambda: double.stats.sends_accepted - base_accepted >= queued,
-                    timeout=budget,
-                )
-
-                # Every row finished (sent, unreachable or failed) and none left queued.
-                sender = delivery.sender.stats
-                await double.wait_for(
-                    lambda: (
-                        sender.sent + sender.unreachable + sender.failed - base_finished >= queued
-                    ),
-                    timeout=30,
-                    poll_interval=0.05,
-                )
-                result.complete = not await store.pending_outbox(1)
-            except AssertionError:
-                print(f"  {label}: incomplete after {budget:.0f} s", file=sys.stderr)
-
-            times = double.stats.accepted_times[base_times:]
-            result.sent = len(times)
-            if len(times) >= 2:
-                result.span_s = times[-1] - times[0]
-                result.rate = (len(times) - 1) / result.span_s if result.span_s > 0 else 0.0
-                gaps = [(b - a) * 1000 for a, b in itertools.pairwise(times)]
-                result.gap_p50_ms = percentile(gaps, 0.50)
-                result.gap_p99_ms = percentile(gaps, 0.99)
-                result.gap_max_ms = max(gaps)
-            for request in double.requests[base_requests:]:
-                if request.status != 429:
-                    continue
-                description = request.description or ""
-                match = RETRY_AFTER.search(description)
-                seconds = int(match.group(1)) if match else 0
-                result.http_429 += 1
-                result.retry_after_sum += seconds
-                if INJECTED_MARK in description:
-                    result.injected_429 += 1
-                    result.injected_retry_after_sum += seconds
-            for chat_id in chat_ids:
-                messages = double.chat_messages(chat_id)
-                copies = sum(1 for m in messages if m.text == BROADCAST_TEXT)
-                result.unexpected += len(messages) - copies
-                if copies == 0:
-                    result.missing += 1
-                elif copies > 1:
-                    result.duplicates += copies - 1
-            result.sender_sent = delivery.sender.stats.sent - base_sender[0]
-            result.sender_429 = delivery.sender.stats.rate_limited - base_sender[1]
-        finally:
-            for task in helpers:
-                task.cancel()
-            for task in helpers:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if app is not None:
-                await stop_app(app)
-            await double.stop()
-            result.violations = len(double.violations)
-            result.log_errors = logs.errors - errors_before
+        stack.push_async_callback(double.stop)
+        settings = bench_settings(double, database_url)
+        app = build_application(settings, env.content, env.i18n, clock=BenchClock())
+        stack.push_async_callback(stop_app, app)
+        stack.push_async_callback(cancel_all, helpers)
+        await interruptible(start_app(app), env.stop)
+        await interruptible(
+            measure(label, result, double, app, helpers, inject, retry_after), env.stop
+        )
+    result.violations = len(double.violations)
+    result.log_errors = env.logs.errors - errors_before
     return result
+
+
+async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def measure(
+    label: str,
+    result: RunResult,
+    double: BotApiDouble,
+    app: BotApplication,
+    helpers: list[asyncio.Task[None]],
+    inject: int,
+    retry_after: int,
+) -> None:
+    """Populate the database, launch the broadcast, wait for it and fill in `result`."""
+    svc, delivery = services_of(app), delivery_of(app)
+    started = time.monotonic()
+    workshop_id, organizer_id, chat_ids = await populate(double, app, result.participants)
+    result.setup_s = time.monotonic() - started
+
+    # From here on the only sends are the broadcast's (no progress chat is set).
+    base_accepted = double.stats.sends_accepted
+    base_times = len(double.stats.accepted_times)
+    base_requests = len(double.requests)
+    base_429 = double.stats.rate_limited
+    sender = delivery.sender.stats
+    base_sent, base_limited = sender.sent, sender.rate_limited
+    base_finished = sender.sent + sender.unreachable + sender.failed
+
+    store = svc.store
+    broadcast_id = await store.create_broadcast(workshop_id, organizer_id, "all", svc.clock.now())
+    await store.update_broadcast(broadcast_id, text=BROADCAST_TEXT)
+    queued = await broadcast_flow.launch(svc, broadcast_id)
+    if queued != result.participants:
+        print(f"  {label}: launch queued {queued} of {result.participants}", file=sys.stderr)
+    delivery.sender.wake()
+
+    helpers.append(
+        asyncio.create_task(report_progress(label, double, base_accepted, base_429, queued))
+    )
+    if inject:
+        helpers.append(
+            asyncio.create_task(inject_evenly(double, base_accepted, queued, inject, retry_after))
+        )
+
+    # A safety net only (nothing is asserted): four times the ideal, plus a minute.
+    budget = (queued / PER_SECOND + inject * retry_after) * 4 + 60
+    try:
+        await double.wait_for(
+            lambda: double.stats.sends_accepted - base_accepted >= queued, timeout=budget
+        )
+        # Every row finished (sent, unreachable or failed) and none is left queued.
+        await double.wait_for(
+            lambda: sender.sent + sender.unreachable + sender.failed - base_finished >= queued,
+            timeout=30,
+            poll_interval=0.05,
+        )
+        result.complete = not await store.pending_outbox(1)
+    except AssertionError:
+        print(f"  {label}: incomplete after {budget:.0f} s", file=sys.stderr)
+
+    times = double.stats.accepted_times[base_times:]
+    result.sent = len(times)
+    if len(times) >= 2:
+        result.span_s = times[-1] - times[0]
+        result.rate = (len(times) - 1) / result.span_s if result.span_s > 0 else 0.0
+        gaps = [(b - a) * 1000 for a, b in itertools.pairwise(times)]
+        result.gap_p50_ms = percentile(gaps, 0.50)
+        result.gap_p99_ms = percentile(gaps, 0.99)
+        result.gap_max_ms = max(gaps)
+    for request in double.requests[base_requests:]:
+        if request.status != 429:
+            continue
+        description = request.description or ""
+        match = RETRY_AFTER.search(description)
+        seconds = int(match.group(1)) if match else 0
+        result.http_429 += 1
+        result.retry_after_sum += seconds
+        if INJECTED_MARK in description:
+            result.injected_429 += 1
+            result.injected_retry_after_sum += seconds
+    for chat_id in chat_ids:
+        messages = double.chat_messages(chat_id)
+        copies = sum(1 for m in messages if m.text == BROADCAST_TEXT)
+        result.unexpected += len(messages) - copies
+        if copies == 0:
+            result.missing += 1
+        elif copies > 1:
+            result.duplicates += copies - 1
+    result.sender_sent = sender.sent - base_sent
+    result.sender_429 = sender.rate_limited - base_limited
 
 
 # ---------------------------------------------------------------------- printing
@@ -560,16 +594,40 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+@dataclass
+class Environment:
+    """What every run shares: content, texts, the log counter and the stop request."""
+
+    content: Content
+    i18n: I18n
+    logs: LogCounter
+    stop: asyncio.Event
+
+
 async def bench(args: argparse.Namespace) -> None:
-    # SIGTERM stops the benchmark like Ctrl-C does: the running app and double are stopped.
+    """Run both scenarios and print the figures (also those finished before a stop)."""
+    loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
-    if main_task is not None:
+    stop = asyncio.Event()
+    presses = 0
+
+    def on_signal() -> None:
+        # The first Ctrl-C (or SIGTERM) stops cleanly; a second one gives up waiting.
+        nonlocal presses
+        presses += 1
+        stop.set()
+        if presses == 1:
+            print("\nstopping: cleaning up the application and the double...", file=sys.stderr)
+        elif main_task is not None:
+            main_task.cancel()
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
         with contextlib.suppress(NotImplementedError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+            loop.add_signal_handler(sig, on_signal)
     logs = LogCounter()
     logging.getLogger().addHandler(logs)
-    content = load_content(CONTENT_DIR)
-    i18n = I18n.load(CONTENT_DIR / "locales")
+    env = Environment(load_content(CONTENT_DIR), I18n.load(CONTENT_DIR / "locales"), logs, stop)
     matching: list[RunResult] = []
     injected: list[RunResult] = []
     expected = args.runs * (
@@ -586,7 +644,7 @@ async def bench(args: argparse.Namespace) -> None:
         for run in range(1, args.runs + 1):
             label = f"matching limits, run {run}/{args.runs}"
             print(f"  {label}: {args.participants} participants", file=sys.stderr, flush=True)
-            result = await one_run(label, "matching", args.participants, content, i18n, logs)
+            result = await one_run(label, "matching", args.participants, env)
             matching.append(result)
             print(
                 f"  {label}: {result.rate:.2f} msgs/s ({result.percent:.1f} %), "
@@ -595,33 +653,31 @@ async def bench(args: argparse.Namespace) -> None:
                 file=sys.stderr,
                 flush=True,
             )
-        if args.inject:
-            for run in range(1, args.runs + 1):
-                label = f"{args.inject} injected 429s, run {run}/{args.runs}"
-                print(
-                    f"  {label}: {args.inject_participants} participants",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                result = await one_run(
-                    label,
-                    "injected",
-                    args.inject_participants,
-                    content,
-                    i18n,
-                    logs,
-                    inject=args.inject,
-                    retry_after=args.retry_after,
-                )
-                injected.append(result)
-                print(
-                    f"  {label}: {result.span_s:.2f} s against {result.ideal_s:.2f} s ideal "
-                    f"({(result.ratio - 1) * 100:+.2f} %)",
-                    file=sys.stderr,
-                    flush=True,
-                )
+        for run in range(1, args.runs + 1 if args.inject else 1):
+            label = f"{args.inject} injected 429s, run {run}/{args.runs}"
+            print(
+                f"  {label}: {args.inject_participants} participants", file=sys.stderr, flush=True
+            )
+            result = await one_run(
+                label,
+                "injected",
+                args.inject_participants,
+                env,
+                inject=args.inject,
+                retry_after=args.retry_after,
+            )
+            injected.append(result)
+            print(
+                f"  {label}: {result.span_s:.2f} s against {result.ideal_s:.2f} s ideal "
+                f"({(result.ratio - 1) * 100:+.2f} %)",
+                file=sys.stderr,
+                flush=True,
+            )
     finally:
         logging.getLogger().removeHandler(logs)
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
         report(args, matching, injected)
 
 
@@ -675,12 +731,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             handler.setLevel(logging.ERROR)
     try:
         asyncio.run(bench(args))
-    except KeyboardInterrupt:
-        print("interrupted: the application and the double were stopped", file=sys.stderr)
+    except (Stopped, KeyboardInterrupt, asyncio.CancelledError):
+        print("stopped: the application and the double were shut down", file=sys.stderr)
         return 130
-    except asyncio.CancelledError:
-        print("terminated: the application and the double were stopped", file=sys.stderr)
-        return 143
     return 0
 
 
