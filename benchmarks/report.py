@@ -51,6 +51,7 @@ import asyncio
 import gc
 import html
 import math
+import multiprocessing
 import os
 import platform
 import re
@@ -63,6 +64,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -329,7 +331,9 @@ async def build_report(
         else:
             continue
         start = time.perf_counter()
-        data = await asyncio.to_thread(work)
+        # As the Responder does: heavy files in the worker process, charts in a thread.
+        heavy = isinstance(event, SendDocument) and event.separate_process
+        data = await svc.build(work, separate_process=heavy)
         report.phases.append(Phase(name, "render", start, time.perf_counter()))
         if keep is not None:
             keep(name, data)
@@ -356,8 +360,11 @@ async def one_run(index: int, args: argparse.Namespace, template: Path | None) -
         if template is not None:
             shutil.copyfile(template, tmp / "bench.db")
         store = await _open(tmp)
+        # The bot's worker process for heavy files, as bot.app's post_init creates it.
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         try:
             svc = make_services(store, content, FakeClock(CLOCK_NOW))
+            svc.process_pool = pool
             if template is None:
                 workshop = await simulate_workshop(
                     svc, participants=args.participants, seed=args.seed
@@ -369,6 +376,7 @@ async def one_run(index: int, args: argparse.Namespace, template: Path | None) -
             simulate_s = time.perf_counter() - started
             return await _measure(index, args, svc, workshop, simulate_s)
         finally:
+            pool.shutdown(wait=True)
             await store.close()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from telegram import BotCommandScopeDefault
@@ -39,7 +41,10 @@ def build_application(
 
     async def post_init(app: BotApplication) -> None:
         store = await open_store(settings.database_url)
+        # "spawn": a fresh interpreter, not a fork of a process that already runs threads.
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         app.bot_data.services = Services(
+            process_pool=pool,
             store=store,
             content=content,
             i18n=i18n,
@@ -71,6 +76,8 @@ def build_application(
         services = app.bot_data.services
         if services is not None:
             await services.store.close()
+            if services.process_pool is not None:
+                services.process_pool.shutdown(wait=False, cancel_futures=True)
             app.bot_data.services = None
 
     context_types = ContextTypes(context=BotContext, bot_data=BotData)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from bot.clock import Clock
@@ -20,6 +23,13 @@ class Services:
     clock: Clock
     admin_ids: frozenset[int] = field(default_factory=frozenset)
     bot_username: str = ""
+    process_pool: Executor | None = None
+
+    async def build(self, build: Callable[[], bytes], *, separate_process: bool) -> bytes:
+        """Run CPU-heavy work off the event loop: in the worker process, or a thread."""
+        if separate_process and self.process_pool is not None:
+            return await asyncio.get_running_loop().run_in_executor(self.process_pool, build)
+        return await asyncio.to_thread(build)
 
     def join_link(self, join_code: str) -> str:
         """Return the deep link that joins a workshop."""

@@ -59,6 +59,9 @@ class SendDocument:
     filename: str
     build: Callable[[], bytes]
     caption: str = ""
+    # A build that allocates heavily (a workbook) runs in a worker process when the host has
+    # one, so its garbage collection cannot pause the event loop; `build` must then pickle.
+    separate_process: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from bot.export import (
     ExportLabels,
     ExportQuestion,
@@ -97,8 +99,9 @@ async def export_events(svc: Services, workshop: Workshop, lang: str, kind: str)
                 filename=export_filename(
                     "respuestas" if lang == "es" else "answers", workshop.slug, day, "csv"
                 ),
-                build=lambda: build_csv(data, head, tz=spec.zone),
+                build=partial(build_csv, data, head, tz=spec.zone),
                 caption=tr.t("export.caption_csv"),
+                separate_process=True,
             )
         ]
     return [
@@ -106,9 +109,15 @@ async def export_events(svc: Services, workshop: Workshop, lang: str, kind: str)
             filename=export_filename(
                 "taller" if lang == "es" else "workshop", workshop.slug, day, "xlsx"
             ),
-            build=lambda: build_xlsx(
-                data, head, workshop=spec.title.get(lang), generated_at=now, tz=spec.zone
+            build=partial(
+                build_xlsx,
+                data,
+                head,
+                workshop=spec.title.get(lang),
+                generated_at=now,
+                tz=spec.zone,
             ),
             caption=tr.t("export.caption_xlsx"),
+            separate_process=True,
         )
     ]

@@ -188,7 +188,9 @@ class Responder:
                 )
             elif isinstance(event, SendDocument):
                 await with_retry(lambda: bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT))
-                data = await asyncio.to_thread(event.build)
+                data = await self.services.build(
+                    event.build, separate_process=event.separate_process
+                )
                 await with_retry(
                     lambda e=event, d=data: bot.send_document(  # type: ignore[misc]
                         chat_id,
