@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from importlib import resources
@@ -34,6 +34,7 @@ BUSY_TIMEOUT_MS = 5000
 # retried this many times before the error reaches the caller.
 LOCKED_RETRIES = 5
 PROFILE_FIELDS = frozenset({"name", "institution", "position", "country"})
+USER_FIELDS = frozenset({"language", "timezone", "active_workshop_id"})
 
 
 def sqlite_path(database_url: str) -> Path:
@@ -88,7 +89,7 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value is not None else None
 
 
-def _workshop(row: aiosqlite.Row) -> Workshop:
+def _workshop(row: aiosqlite.Row | Mapping[str, Any]) -> Workshop:
     return Workshop(
         organizer_chat_id=row["organizer_chat_id"],
         evaluation_opened_at=_dt(row["evaluation_opened_at"]),
@@ -352,36 +353,31 @@ class SqliteStore(CommunicationMixin):
             timezone=row["timezone"],
         )
 
+    async def _set_user_field(
+        self, telegram_id: int, column: str, value: str | int, now: datetime
+    ) -> None:
+        if column not in USER_FIELDS:
+            raise ValueError(f"not a user field: {column}")
+        # The column name comes from the fixed set above, never from input.
+        sql = (
+            f"INSERT INTO users (telegram_id, {column}, created_at, updated_at)"  # noqa: S608
+            f" VALUES (?, ?, ?, ?) ON CONFLICT (telegram_id) DO UPDATE SET"
+            f" {column} = excluded.{column}, updated_at = excluded.updated_at"
+        )
+        async with self._tx() as db:
+            await db.execute(sql, (telegram_id, value, _ts(now), _ts(now)))
+
     async def set_user_language(self, telegram_id: int, language: str, now: datetime) -> None:
         """Store a user's language, creating the user if needed."""
-        async with self._tx() as db:
-            await db.execute(
-                "INSERT INTO users (telegram_id, language, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (telegram_id)"
-                " DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
-                (telegram_id, language, _ts(now), _ts(now)),
-            )
+        await self._set_user_field(telegram_id, "language", language, now)
 
     async def set_user_timezone(self, telegram_id: int, timezone: str, now: datetime) -> None:
         """Store the time zone a person reads times in."""
-        async with self._tx() as db:
-            await db.execute(
-                "INSERT INTO users (telegram_id, timezone, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (telegram_id)"
-                " DO UPDATE SET timezone = excluded.timezone, updated_at = excluded.updated_at",
-                (telegram_id, timezone, _ts(now), _ts(now)),
-            )
+        await self._set_user_field(telegram_id, "timezone", timezone, now)
 
     async def set_active_workshop(self, telegram_id: int, workshop_id: int, now: datetime) -> None:
         """Remember which workshop a user's conversation is about."""
-        async with self._tx() as db:
-            await db.execute(
-                "INSERT INTO users (telegram_id, active_workshop_id, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (telegram_id) DO UPDATE SET"
-                " active_workshop_id = excluded.active_workshop_id,"
-                " updated_at = excluded.updated_at",
-                (telegram_id, workshop_id, _ts(now), _ts(now)),
-            )
+        await self._set_user_field(telegram_id, "active_workshop_id", workshop_id, now)
 
     async def dialog(self, telegram_id: int) -> Dialog | None:
         """Return what the bot waits for from this user."""
@@ -468,18 +464,8 @@ class SqliteStore(CommunicationMixin):
             rows = await cur.fetchall()
         out = []
         for row in rows:
-            w = Workshop(
-                id=row["w_id"],
-                slug=row["slug"],
-                join_code=row["join_code"],
-                language=row["language"],
-                timezone=row["timezone"],
-                start_date=date.fromisoformat(row["start_date"]),
-                end_date=date.fromisoformat(row["end_date"]),
-                spec=json.loads(row["spec_json"]),
-                organizer_chat_id=row["organizer_chat_id"],
-                evaluation_opened_at=_dt(row["evaluation_opened_at"]),
-            )
+            # The participant's own id is `id`; the workshop's came as `w_id`.
+            w = _workshop({**dict(row), "id": row["w_id"]})
             out.append((_participant(row), w))
         return out
 
