@@ -260,6 +260,8 @@ async def import_document(ctx: Ctx, file_name: str, data: bytes) -> list[Event]:
         ),
         Rearm(),
         Deliver(),
+        # Whoever imported a new workshop organizes it: show them the organizer commands.
+        *([SetCommands(ctx.lang, organizer=True)] if result.created else []),
     ]
 
 

@@ -271,3 +271,15 @@ async def test_network_errors_are_retried(bot: Harness) -> None:
     assert bot.delivery.sender.stats.network_retries == 2
     for user in people:
         assert sum("Tras un corte" in (m.text or "") for m in user.messages) == 1
+
+
+async def test_an_administrator_creates_a_workshop_in_chat(bot: Harness) -> None:
+    admin = bot.double.new_user(first_name="Admin", language_code="es", user_id=999)
+    await admin.send_document("nuevo.yaml", COCHABAMBA.read_bytes())
+    await bot.settle()
+    assert "creado" in (admin.last.text or "")
+    workshop = await bot.services.store.workshop_by_slug("cochabamba-2023")
+    assert workshop is not None
+    assert await bot.services.store.is_organizer(workshop.id, admin.id)
+    scoped = bot.double.commands(scope="chat", chat_id=admin.id)
+    assert "report" in [c["command"] for c in scoped]
