@@ -18,13 +18,13 @@ from telegram.ext import ContextTypes, JobQueue
 
 from bot.flows import broadcast as broadcast_flow
 from bot.flows import reminders
-from bot.handlers.common import retry_seconds
+from bot.handlers.common import retry_seconds, with_retry
 from bot.services import Services
 from storage import BroadcastStatus, OutboxRow, ScheduledRow
 
 log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-WINDOW_MARGIN = 0.04
+WINDOW_MARGIN = 0.01
 
 
 @dataclass(frozen=True)
@@ -65,16 +65,20 @@ class RateLimiter:
         slot = max(now, self._next_global, self._paused_until, self._next_chat.get(chat_id, 0.0))
         window = self._recent
         if len(window) == window.maxlen:
-            # Never more than the limit in any second as Telegram counts it: requests reach
-            # it a few milliseconds apart from when we sent them, so keep a margin.
+            # Never more than the limit in any second as Telegram counts it. The window holds
+            # when earlier sends were answered: by then Telegram had counted them, so a stall
+            # on our side can never squeeze one more into its second.
             slot = max(slot, window[0] + 1.0 + WINDOW_MARGIN)
-        window.append(slot)
         self._next_global = slot + 1.0 / self.limits.per_second
         self._next_chat[chat_id] = slot + self._chat_gap(chat_id)
         if len(self._next_chat) > 10_000:
             self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
         if slot > now:
             await self._sleep(slot - now)
+
+    def sent(self) -> None:
+        """Record that a send was answered (whatever the answer)."""
+        self._recent.append(self._clock())
 
     def pause(self, seconds: float) -> None:
         """Stop all sending for `seconds`, as Telegram's retry_after asks."""
@@ -169,7 +173,10 @@ class OutboxSender:
         while True:
             await self.limiter.wait(message.chat_id)
             try:
-                await self._send(row)
+                try:
+                    await self._send(row)
+                finally:
+                    self.limiter.sent()
                 status = "sent"
             except RetryAfter as exc:
                 seconds = retry_seconds(exc)
@@ -293,8 +300,11 @@ class BroadcastTracker:
         )
         try:
             if final or broadcast.progress_message_id is None:
-                await self.bot.send_message(
-                    broadcast.progress_chat_id, text, parse_mode=ParseMode.HTML
+                chat_id = broadcast.progress_chat_id
+                # Right after the last broadcast message this often meets flood control:
+                # the final report must not be lost to it.
+                await with_retry(
+                    lambda: self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
                 )
                 if broadcast.progress_message_id is not None:
                     await self.bot.edit_message_reply_markup(

@@ -283,3 +283,15 @@ async def test_an_administrator_creates_a_workshop_in_chat(bot: Harness) -> None
     assert await bot.services.store.is_organizer(workshop.id, admin.id)
     scoped = bot.double.commands(scope="chat", chat_id=admin.id)
     assert "report" in [c["command"] for c in scoped]
+
+
+async def test_the_final_report_survives_flood_control(bot: Harness) -> None:
+    org, people, _ = await setup(bot)
+    await bot.send(org, "/broadcast")
+    await bot.tap(org, "Todo el taller (3)")
+    await bot.send(org, "Último aviso")
+    bot.double.inject("sendMessage", status=429, retry_after=1, chat_id=org.id)
+    await bot.tap(org, "📤 Enviar ahora")
+    await bot.flush()
+    await bot.double.wait_for(lambda: "Difusión terminada" in (org.last.text or ""), timeout=5)
+    assert "Entregados: 3" in (org.last.text or "")
