@@ -286,7 +286,7 @@ async def test_an_administrator_creates_a_workshop_in_chat(bot: Harness) -> None
 
 
 async def test_the_final_report_survives_flood_control(bot: Harness) -> None:
-    org, people, _ = await setup(bot)
+    org, _, _ = await setup(bot)
     await bot.send(org, "/broadcast")
     await bot.tap(org, "Todo el taller (3)")
     await bot.send(org, "Último aviso")
