@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import multiprocessing
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -27,6 +29,11 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 BotApplication = Application[Any, BotContext, Any, Any, BotData, Any]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# After a stop signal, updates still running this long are cancelled (their transaction is
+# rolled back), so that the whole stop fits in the 10 s hosting platforms allow before SIGKILL;
+# the outbox sender has its own limit (OutboxSender.stop) and is stopped at the same time.
+UPDATE_GRACE_SECONDS = 7.0
 
 
 def build_application(
@@ -73,6 +80,8 @@ def build_application(
             app.bot_data.delivery = None
 
     async def post_shutdown(app: BotApplication) -> None:
+        # A stop signal during post_init skips post_stop: the sender may still be running.
+        await post_stop(app)
         services = app.bot_data.services
         if services is not None:
             await services.store.close()
@@ -105,3 +114,80 @@ async def _set_commands(app: BotApplication, i18n: I18n) -> None:
         await app.bot.set_my_commands(
             bot_commands(i18n, lang), scope=BotCommandScopeDefault(), language_code=lang
         )
+
+
+def webhook_options(settings: Settings) -> dict[str, Any]:
+    """Return the arguments of PTB's start_webhook/run_webhook for these settings."""
+    if not settings.webhook_url:
+        raise ValueError("WEBHOOK_URL is not set")
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.port,
+        "url_path": settings.webhook_path,
+        "webhook_url": settings.webhook_url,
+        "secret_token": settings.webhook_secret_token,
+        "allowed_updates": ALLOWED_UPDATES,
+        # Updates that arrived while the bot was down are still owed an answer.
+        "drop_pending_updates": False,
+    }
+
+
+def run(app: BotApplication, settings: Settings, *, webhook: bool) -> None:
+    """Serve until SIGINT or SIGTERM, by webhook or long polling, then stop gracefully."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    stopping = False
+    background: list[asyncio.Task[None]] = []
+
+    def on_signal(signum: int) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        log.info(
+            "%s received: finishing the updates in flight, then stopping",
+            signal.Signals(signum).name,
+        )
+        delivery = app.bot_data.delivery
+        if delivery is not None:
+            # Stop the sender now rather than after the updates: both get the same time limit.
+            background.append(loop.create_task(delivery.stop(), name="stop-delivery"))
+        loop.call_later(UPDATE_GRACE_SECONDS, _cancel_stragglers, app)
+        app.stop_running()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
+    if webhook:
+        options = webhook_options(settings)
+        log.info(
+            "serving updates by webhook on %s:%s%s",
+            options["listen"],
+            options["port"],
+            options["url_path"],
+        )
+        app.run_webhook(**options, stop_signals=None)
+    else:
+        app.run_polling(
+            allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False, stop_signals=None
+        )
+    log.info("bot stopped")
+
+
+def _cancel_stragglers(app: BotApplication) -> None:
+    """Cancel update handlers and jobs that outlived the grace period after a stop signal."""
+    prefix = f"Application:{app.bot.id}:process_concurrent_update"
+    tasks = [t for t in asyncio.all_tasks() if t.get_name().startswith(prefix) and not t.done()]
+    jobs: list[asyncio.Future[Any]] = []
+    if app.job_queue is not None:
+        # PTB keeps running jobs only in its executor's private set, and waits for all of them.
+        jobs = [f for f in app.job_queue._executor._pending_futures if not f.done()]
+    if not tasks and not jobs:
+        return
+    log.warning(
+        "stopping: cancelled %d update(s) and %d job(s) still running after %.0f s",
+        len(tasks),
+        len(jobs),
+        UPDATE_GRACE_SECONDS,
+    )
+    for future in [*tasks, *jobs]:
+        future.cancel()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from pathlib import Path
 
@@ -45,12 +44,15 @@ def load_all(content_dir: Path) -> tuple[Content, I18n]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bot.app import ALLOWED_UPDATES, build_application
+    from bot.app import build_application, run
     from storage.sqlite import check_writable
 
     settings = load_settings()
     if not settings.token:
         raise StartupError("TELEGRAM_BOT_TOKEN is not set (get one from @BotFather)")
+    webhook = bool(settings.webhook_url) and not args.polling
+    if args.webhook and not settings.webhook_url:
+        raise StartupError("--webhook needs WEBHOOK_URL (the public https:// address of the bot)")
     setup_logging(settings.log_level, settings.token)
     content, i18n = load_all(settings.content_dir)
     check_writable(settings.database_url)
@@ -59,17 +61,19 @@ def _run(args: argparse.Namespace) -> int:
     asyncio.run(_preflight(settings))
     app = build_application(settings, content, i18n)
     try:
-        app.run_polling(
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=False,
-            stop_signals=(signal.SIGINT, signal.SIGTERM),
-        )
+        run(app, settings, webhook=webhook)
     except InvalidToken as exc:
-        raise StartupError(
-            "Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)"
-        ) from exc
+        raise StartupError(TOKEN_REJECTED) from exc
     except NetworkError as exc:
         raise StartupError(f"cannot reach the Bot API at {settings.telegram_api_url}") from exc
+    except TelegramError as exc:
+        what = "the webhook" if webhook else "long polling"
+        raise StartupError(f"Telegram refused {what}: {exc.message}") from exc
+    except OSError as exc:
+        if not webhook:
+            raise
+        where = f"{settings.webhook_listen}:{settings.port}"
+        raise StartupError(f"cannot listen for the webhook on {where}: {exc}") from exc
     return 0
 
 
@@ -145,6 +149,18 @@ async def _import(path: Path, settings: Settings, content: Content, i18n: I18n) 
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from storage.backup import backup_database
+
+    settings = load_settings()
+    result = backup_database(settings.database_url, Path(args.path), force=args.force)
+    print(
+        f"backup written to {result.path}: {result.size_bytes:,} bytes, "
+        f"schema version {result.schema_version}, integrity ok, {result.seconds:.2f} s"
+    )
+    return 0
+
+
 def _workshop(args: argparse.Namespace) -> int:
     settings = load_settings()
     content, i18n = load_all(settings.content_dir)
@@ -155,7 +171,15 @@ def parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     p = argparse.ArgumentParser(prog="python -m bot", description="Workshop companion bot")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot with long polling").set_defaults(func=_run)
+    run = sub.add_parser("run", help="run the bot (webhook when WEBHOOK_URL is set, else polling)")
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument("--webhook", action="store_true", help="serve a webhook (needs WEBHOOK_URL)")
+    mode.add_argument("--polling", action="store_true", help="long-poll even if WEBHOOK_URL is set")
+    run.set_defaults(func=_run)
+    backup = sub.add_parser("backup", help="copy the database safely while the bot runs")
+    backup.add_argument("path", help="file to write (refused if it exists, unless --force)")
+    backup.add_argument("--force", action="store_true", help="replace an existing file")
+    backup.set_defaults(func=_backup)
     sub.add_parser("check-content", help="validate content files").set_defaults(func=_check_content)
     workshop = sub.add_parser("workshop", help="manage workshops")
     wsub = workshop.add_subparsers(dest="action", required=True)
