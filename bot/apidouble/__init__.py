@@ -17,7 +17,7 @@ from .models import (
     Request,
     Stats,
 )
-from .server import BotApiDouble, ChatState
+from .server import BotApiDouble, ChatState, WebhookDelivery
 from .spec import BotApiSpec, UploadedFile, load_spec
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Stats",
     "StoredFile",
     "UploadedFile",
+    "WebhookDelivery",
     "load_spec",
     "parse_html",
     "parse_markdown",

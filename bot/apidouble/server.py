@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import ipaddress
 import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
 from .actors import SimChannel, SimGroup, SimUser
@@ -130,6 +134,8 @@ _INLINE_ACTIONS = (
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _URL_RE = re.compile(r"^(https?://[^\s/$.?#][^\s]*|tg://\S+)$", re.IGNORECASE)
 _CONTENT_KEYS = (
     "text",
@@ -164,6 +170,31 @@ class Injection:
     retry_after: int | None
     remaining: int
     chat_id: int | None
+
+
+@dataclass
+class Delay:
+    """Hold back the next matching calls, as a slow network or a busy Telegram would."""
+
+    method: str
+    seconds: float
+    remaining: int
+    chat_id: int | None
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One attempt to post an update to the bot's webhook."""
+
+    update_id: int
+    url: str
+    status: int | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        """Return whether the bot accepted the update (a 2xx answer)."""
+        return self.status is not None and 200 <= self.status < 300
 
 
 @dataclass
@@ -234,6 +265,8 @@ class BotApiDouble:
         first_update_id: int = 1,
         self_check: bool = True,
         spec: BotApiSpec | None = None,
+        webhook_timeout: float = 10.0,
+        webhook_retry: tuple[float, float] = (0.05, 1.0),
     ) -> None:
         prefix = token.split(":", 1)[0]
         self.token = token
@@ -253,6 +286,12 @@ class BotApiDouble:
         self.updates_enqueued = 0
         self.stats = Stats()
         self.webhook: dict[str, Any] = {}
+        # Public https:// origins mapped to local http:// ones, as a TLS-terminating proxy
+        # in front of the bot would; without a route the double never leaves 127.0.0.1.
+        self.webhook_routes: dict[str, str] = {}
+        self.webhook_deliveries: list[WebhookDelivery] = []
+        self.webhook_timeout = webhook_timeout
+        self.webhook_retry = webhook_retry
         self.files = FileStore(salt=token)
         self._host = host
         self._port = port
@@ -272,6 +311,11 @@ class BotApiDouble:
         self._callbacks: dict[str, _IssuedCallback] = {}
         self._callback_seq = 0
         self._injections: list[Injection] = []
+        self._delays: list[Delay] = []
+        self._pusher: asyncio.Task[None] | None = None
+        self._push_wake = asyncio.Event()
+        self._webhook_session: aiohttp.ClientSession | None = None
+        self._webhook_error: tuple[int, str] | None = None
         self._commands: dict[tuple[str, int | None, int | None, str], list[dict[str, str]]] = {}
         self._bot_texts: dict[tuple[str, str], str] = {}
         self._default_menu_button: dict[str, Any] | None = None
@@ -334,6 +378,14 @@ class BotApiDouble:
         self._closing = True
         if self._poll is not None and not self._poll.wake.done():
             self._poll.wake.set_result("closing")
+        if self._pusher is not None:
+            self._pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pusher
+            self._pusher = None
+        if self._webhook_session is not None:
+            await self._webhook_session.close()
+            self._webhook_session = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -473,6 +525,19 @@ class BotApiDouble:
             Injection(canonical, status, description, retry_after, times, chat_id)
         )
 
+    def delay(
+        self, method: str, seconds: float, *, times: int = 1, chat_id: int | None = None
+    ) -> None:
+        """Make the next `times` calls of method ("*" for any) reach Telegram `seconds` late."""
+        canonical = "*" if method == "*" else self.spec.canonical_method(method)
+        if canonical is None:
+            raise ValueError(f"unknown Bot API method {method!r}")
+        self._delays.append(Delay(canonical, seconds, times, chat_id))
+
+    def route_webhook(self, public: str, local: str) -> None:
+        """Deliver webhook posts for URLs starting with `public` to `local` instead."""
+        self.webhook_routes[public.rstrip("/")] = local.rstrip("/")
+
     def unanswered_callbacks(self) -> list[str]:
         """Return ids of callback queries the bot has not answered yet."""
         return [q.query_id for q in self._callbacks.values() if not q.answered]
@@ -553,6 +618,8 @@ class BotApiDouble:
     def _timeout_report(self, what: str, timeout: float) -> str:
         lines = [f"timed out after {timeout}s waiting for {what}"]
         lines.append(f"updates enqueued={self.updates_enqueued} unfetched={self.unfetched_updates}")
+        if self.webhook.get("url"):
+            lines.append(f"webhook {self.webhook['url']}, last error: {self._webhook_error}")
         recent = self.requests[-10:]
         lines.append(f"last {len(recent)} of {len(self.requests)} request(s):")
         lines.extend("  " + r.short() for r in recent)
@@ -601,6 +668,7 @@ class BotApiDouble:
         self.updates_enqueued += 1
         if self._poll is not None and not self._poll.wake.done():
             self._poll.wake.set_result("update")
+        self._push_wake.set()
         self._notify()
         return update
 
@@ -754,6 +822,7 @@ class BotApiDouble:
         return params
 
     async def _call(self, method: str, params: dict[str, Any], request: web.Request) -> Any:
+        await self._apply_delay(method, params)
         self._apply_injection(method, params)
         handler = self._handlers.get(method)
         if handler is None:
@@ -784,6 +853,18 @@ class BotApiDouble:
                 self.stats.accepted_times.append(self.clock())
         self._check_result(result, self.spec.returns.get(method, ()), f"{method} result")
         return result
+
+    async def _apply_delay(self, method: str, params: dict[str, Any]) -> None:
+        for delay in self._delays:
+            if delay.method not in ("*", method) or delay.remaining <= 0:
+                continue
+            if delay.chat_id is not None and params.get("chat_id") != delay.chat_id:
+                continue
+            delay.remaining -= 1
+            self._delays = [d for d in self._delays if d.remaining > 0]
+            # A client that gives up meanwhile cancels this handler: the call never happens.
+            await asyncio.sleep(delay.seconds)
+            return
 
     def _apply_injection(self, method: str, params: dict[str, Any]) -> None:
         for injection in self._injections:
@@ -1175,35 +1256,67 @@ class BotApiDouble:
             self._violate("getUpdates: two concurrent getUpdates requests (409 Conflict)")
 
     async def _set_webhook(self, params: dict[str, Any], request: web.Request) -> Any:
-        url = params.get("url", "")
-        if url and not str(url).lower().startswith("https://"):
-            raise ApiError(
-                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
-            )
+        url = str(params.get("url", ""))
+        if url:
+            self._check_webhook_url(url)
         secret = params.get("secret_token")
         if secret is not None and not _SECRET_RE.match(secret):
             raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        max_connections = int(params.get("max_connections", 40))
+        if not 1 <= max_connections <= 100:
+            raise ApiError(400, "Bad Request: bad webhook: max_connections must be 1-100")
         if params.get("drop_pending_updates"):
             self._queue.clear()
         if "allowed_updates" in params:
             self._set_allowed(params["allowed_updates"])
         if not url:
             self.webhook = {}
+            self._webhook_error = None
             return True
+        if url != self.webhook.get("url"):
+            self._webhook_error = None
         self.webhook = {
             "url": url,
             "secret_token": secret,
-            "max_connections": params.get("max_connections", 40),
+            "max_connections": max_connections,
             "ip_address": params.get("ip_address"),
         }
         if self._poll is not None and not self._poll.wake.done():
             self._poll.wake.set_result("webhook")
+        if self._pusher is None or self._pusher.done():
+            self._pusher = asyncio.create_task(self._push_updates(), name="double-webhook")
+        self._push_wake.set()
         return True
+
+    @staticmethod
+    def _check_webhook_url(url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "https" or not parts.hostname:
+            raise ApiError(
+                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            )
+        try:
+            port = parts.port or 443
+        except ValueError:
+            raise ApiError(400, "Bad Request: bad webhook: Wrong port number specified") from None
+        if port not in WEBHOOK_PORTS:
+            raise ApiError(
+                400,
+                "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443",
+            )
+        try:
+            ip = ipaddress.ip_address(parts.hostname)
+        except ValueError:
+            return
+        if not ip.is_global:
+            raise ApiError(400, f"Bad Request: bad webhook: IP address {ip} is reserved")
 
     async def _delete_webhook(self, params: dict[str, Any], request: web.Request) -> Any:
         self.webhook = {}
+        self._webhook_error = None
         if params.get("drop_pending_updates"):
             self._queue.clear()
+        self._push_wake.set()
         return True
 
     async def _get_webhook_info(self, params: dict[str, Any], request: web.Request) -> Any:
@@ -1217,7 +1330,89 @@ class BotApiDouble:
             if self.webhook.get("ip_address"):
                 info["ip_address"] = self.webhook["ip_address"]
             info["allowed_updates"] = sorted(self._allowed)
+            if self._webhook_error is not None:
+                info["last_error_date"], info["last_error_message"] = self._webhook_error
         return info
+
+    # ------------------------------------------------------------------ webhook delivery
+
+    async def _push_updates(self) -> None:
+        """Post queued updates to the webhook one at a time, in order, retrying failures.
+
+        Telegram may use up to max_connections connections; one keeps every chat's updates
+        in order, which is what a bot may rely on.
+        """
+        first, longest = self.webhook_retry
+        wait = first
+        while not self._closing:
+            hook = dict(self.webhook)
+            if not hook.get("url") or not self._queue:
+                self._push_wake.clear()
+                await self._push_wake.wait()
+                continue
+            update = self._queue[0]
+            delivery = await self._post_update(hook, update)
+            self.webhook_deliveries.append(delivery)
+            if delivery.ok:
+                if self._queue and self._queue[0] is update:
+                    self._queue.pop(0)
+                self._fetched_upto = max(self._fetched_upto, update["update_id"])
+                wait = first
+            else:
+                self._webhook_error = (self._now(), delivery.error or "")
+                self._push_wake.clear()
+                # Retried later, sooner if the bot sets its webhook again.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._push_wake.wait(), wait)
+                wait = min(longest, wait * 2)
+            self._notify()
+
+    def _webhook_target(self, url: str) -> str | None:
+        for public, local in self.webhook_routes.items():
+            if url == public or url.startswith((public + "/", public + "?")):
+                return local + url[len(public) :]
+        return None
+
+    async def _post_update(self, hook: dict[str, Any], update: dict[str, Any]) -> WebhookDelivery:
+        url = str(hook["url"])
+        update_id = int(update["update_id"])
+        target = self._webhook_target(url)
+        if target is None:
+            return WebhookDelivery(
+                update_id, url, None, "Failed to resolve host: Name or service not known"
+            )
+        headers = {"Content-Type": "application/json"}
+        if hook.get("secret_token"):
+            headers[SECRET_HEADER] = hook["secret_token"]
+        if self._webhook_session is None:
+            self._webhook_session = aiohttp.ClientSession()
+        try:
+            async with self._webhook_session.post(
+                target,
+                data=json.dumps(update, ensure_ascii=False).encode(),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
+                allow_redirects=False,
+            ) as resp:
+                body = await resp.read()
+                if not 200 <= resp.status < 300:
+                    error = f"Wrong response from the webhook: {resp.status} {_phrase(resp.status)}"
+                    return WebhookDelivery(update_id, url, resp.status, error)
+        except TimeoutError:
+            return WebhookDelivery(update_id, url, None, "Read timeout expired")
+        except aiohttp.ClientConnectorError:
+            return WebhookDelivery(update_id, url, None, "Connection refused")
+        except aiohttp.ClientError as exc:
+            return WebhookDelivery(update_id, url, None, f"Connection failed: {exc}")
+        self._check_webhook_reply(body)
+        return WebhookDelivery(update_id, url, resp.status, None)
+
+    def _check_webhook_reply(self, body: bytes) -> None:
+        # Telegram runs a method the bot puts in its reply; the double does not.
+        with contextlib.suppress(ValueError):
+            reply = json.loads(body) if body.strip() else None
+            if isinstance(reply, dict) and "method" in reply:
+                self._violate("webhook reply carries a method call (not supported by the double)")
 
     # ------------------------------------------------------------------ methods: sending
 
@@ -1803,6 +1998,13 @@ class BotApiDouble:
     def chat_state(self, chat_id: int) -> ChatState:
         """Return the internal state of a chat (used by the actors)."""
         return self._chats[chat_id]
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 def _connected(request: web.Request) -> bool:
