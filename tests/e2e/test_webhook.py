@@ -30,7 +30,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def webhook_settings(double: BotApiDouble, db_url: str, port: int, **extra: str) -> Settings:
+def webhook_settings(double: BotApiDouble, db_url: str, port: int) -> Settings:
     return Settings(
         telegram_bot_token=TOKEN,
         telegram_api_url=double.url,
@@ -41,7 +41,6 @@ def webhook_settings(double: BotApiDouble, db_url: str, port: int, **extra: str)
         webhook_listen="127.0.0.1",
         port=port,
         _env_file=None,
-        **extra,
     )
 
 
