@@ -12,6 +12,7 @@ from typing import Any
 
 from telegram import BotCommandScopeDefault
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from tornado.httpserver import HTTPServer
 
 from bot.clock import Clock, SystemClock
 from bot.content import Content
@@ -34,6 +35,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # rolled back), so that the whole stop fits in the 10 s hosting platforms allow before SIGKILL;
 # the outbox sender has its own limit (OutboxSender.stop) and is stopped at the same time.
 UPDATE_GRACE_SECONDS = 7.0
+# How long a stop waits for webhook requests already being received to get their answer.
+WEBHOOK_DRAIN_SECONDS = 2.0
 
 
 def build_application(
@@ -153,11 +156,18 @@ def run(app: BotApplication, settings: Settings, *, webhook: bool) -> None:
             # Stop the sender now rather than after the updates: both get the same time limit.
             background.append(loop.create_task(delivery.stop(), name="stop-delivery"))
         loop.call_later(UPDATE_GRACE_SECONDS, _cancel_stragglers, app)
-        app.stop_running()
+        if webhook:
+            background.append(loop.create_task(_drain_then_stop(app), name="drain-webhook"))
+        else:
+            app.stop_running()
 
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, on_signal, sig)
     if webhook:
+        # One request per connection: a connection is then open only while an update is
+        # being received, so a stop can wait for those instead of cutting them (see
+        # _drain_then_stop). Tornado's own configuration hook; only the webhook uses tornado.
+        HTTPServer.configure(None, no_keep_alive=True)
         options = webhook_options(settings)
         log.info(
             "serving updates by webhook on %s:%s%s",
@@ -171,6 +181,26 @@ def run(app: BotApplication, settings: Settings, *, webhook: bool) -> None:
             allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False, stop_signals=None
         )
     log.info("bot stopped")
+
+
+async def _drain_then_stop(app: BotApplication) -> None:
+    """Stop taking webhook connections, let open ones get their answer, then stop the bot.
+
+    PTB's stop closes every connection at once: an update already taken into the queue
+    (and so processed) could lose its 200 answer, and Telegram would send it again.
+    """
+    httpd = getattr(app.updater, "_httpd", None)
+    server = getattr(httpd, "_http_server", None)
+    if isinstance(server, HTTPServer):
+        server.stop()
+        # Tornado signals nothing when a connection closes: look every 20 ms.
+        for _ in range(int(WEBHOOK_DRAIN_SECONDS / 0.02)):
+            if not getattr(server, "_connections", None):
+                break
+            await asyncio.sleep(0.02)
+    else:
+        log.warning("webhook server not found: stopping without waiting for open requests")
+    app.stop_running()
 
 
 def _cancel_stragglers(app: BotApplication) -> None:
