@@ -167,6 +167,14 @@ def _workshop(args: argparse.Namespace) -> int:
     return asyncio.run(_import(Path(args.file), settings, content, i18n))
 
 
+def _rehearse(args: argparse.Namespace) -> int:
+    from bot.rehearsal import command
+
+    settings = load_settings()
+    content, i18n = load_all(settings.content_dir)
+    return command(args, content, i18n)
+
+
 def parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     p = argparse.ArgumentParser(prog="python -m bot", description="Workshop companion bot")
@@ -186,6 +194,15 @@ def parser() -> argparse.ArgumentParser:
     imp = wsub.add_parser("import", help="create or update a workshop from a YAML file")
     imp.add_argument("file")
     imp.set_defaults(func=_workshop)
+    rehearse = sub.add_parser("rehearse", help="run a whole workshop offline, without a token")
+    rehearse.add_argument("--participants", type=int, default=40, metavar="N")
+    rehearse.add_argument("--seed", type=int, default=1, metavar="S")
+    rehearse.add_argument("--workshop", metavar="FILE", help="workshop file (default: example)")
+    rehearse.add_argument("--out", metavar="DIR", help="where to write (default: ./rehearsal)")
+    rehearse.add_argument("--force", action="store_true", help="replace a rehearsal in --out")
+    rehearse.add_argument("--database", metavar="FILE", help="keep the database in FILE")
+    rehearse.add_argument("--quiet", action="store_true", help="no progress bar")
+    rehearse.set_defaults(func=_rehearse)
     return p
 
 

@@ -1,0 +1,395 @@
+"""The rehearsal's script: an ordered list of named phases, each a stretch of the workshop.
+
+A phase moves the simulated clock forward (never back) and has people act through the
+bot as they would on Telegram. To add a phase, write an `async def` that takes the World
+and put it in PHASES at its place in the workshop's timeline.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from bot.apidouble import ChatMessage
+from bot.content import WorkshopFile
+from bot.flows.callbacks import Callback, Kind, unpack
+from bot.flows.schedule import EVALUATION_ID
+from bot.rehearsal.people import SESSION_COMMENTS, DgcaPlan, Person
+from bot.rehearsal.world import Player, RehearsalError, World, field_is
+from storage import DialogState
+
+JOIN_WAVES = (timedelta(hours=1), timedelta(hours=6), timedelta(days=1), timedelta(days=2))
+DGCA_WAVES = (timedelta(minutes=20), timedelta(hours=3), timedelta(days=1, hours=2))
+WAVE_SIZE = 8
+ANSWER_STEP = timedelta(seconds=15)
+TYPING_STEP = timedelta(seconds=40)
+RATING_STEP = timedelta(minutes=1)
+COMMENT_SHARE = 0.5
+CURIOUS = 3
+SESSION_BASE = 4.2
+BROADCAST_TEXT = (
+    "¡Gracias por participar en el taller! Las presentaciones y la relatoría estarán "
+    "disponibles la próxima semana. / Thank you for taking part in the workshop! The slides "
+    "and the report will be available next week."
+)
+REPORTS = ("status", "dgca", "eval", "inst", "xlsx", "csv")
+LINK = re.compile(r"\?start=([A-Za-z0-9_-]+)")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A named stretch of the rehearsal."""
+
+    name: str
+    about: str
+    run: Callable[[World], Awaitable[None]]
+
+
+# ---------------------------------------------------------------------- timeline
+
+
+def rehearsal_start(spec: WorkshopFile) -> datetime:
+    """Return when the rehearsal begins: three days before anything happens, at 10:00."""
+    moments = [spec.local(s.start) for s in spec.agenda]
+    if spec.dgca_window is not None:
+        moments.append(spec.local(spec.dgca_window.opens))
+    if spec.evaluation_window is not None:
+        moments.append(spec.local(spec.evaluation_window.opens))
+    first = min(moments) if moments else spec.local(datetime.combine(spec.start_date, time(9)))
+    day = (first - timedelta(days=3)).date()
+    return spec.local(datetime.combine(day, time(10)))
+
+
+async def _due(world: World, *keys: str) -> datetime | None:
+    """Return when the first of the workshop's occasions with one of these keys falls due."""
+    assert world.workshop_id is not None
+    rows = await world.store.schedule_of(world.workshop_id)
+    times = [r.due_at for r in rows if r.key in keys or r.kind in keys]
+    return min(times) if times else None
+
+
+def _next_morning(world: World, hour: int = 10) -> datetime:
+    local = world.clock.now().astimezone(world.spec.zone)
+    day = local.date() + timedelta(days=1)
+    return world.spec.local(datetime.combine(day, time(hour)))
+
+
+def _waves(
+    offsets: tuple[timedelta, ...], players: list[Player]
+) -> list[tuple[timedelta, list[Player]]]:
+    """Spread people over moments; a few people come together, so they are quicker to run."""
+    count = min(len(offsets), max(1, len(players) // WAVE_SIZE))
+    return [(offsets[i], players[i::count]) for i in range(count)]
+
+
+def _joined(world: World) -> list[Player]:
+    return [p for p in world.players if p.joined]
+
+
+def _person(player: Player) -> Person:
+    if player.person is None:
+        raise RehearsalError(f"{player.name} is not a participant")
+    return player.person
+
+
+# ---------------------------------------------------------------------- join
+
+
+async def join(world: World) -> None:
+    """Set up the workshop as a real team would, then let everyone join by the link."""
+    admin, organizer = world.admin, world.organizer
+    assert admin is not None and organizer is not None
+    await admin.upload(world.workshop_file.name, world.workshop_file.read_bytes())
+    workshop = await world.store.workshop_by_slug(world.spec.id)
+    if workshop is None:
+        raise RehearsalError(f"the bot did not import {world.workshop_file}" + admin.context())
+    world.workshop_id = workshop.id
+    await admin.say("/organizer")
+    await admin.tap(Kind.ORG_INVITE, field_is(0, workshop.id))
+    invitation = _link_payload(admin, "org-")
+    await world.pass_time(timedelta(hours=1))
+    await organizer.say(f"/start {invitation}")
+    # The team's group gets the automatic reports, once for everyone.
+    group = world.group
+    if group is not None:
+        await organizer.say("/linkgroup", chat=group)
+        await organizer.tap(Kind.LINK_GROUP, field_is(0, workshop.id), chat=group)
+    await organizer.say("/invite")
+    world.join_code = _link_payload(organizer, "")
+    start = world.clock.now()
+    for offset, wave in _waves(JOIN_WAVES, world.players):
+        await world.advance_to(start + offset)
+        await world.crowd(wave, _join_one, step=TYPING_STEP, label="joined")
+
+
+def _link_payload(player: Player, prefix: str) -> str:
+    """Return the start payload of the newest t.me link the bot sent to `player`."""
+    for text in reversed(player.texts()):
+        for payload in LINK.findall(text):
+            if payload.startswith(prefix) and (prefix or not payload.startswith("org-")):
+                return payload
+    raise RehearsalError(f"{player.name}: no link in the bot's messages" + player.context())
+
+
+async def _join_one(player: Player) -> None:
+    """Open the join link and answer the greeting, consent and profile questions."""
+    person = _person(player)
+    await player.say(f"/start {player.world.join_code}")
+    for _ in range(30):
+        last = player.last
+        kinds = player.kinds(last)
+        if Kind.OPEN_DGCA in kinds:
+            player.joined = True
+            return
+        if Kind.JOIN_LANGUAGE in kinds and player.find(
+            Kind.JOIN_LANGUAGE, field_is(1, person.language), message=last
+        ):
+            await player.tap(Kind.JOIN_LANGUAGE, field_is(1, person.language), message=last)
+            continue
+        if Kind.JOIN_CONTINUE in kinds:
+            await player.tap(Kind.JOIN_CONTINUE, message=last)
+            continue
+        if Kind.CONSENT in kinds:
+            await player.tap(Kind.CONSENT, field_is(1, 1), message=last)
+            continue
+        dialog = await player.dialog()
+        state = dialog.state if dialog is not None else None
+        if state is DialogState.PROFILE_NAME:
+            if person.typed_name is None and Kind.PROFILE_NAME in kinds:
+                await player.tap(Kind.PROFILE_NAME, message=last)
+            else:
+                await player.say(person.typed_name or person.full_name)
+        elif state is DialogState.PROFILE_INSTITUTION:
+            await _pick_institution(player, person)
+        elif state is DialogState.PROFILE_INSTITUTION_TEXT:
+            await player.say(person.institution)
+        elif state is DialogState.PROFILE_POSITION:
+            await player.say(person.position)
+        elif state is DialogState.PROFILE_COUNTRY:
+            if person.typed_country:
+                await player.tap(Kind.COUNTRY_OTHER, message=last)
+            else:
+                await player.tap(Kind.COUNTRY, message=last)
+        elif state is DialogState.PROFILE_COUNTRY_TEXT:
+            await player.say(person.typed_country or "Bolivia")
+        else:
+            break
+    raise RehearsalError(f"{player.name}: stuck while joining" + player.context())
+
+
+async def _pick_institution(player: Player, person: Person) -> None:
+    """Tap the person's institution, turning pages of the list to find it."""
+    wanted = person.listed_institution
+    if wanted is None:
+        await player.tap(Kind.INSTITUTION_OTHER)
+        return
+    if player.find(Kind.INSTITUTION, field_is(1, wanted)):
+        await player.tap(Kind.INSTITUTION, field_is(1, wanted))
+        return
+    found = player.find(Kind.INSTITUTION)
+    if found is None:
+        raise RehearsalError(f"{player.name}: no list of institutions" + player.context())
+    page = found[0]
+    shown = [cb.int_field(1) or 0 for cb in _callbacks(page, Kind.INSTITUTION)]
+    pages = [cb.int_field(1) or 0 for cb in _callbacks(page, Kind.INSTITUTION_PAGE)]
+    if not shown or not pages:
+        raise RehearsalError(f"{player.name}: cannot find {person.institution!r}")
+    target = max(pages) if wanted > max(shown) else min(pages)
+    await player.tap(Kind.INSTITUTION_PAGE, field_is(1, target), message=page)
+
+
+def _callbacks(message: ChatMessage, kind: Kind) -> list[Callback]:
+    out = []
+    for row in message.buttons:
+        for button in row:
+            data = button.get("callback_data")
+            cb = unpack(data) if isinstance(data, str) else None
+            if cb is not None and cb.kind is kind:
+                out.append(cb)
+    return out
+
+
+# ---------------------------------------------------------------------- DGCA
+
+
+async def dgca(world: World) -> None:
+    """Open the self-assessment; people answer, some stop midway, reminders bring some back."""
+    questionnaire = world.services.content.questionnaire(world.spec.dgca)
+    opens = await _due(world, "dgca_open") or world.clock.now()
+    nudge = await _due(world, "dgca_nudge")
+    closes = await _due(world, "report:dgca")
+    joined = _joined(world)
+
+    async def start(player: Player) -> None:
+        person = _person(player)
+        if player.find(Kind.OPEN_DGCA):
+            await player.tap(Kind.OPEN_DGCA)
+        else:
+            await player.say("/dgca")
+        stop = person.stop_after if person.dgca_plan in STOPS_MIDWAY else None
+        await player.answer(questionnaire, assessment=True, stop_after=stop)
+
+    await world.advance_to(opens)
+    first = [p for p in joined if _person(p).dgca_plan in FIRST_GO]
+    for offset, wave in _waves(DGCA_WAVES, first):
+        await world.advance_to(opens + offset)
+        await world.crowd(wave, start, step=ANSWER_STEP, label="answered")
+    later = (nudge or opens + timedelta(days=3)) + timedelta(hours=2)
+    await world.advance_to(later)
+    second = [p for p in joined if _person(p).dgca_plan in SECOND_GO]
+
+    async def resume(player: Player) -> None:
+        if player.find(Kind.OPEN_DGCA):
+            await player.tap(Kind.OPEN_DGCA)
+        else:
+            await player.say("/dgca")
+        await player.answer(questionnaire, assessment=True)
+
+    await world.crowd(second, resume, step=ANSWER_STEP, label="answered after a reminder")
+    if closes is not None:
+        await world.advance_to(closes)
+
+
+STOPS_MIDWAY = (DgcaPlan.RESUMED, DgcaPlan.DROPPED)
+FIRST_GO = (DgcaPlan.EARLY, DgcaPlan.RESUMED, DgcaPlan.DROPPED)
+SECOND_GO = (DgcaPlan.LATE, DgcaPlan.RESUMED)
+
+
+# ---------------------------------------------------------------------- agenda
+
+
+async def agenda(world: World) -> None:
+    """Run the agenda: digests, reminders before sessions, and ratings after them."""
+    spec = world.spec
+    sessions = sorted(spec.agenda, key=lambda s: s.start)
+    joined = _joined(world)
+    for i, session in enumerate(sessions):
+        start, end = spec.local(session.start), spec.local(session.end)
+        if i == 0:
+            await world.advance_to(start + timedelta(minutes=5))
+            curious = joined[:CURIOUS]
+
+            async def look(player: Player) -> None:
+                await player.say("/agenda")
+                await player.say("/next")
+
+            await world.crowd(curious, look, step=TYPING_STEP, label="looked at the agenda")
+        await world.advance_to(end)
+
+        def wants(player: Player, session_id: str = session.id) -> bool:
+            person = _person(player)
+            return bool(
+                person.rng("rates", session_id).random() < person.rating_share
+                and player.find(Kind.RATE_SESSION, field_is(1, session_id))
+            )
+
+        async def rate(player: Player, session_id: str = session.id) -> None:
+            await _rate(player, session_id)
+
+        raters = [p for p in joined if wants(p)]
+        await world.crowd(raters, rate, step=RATING_STEP, label=f"rated «{session.id}»")
+
+
+async def _rate(player: Player, session_id: str) -> None:
+    person = _person(player)
+    rng = person.rng("rating", session_id)
+    rating = max(1, min(5, round(SESSION_BASE + person.mood + rng.gauss(0.0, 0.8))))
+    await player.tap(
+        Kind.RATE_SESSION,
+        lambda cb: cb.str_field(1) == session_id and cb.int_field(2) == rating,
+    )
+    if person.comments and (rng.random() < COMMENT_SHARE or not person.commented):
+        person.commented += 1
+        await player.tap(Kind.COMMENT_SESSION, field_is(1, session_id))
+        await player.say(person.text(SESSION_COMMENTS, session_id))
+
+
+# ---------------------------------------------------------------------- evaluation
+
+
+async def evaluation(world: World) -> None:
+    """Open the evaluation after the last session; most answer, a reminder brings others."""
+    questionnaire = world.services.content.questionnaires.get(EVALUATION_ID)
+    if questionnaire is None:
+        return
+    opens = await _due(world, "evaluation_open") or world.clock.now()
+    nudge = await _due(world, "evaluation_nudge")
+    closes = await _due(world, "report:evaluation")
+    joined = [p for p in _joined(world) if _person(p).evaluates]
+
+    async def evaluate(player: Player) -> None:
+        if player.find(Kind.OPEN_EVALUATION):
+            await player.tap(Kind.OPEN_EVALUATION)
+        else:
+            await player.say("/evaluation")
+        await player.answer(questionnaire, assessment=False)
+
+    await world.advance_to(opens + timedelta(minutes=15))
+    soon = [p for p in joined if not _person(p).evaluates_late]
+    await world.crowd(soon, evaluate, step=TYPING_STEP, label="evaluated")
+    await world.advance_to((nudge or opens + timedelta(days=2)) + timedelta(hours=3))
+    late = [p for p in joined if _person(p).evaluates_late]
+    await world.crowd(late, evaluate, step=TYPING_STEP, label="evaluated after a reminder")
+    if closes is not None:
+        await world.advance_to(closes)
+
+
+# ---------------------------------------------------------------------- organizer
+
+
+async def broadcast(world: World) -> None:
+    """Have the organizer thank everyone with a broadcast and watch it go out."""
+    organizer = world.organizer
+    assert organizer is not None
+    await world.advance_to(_next_morning(world))
+    await organizer.say("/broadcast")
+    await organizer.tap(Kind.AUDIENCE, field_is(1, "all"))
+    await organizer.say(BROADCAST_TEXT)
+    sent = await organizer.tap(Kind.BROADCAST_SEND)
+    broadcast_id = sent.int_field(0)
+    if broadcast_id is None:
+        raise RehearsalError("the broadcast's send button carries no broadcast")
+    world.broadcasts.append(broadcast_id)
+    await world.flush()
+    await world.broadcast_finished(broadcast_id)
+
+
+async def reports(world: World) -> None:
+    """Have the organizer ask for every report and both exports."""
+    organizer = world.organizer
+    assert organizer is not None and world.workshop_id is not None
+    await world.pass_time(timedelta(minutes=30))
+    for kind in REPORTS:
+        await organizer.say("/report")
+        await organizer.tap(Kind.REPORT, field_is(1, kind))
+        if kind == "inst" and organizer.find(Kind.REPORT, _has_field(2)):
+            index = await _largest_institution(world)
+            await organizer.tap(Kind.REPORT, field_is(2, index))
+        await world.pass_time(timedelta(minutes=2))
+    await world.flush()
+
+
+def _has_field(index: int) -> Callable[[Callback], bool]:
+    return lambda cb: cb.str_field(index) is not None
+
+
+async def _largest_institution(world: World) -> int:
+    """Return the position, in the bot's list, of the institution with most DGCA answers."""
+    assert world.workshop_id is not None
+    sets = await world.store.answer_sets(world.workshop_id, world.spec.dgca)
+    counts = collections.Counter(s.institution for s in sets if s.institution and s.submitted_at)
+    names = sorted(counts)
+    return names.index(counts.most_common(1)[0][0]) if names else 0
+
+
+PHASES: tuple[Phase, ...] = (
+    Phase("join", "the team sets up the workshop; participants join by the link", join),
+    Phase("dgca", "the self-assessment window, with its invitation and reminders", dgca),
+    Phase("agenda", "the workshop days: digests, session reminders and ratings", agenda),
+    Phase("evaluation", "the evaluation after the last session, and its reminder", evaluation),
+    Phase("broadcast", "the organizer's message to everyone", broadcast),
+    Phase("reports", "the organizer's reports and exports", reports),
+)

@@ -1,0 +1,469 @@
+"""Start the bot against the built-in Bot API double, run the phases, and write the results."""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import content as content_pkg
+from bot.app import ALLOWED_UPDATES, BotApplication, build_application
+from bot.clock import SimulatedClock
+from bot.content import Content, QuestionType, load_workshop_file
+from bot.flows.schedule import EVALUATION_ID
+from bot.i18n import I18n
+from bot.rehearsal.people import DgcaPlan, Person, make_people
+from bot.rehearsal.phases import PHASES, rehearsal_start
+from bot.rehearsal.progress import Progress
+from bot.rehearsal.transcript import (
+    FileRef,
+    Recorder,
+    RecordingDouble,
+    download_files,
+    render_chat,
+)
+from bot.rehearsal.world import Chat, Player, RehearsalError, World
+from bot.settings import Settings
+
+DEFAULT_WORKSHOP = content_pkg.DEFAULT_DIR / "workshops" / "cochabamba-2023.yaml"
+DEFAULT_OUT = Path("rehearsal")
+# A made-up token: the double accepts it, Telegram never sees it.
+TOKEN = "777000777:REHEARSAL-OFFLINE"
+BOT_USERNAME = "taller_rehearsal_bot"
+ADMIN_ID = 900_001
+ORGANIZER_ID = 900_002
+FIRST_PARTICIPANT_ID = 910_001
+# What a rehearsal writes: --force replaces these and leaves anything else alone.
+OWN_ENTRIES = ("summary.md", "summary.json", "bot.log", "transcripts", "files")
+LANGUAGE_NAMES = {"es": "Spanish", "en": "English"}
+PLAN_TEXT = {
+    DgcaPlan.EARLY: "takes the self-assessment soon after the invitation",
+    DgcaPlan.LATE: "takes the self-assessment after a reminder",
+    DgcaPlan.RESUMED: "stops the self-assessment midway and finishes it after a reminder",
+    DgcaPlan.DROPPED: "stops the self-assessment midway for good",
+    DgcaPlan.NEVER: "never starts the self-assessment",
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to rehearse and where to write it."""
+
+    participants: int = 40
+    seed: int = 1
+    workshop: Path = DEFAULT_WORKSHOP
+    out: Path = DEFAULT_OUT
+    force: bool = False
+    database: Path | None = None
+    quiet: bool = False
+
+
+@dataclass
+class Summary:
+    """The rehearsal's figures, as printed and as written to summary.json."""
+
+    workshop: str
+    participants: int
+    seed: int
+    simulated_from: str = ""
+    simulated_to: str = ""
+    joined: int = 0
+    languages: dict[str, int] = field(default_factory=dict)
+    institutions: int = 0
+    dgca_submitted: int = 0
+    dgca_partial: int = 0
+    evaluation_submitted: int = 0
+    open_answers: int = 0
+    session_ratings: int = 0
+    session_raters: int = 0
+    session_comments: int = 0
+    reminders_delivered: int = 0
+    reminders_by_kind: dict[str, int] = field(default_factory=dict)
+    automatic_reports: int = 0
+    broadcast_delivered: int = 0
+    bot_messages: int = 0
+    bot_edits: int = 0
+    files_sent: int = 0
+    files_written: int = 0
+    bytes_written: int = 0
+    transcripts: int = 0
+    warnings: int = 0
+    errors: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Return True when the bot logged no error and broke no rule of the Bot API."""
+        return not self.errors and not self.violations
+
+    def lines(self, out: Path) -> list[str]:
+        """Return the summary as aligned lines of plain text."""
+        share = f" ({self.dgca_submitted / self.joined:.0%})" if self.joined else ""
+        langs = ", ".join(
+            f"{n} in {LANGUAGE_NAMES.get(lang, lang)}" for lang, n in sorted(self.languages.items())
+        )
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.reminders_by_kind.items()))
+        phases = ", ".join(f"{k} {v:.0f} s" for k, v in self.phase_seconds.items())
+        rows = [
+            ("participants joined", f"{self.joined} of {self.participants} ({langs}; "
+             f"{self.institutions} institutions)"),
+            ("DGCA", f"{self.dgca_submitted} submitted{share}, {self.dgca_partial} partial, "
+             f"{self.joined - self.dgca_submitted - self.dgca_partial} not started"),
+            ("session ratings", f"{self.session_ratings} from {self.session_raters} people, "
+             f"{self.session_comments} comments"),
+            ("evaluation", f"{self.evaluation_submitted} submitted, "
+             f"{self.open_answers} open answers"),
+            ("reminders delivered", f"{self.reminders_delivered} ({kinds})"),
+            ("automatic reports", f"{self.automatic_reports} (when the DGCA and the "
+             "evaluation closed)"),
+            ("broadcast", f"{self.broadcast_delivered} delivered"),
+            ("messages sent by the bot", f"{self.bot_messages} (and {self.bot_edits} edits), "
+             f"{self.files_sent} of them files"),
+            (f"written to {out}/", f"{self.transcripts} transcripts, {self.files_written} files "
+             f"({self.bytes_written / 1e6:.1f} MB), summary.md, bot.log"),
+            ("simulated time", f"{self.simulated_from} to {self.simulated_to}"),
+            ("wall time", f"{self.wall_seconds:.0f} s ({phases})"),
+            ("bot log", f"{len(self.errors)} errors, {self.warnings} warnings; "
+             f"{len(self.violations)} Bot API protocol violations"),
+        ]  # fmt: skip
+        width = max(len(k) for k, _ in rows)
+        return [f"  {k.ljust(width)}  {v}" for k, v in rows]
+
+
+class UsageError(RehearsalError):
+    """The options ask for something the rehearsal will not do (like overwrite a folder)."""
+
+
+class _Capture(logging.Handler):
+    """Keep the bot's log: count warnings, keep errors, write everything to a file."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(logging.INFO)
+        self.warnings = 0
+        self.errors: list[str] = []
+        self._file = path.open("w", encoding="utf-8")
+        self._format = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = self._format.format(record)
+        self._file.write(text + "\n")
+        if record.levelno >= logging.ERROR:
+            self.errors.append(text)
+        elif record.levelno >= logging.WARNING:
+            self.warnings += 1
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+@contextmanager
+def _captured_logs(path: Path) -> Iterator[_Capture]:
+    capture = _Capture(path)
+    root = logging.getLogger()
+    previous = root.level
+    # HTTP clients log every call; the scheduler warns that the real-time jobs it holds
+    # for the simulated dates were missed, which is expected: the rehearsal sends them.
+    noisy = {name: logging.getLogger(name).level for name in ("httpx", "httpcore", "apscheduler")}
+    root.addHandler(capture)
+    root.setLevel(logging.INFO)
+    for name in noisy:
+        logging.getLogger(name).setLevel(
+            logging.ERROR if name == "apscheduler" else logging.WARNING
+        )
+    try:
+        yield capture
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(previous)
+        for name, level in noisy.items():
+            logging.getLogger(name).setLevel(level)
+        capture.close()
+
+
+def prepare_out(out: Path, force: bool) -> None:
+    """Make sure `out` can take the results; refuse to overwrite unless forced."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise UsageError(f"{out} is not empty (use --force to replace a rehearsal there)")
+        for name in OWN_ENTRIES:
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _database_url(options: Options, tmp: str) -> str:
+    if options.database is None:
+        return f"sqlite:///{Path(tmp) / 'rehearsal.sqlite3'}"
+    path = options.database.resolve()
+    if path.exists() and path.stat().st_size and not options.force:
+        raise UsageError(f"{options.database} already exists (use --force to reuse it)")
+    return f"sqlite:///{path}"
+
+
+async def _start(app: BotApplication) -> None:
+    """Start the application as `python -m bot run` does, inside this event loop."""
+    await app.initialize()
+    assert app.post_init is not None
+    await app.post_init(app)
+    # The rehearsal sends what falls due as it moves the clock; the real-time safety tick
+    # would only race with it.
+    if app.job_queue is not None:
+        for job in app.job_queue.get_jobs_by_name("tick"):
+            job.schedule_removal()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=5, allowed_updates=ALLOWED_UPDATES)
+    await app.start()
+
+
+async def _stop(app: BotApplication) -> None:
+    assert app.updater is not None
+    if app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    if app.post_stop is not None:
+        await app.post_stop(app)
+    await app.shutdown()
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)
+
+
+def _cast(world: World, people: list[Person]) -> None:
+    double = world.double
+    admin = double.new_user("Sofía", "Méndez", language_code="en", user_id=ADMIN_ID)
+    organizer = double.new_user("Olga", "Rojas", language_code="es", user_id=ORGANIZER_ID)
+    world.admin = Player(world, admin, "administrator")
+    world.organizer = Player(world, organizer, "organizer")
+    world.chats[organizer.id] = Chat(
+        "organizer", "Olga Rojas — organizer", ["Organizer of the workshop (Telegram in Spanish)."]
+    )
+    world.group = double.new_group("Equipo del taller", [organizer, admin])
+    world.chats[world.group.id] = Chat(
+        "organizers-group",
+        "Equipo del taller — the organizers' Telegram group",
+        ["The organizer and the administrator; the bot posts automatic reports here."],
+    )
+    world.chats[admin.id] = Chat(
+        "administrator",
+        "Sofía Méndez — administrator",
+        ["Administrator (`BOT_ADMIN_IDS`), Telegram in English: imports the workshop file "
+         "and appoints the organizer."],
+    )  # fmt: skip
+    for person in people:
+        person.telegram_id = FIRST_PARTICIPANT_ID + person.index
+        user = double.new_user(
+            person.first_name,
+            person.last_name,
+            language_code=person.language,
+            user_id=person.telegram_id,
+        )
+        world.players.append(Player(world, user, person.slug, person))
+        world.chats[user.id] = Chat(
+            person.slug, f"{person.full_name} — participant", _about(person)
+        )
+
+
+async def rehearse(
+    options: Options, content: Content, i18n: I18n, *, stderr: TextIO, progress_bar: bool
+) -> Summary:
+    """Run the whole rehearsal and write its results; return the figures."""
+    started = time.monotonic()
+    if options.participants < 1:
+        raise UsageError("--participants must be at least 1")
+    spec = load_workshop_file(options.workshop)
+    out = options.out
+    prepare_out(out, options.force)
+    people = make_people(spec, options.participants, options.seed)
+    summary = Summary(spec.id, options.participants, options.seed)
+    progress = Progress(stderr, [p.name for p in PHASES], enabled=progress_bar)
+    clock = SimulatedClock(rehearsal_start(spec))
+    summary.simulated_from = f"{clock.now().astimezone(spec.zone):%Y-%m-%d %H:%M}"
+    recorder = Recorder(clock)
+    with (
+        tempfile.TemporaryDirectory(prefix="rehearsal-") as tmp,
+        _captured_logs(out / "bot.log") as logs,
+    ):
+        double = RecordingDouble(
+            recorder,
+            token=TOKEN,
+            bot_username=BOT_USERNAME,
+            bot_first_name="Taller",
+            wall_clock=clock.timestamp,
+        )
+        await double.start()
+        try:
+            settings = Settings(
+                telegram_bot_token=TOKEN,
+                telegram_api_url=double.url,
+                database_url=_database_url(options, tmp),
+                bot_admin_ids=frozenset({ADMIN_ID}),
+                content_dir=content.root,
+                # The clock is simulated, so sending need not wait on Telegram's real limits.
+                send_per_second=1000,
+                send_per_chat_seconds=0,
+                send_per_group_per_minute=600,
+                _env_file=None,
+            )
+            app = build_application(settings, content, i18n, clock=clock)
+            world: World | None = None
+            try:
+                await _start(app)
+                world = World(double, app, clock, recorder, spec, options.workshop, progress)
+                _cast(world, people)
+                for index, phase in enumerate(PHASES):
+                    progress.phase(index)
+                    phase_started = time.monotonic()
+                    await phase.run(world)
+                    summary.phase_seconds[phase.name] = time.monotonic() - phase_started
+                await world.flush()
+                await _figures(world, summary)
+            finally:
+                progress.close()
+                await _stop(app)
+            summary.bytes_written = await download_files(
+                double, recorder.files, lambda chat: out / "files" / _slug(world, chat)
+            )
+            summary.violations = list(double.violations)
+            summary.violations += [
+                f"callback query {q} never answered" for q in double.unanswered_callbacks()
+            ]
+        finally:
+            await double.stop()
+        summary.errors = list(logs.errors)
+        summary.warnings = logs.warnings
+    summary.simulated_to = f"{clock.now().astimezone(spec.zone):%Y-%m-%d %H:%M}"
+    summary.files_written = len(recorder.files)
+    await _write(world, summary, out)
+    summary.wall_seconds = time.monotonic() - started
+    _write_summary(world, summary, out)
+    return summary
+
+
+def _slug(world: World | None, chat_id: int) -> str:
+    if world is not None and chat_id in world.chats:
+        return world.chats[chat_id].slug
+    return f"chat-{chat_id}"
+
+
+async def _figures(world: World, summary: Summary) -> None:
+    """Read the figures from the bot's database and counters."""
+    store, spec = world.store, world.spec
+    assert world.workshop_id is not None
+    wid = world.workshop_id
+    joined = []
+    for player in world.players:
+        participant = await store.participant(wid, player.id)
+        if participant is not None and participant.profile_done:
+            joined.append(participant)
+            assert player.person is not None
+            lang = player.person.language
+            summary.languages[lang] = summary.languages.get(lang, 0) + 1
+    summary.joined = len(joined)
+    summary.institutions = len({p.institution for p in joined if p.institution})
+    dgca_sets = await store.answer_sets(wid, spec.dgca)
+    summary.dgca_submitted = sum(1 for s in dgca_sets if s.submitted_at is not None)
+    summary.dgca_partial = sum(1 for s in dgca_sets if s.submitted_at is None and s.answers)
+    evaluation = world.services.content.questionnaires.get(EVALUATION_ID)
+    if evaluation is not None:
+        texts = {s.question.id for s in evaluation.slots() if s.question.type is QuestionType.TEXT}
+        eval_sets = await store.answer_sets(wid, EVALUATION_ID)
+        submitted = [s for s in eval_sets if s.submitted_at is not None]
+        summary.evaluation_submitted = len(submitted)
+        summary.open_answers = sum(
+            1 for s in submitted for q, v in s.answers.items() if q in texts and v
+        )
+    ratings = await store.session_ratings(wid)
+    summary.session_ratings = len(ratings)
+    summary.session_raters = len({r.participant_id for r in ratings})
+    summary.session_comments = sum(1 for r in ratings if r.comment)
+    kinds = {r.id: r.kind for r in await store.schedule_of(wid)}
+    by_kind: collections.Counter[str] = collections.Counter()
+    for source, count in world.delivered.items():
+        head, _, rest = source.partition(":")
+        if head == "sch":
+            scheduled = int(rest.split(":", 1)[0])
+            by_kind[kinds.get(scheduled, "other")] += count
+        elif head == "bc":
+            summary.broadcast_delivered += count
+        else:
+            by_kind["other"] += count
+    summary.reminders_by_kind = dict(by_kind)
+    summary.reminders_delivered = sum(by_kind.values())
+    summary.automatic_reports = sum(
+        1 for o in world.occasions if o.kind.startswith("report_") and o.status == "done"
+    )
+    summary.bot_messages = world.recorder.sent
+    summary.bot_edits = world.recorder.edited
+    summary.files_sent = len(world.recorder.files)
+
+
+async def _write(world: World | None, summary: Summary, out: Path) -> None:
+    """Write one transcript per person."""
+    if world is None:
+        return
+    folder = out / "transcripts"
+    folder.mkdir(parents=True, exist_ok=True)
+    zone = world.spec.zone
+    for chat_id, chat in world.chats.items():
+        entries = world.recorder.of_chat(chat_id)
+        if not entries:
+            continue
+        text = render_chat(chat.title, chat.about, entries, zone, _file_link(chat.slug))
+        (folder / f"{chat.slug}.md").write_text(text, encoding="utf-8")
+        summary.transcripts += 1
+
+
+def _file_link(slug: str) -> Callable[[FileRef], str]:
+    """Link a file from a transcript (transcripts/) to where it was written (files/)."""
+    return lambda ref: f"../files/{slug}/{ref.path.name}" if ref.path else ""
+
+
+def _about(person: Person) -> list[str]:
+    lines = [
+        f"- Speaks {LANGUAGE_NAMES.get(person.language, person.language)} "
+        f"(Telegram language `{person.language}`)",
+        f"- {person.position}, {person.institution}",
+        f"- Plan: {PLAN_TEXT[person.dgca_plan]}; "
+        + ("answers the evaluation" if person.evaluates else "skips the evaluation")
+        + (" after its reminder" if person.evaluates and person.evaluates_late else ""),
+    ]
+    return lines
+
+
+def _write_summary(world: World | None, summary: Summary, out: Path) -> None:
+    (out / "summary.json").write_text(
+        json.dumps(asdict(summary), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    lines = [f"# Rehearsal of {summary.workshop}", "", "```", *summary.lines(out), "```", ""]
+    if world is not None:
+        lines += ["## Transcripts", ""]
+        for chat in world.chats.values():
+            path = out / "transcripts" / f"{chat.slug}.md"
+            if path.exists():
+                lines.append(f"- [{chat.title}](transcripts/{path.name})")
+        lines.append("")
+        files = [ref for ref in world.recorder.files if ref.path is not None]
+        if files:
+            lines += ["## Files the bot sent", ""]
+            for ref in files:
+                assert ref.path is not None
+                relative = ref.path.relative_to(out)
+                lines.append(f"- [{relative}]({relative}) ({ref.size / 1000:.0f} kB)")
+            lines.append("")
+    (out / "summary.md").write_text("\n".join(lines), encoding="utf-8")

@@ -1,0 +1,475 @@
+"""The running rehearsal: the real bot, the double it talks to, the clock, and the people.
+
+Simulated people act like Telegram users: they type, and they tap the buttons the bot
+shows. They find a button by what it does (its kind in the callback data), never by its
+label, so the rehearsal keeps working when a text in the catalogs changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot.apidouble import BotApiDouble, ChatMessage, SimGroup, SimUser
+from bot.app import BotApplication
+from bot.clock import SimulatedClock
+from bot.content import Questionnaire, QuestionType, WorkshopFile
+from bot.delivery import Delivery
+from bot.flows.callbacks import Callback, Kind, unpack
+from bot.processor import OrderedUpdateProcessor
+from bot.rehearsal.people import Person
+from bot.rehearsal.progress import Progress
+from bot.rehearsal.transcript import Recorder
+from bot.services import Services
+from storage import BroadcastStatus, Dialog, DialogState, Store
+
+# Generous: charts and exports render in threads on a machine that may be busy.
+SETTLE_SECONDS = 120.0
+QUESTIONNAIRE_KINDS = frozenset(
+    {Kind.ANSWER, Kind.TOGGLE, Kind.DONE, Kind.SKIP, Kind.SUBMIT, Kind.SUBMIT_CONFIRM}
+)
+
+
+def field_is(index: int, value: object) -> Callable[[Callback], bool]:
+    """Match buttons whose callback field `index` is `value` (compared as text)."""
+    text = str(value)
+    return lambda cb: cb.str_field(index) == text
+
+
+class RehearsalError(Exception):
+    """The rehearsal cannot go on; the message says who was stuck where."""
+
+
+@dataclass(frozen=True)
+class Chat:
+    """How a chat is named in the results: its file name and its transcript's title."""
+
+    slug: str
+    title: str
+    about: list[str]
+
+
+@dataclass(frozen=True)
+class Occasion:
+    """An automatic occasion the rehearsal's clock reached."""
+
+    key: str
+    kind: str
+    due_at: datetime
+    status: str
+
+
+class Pace:
+    """Let a crowd act in step: everyone does one thing, then the clock moves on.
+
+    Nobody acts while the clock moves, and what falls due in between (a reminder, a
+    session) is sent before anyone acts again, as it would be in real time.
+    """
+
+    def __init__(self, world: World, step: timedelta, parties: int) -> None:
+        self.world = world
+        self.step = step
+        self.parties = parties
+        self._waiting = 0
+        self._release = asyncio.Event()
+
+    async def wait_turn(self) -> None:
+        """Wait until everyone still acting is ready, then let time pass one step."""
+        self._waiting += 1
+        release = self._release
+        if self._waiting >= self.parties:
+            await self._open()
+        await release.wait()
+
+    async def leave(self) -> None:
+        """Stop taking part (the person is done); the others no longer wait for them."""
+        self.parties -= 1
+        if self.parties > 0 and self._waiting >= self.parties:
+            await self._open()
+
+    async def _open(self) -> None:
+        self._waiting = 0
+        release, self._release = self._release, asyncio.Event()
+        try:
+            await self.world.pass_time(self.step)
+        finally:
+            release.set()
+
+
+class World:
+    """The bot, the double, the clock and everyone in the rehearsal."""
+
+    def __init__(
+        self,
+        double: BotApiDouble,
+        app: BotApplication,
+        clock: SimulatedClock,
+        recorder: Recorder,
+        spec: WorkshopFile,
+        workshop_file: Path,
+        progress: Progress,
+    ) -> None:
+        self.double = double
+        self.app = app
+        self.clock = clock
+        self.recorder = recorder
+        self.spec = spec
+        self.workshop_file = workshop_file
+        self.progress = progress
+        self.players: list[Player] = []
+        self.admin: Player | None = None
+        self.organizer: Player | None = None
+        self.group: SimGroup | None = None
+        self.chats: dict[int, Chat] = {}
+        self.workshop_id: int | None = None
+        self.join_code: str | None = None
+        self.occasions: list[Occasion] = []
+        self.delivered: collections.Counter[str] = collections.Counter()
+        self.broadcasts: list[int] = []
+        self._sent_seen = 0
+        self._count_deliveries()
+
+    # ------------------------------------------------------------------ the bot's parts
+
+    @property
+    def services(self) -> Services:
+        """Return the running bot's services."""
+        services = self.app.bot_data.services
+        if services is None:
+            raise RehearsalError("the bot is not running")
+        return services
+
+    @property
+    def store(self) -> Store:
+        """Return the bot's store."""
+        return self.services.store
+
+    @property
+    def delivery(self) -> Delivery:
+        """Return the bot's outbox sender and reminder runner."""
+        delivery = self.app.bot_data.delivery
+        if delivery is None:
+            raise RehearsalError("the bot is not running")
+        return delivery
+
+    def _count_deliveries(self) -> None:
+        """Count each message the outbox sends, by what queued it (reminder, broadcast)."""
+        sender = self.delivery.sender
+        then = sender.on_finish
+
+        async def counted(source: str) -> None:
+            if sender.stats.sent > self._sent_seen:
+                self.delivered[source] += sender.stats.sent - self._sent_seen
+            self._sent_seen = sender.stats.sent
+            if then is not None:
+                await then(source)
+
+        sender.on_finish = counted
+
+    # ------------------------------------------------------------------ waiting
+
+    async def settle(self) -> None:
+        """Wait until the bot has fetched and fully handled every update sent so far."""
+        processor = self.app.update_processor
+        assert isinstance(processor, OrderedUpdateProcessor)
+        try:
+            await self.double.wait_until_fetched(SETTLE_SECONDS)
+            await asyncio.wait_for(
+                processor.wait_completed(self.double.updates_fetched), SETTLE_SECONDS
+            )
+        except (AssertionError, TimeoutError) as exc:
+            raise RehearsalError(f"the bot did not keep up: {exc}") from exc
+
+    async def flush(self) -> None:
+        """Wait until the outbox is empty, then until the bot is idle."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_SECONDS
+        while await self.store.pending_outbox(1):
+            if loop.time() > deadline:
+                raise RehearsalError("the outbox did not drain")
+            await asyncio.sleep(0.01)
+        await self.settle()
+
+    async def broadcast_finished(self, broadcast_id: int) -> None:
+        """Wait until a broadcast is done and its final report is in the organizer's chat."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_SECONDS
+        while True:
+            broadcast = await self.store.broadcast(broadcast_id)
+            if broadcast is None:
+                raise RehearsalError(f"broadcast {broadcast_id} vanished")
+            if broadcast.status is BroadcastStatus.DONE:
+                break
+            if loop.time() > deadline:
+                raise RehearsalError(f"broadcast {broadcast_id} did not finish")
+            await asyncio.sleep(0.02)
+        chat, progress = broadcast.progress_chat_id, broadcast.progress_message_id
+        if chat is not None and progress is not None:
+            # The final report comes first; then the progress message loses its Stop button.
+            await self.double.wait_for(
+                lambda: not self.double.message(chat, progress).buttons,
+                SETTLE_SECONDS,
+                message="the broadcast's final report",
+            )
+        await self.settle()
+
+    # ------------------------------------------------------------------ time
+
+    async def tick(self) -> None:
+        """Send what is due at the clock's time, as the bot's scheduler would."""
+        now = self.clock.now()
+        due = [r for r in await self.store.pending_schedule() if r.due_at <= now]
+        await self.delivery.runner.tick()
+        await self.flush()
+        if self.workshop_id is not None and due:
+            status = {r.id: r.status for r in await self.store.schedule_of(self.workshop_id)}
+            for row in due:
+                self.occasions.append(Occasion(row.key, row.kind, row.due_at, status[row.id]))
+
+    async def next_due(self) -> datetime | None:
+        """Return when the next automatic occasion falls due."""
+        pending = await self.store.pending_schedule()
+        return min((r.due_at for r in pending), default=None)
+
+    async def advance_to(self, when: datetime) -> None:
+        """Move the clock to `when`, stopping at every occasion on the way to send it."""
+        if when < self.clock.now():
+            return
+        while (due := await self.next_due()) is not None and due <= when:
+            self.clock.move_to(max(due, self.clock.now()))
+            await self.tick()
+            if await self.next_due() == due:
+                raise RehearsalError(f"an occasion due at {due} stays pending")
+        self.clock.move_to(when)
+
+    async def pass_time(self, step: timedelta) -> None:
+        """Let `step` pass, sending whatever falls due meanwhile."""
+        await self.advance_to(self.clock.now() + step)
+
+    async def crowd(
+        self,
+        players: Iterable[Player],
+        script: Callable[[Player], Awaitable[None]],
+        *,
+        step: timedelta,
+        label: str,
+    ) -> None:
+        """Let players follow a script at the same time, in step with the clock."""
+        group = list(players)
+        if not group:
+            return
+        pace = Pace(self, step, len(group))
+        done = 0
+
+        async def one(player: Player) -> None:
+            nonlocal done
+            player.pace = pace
+            try:
+                await script(player)
+            finally:
+                player.pace = None
+                await pace.leave()
+                done += 1
+                self.progress.step(done, len(group), label)
+
+        self.progress.step(0, len(group), label)
+        results = await asyncio.gather(*(one(p) for p in group), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+
+class Player:
+    """One simulated Telegram user: a participant, the organizer or the administrator."""
+
+    def __init__(
+        self, world: World, user: SimUser, slug: str, person: Person | None = None
+    ) -> None:
+        self.world = world
+        self.user = user
+        self.slug = slug
+        self.person = person
+        self.pace: Pace | None = None
+        self.joined = False
+
+    @property
+    def name(self) -> str:
+        """Return the name shown in transcripts."""
+        return f"{self.user.first_name} {self.user.last_name or ''}".strip()
+
+    @property
+    def id(self) -> int:
+        """Return the Telegram user id (also the private chat id)."""
+        return self.user.id
+
+    async def _turn(self) -> None:
+        if self.pace is not None:
+            await self.pace.wait_turn()
+
+    # ------------------------------------------------------------------ acting
+
+    async def say(self, text: str, *, chat: SimGroup | None = None) -> None:
+        """Type and send a message (in private, or in a group), then wait for the bot."""
+        await self._turn()
+        self.world.recorder.said(chat.id if chat else self.id, text, self.user.first_name)
+        await self.user.send(text, chat=chat)
+        await self.world.settle()
+
+    async def upload(self, name: str, data: bytes) -> None:
+        """Send a file as a document, then wait for the bot to handle it."""
+        await self._turn()
+        self.world.recorder.uploaded(self.id, name, self.user.first_name)
+        await self.user.send_document(name, data)
+        await self.world.settle()
+
+    async def tap(
+        self,
+        kind: Kind,
+        match: Callable[[Callback], bool] | None = None,
+        *,
+        message: ChatMessage | None = None,
+        chat: SimGroup | None = None,
+    ) -> Callback:
+        """Tap the button that does `kind` (and passes `match`) in the latest message with one."""
+        found = self.find(kind, match, message=message, chat=chat)
+        if found is None:
+            raise RehearsalError(f"{self.name}: no {kind.name} button to tap{self.context()}")
+        msg, label, data = found
+        await self._turn()
+        query = await self.user.tap_data(data, message=msg, chat=chat)
+        shown = [[str(b.get("text", "")) for b in row] for row in msg.buttons]
+        self.world.recorder.tapped(
+            msg.chat_id, msg.message_id, label, shown, query, self.user.first_name
+        )
+        await self.world.settle()
+        callback = unpack(data)
+        assert callback is not None
+        return callback
+
+    # ------------------------------------------------------------------ reading the chat
+
+    def find(
+        self,
+        kind: Kind,
+        match: Callable[[Callback], bool] | None = None,
+        *,
+        message: ChatMessage | None = None,
+        chat: SimGroup | None = None,
+    ) -> tuple[ChatMessage, str, str] | None:
+        """Return (message, label, data) of the newest matching button, or None."""
+        if message is not None:
+            messages = [message]
+        else:
+            messages = list(reversed(chat.messages if chat else self.user.messages))
+        for msg in messages:
+            if msg.deleted:
+                continue
+            for row in msg.buttons:
+                for button in row:
+                    data = button.get("callback_data")
+                    cb = unpack(data) if isinstance(data, str) else None
+                    if cb is not None and cb.kind is kind and (match is None or match(cb)):
+                        return msg, str(button.get("text", "")), str(data)
+        return None
+
+    def kinds(self, message: ChatMessage | None) -> set[Kind]:
+        """Return what the buttons of a message do."""
+        out: set[Kind] = set()
+        if message is None:
+            return out
+        for row in message.buttons:
+            for button in row:
+                data = button.get("callback_data")
+                cb = unpack(data) if isinstance(data, str) else None
+                if cb is not None:
+                    out.add(cb.kind)
+        return out
+
+    @property
+    def last(self) -> ChatMessage | None:
+        """Return the bot's latest message in the private chat."""
+        live = [m for m in self.user.messages if not m.deleted]
+        return live[-1] if live else None
+
+    def texts(self) -> list[str]:
+        """Return the text (or caption) of every bot message in the private chat."""
+        return [m.content or "" for m in self.user.messages]
+
+    async def dialog(self) -> Dialog | None:
+        """Return what the bot is waiting for from this person."""
+        return await self.world.store.dialog(self.id)
+
+    def context(self) -> str:
+        """Describe the bot's last message, for error messages."""
+        last = self.last
+        if last is None:
+            return " (the bot has said nothing yet)"
+        text = (last.content or "").replace("\n", " ")[:160]
+        return f"; the bot's last message: {text!r}, buttons {last.button_texts}"
+
+    # ------------------------------------------------------------------ questionnaires
+
+    async def answer(
+        self, questionnaire: Questionnaire, *, assessment: bool, stop_after: int | None = None
+    ) -> bool:
+        """Answer the questionnaire on screen to the end (or stop early); True if submitted."""
+        if self.person is None:
+            raise RehearsalError(f"{self.name} has no answers to give")
+        answered = 0
+        limit = 4 * sum(1 for _ in questionnaire.slots()) + 10
+        for _ in range(limit):
+            if stop_after is not None and answered >= stop_after:
+                return False
+            dialog = await self.dialog()
+            if dialog is not None and dialog.state is DialogState.QUESTION_TEXT:
+                qid = str(dialog.data.get("question_id"))
+                choice = self.person.choose(
+                    questionnaire, questionnaire.question(qid), assessment=assessment
+                )
+                if isinstance(choice, str):
+                    await self.say(choice)
+                else:
+                    await self.tap(Kind.SKIP, field_is(2, qid))
+                answered += 1
+                continue
+            msg = next(
+                (m for m in reversed(self.user.messages) if self.kinds(m) & QUESTIONNAIRE_KINDS),
+                None,
+            )
+            kinds = self.kinds(msg)
+            if Kind.SUBMIT_CONFIRM in kinds:
+                await self.tap(Kind.SUBMIT_CONFIRM, message=msg)
+                return True
+            if Kind.SUBMIT in kinds:
+                await self.tap(Kind.SUBMIT, message=msg)
+                continue
+            if Kind.ANSWER in kinds or Kind.TOGGLE in kinds:
+                await self._answer_buttons(questionnaire, msg, assessment)
+                answered += 1
+                continue
+            raise RehearsalError(
+                f"{self.name}: lost in {questionnaire.id} after {answered} answers" + self.context()
+            )
+        raise RehearsalError(f"{self.name}: {questionnaire.id} never ended" + self.context())
+
+    async def _answer_buttons(
+        self, questionnaire: Questionnaire, msg: ChatMessage | None, assessment: bool
+    ) -> None:
+        assert self.person is not None and msg is not None
+        found = self.find(Kind.ANSWER, message=msg) or self.find(Kind.TOGGLE, message=msg)
+        assert found is not None
+        cb = unpack(found[2])
+        assert cb is not None
+        qid = str(cb.str_field(2))
+        question = questionnaire.question(qid)
+        choice = self.person.choose(questionnaire, question, assessment=assessment)
+        if question.type is QuestionType.MULTI and isinstance(choice, list):
+            for code in choice:
+                await self.tap(Kind.TOGGLE, field_is(3, code), message=msg)
+            await self.tap(Kind.DONE, field_is(2, qid))
+            return
+        await self.tap(Kind.ANSWER, field_is(3, choice), message=msg)
