@@ -298,6 +298,43 @@ class ReminderSettings(Strict):
     notify_agenda_changes: bool = True
 
 
+class FollowUp(Strict):
+    """How the bot follows up action plans after the workshop."""
+
+    # Months after the workshop's last day at which every plan is asked for an update.
+    checkin_months: list[Annotated[int, Field(ge=1, le=36)]] = Field(
+        default_factory=lambda: [1, 3, 6]
+    )
+    # Local time at which check-ins, nudges and digests go out; never at night.
+    send_time: time = time(10, 0)
+    nudge_after_days: Annotated[int, Field(ge=1, le=60)] = 7
+    overdue_checkins: bool = True
+    # The agenda session at whose start everyone is invited to write a plan (default: the last).
+    plan_session: Ident | None = None
+    plan_invitation: bool = True
+
+    @field_validator("send_time")
+    @classmethod
+    def _daytime(cls, value: time) -> time:
+        if not DAY_START <= value < DAY_END:
+            raise ValueError(
+                f"send_time must be between {DAY_START:%H:%M} and {DAY_END:%H:%M} (not at night)"
+            )
+        return value
+
+
+class AssociationRef(Strict):
+    """The association (federation, institute) that follows up a workshop's plans."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,47}$")]
+    name: Annotated[str, Field(min_length=2, max_length=120)]
+
+
+# Automatic follow-up messages are sent in this local window only.
+DAY_START = time(8, 0)
+DAY_END = time(20, 0)
+
+
 class WorkshopFile(Strict):
     """A workshop file: identity, dates, agenda, windows and reminder settings."""
 
@@ -324,6 +361,8 @@ class WorkshopFile(Strict):
     session_feedback: bool = True
     # Distributions of fewer answers than this are not shown: they would reveal individuals.
     report_min_group: Annotated[int, Field(ge=1, le=50)] = 3
+    association: AssociationRef | None = None
+    follow_up: FollowUp = Field(default_factory=FollowUp)
 
     @field_validator("timezone")
     @classmethod
@@ -365,6 +404,13 @@ class WorkshopFile(Strict):
             if window is not None and window.closes <= window.opens:
                 found.append(((name, "closes"), "the window closes before it opens"))
         ids = [s.id for s in self.agenda]
+        if self.follow_up.plan_session is not None and self.follow_up.plan_session not in ids:
+            found.append(
+                (
+                    ("follow_up", "plan_session"),
+                    f"no agenda session has id {self.follow_up.plan_session!r}",
+                )
+            )
         ordered = sorted(enumerate(self.agenda), key=lambda item: item[1].start)
         for index, session in enumerate(self.agenda):
             if ids.count(session.id) > 1:

@@ -17,7 +17,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.ext import ContextTypes, JobQueue
 
 from bot.flows import broadcast as broadcast_flow
-from bot.flows import reminders
+from bot.flows import checkins, progress, reminders
 from bot.handlers.common import retry_seconds, with_retry
 from bot.services import Services
 from storage import BroadcastStatus, OutboxRow, ScheduledRow
@@ -359,6 +359,11 @@ class ReminderRunner:
                         if self.reporter is not None:
                             await self.reporter(row)
                     continue
+                if row.kind == "checkin":
+                    # Check-ins open one record per plan with their messages, atomically.
+                    if await checkins.run_checkin(svc, row, now):
+                        handled += 1
+                    continue
                 status, messages = await reminders.compose(svc, row, now)
                 if await svc.store.complete_scheduled(row.id, status, messages, now):
                     handled += 1
@@ -370,6 +375,9 @@ class ReminderRunner:
                 if broadcast.scheduled_at is not None and broadcast.scheduled_at <= now:
                     await broadcast_flow.launch(svc, broadcast.id)
                     handled += 1
+            # Overdue steps, nudges and digests follow from the data, not from schedule rows.
+            handled += await checkins.follow_up_tick(svc, now)
+            handled += await progress.digest_tick(svc, now)
             if handled:
                 self.sender.wake()
             return handled

@@ -34,7 +34,9 @@ __all__ = [
     "ExportQuestion",
     "ExportRow",
     "ExportSheet",
+    "Table",
     "build_csv",
+    "build_tables_xlsx",
     "build_xlsx",
     "export_filename",
     "sheet_name",
@@ -467,3 +469,31 @@ def _save(wb: Workbook, stamp: datetime) -> bytes:
             info.external_attr = 0o600 << 16
             target.writestr(info, source.read(entry))
     return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Table:
+    """A plain sheet: a title, translated headers and rows of cells."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str | int | datetime | None]]
+
+
+def build_tables_xlsx(tables: Sequence[Table], *, generated_at: datetime, tz: ZoneInfo) -> bytes:
+    """Write plain tables as one sheet each, with styled headers and safe cells."""
+    wb = Workbook()
+    first = True
+    for table in tables:
+        ws = wb.active if first else wb.create_sheet()
+        assert ws is not None
+        first = False
+        ws.title = _fit_utf16(_sanitize_sheet_name(table.title), MAX_SHEET_NAME) or "Sheet"
+        for col, header in enumerate(table.headers, start=1):
+            _put(ws, 1, col, header)
+        for r, row in enumerate(table.rows, start=2):
+            for col, value in enumerate(row, start=1):
+                _put(ws, r, col, _local(value, tz) if isinstance(value, datetime) else value)
+        widths = [_width(ws, col, 8, 60) for col in range(1, len(table.headers) + 1)]
+        _finish_table(ws, table.headers, widths, freeze="A2")
+    return _save(wb, _local(generated_at, tz))

@@ -8,20 +8,29 @@ from typing import Any, Protocol
 from storage.models import (
     AnswerSet,
     AnswerValue,
+    Association,
     Broadcast,
     BroadcastStatus,
+    Checkin,
     Dialog,
     DialogState,
+    Evidence,
     OutboxRow,
     OutMessage,
+    OverdueStep,
     Participant,
+    Plan,
+    PlanData,
+    PlanStep,
     Recipient,
     Response,
     ScheduledItem,
     ScheduledRow,
     SessionRating,
+    StepUpdate,
     SyncResult,
     User,
+    Viewer,
     Workshop,
 )
 
@@ -176,7 +185,217 @@ class CommunicationStore(Protocol):
         ...
 
 
-class Store(CommunicationStore, Protocol):
+class PlanStore(Protocol):
+    """Action plans, check-ins, associations and viewers. Each method is one transaction."""
+
+    async def upsert_association(self, slug: str, name: str, now: datetime) -> int:
+        """Create an association by slug (or rename it); return its id."""
+        ...
+
+    async def set_workshop_association(self, workshop_id: int, association_id: int | None) -> None:
+        """Say which association a workshop belongs to (None: none)."""
+        ...
+
+    async def association(self, association_id: int) -> Association | None:
+        """Return an association by id."""
+        ...
+
+    async def all_associations(self) -> list[Association]:
+        """Return every association, by name."""
+        ...
+
+    async def association_workshops(self, association_id: int) -> list[Workshop]:
+        """Return the workshops of an association, newest first."""
+        ...
+
+    async def add_viewer(
+        self, association_id: int, telegram_id: int, added_by: int, now: datetime
+    ) -> bool:
+        """Make someone a viewer of an association; False if they already were."""
+        ...
+
+    async def remove_viewer(self, association_id: int, telegram_id: int) -> bool:
+        """Withdraw a viewer; False if they were not one."""
+        ...
+
+    async def viewers_of(self, association_id: int) -> list[Viewer]:
+        """Return the viewers of an association."""
+        ...
+
+    async def viewer_associations(self, telegram_id: int) -> list[Association]:
+        """Return the associations someone views, by name."""
+        ...
+
+    async def set_digest(self, association_id: int, telegram_id: int, enabled: bool) -> bool:
+        """Turn a viewer's monthly digest on or off; False if they are not a viewer."""
+        ...
+
+    async def create_viewer_invite(
+        self, token: str, association_id: int, created_by: int, now: datetime
+    ) -> None:
+        """Store a one-time viewer invitation."""
+        ...
+
+    async def use_viewer_invite(
+        self, token: str, telegram_id: int, name: str, now: datetime
+    ) -> tuple[str, int | None]:
+        """Redeem a viewer invitation: ('ok' | 'already' | 'used' | 'unknown', association)."""
+        ...
+
+    async def create_plan(self, workshop_id: int, owner_id: int, title: str, now: datetime) -> int:
+        """Start a plan owned by a participant; return its id."""
+        ...
+
+    async def plan(self, plan_id: int) -> Plan | None:
+        """Return a plan with its live steps and members."""
+        ...
+
+    async def plans_of(self, telegram_id: int) -> list[Plan]:
+        """Return the plans someone owns or co-owns, oldest first."""
+        ...
+
+    async def plans_in(self, workshop_id: int) -> list[Plan]:
+        """Return every plan of a workshop, oldest first."""
+        ...
+
+    async def set_plan_field(
+        self, plan_id: int, field: str, value: str | None, now: datetime
+    ) -> None:
+        """Change the title, objective or SDGs ("8,11") of a plan."""
+        ...
+
+    async def add_step(self, plan_id: int, action: str, now: datetime) -> int:
+        """Add a step at the end of a plan; return its id."""
+        ...
+
+    async def step(self, step_id: int) -> PlanStep | None:
+        """Return a step (removed or not) with its current status."""
+        ...
+
+    async def set_step_field(
+        self, step_id: int, field: str, value: str | None, now: datetime
+    ) -> None:
+        """Change one field of a step (due_date as ISO text)."""
+        ...
+
+    async def remove_step(self, step_id: int, now: datetime) -> bool:
+        """Take a step out of its plan, keeping its history; False if already out."""
+        ...
+
+    async def move_step(self, step_id: int, offset: int) -> bool:
+        """Swap a step with its neighbour above (-1) or below (+1); False at an end."""
+        ...
+
+    async def set_team_token(self, plan_id: int, token: str) -> None:
+        """Give a plan a (new) team invitation token."""
+        ...
+
+    async def plan_by_team_token(self, token: str) -> Plan | None:
+        """Return the plan a team invitation leads to."""
+        ...
+
+    async def add_member(self, plan_id: int, participant_id: int, now: datetime) -> bool:
+        """Make a participant a co-owner of a plan; False if already a member."""
+        ...
+
+    async def remove_member(self, plan_id: int, participant_id: int) -> bool:
+        """Take a co-owner out of a plan (never the owner); False if not one."""
+        ...
+
+    async def record_update(
+        self,
+        step_id: int,
+        author_id: int,
+        status: str,
+        checkin_id: int | None,
+        now: datetime,
+    ) -> int:
+        """Add an update to a step and count its plan's open check-ins answered."""
+        ...
+
+    async def step_update(self, update_id: int) -> StepUpdate | None:
+        """Return an update by id."""
+        ...
+
+    async def step_history(self, step_id: int) -> list[StepUpdate]:
+        """Return every update of a step, oldest first."""
+        ...
+
+    async def add_update_note(self, update_id: int, note: str, limit: int) -> bool:
+        """Add text to the note of an update being written; False past `limit` characters."""
+        ...
+
+    async def add_evidence(
+        self,
+        update_id: int,
+        kind: str,
+        *,
+        file_id: str | None,
+        url: str | None,
+        file_name: str | None,
+        file_size: int | None,
+        now: datetime,
+    ) -> int:
+        """Attach a photo, document or link to an update; return its id."""
+        ...
+
+    async def evidence_item(self, evidence_id: int) -> tuple[Evidence, int] | None:
+        """Return a piece of evidence and the workshop its plan belongs to."""
+        ...
+
+    async def open_checkins(
+        self,
+        occasions: list[tuple[int, str, str]],
+        messages: list[OutMessage],
+        source: str,
+        now: datetime,
+        scheduled_id: int | None = None,
+    ) -> list[Checkin]:
+        """Record check-ins (plan, occasion, kind) and queue their messages, atomically."""
+        ...
+
+    async def checkins_to_nudge(self, before: datetime) -> list[Checkin]:
+        """Return unanswered, un-nudged check-ins asked before `before`."""
+        ...
+
+    async def nudge_checkin(
+        self, checkin_id: int, messages: list[OutMessage], now: datetime
+    ) -> bool:
+        """Mark a check-in nudged and queue the nudge, atomically; False if not due."""
+        ...
+
+    async def checkin(self, checkin_id: int) -> Checkin | None:
+        """Return a check-in by id."""
+        ...
+
+    async def overdue_steps(self, before: date) -> list[OverdueStep]:
+        """Return live open steps dated before `before` whose lateness was not asked about."""
+        ...
+
+    async def plan_data(self, workshop_ids: list[int]) -> PlanData:
+        """Return everything about the plans of some workshops, in one read."""
+        ...
+
+    async def last_digest(
+        self, association_id: int, telegram_id: int
+    ) -> tuple[str, dict[str, Any], datetime] | None:
+        """Return the period, figures and time of the viewer's latest digest."""
+        ...
+
+    async def record_digest(
+        self,
+        association_id: int,
+        telegram_id: int,
+        period: str,
+        figures: dict[str, Any],
+        message: OutMessage,
+        now: datetime,
+    ) -> bool:
+        """Queue a viewer's digest for a period once, with its figures; False if sent."""
+        ...
+
+
+class Store(PlanStore, CommunicationStore, Protocol):
     """Everything the bot keeps. Each method is one transaction."""
 
     async def close(self) -> None:

@@ -24,6 +24,7 @@ class Workshop:
     spec: dict[str, Any]
     organizer_chat_id: int | None = None
     evaluation_opened_at: datetime | None = None
+    association_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class DialogState(StrEnum):
     BROADCAST_MESSAGE = "broadcast_message"
     BROADCAST_SCHEDULE = "broadcast_schedule"
     FEEDBACK_COMMENT = "feedback_comment"
+    PLAN_FIELD = "plan_field"
+    STEP_FIELD = "step_field"
+    UPDATE_EXTRA = "update_extra"
 
 
 @dataclass(frozen=True)
@@ -218,3 +222,171 @@ class Broadcast:
     scheduled_at: datetime | None
     progress_chat_id: int | None
     progress_message_id: int | None
+
+
+class StepStatus(StrEnum):
+    """Where a step of an action plan stands, as its latest update says."""
+
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    BLOCKED = "blocked"
+    DROPPED = "dropped"
+
+    @property
+    def closed(self) -> bool:
+        """Tell whether the step needs no more follow-up."""
+        return self in (StepStatus.DONE, StepStatus.DROPPED)
+
+
+PLAN_FIELDS = ("title", "objective", "sdgs")
+STEP_FIELDS = ("action", "responsible", "resources", "indicator", "due_date", "success")
+
+
+@dataclass(frozen=True)
+class Association:
+    """A national association, federation or institute that follows plans up."""
+
+    id: int
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A person who follows an association's plans."""
+
+    association_id: int
+    telegram_id: int
+    digest: bool
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One step of a plan, with the status of its latest update."""
+
+    id: int
+    plan_id: int
+    position: int
+    action: str
+    responsible: str | None
+    resources: str | None
+    indicator: str | None
+    due_date: date | None
+    success: str | None
+    status: StepStatus
+    updated_at: datetime | None
+    removed: bool = False
+
+
+@dataclass(frozen=True)
+class PlanMember:
+    """A participant who owns or co-owns a plan."""
+
+    participant_id: int
+    telegram_id: int | None
+    name: str | None
+    role: str
+    language: str | None
+    unreachable: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An action plan with its live steps (in order) and members."""
+
+    id: int
+    workshop_id: int
+    owner_id: int
+    title: str
+    objective: str | None
+    sdgs: tuple[int, ...]
+    team_token: str | None
+    created_at: datetime
+    updated_at: datetime
+    steps: tuple[PlanStep, ...]
+    members: tuple[PlanMember, ...]
+
+    def member(self, telegram_id: int) -> PlanMember | None:
+        """Return the member with this Telegram id, if any."""
+        return next((m for m in self.members if m.telegram_id == telegram_id), None)
+
+    @property
+    def open_steps(self) -> list[PlanStep]:
+        """Return the steps still to follow up, in order."""
+        return [s for s in self.steps if not s.status.closed]
+
+
+@dataclass(frozen=True)
+class StepUpdate:
+    """One progress update of a step; never changed once the author moved on."""
+
+    id: int
+    step_id: int
+    author_id: int
+    status: StepStatus
+    note: str | None
+    checkin_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A photo, document or link attached to an update."""
+
+    id: int
+    update_id: int
+    kind: str
+    file_id: str | None
+    url: str | None
+    file_name: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Checkin:
+    """A request to update a plan, sent on an occasion."""
+
+    id: int
+    plan_id: int
+    occasion: str
+    kind: str
+    created_at: datetime
+    answered_at: datetime | None
+    nudged_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """A plan as reports see it: where it comes from and its owner's institution."""
+
+    id: int
+    workshop_id: int
+    title: str
+    institution: str | None
+    sdgs: tuple[int, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PlanData:
+    """Everything about the plans of some workshops, for dashboards and exports."""
+
+    plans: list[PlanRecord]
+    steps: list[PlanStep]
+    updates: list[StepUpdate]
+    evidence: list[Evidence]
+    checkins: list[Checkin]
+    members: dict[int, list[PlanMember]]
+    authors: dict[int, str | None]
+
+
+@dataclass(frozen=True)
+class OverdueStep:
+    """An open step whose date has passed, with where it belongs."""
+
+    step_id: int
+    plan_id: int
+    workshop_id: int
+    due_date: date

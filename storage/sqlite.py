@@ -26,6 +26,7 @@ from storage.models import (
     Workshop,
 )
 from storage.sqlite_comm import CommunicationMixin
+from storage.sqlite_plans import PlanMixin
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ def _workshop(row: aiosqlite.Row | Mapping[str, Any]) -> Workshop:
     return Workshop(
         organizer_chat_id=row["organizer_chat_id"],
         evaluation_opened_at=_dt(row["evaluation_opened_at"]),
+        association_id=row["association_id"],
         id=row["id"],
         slug=row["slug"],
         join_code=row["join_code"],
@@ -139,7 +141,7 @@ def _response(row: aiosqlite.Row) -> Response:
     )
 
 
-class SqliteStore(CommunicationMixin):
+class SqliteStore(PlanMixin, CommunicationMixin):
     """The Store on one SQLite file; one transaction per method."""
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
@@ -456,7 +458,7 @@ class SqliteStore(CommunicationMixin):
         sql = (
             "SELECT p.*, w.id AS w_id, w.slug, w.join_code, w.language, w.timezone,"
             " w.start_date, w.end_date, w.spec_json, w.organizer_chat_id,"
-            " w.evaluation_opened_at FROM participants p"
+            " w.evaluation_opened_at, w.association_id FROM participants p"
             " JOIN workshops w ON w.id = p.workshop_id"
             " WHERE p.telegram_id = ? ORDER BY p.joined_at DESC, p.id DESC"
         )

@@ -60,6 +60,11 @@ class Kind(StrEnum):
     COMMENT_SESSION = "sk"
     REPORT = "rp"
     EXPORT = "ex"
+    PLAN = "pl"
+    UPDATE = "pu"
+    PROGRESS = "pg"
+    EVIDENCE = "pe"
+    VIEWER = "vw"
 
 
 @dataclass(frozen=True)

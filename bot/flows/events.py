@@ -90,6 +90,7 @@ class SetCommands:
 
     lang: str
     organizer: bool = False
+    viewer: bool = False
 
 
 Event = Send | Edit | Notice | SendPhoto | SendDocument | SendMedia | SetCommands | Deliver | Rearm

@@ -25,6 +25,9 @@ from storage import Dialog, DialogState, Participant, Workshop
 
 INSTITUTIONS_PER_PAGE = 6
 ORGANIZER_PREFIX = "org-"
+# Deep-link prefixes of team and viewer invitations, which /start hands on.
+TEAM_PREFIX = "team-"
+VIEWER_PREFIX = "view-"
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,14 @@ async def start(svc: Services, actor: Actor, payload: str | None) -> list[Event]
 
             return await menu(ctx)
         return [Send(ctx.tr.t("start.no_code"))]
+    if code.startswith(TEAM_PREFIX):
+        from bot.flows.plans import join_team
+
+        return await join_team(await make_ctx(svc, actor), code[len(TEAM_PREFIX) :])
+    if code.startswith(VIEWER_PREFIX):
+        from bot.flows.associations import redeem as redeem_viewer
+
+        return await redeem_viewer(await make_ctx(svc, actor), code[len(VIEWER_PREFIX) :])
     if code.startswith(ORGANIZER_PREFIX):
         from bot.flows.organizer import redeem
 

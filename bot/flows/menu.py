@@ -44,6 +44,7 @@ async def menu(ctx: Ctx) -> list[Event]:
     )
     rows: Keyboard = [
         [Button(ctx.tr.t("button.dgca"), pack(Kind.OPEN_DGCA, workshop.id))],
+        [Button(ctx.tr.t("button.plans"), pack(Kind.PLAN, "ls", 0))],
         [
             Button(ctx.tr.t("button.language"), pack(Kind.LANGUAGE)),
             Button(ctx.tr.t("button.help"), pack(Kind.HELP)),
@@ -97,6 +98,10 @@ async def on_workshop_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[
         from bot.flows.evaluation import open_evaluation
 
         return [*events, *await open_evaluation(ctx, workshop_id)]
+    if then == Kind.PLAN.value:
+        from bot.flows.plans import new_plan
+
+        return [*events, *await new_plan(ctx, workshop_id)]
     if then == Kind.AGENDA.value:
         from bot.flows.agenda import agenda
 
@@ -131,7 +136,9 @@ async def on_language_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[
         Notice(),
         Edit(message_id, new.tr.t("language.changed")),
         SetCommands(
-            lang, organizer=bool(await ctx.svc.store.organizer_workshops(ctx.actor.telegram_id))
+            lang,
+            organizer=bool(await ctx.svc.store.organizer_workshops(ctx.actor.telegram_id)),
+            viewer=bool(await ctx.svc.store.viewer_associations(ctx.actor.telegram_id)),
         ),
         *await menu(new),
     ]

@@ -91,6 +91,9 @@ def _message(
         buttons = [
             [Button(tr.t("button.start_evaluation"), pack(Kind.OPEN_EVALUATION, workshop.id))]
         ]
+    elif row.kind == "plan_invite":
+        text = tr.t("plan.invitation", title=title)
+        buttons = [[Button(tr.plain("plan.button_write"), pack(Kind.PLAN, "new", workshop.id))]]
     elif row.kind == "feedback":
         session = next((s for s in spec.agenda if s.id == row.payload.get("session")), None)
         if session is None:

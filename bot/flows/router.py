@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.flows import broadcast, evaluation, join, organizer
+from bot.flows import broadcast, checkins, evaluation, join, organizer, plans
 from bot.flows import questionnaire as engine
 from bot.flows.common import Actor, Ctx, Media, make_ctx
 from bot.flows.events import Event, Send
@@ -37,6 +37,10 @@ async def text(svc: Services, actor: Actor, body: str) -> list[Event]:
             return await broadcast.on_schedule_text(ctx, dialog.data.get("broadcast_id"), body)
         if dialog.state is DialogState.FEEDBACK_COMMENT:
             return await evaluation.on_comment_text(ctx, dialog.data, body)
+        if dialog.state in (DialogState.PLAN_FIELD, DialogState.STEP_FIELD):
+            return await plans.on_text(ctx, dialog.state, dialog.data, body)
+        if dialog.state is DialogState.UPDATE_EXTRA:
+            return await checkins.on_text(ctx, dialog.data, body)
         if dialog.state is DialogState.QUESTION_MULTI:
             return [
                 Send(ctx.tr.t("input.use_buttons")),
@@ -85,10 +89,14 @@ async def media(
     dialog = await svc.store.dialog(actor.telegram_id)
     if dialog is not None and dialog.state is DialogState.BROADCAST_MESSAGE and item is not None:
         return await broadcast.on_message(ctx, dialog.data.get("broadcast_id"), None, item)
+    if dialog is not None and dialog.state is DialogState.UPDATE_EXTRA and item is not None:
+        return await checkins.on_media(ctx, dialog.data, item)
     if item is not None and data is not None and is_workshop_file(item):
         return await organizer.import_document(ctx, item.file_name or "workshop.yaml", data)
     if dialog is not None and (
-        dialog.state in join.PROFILE_TEXT_STATES or dialog.state is DialogState.QUESTION_TEXT
+        dialog.state in join.PROFILE_TEXT_STATES
+        or dialog.state
+        in (DialogState.QUESTION_TEXT, DialogState.PLAN_FIELD, DialogState.STEP_FIELD)
     ):
         return [Send(ctx.tr.t("fallback.media_expected_text"))]
     return [Send(ctx.tr.t("fallback.media"))]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+import calendar
+from datetime import date, datetime, time, timedelta
 
 from bot.content import AgendaSession, WorkshopFile
 from storage import ScheduledItem
@@ -70,6 +71,32 @@ def plan(
         items.append(ScheduledItem("report:dgca", "report_dgca", closes, None, {}))
     if has_evaluation:
         items.extend(_evaluation_items(spec, sessions, opened_at))
+    items.extend(_follow_up_items(spec, sessions))
+    return items
+
+
+def add_months(day: date, months: int) -> date:
+    """Return the same day `months` later, or the month's last day when it is shorter."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _follow_up_items(spec: WorkshopFile, sessions: list[AgendaSession]) -> list[ScheduledItem]:
+    follow = spec.follow_up
+    items = []
+    if follow.plan_invitation and sessions:
+        chosen = next((s for s in sessions if s.id == follow.plan_session), sessions[-1])
+        start, end = session_times(spec, chosen)
+        items.append(
+            ScheduledItem(
+                "plan_invite", "plan_invite", start, end + FEEDBACK_USEFUL, {"session": chosen.id}
+            )
+        )
+    for months in sorted(set(follow.checkin_months)):
+        day = add_months(spec.end_date, months)
+        due = spec.local(datetime.combine(day, follow.send_time))
+        items.append(ScheduledItem(f"checkin:m{months}", "checkin", due, None, {"months": months}))
     return items
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.content import ContentError, WorkshopFile, parse_model, parse_model_with_lines
@@ -63,6 +63,14 @@ async def import_workshop(
         join_code=code,
         now=now,
     )
+    association_id = None
+    if spec.association is not None:
+        association_id = await store.upsert_association(
+            spec.association.id, spec.association.name, now
+        )
+    if association_id != workshop.association_id:
+        await store.set_workshop_association(workshop.id, association_id)
+        workshop = replace(workshop, association_id=association_id)
     from bot.flows.reminders import reschedule
 
     schedule, notified = await reschedule(svc, workshop, old, now)

@@ -59,13 +59,15 @@ COMMAND_NAMES = (
     "next",
     "reminders",
     "evaluation",
+    "plan",
     "language",
     "help",
     "privacy",
     "mydata",
     "forget",
 )
-ORGANIZER_COMMANDS = ("broadcast", "invite", "report", "openeval")
+ORGANIZER_COMMANDS = ("broadcast", "invite", "report", "openeval", "progress", "viewer")
+VIEWER_COMMANDS = ("progress",)
 
 
 def actor_of(update: Update) -> Actor | None:
@@ -98,10 +100,16 @@ def markup(buttons: Keyboard | None) -> InlineKeyboardMarkup | None:
     )
 
 
-def bot_commands(i18n: I18n, lang: str, *, organizer: bool = False) -> list[BotCommand]:
-    """Return the command menu in `lang` (with the organizer's tools for organizers)."""
+def bot_commands(
+    i18n: I18n, lang: str, *, organizer: bool = False, viewer: bool = False
+) -> list[BotCommand]:
+    """Return the command menu in `lang` (with the tools of organizers and viewers)."""
     tr = i18n(lang)
-    names = COMMAND_NAMES + (ORGANIZER_COMMANDS if organizer else ())
+    names: tuple[str, ...] = COMMAND_NAMES
+    if organizer:
+        names += ORGANIZER_COMMANDS
+    elif viewer:
+        names += VIEWER_COMMANDS
     return [BotCommand(name, tr.plain(f"command.{name}")) for name in names]
 
 
@@ -218,7 +226,9 @@ class Responder:
                     await self.delivery.runner.arm()
                     await self.delivery.runner.tick()
             elif isinstance(event, SetCommands):
-                commands = bot_commands(self.services.i18n, event.lang, organizer=event.organizer)
+                commands = bot_commands(
+                    self.services.i18n, event.lang, organizer=event.organizer, viewer=event.viewer
+                )
                 await with_retry(
                     lambda c=commands: bot.set_my_commands(  # type: ignore[misc]
                         c, scope=BotCommandScopeChat(chat_id)

@@ -209,6 +209,7 @@ async def test_commands_are_registered_per_language(bot: Harness) -> None:
         "next",
         "reminders",
         "evaluation",
+        "plan",
         "language",
         "help",
         "privacy",

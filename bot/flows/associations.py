@@ -1,0 +1,115 @@
+"""Association viewers: appointed by administrators and organizers through one-time links."""
+
+from __future__ import annotations
+
+import secrets
+
+from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.common import Ctx
+from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SetCommands
+from bot.flows.join import VIEWER_PREFIX
+from storage import Association
+
+INVITE_BYTES = 12
+
+
+async def manageable(ctx: Ctx) -> list[Association]:
+    """Return the associations whose viewers this person may appoint."""
+    if ctx.actor.telegram_id in ctx.svc.admin_ids:
+        return await ctx.svc.store.all_associations()
+    ids = {
+        w.association_id
+        for w in await ctx.svc.store.organizer_workshops(ctx.actor.telegram_id)
+        if w.association_id is not None
+    }
+    found = [await ctx.svc.store.association(i) for i in sorted(ids)]
+    return [a for a in found if a is not None]
+
+
+async def viewer_command(ctx: Ctx, args: str = "") -> list[Event]:
+    """Offer the associations whose viewers the person manages (administrators, organizers)."""
+    associations = await manageable(ctx)
+    if not associations:
+        if await ctx.svc.store.organizer_workshops(ctx.actor.telegram_id):
+            return [Send(ctx.tr.t("viewer.no_association"))]
+        return [Send(ctx.tr.t("viewer.only"))]
+    if len(associations) == 1:
+        return await _panel(ctx, associations[0], None)
+    rows: Keyboard = [
+        [Button(a.name[:60], pack(Kind.VIEWER, "p", a.id))] for a in associations[:40]
+    ]
+    return [Send(ctx.tr.t("viewer.pick"), rows)]
+
+
+async def _panel(ctx: Ctx, association: Association, message_id: int | None) -> list[Event]:
+    viewers = await ctx.svc.store.viewers_of(association.id)
+    names = "\n".join(
+        ctx.tr.t("viewer.line", name=v.name or str(v.telegram_id)) for v in viewers
+    ) or ctx.tr.t("viewer.none")
+    text = ctx.tr.t("viewer.panel", name=association.name, viewers=names)
+    rows: Keyboard = [
+        [Button(ctx.tr.plain("viewer.button_invite"), pack(Kind.VIEWER, "i", association.id))]
+    ]
+    for viewer in viewers[:20]:
+        label = ctx.tr.plain("viewer.button_remove", name=viewer.name or str(viewer.telegram_id))
+        rows.append(
+            [Button(label[:60], pack(Kind.VIEWER, "r", association.id, viewer.telegram_id))]
+        )
+    if message_id is not None:
+        return [Edit(message_id, text, rows)]
+    return [Send(text, rows)]
+
+
+async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+    """Handle the viewer panel: show it, make an invitation link, remove a viewer."""
+    op, association_id = cb.str_field(0), cb.int_field(1)
+    allowed = {a.id: a for a in await manageable(ctx)}
+    association = allowed.get(association_id) if association_id is not None else None
+    if association is None:
+        return [Notice(ctx.tr.t("viewer.only"), alert=True)]
+    if op == "p":
+        return [Notice(), *await _panel(ctx, association, message_id)]
+    if op == "i":
+        token = secrets.token_urlsafe(INVITE_BYTES)
+        await ctx.svc.store.create_viewer_invite(
+            token, association.id, ctx.actor.telegram_id, ctx.svc.clock.now()
+        )
+        link = f"https://t.me/{ctx.svc.bot_username}?start={VIEWER_PREFIX}{token}"
+        return [Notice(), Send(ctx.tr.t("viewer.invite", name=association.name, link=link))]
+    if op == "r":
+        telegram_id = cb.int_field(2)
+        if telegram_id is None or not await ctx.svc.store.remove_viewer(
+            association.id, telegram_id
+        ):
+            return [Notice(ctx.tr.t("notice.stale"))]
+        return [Notice(ctx.tr.t("viewer.removed")), *await _panel(ctx, association, message_id)]
+    return [Notice(ctx.tr.t("notice.stale"))]
+
+
+async def redeem(ctx: Ctx, token: str) -> list[Event]:
+    """Make the person a viewer of an association through a one-time link."""
+    status, association_id = await ctx.svc.store.use_viewer_invite(
+        token, ctx.actor.telegram_id, ctx.actor.full_name[:64], ctx.svc.clock.now()
+    )
+    association = (
+        await ctx.svc.store.association(association_id) if association_id is not None else None
+    )
+    if status == "unknown" or association is None:
+        return [Send(ctx.tr.t("join.unknown_code"))]
+    if status == "already":
+        return [Send(ctx.tr.t("viewer.already", name=association.name))]
+    if status == "used":
+        return [Send(ctx.tr.t("viewer.invite_used"))]
+    rows: Keyboard = [
+        [
+            Button(
+                ctx.tr.plain("viewer.button_progress"),
+                pack(Kind.PROGRESS, "v", f"a{association.id}"),
+            )
+        ]
+    ]
+    organizer = bool(await ctx.svc.store.organizer_workshops(ctx.actor.telegram_id))
+    return [
+        Send(ctx.tr.t("viewer.welcome", name=association.name), rows),
+        SetCommands(ctx.lang, organizer=organizer, viewer=True),
+    ]

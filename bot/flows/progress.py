@@ -1,0 +1,597 @@
+"""/progress for association viewers and organizers: figures, charts, export, evidence, digest."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import partial
+
+from bot import report_charts as rc
+from bot.content import DAY_END
+from bot.export import Table, build_tables_xlsx, export_filename
+from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.common import Ctx, workshop_file
+from bot.flows.events import (
+    Button,
+    Edit,
+    Event,
+    Keyboard,
+    Notice,
+    Send,
+    SendDocument,
+    SendMedia,
+    SendPhoto,
+)
+from bot.flows.plans import STATUS_ICON, sdg_label
+from bot.i18n import Translator
+from bot.plan_stats import Figures, compute
+from bot.services import Services
+from storage import Association, OutMessage, PlanData, StepStatus, Workshop
+
+log = logging.getLogger(__name__)
+
+SHOWN_OVERDUE = 10
+SHOWN_EVIDENCE = 8
+# The digest goes out on the 1st; a bot that was down catches up within this many days.
+DIGEST_CATCH_UP_DAYS = 7
+STATUS_ORDER = (
+    StepStatus.DONE,
+    StepStatus.IN_PROGRESS,
+    StepStatus.NOT_STARTED,
+    StepStatus.BLOCKED,
+    StepStatus.DROPPED,
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a dashboard covers: an association ("a") or one workshop ("w")."""
+
+    kind: str
+    id: int
+
+    @property
+    def code(self) -> str:
+        """Return the scope as it travels in buttons: a12 or w3."""
+        return f"{self.kind}{self.id}"
+
+    @staticmethod
+    def parse(text: str | None) -> Scope | None:
+        """Read a scope code from a button; None if malformed."""
+        if not text or text[0] not in "aw" or not text[1:].isdigit() or len(text) > 19:
+            return None
+        return Scope(text[0], int(text[1:]))
+
+
+async def _is_viewer(svc: Services, telegram_id: int, association_id: int) -> bool:
+    return any(a.id == association_id for a in await svc.store.viewer_associations(telegram_id))
+
+
+async def may_see(svc: Services, telegram_id: int, scope: Scope) -> bool:
+    """Tell whether someone may see a scope: its viewers, its organizers, administrators."""
+    if telegram_id in svc.admin_ids:
+        return True
+    if scope.kind == "a":
+        return await _is_viewer(svc, telegram_id, scope.id)
+    if await svc.store.is_organizer(scope.id, telegram_id):
+        return True
+    workshop = await svc.store.workshop(scope.id)
+    return (
+        workshop is not None
+        and workshop.association_id is not None
+        and await _is_viewer(svc, telegram_id, workshop.association_id)
+    )
+
+
+async def scopes_of(svc: Services, telegram_id: int) -> list[tuple[Scope, str]]:
+    """Return the dashboards someone may open, with their names."""
+    out: list[tuple[Scope, str]] = []
+    associations: list[Association] = (
+        await svc.store.all_associations()
+        if telegram_id in svc.admin_ids
+        else await svc.store.viewer_associations(telegram_id)
+    )
+    for association in associations:
+        out.append((Scope("a", association.id), association.name))
+    seen = {a.id for a in associations}
+    for workshop in await svc.store.organizer_workshops(telegram_id):
+        if workshop.association_id in seen:
+            continue
+        out.append((Scope("w", workshop.id), workshop_file(workshop).title.get("es")))
+    return out
+
+
+async def _workshops(svc: Services, scope: Scope) -> list[Workshop]:
+    if scope.kind == "a":
+        return await svc.store.association_workshops(scope.id)
+    workshop = await svc.store.workshop(scope.id)
+    return [workshop] if workshop else []
+
+
+async def _name(svc: Services, scope: Scope, lang: str) -> str:
+    if scope.kind == "a":
+        association = await svc.store.association(scope.id)
+        return association.name if association else "—"
+    workshop = await svc.store.workshop(scope.id)
+    return workshop_file(workshop).title.get(lang) if workshop else "—"
+
+
+def _today(workshops: list[Workshop], now: datetime) -> dict[int, date]:
+    return {w.id: now.astimezone(workshop_file(w).zone).date() for w in workshops}
+
+
+async def figures_for(svc: Services, scope: Scope) -> tuple[Figures, PlanData, list[Workshop]]:
+    """Read and compute the figures of a scope."""
+    workshops = await _workshops(svc, scope)
+    data = await svc.store.plan_data([w.id for w in workshops])
+    now = svc.clock.now()
+    return compute(data, _today(workshops, now), now), data, workshops
+
+
+def _pct(tr: Translator, share: float) -> str:
+    return tr.plain("report.percent", value=tr.number(share * 100, 0))
+
+
+def status_line(tr: Translator, figures: Figures) -> str:
+    """Count steps by status on one line."""
+    return " · ".join(
+        f"{STATUS_ICON[s]} {tr.plain(f'plan.status.{s.value}')} {figures.by_status.get(s, 0)}"
+        for s in STATUS_ORDER
+    )
+
+
+def summary_text(tr: Translator, name: str, figures: Figures, institutions: dict[int, str]) -> str:
+    """Write the dashboard's text: totals, late steps, response, oldest updates, SDGs."""
+    lines = [
+        tr.t("progress.title", name=name),
+        tr.t("progress.totals", plans=figures.plans, steps=figures.steps),
+        status_line(tr, figures),
+    ]
+    rate = figures.response_rate
+    lines.append(
+        tr.t(
+            "progress.response",
+            answered=figures.checkins_answered,
+            sent=figures.checkins_sent,
+            rate=_pct(tr, rate) if rate is not None else "—",
+        )
+    )
+    lines.append(tr.t("progress.unreachable", n=figures.unreachable, members=figures.members))
+    lines.append("")
+    lines.append(tr.t("progress.overdue_title", n=len(figures.overdue)))
+    for item in figures.overdue[:SHOWN_OVERDUE]:
+        lines.append(
+            tr.t(
+                "progress.overdue_item",
+                action=item.step.action[:80],
+                institution=item.plan.institution or "—",
+                days=item.days_late,
+            )
+        )
+    if len(figures.overdue) > SHOWN_OVERDUE:
+        lines.append(tr.t("progress.more", n=len(figures.overdue) - SHOWN_OVERDUE))
+    if figures.stalest:
+        lines.append("")
+        lines.append(tr.t("progress.stale_title"))
+        for stale in figures.stalest:
+            key = "progress.stale_item" if stale.updated else "progress.stale_never"
+            lines.append(
+                tr.t(
+                    key,
+                    title=stale.plan.title[:80],
+                    institution=stale.plan.institution or "—",
+                    date=tr.date(stale.last_update.date()),
+                )
+            )
+    if figures.sdgs:
+        lines.append("")
+        lines.append(tr.t("progress.sdgs_title"))
+        for number, count in figures.sdgs:
+            lines.append(tr.t("progress.sdg_item", sdg=sdg_label(tr, number), n=count))
+    return "\n".join(lines)[:4000]
+
+
+def _status_png(
+    frame: rc.Frame, rows: list[tuple[str, list[int]]], statuses: list[str], axis: str
+) -> bytes:
+    names = [name for name, _ in rows]
+    counts = [c for _, c in rows]
+    return rc.to_png(rc.steps_by_status_figure(frame, names, statuses, counts, axis_label=axis))
+
+
+def _monthly_png(frame: rc.Frame, months: list[str], values: list[int], axis: str) -> bytes:
+    return rc.to_png(rc.monthly_figure(frame, months, values, axis_label=axis))
+
+
+def chart_events(tr: Translator, name: str, figures: Figures, now: datetime) -> list[Event]:
+    """Describe the two charts: steps by status per institution, and steps done per month."""
+    events: list[Event] = []
+    subtitle = tr.plain("progress.chart_subtitle", plans=figures.plans, date=tr.date(now.date()))
+    if figures.steps:
+        rows = [
+            (inst, [counts.get(s, 0) for s in STATUS_ORDER])
+            for inst, counts in figures.by_institution.items()
+        ]
+        frame = rc.Frame(tr.plain("progress.chart_status_title"), subtitle, name)
+        statuses = [tr.plain(f"plan.status.{s.value}") for s in STATUS_ORDER]
+        events.append(
+            SendPhoto(
+                render=partial(_status_png, frame, rows, statuses, tr.plain("progress.axis_steps")),
+                caption=tr.t("progress.chart_status_caption", name=name),
+            )
+        )
+    if figures.done_by_month:
+        frame = rc.Frame(tr.plain("progress.chart_monthly_title"), subtitle, name)
+        months = [_month_label(tr, label) for label, _ in figures.done_by_month]
+        values = [v for _, v in figures.done_by_month]
+        events.append(
+            SendPhoto(
+                render=partial(_monthly_png, frame, months, values, tr.plain("progress.axis_done")),
+                caption=tr.t("progress.chart_monthly_caption", n=sum(values)),
+            )
+        )
+    return events
+
+
+def _month_label(tr: Translator, label: str) -> str:
+    year, month = (int(p) for p in label.split("-"))
+    from babel.dates import format_date
+
+    return format_date(date(year, month, 1), format="MMM yy", locale=tr.lang).replace(".", "")
+
+
+def _buttons(
+    tr: Translator, scope: Scope, workshops: list[Workshop], viewer_digest: bool | None
+) -> Keyboard:
+    rows: Keyboard = [
+        [
+            Button(tr.plain("progress.button_export"), pack(Kind.PROGRESS, "x", scope.code)),
+            Button(tr.plain("progress.button_evidence"), pack(Kind.PROGRESS, "ev", scope.code, 0)),
+        ]
+    ]
+    if scope.kind == "a" and len(workshops) > 1:
+        for workshop in workshops[:10]:
+            title = workshop_file(workshop).title.get(tr.lang)
+            rows.append([Button(f"🔎 {title}"[:60], pack(Kind.PROGRESS, "v", f"w{workshop.id}"))])
+    if viewer_digest is not None:
+        key = "progress.button_digest_off" if viewer_digest else "progress.button_digest_on"
+        rows.append(
+            [
+                Button(
+                    tr.plain(key), pack(Kind.PROGRESS, "dg", scope.code, 0 if viewer_digest else 1)
+                )
+            ]
+        )
+    return rows
+
+
+async def view(ctx: Ctx, scope: Scope) -> list[Event]:
+    """Build the dashboard of a scope: the summary, then its charts."""
+    svc = ctx.svc
+    figures, _, workshops = await figures_for(svc, scope)
+    name = await _name(svc, scope, ctx.lang)
+    digest: bool | None = None
+    if scope.kind == "a":
+        viewer = next(
+            (
+                v
+                for v in await svc.store.viewers_of(scope.id)
+                if v.telegram_id == ctx.actor.telegram_id
+            ),
+            None,
+        )
+        digest = viewer.digest if viewer else None
+    if not figures.plans:
+        return [
+            Send(
+                ctx.tr.t("progress.no_plans", name=name), _buttons(ctx.tr, scope, workshops, digest)
+            )
+        ]
+    text = summary_text(ctx.tr, name, figures, {})
+    return [
+        Send(text, _buttons(ctx.tr, scope, workshops, digest)),
+        *chart_events(ctx.tr, name, figures, svc.clock.now()),
+    ]
+
+
+async def progress_command(ctx: Ctx, args: str = "") -> list[Event]:
+    """Open the dashboard (asking which one when the person may see several)."""
+    scopes = await scopes_of(ctx.svc, ctx.actor.telegram_id)
+    if not scopes:
+        return [Send(ctx.tr.t("progress.only"))]
+    if len(scopes) == 1:
+        return await view(ctx, scopes[0][0])
+    rows: Keyboard = [
+        [Button(name[:60], pack(Kind.PROGRESS, "v", scope.code))] for scope, name in scopes[:40]
+    ]
+    return [Send(ctx.tr.t("progress.pick"), rows)]
+
+
+async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+    """Handle the dashboard's buttons, for those allowed to see the scope only."""
+    op, scope = cb.str_field(0), Scope.parse(cb.str_field(1))
+    if scope is None or not await may_see(ctx.svc, ctx.actor.telegram_id, scope):
+        return [Notice(ctx.tr.t("progress.not_allowed"), alert=True)]
+    if op == "v":
+        return [Notice(ctx.tr.t("report.preparing")), *await view(ctx, scope)]
+    if op == "x":
+        return [Notice(ctx.tr.t("report.preparing")), *await export_events(ctx, scope)]
+    if op == "ev":
+        return [Notice(), *await evidence_list(ctx, scope, cb.int_field(2) or 0, message_id)]
+    if op == "dg" and scope.kind == "a":
+        enabled = cb.int_field(2) == 1
+        if not await ctx.svc.store.set_digest(scope.id, ctx.actor.telegram_id, enabled):
+            return [Notice(ctx.tr.t("progress.not_allowed"), alert=True)]
+        key = "progress.digest_on" if enabled else "progress.digest_off"
+        return [Notice(ctx.tr.t(key), alert=True)]
+    return [Notice(ctx.tr.t("notice.stale"))]
+
+
+# Evidence
+
+
+async def evidence_list(ctx: Ctx, scope: Scope, offset: int, message_id: int) -> list[Event]:
+    """List the latest evidence with a button to fetch each file."""
+    _, data, _ = await figures_for(ctx.svc, scope)
+    steps = {s.id: s for s in data.steps}
+    updates = {u.id: u for u in data.updates}
+    items = sorted(data.evidence, key=lambda e: e.id, reverse=True)
+    if not items:
+        return [Send(ctx.tr.t("progress.no_evidence"))]
+    page = items[offset : offset + SHOWN_EVIDENCE]
+    rows: Keyboard = []
+    for item in page:
+        update = updates.get(item.update_id)
+        step = steps.get(update.step_id) if update else None
+        icon = {"photo": "🖼", "document": "📄", "link": "🔗"}.get(item.kind, "📎")
+        label = f"{icon} {ctx.tr.date(item.created_at.date())} · {step.action if step else ''}"
+        rows.append([Button(label[:60], pack(Kind.EVIDENCE, item.id))])
+    if offset + SHOWN_EVIDENCE < len(items):
+        rows.append(
+            [
+                Button(
+                    ctx.tr.plain("progress.button_more"),
+                    pack(Kind.PROGRESS, "ev", scope.code, offset + SHOWN_EVIDENCE),
+                )
+            ]
+        )
+    text = ctx.tr.t("progress.evidence_title", n=len(items))
+    if offset:
+        return [Edit(message_id, text, rows)]
+    return [Send(text, rows)]
+
+
+async def on_evidence(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+    """Send a piece of evidence to someone allowed to see its workshop's plans."""
+    evidence_id = cb.int_field(0)
+    found = await ctx.svc.store.evidence_item(evidence_id) if evidence_id is not None else None
+    if found is None:
+        return [Notice(ctx.tr.t("progress.not_allowed"), alert=True)]
+    item, workshop_id = found
+    if not await may_see(ctx.svc, ctx.actor.telegram_id, Scope("w", workshop_id)):
+        return [Notice(ctx.tr.t("progress.not_allowed"), alert=True)]
+    caption = ctx.tr.t("progress.evidence_caption", date=ctx.tr.date(item.created_at.date()))
+    if item.kind == "link" and item.url:
+        return [Notice(), Send(ctx.tr.t("progress.evidence_link", url=item.url))]
+    if item.file_id is None:
+        return [Notice(ctx.tr.t("notice.stale"))]
+    return [Notice(), SendMedia(item.kind, item.file_id, caption)]
+
+
+# Export
+
+
+def _tables(tr: Translator, data: PlanData, workshops: list[Workshop], lang: str) -> list[Table]:
+    titles = {w.id: workshop_file(w).title.get(lang) for w in workshops}
+    pseudonym = {pid: f"P{pid:04d}" for pid in {u.author_id for u in data.updates}}
+    plans = {p.id: p for p in data.plans}
+    steps = {s.id: s for s in data.steps}
+    evidence_of: dict[int, list[str]] = {}
+    for item in data.evidence:
+        ref = item.url or item.file_id or ""
+        evidence_of.setdefault(item.update_id, []).append(f"{item.kind}: {ref}")
+    plan_rows: list[list[str | int | datetime | None]] = [
+        [
+            p.id,
+            titles.get(p.workshop_id, ""),
+            p.institution,
+            p.title,
+            "; ".join(sdg_label(tr, n) for n in p.sdgs),
+            len(data.members.get(p.id, [])),
+            p.created_at,
+        ]
+        for p in data.plans
+    ]
+    step_rows: list[list[str | int | datetime | None]] = []
+    for step in data.steps:
+        plan = plans.get(step.plan_id)
+        step_rows.append(
+            [
+                step.id,
+                step.plan_id,
+                plan.institution if plan else None,
+                step.position,
+                step.action,
+                step.responsible,
+                step.resources,
+                step.indicator,
+                step.due_date.isoformat() if step.due_date else None,
+                step.success,
+                tr.plain(f"plan.status.{step.status.value}"),
+                step.updated_at,
+                tr.plain("export.yes") if step.removed else tr.plain("export.no"),
+            ]
+        )
+    update_rows: list[list[str | int | datetime | None]] = []
+    for update in data.updates:
+        owner = steps.get(update.step_id)
+        update_rows.append(
+            [
+                update.id,
+                owner.plan_id if owner else None,
+                update.step_id,
+                pseudonym[update.author_id],
+                tr.plain(f"plan.status.{update.status.value}"),
+                update.note,
+                "\n".join(evidence_of.get(update.id, [])) or None,
+                update.created_at,
+            ]
+        )
+    h = tr.plain
+    return [
+        Table(
+            h("plan_export.sheet_plans"),
+            [
+                h(f"plan_export.plans.{c}")
+                for c in ("id", "workshop", "institution", "title", "sdgs", "members", "created")
+            ],
+            plan_rows,
+        ),
+        Table(
+            h("plan_export.sheet_steps"),
+            [
+                h(f"plan_export.steps.{c}")
+                for c in (
+                    "id",
+                    "plan",
+                    "institution",
+                    "position",
+                    "action",
+                    "responsible",
+                    "resources",
+                    "indicator",
+                    "due_date",
+                    "success",
+                    "status",
+                    "updated",
+                    "removed",
+                )
+            ],
+            step_rows,
+        ),
+        Table(
+            h("plan_export.sheet_updates"),
+            [
+                h(f"plan_export.updates.{c}")
+                for c in ("id", "plan", "step", "author", "status", "note", "evidence", "created")
+            ],
+            update_rows,
+        ),
+    ]
+
+
+async def export_events(ctx: Ctx, scope: Scope) -> list[Event]:
+    """Describe the plans workbook of a scope; it is built off the event loop."""
+    _, data, workshops = await figures_for(ctx.svc, scope)
+    if not workshops:
+        return [Send(ctx.tr.t("progress.no_plans", name="—"))]
+    zone = workshop_file(workshops[0]).zone
+    now = ctx.svc.clock.now()
+    tables = _tables(ctx.tr, data, workshops, ctx.lang)
+    association = await ctx.svc.store.association(scope.id) if scope.kind == "a" else None
+    slug = association.slug if association is not None else workshops[0].slug
+    name = export_filename(
+        "planes" if ctx.lang == "es" else "plans", slug, now.astimezone(zone).date(), "xlsx"
+    )
+    return [
+        SendDocument(
+            filename=name,
+            build=partial(build_tables_xlsx, tables, generated_at=now, tz=zone),
+            caption=ctx.tr.t("progress.export_caption"),
+            separate_process=True,
+        )
+    ]
+
+
+# Monthly digest
+
+
+def digest_text(
+    tr: Translator, name: str, period_label: str, figures: Figures, before: dict[str, int] | None
+) -> str:
+    """Write the monthly digest: the figures, and what changed since the last one."""
+    now = figures.snapshot()
+    rate = figures.response_rate
+    lines = [
+        tr.t("digest.title", name=name, month=period_label),
+        tr.t("progress.totals", plans=figures.plans, steps=figures.steps),
+        status_line(tr, figures),
+        tr.t("digest.overdue", n=len(figures.overdue)),
+        tr.t(
+            "progress.response",
+            answered=figures.checkins_answered,
+            sent=figures.checkins_sent,
+            rate=_pct(tr, rate) if rate is not None else "—",
+        ),
+        "",
+    ]
+    if before is None:
+        lines.append(tr.t("digest.first"))
+    else:
+        lines.append(
+            tr.t(
+                "digest.changes",
+                done=now["done"] - before.get("done", 0),
+                updates=now["updates"] - before.get("updates", 0),
+                evidence=now["evidence"] - before.get("evidence", 0),
+                plans=now["plans"] - before.get("plans", 0),
+                overdue=_signed(now["overdue"] - before.get("overdue", 0)),
+            )
+        )
+    return "\n".join(lines)[:4000]
+
+
+def _signed(value: int) -> str:
+    return f"+{value}" if value > 0 else str(value)
+
+
+async def digest_tick(svc: Services, now: datetime) -> int:
+    """Queue this month's digest for each viewer who has not had it; return how many."""
+    queued = 0
+    for association in await svc.store.all_associations():
+        workshops = await svc.store.association_workshops(association.id)
+        if not workshops:
+            continue
+        spec = workshop_file(workshops[0])
+        local = now.astimezone(spec.zone)
+        if (
+            local.day > DIGEST_CATCH_UP_DAYS
+            or not spec.follow_up.send_time <= local.time() < DAY_END
+        ):
+            continue
+        viewers = [v for v in await svc.store.viewers_of(association.id) if v.digest]
+        if not viewers:
+            continue
+        period = local.strftime("%Y-%m")
+        figures: Figures | None = None
+        for viewer in viewers:
+            last = await svc.store.last_digest(association.id, viewer.telegram_id)
+            if last is not None and last[0] >= period:
+                continue
+            if figures is None:
+                data = await svc.store.plan_data([w.id for w in workshops])
+                figures = compute(data, _today(workshops, now), now)
+            if not figures.plans:
+                break
+            user = await svc.store.user(viewer.telegram_id)
+            lang = svc.i18n.pick(user.language if user else None, workshops[0].language)
+            tr = svc.i18n(lang)
+            from babel.dates import format_date
+
+            label = format_date(local.date(), format="LLLL y", locale=lang)
+            text = digest_text(tr, association.name, label, figures, last[1] if last else None)
+            buttons = [
+                [
+                    {
+                        "text": tr.plain("digest.button"),
+                        "callback_data": pack(Kind.PROGRESS, "v", f"a{association.id}"),
+                    }
+                ]
+            ]
+            message = OutMessage(viewer.telegram_id, text, None, buttons)
+            if await svc.store.record_digest(
+                association.id, viewer.telegram_id, period, figures.snapshot(), message, now
+            ):
+                queued += 1
+    return queued

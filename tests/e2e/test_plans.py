@@ -1,0 +1,272 @@
+"""Action plans through the double: writing, teams, check-ins months later, dashboards."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.apidouble import SimUser
+from bot.flows.callbacks import Kind, pack
+from tests.e2e.harness import Harness
+from tests.e2e.test_journey import join_es
+from tests.support import FakeClock
+
+LA_PAZ = timedelta(hours=-4)
+ADMIN = 999
+
+
+def la_paz(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    """Return a wall-clock time in La Paz (UTC-4, no DST) as UTC."""
+    return datetime(year, month, day, hour, minute, tzinfo=UTC) - LA_PAZ
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    # During the workshop's second day, after the last DGCA and agenda reminders of the day.
+    return FakeClock(la_paz(2023, 11, 29, 16))
+
+
+def texts(user: SimUser) -> list[str]:
+    return [m.text or m.caption or "" for m in user.messages]
+
+
+def count(user: SimUser, needle: str) -> int:
+    return sum(1 for t in texts(user) if needle in t)
+
+
+async def write_plan(bot: Harness, ana: SimUser) -> None:
+    """Write a two-step plan the way a participant does, with the mistakes people make."""
+    reply = await bot.send(ana, "/plan")
+    assert "Aún no tiene planes" in (reply.text or "")
+    await bot.tap(ana, "➕ Nuevo plan")
+    assert "Nuevo plan de acción" in (ana.last.text or "")
+    assert "demasiado largo" in (await bot.send(ana, "x" * 121)).text  # type: ignore[operator]
+    await bot.send(ana, "Trámites municipales en línea")
+    assert "¿Qué cambio quiere ver" in (ana.last.text or "")
+    await bot.send(ana, "Menos filas y trámites más rápidos")
+    await bot.tap(ana, "11 · Ciudades y comunidades sostenibles")
+    await bot.tap(ana, "16 · Paz, justicia e instituciones sólidas")
+    assert "✅ 11 ·" in " ".join(ana.buttons())
+    await bot.tap(ana, "Listo ›")
+    assert "Paso 1" in (ana.last.text or "")
+    await bot.send(ana, "Digitalizar las licencias de funcionamiento")
+    await bot.send(ana, "Unidad de sistemas y catastro")
+    await bot.tap(ana, "Omitir ›")
+    await bot.send(ana, "Número de trámites en línea")
+    assert "¿para cuándo" in (ana.last.text or "")
+    assert "No entendí" in (await bot.send(ana, "el mes que viene")).text  # type: ignore[operator]
+    assert "ya pasó" in (await bot.send(ana, "01/01/2020")).text  # type: ignore[operator]
+    await bot.send(ana, "30/06/2024")
+    await bot.send(ana, "50 licencias tramitadas en línea")
+    assert "Paso 1 guardado" in (ana.last.text or "")
+    await bot.tap(ana, "➕ Añadir otro paso")
+    await bot.send(ana, "Capacitar al personal de ventanilla")
+    await bot.tap(ana, "Omitir ›")
+    await bot.tap(ana, "Omitir ›")
+    await bot.tap(ana, "Omitir ›")
+    # Picked with a button: three months after today, 29 Nov 2023.
+    await bot.tap(ana, "En 1 m")
+    await bot.tap(ana, "Omitir ›")
+    await bot.tap(ana, "✅ Listo por ahora")
+    card = ana.last.text or ""
+    assert "Trámites municipales en línea" in card
+    assert "0 de 2 hechos" in card
+    assert "29 dic 2023" in card and "30 jun 2024" in card
+
+
+async def team_up(bot: Harness, ana: SimUser, luis: SimUser) -> None:
+    await bot.tap(ana, "👥 Equipo")
+    link = re.search(r"start=(team-[\w-]+)", ana.last.text or "")
+    assert link, ana.last.text
+    own = await bot.send(ana, f"/start {link[1]}")
+    assert any("su propio plan" in t for t in texts(ana)[-2:]), own.text
+    await bot.send(luis, f"/start {link[1]}")
+    assert count(luis, "Ahora forma parte del equipo") == 1
+    await bot.send(luis, f"/start {link[1]}")
+    assert count(luis, "Ya forma parte del equipo") == 1
+
+
+async def appoint_viewer(bot: Harness, admin: SimUser, vera: SimUser, eve: SimUser) -> None:
+    await bot.send(admin, "/viewer")
+    assert "Lectores de Asociación de Municipalidades de Bolivia" in (admin.last.text or "")
+    await bot.tap(admin, "🔗 Enlace para un nuevo lector")
+    link = re.search(r"start=(view-[\w-]+)", admin.last.text or "")
+    assert link, admin.last.text
+    await bot.send(vera, f"/start {link[1]}")
+    assert "Ahora es lector" in (vera.last.text or "")
+    await bot.send(eve, f"/start {link[1]}")
+    assert "ya fue usado" in (eve.last.text or "")
+
+
+async def test_plan_followed_up_for_six_months_across_restarts(bot: Harness) -> None:
+    workshop = await bot.import_workshop()
+    ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
+    luis = bot.double.new_user(first_name="Luis", last_name="Mamani", language_code="es")
+    admin = bot.double.new_user(first_name="Admin", language_code="es", user_id=ADMIN)
+    vera = bot.double.new_user(first_name="Vera", language_code="es")
+    eve = bot.double.new_user(first_name="Eve", language_code="es")
+    await join_es(bot, ana, workshop.join_code)
+    await join_es(bot, luis, workshop.join_code)
+    await write_plan(bot, ana)
+    await team_up(bot, ana, luis)
+    await appoint_viewer(bot, admin, vera, eve)
+
+    # One month after the last day (29 Dec), at 10:00 in La Paz and not a minute before.
+    await bot.at(la_paz(2023, 12, 29, 9, 59))
+    assert count(ana, "Ha pasado un mes") == 0
+    await bot.restart()
+    await bot.at(la_paz(2023, 12, 29, 10, 0))
+    assert count(ana, "Ha pasado un mes") == 1
+    assert count(luis, "Ha pasado un mes") == 1
+    await bot.restart()
+    await bot.at(la_paz(2023, 12, 29, 11, 0))
+    assert count(ana, "Ha pasado un mes") == 1
+
+    # Luis answers for the team: a status, a note and a photo as evidence.
+    await bot.tap(luis, "📝 Actualizar «Trámites municipales en línea»")
+    assert "paso 1 de 2" in (luis.last.text or "")
+    await bot.tap(luis, "🔵 En curso")
+    await bot.send(luis, "Diseño del formulario listo")
+    assert "Nota guardada" in (luis.last.text or "")
+    await luis.send_photo(caption="Pantalla del sistema")
+    await bot.settle()
+    assert "Foto guardada" in (luis.last.text or "")
+    await bot.tap(luis, "Siguiente paso ›")
+    await bot.tap(luis, "Terminar")
+    assert "Gracias" in " ".join(texts(luis)[-2:])
+
+    # Step 2 was due on 29 Dec: the overdue check-in goes out the next day at 10:00.
+    await bot.at(la_paz(2023, 12, 30, 9, 0))
+    assert count(ana, "tenía fecha") == 0
+    await bot.at(la_paz(2023, 12, 30, 10, 0))
+    assert count(ana, "tenía fecha") == 1 and count(luis, "tenía fecha") == 1
+    # The monthly digest reaches the viewer on the 1st, at 10:00 local.
+    await bot.at(la_paz(2024, 1, 1, 9, 0))
+    assert count(vera, "Resumen mensual") == 0
+    await bot.at(la_paz(2024, 1, 1, 10, 0))
+    assert count(vera, "Resumen mensual") == 1
+    assert "primer resumen" in texts(vera)[-1]
+    # Nobody answers the overdue check-in: one nudge a week later, and only one.
+    await bot.restart()
+    await bot.at(la_paz(2024, 1, 6, 10, 0))
+    assert count(ana, "Recordatorio") == 1
+    await bot.at(la_paz(2024, 1, 7, 10, 0))
+    assert count(ana, "Recordatorio") == 1
+
+    await bot.at(la_paz(2024, 2, 1, 10, 0))
+    assert count(vera, "Resumen mensual") == 2
+
+    # Three months after: 29 Feb 2024 (a leap year). Ana closes step 1 with a link.
+    await bot.restart()
+    await bot.at(la_paz(2024, 2, 29, 10, 0))
+    assert count(ana, "Han pasado 3 meses") == 1
+    await bot.tap(ana, "📝 Actualizar «Trámites municipales en línea»")
+    await bot.tap(ana, "✅ Hecho")
+    await bot.send(ana, "https://licencias.example.bo/informe")
+    assert "Enlace guardado" in (ana.last.text or "")
+    await bot.tap(ana, "Siguiente paso ›")
+    await bot.tap(ana, "⛔ Bloqueado")
+    await bot.tap(ana, "Terminar")
+
+    await bot.at(la_paz(2024, 3, 1, 10, 0))
+    assert count(vera, "Resumen mensual") == 3
+    assert "1 pasos hechos" in texts(vera)[-1]
+
+    # Six months after, a check-in nobody answers.
+    await bot.restart()
+    await bot.at(la_paz(2024, 5, 29, 10, 0))
+    assert count(ana, "Han pasado 6 meses") == 1 and count(luis, "Han pasado 6 meses") == 1
+    # Every check-in arrived exactly once.
+    assert count(ana, "Ha pasado un mes") == 1 and count(ana, "Han pasado 3 meses") == 1
+
+    # The viewer's dashboard: hand-computed figures.
+    await bot.send(vera, "/progress")
+    summary = next(t for t in reversed(texts(vera)) if "Avance de los planes" in t)
+    assert "Planes: 1 · Pasos: 2" in summary
+    assert "Hecho 1" in summary and "Bloqueado 1" in summary
+    # m1 (Luis), the overdue one and m3 (Ana) answered; m6 not yet.
+    assert "Seguimientos respondidos: 3 de 4 (75 %)" in summary
+    assert "Pasos vencidos: 1" in summary
+    assert "11 · Ciudades y comunidades sostenibles: 1" in summary
+    charts = [m for m in vera.messages[-3:] if m.photo]
+    assert len(charts) == 2
+
+    # The export: plans, steps with their latest status, every update with its evidence.
+    await bot.tap(
+        vera,
+        "📥 Exportar XLSX",
+        message=next(m for m in vera.messages if "Avance de los planes" in (m.text or "")),
+    )
+    document = vera.last.document
+    assert document is not None
+    book = load_workbook(io.BytesIO(document[1]))
+    assert book.sheetnames == ["Planes", "Pasos", "Actualizaciones"]
+    steps = list(book["Pasos"].iter_rows(min_row=2, values_only=True))
+    assert [row[10] for row in steps] == ["Hecho", "Bloqueado"]
+    updates = list(book["Actualizaciones"].iter_rows(min_row=2, values_only=True))
+    assert [row[4] for row in updates] == ["En curso", "Hecho", "Bloqueado"]
+    assert updates[0][5] == "Diseño del formulario listo\nPantalla del sistema"
+    assert str(updates[0][6]).startswith("photo: ")
+    assert updates[1][6] == "link: https://licencias.example.bo/informe"
+    assert {row[3] for row in updates} == {updates[0][3], updates[1][3]}
+
+    # Evidence comes back through the bot, to viewers only.
+    await bot.tap(
+        vera,
+        "📎 Evidencias",
+        message=next(m for m in vera.messages if "Avance de los planes" in (m.text or "")),
+    )
+    assert "Evidencias" in (vera.last.text or "")
+    await bot.tap(vera, "🖼")
+    assert vera.last.photo
+    evidence_button = next(
+        b["callback_data"] for row in vera.messages[-2].buttons for b in row if "🖼" in b["text"]
+    )
+    await eve.send("/menu")
+    await bot.settle()
+    await eve.tap_data(evidence_button)
+    await bot.settle()
+    assert not eve.last.photo
+
+
+async def test_participants_and_strangers_cannot_open_dashboards(bot: Harness) -> None:
+    workshop = await bot.import_workshop()
+    ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
+    await join_es(bot, ana, workshop.join_code)
+    assert "lectores de una asociación" in (await bot.send(ana, "/progress")).text  # type: ignore[operator]
+    assert "Solo los administradores" in (await bot.send(ana, "/viewer")).text  # type: ignore[operator]
+    await ana.tap_data(pack(Kind.PROGRESS, "v", f"a{workshop.association_id or 1}"))
+    await bot.settle()
+    await ana.tap_data(pack(Kind.PROGRESS, "x", f"w{workshop.id}"))
+    await bot.settle()
+    await ana.tap_data(pack(Kind.VIEWER, "i", workshop.association_id or 1))
+    await bot.settle()
+    assert not any(m.document for m in ana.messages)
+    assert not any("view-" in t for t in texts(ana))
+
+
+async def test_forged_plan_buttons_change_nothing(bot: Harness) -> None:
+    workshop = await bot.import_workshop()
+    ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
+    eve = bot.double.new_user(first_name="Eve", last_name="Rojas", language_code="es")
+    await join_es(bot, ana, workshop.join_code)
+    await join_es(bot, eve, workshop.join_code)
+    await write_plan(bot, ana)
+    plan = (await bot.services.store.plans_of(ana.id))[0]
+    step = plan.steps[0]
+    for data in (
+        pack(Kind.PLAN, "rk", plan.id, step.id),
+        pack(Kind.PLAN, "pf", plan.id, "t"),
+        pack(Kind.PLAN, "g", plan.id, 3),
+        pack(Kind.UPDATE, "s", plan.id, step.id, "dn"),
+        pack(Kind.PLAN, "tk", plan.id),
+    ):
+        await eve.tap_data(data)
+        await bot.settle()
+    after = (await bot.services.store.plans_of(ana.id))[0]
+    assert after == plan
+    assert await bot.services.store.step_history(step.id) == []
