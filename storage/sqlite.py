@@ -658,9 +658,26 @@ class SqliteStore(PlanMixin, CommunicationMixin):
                             ],
                         }
                     )
+                async with db.execute(
+                    "SELECT pl.id, pl.title, pl.objective, pl.sdgs, m.role FROM plans pl"
+                    " JOIN plan_members m ON m.plan_id = pl.id WHERE m.participant_id = ?"
+                    " ORDER BY pl.id",
+                    (p["id"],),
+                ) as cur:
+                    plans = [dict(r) for r in await cur.fetchall()]
+                async with db.execute(
+                    "SELECT u.step_id, s.action, u.status, u.note, u.created_at,"
+                    " (SELECT COUNT(*) FROM update_evidence e WHERE e.update_id = u.id)"
+                    " AS evidence FROM step_updates u JOIN plan_steps s ON s.id = u.step_id"
+                    " WHERE u.author_id = ? ORDER BY u.id",
+                    (p["id"],),
+                ) as cur:
+                    updates = [dict(r) for r in await cur.fetchall()]
                 participations.append(
                     {
                         "workshop": p["slug"],
+                        "action_plans": plans,
+                        "plan_updates": updates,
                         "name": p["name"],
                         "institution": p["institution"],
                         "position": p["position"],
@@ -670,9 +687,16 @@ class SqliteStore(PlanMixin, CommunicationMixin):
                         "responses": resp_out,
                     }
                 )
+            async with db.execute(
+                "SELECT a.slug, v.added_at, v.digest FROM association_viewers v"
+                " JOIN associations a ON a.id = v.association_id WHERE v.telegram_id = ?",
+                (telegram_id,),
+            ) as cur:
+                viewing = [dict(r) for r in await cur.fetchall()]
         return {
             "telegram_id": telegram_id,
             "user": dict(user) if user else None,
+            "association_viewer": viewing,
             "pending_dialog": (
                 {"state": dialog["state"], "data": json.loads(dialog["data_json"])}
                 if dialog
@@ -684,6 +708,38 @@ class SqliteStore(PlanMixin, CommunicationMixin):
     async def forget_user(self, telegram_id: int, now: datetime) -> int:
         """Remove what identifies a person; return how many participations were cleared."""
         async with self._tx() as db:
+            # Plans keep their steps and statuses (the institution's progress) but lose what
+            # the person wrote about people and evidence, and the person leaves every team.
+            mine = "SELECT id FROM participants WHERE telegram_id = ?"
+            await db.execute(
+                f"DELETE FROM update_evidence WHERE update_id IN (SELECT id FROM step_updates"  # noqa: S608
+                f" WHERE author_id IN ({mine}))",
+                (telegram_id,),
+            )
+            await db.execute(
+                f"UPDATE step_updates SET note = NULL WHERE author_id IN ({mine})",  # noqa: S608
+                (telegram_id,),
+            )
+            await db.execute(
+                f"UPDATE plan_steps SET responsible = NULL WHERE plan_id IN (SELECT id FROM plans"  # noqa: S608
+                f" WHERE owner_id IN ({mine}))",
+                (telegram_id,),
+            )
+            await db.execute(
+                f"UPDATE plans SET team_token = NULL WHERE owner_id IN ({mine})",  # noqa: S608
+                (telegram_id,),
+            )
+            await db.execute(
+                f"DELETE FROM plan_members WHERE role = 'coowner' AND participant_id IN ({mine})",  # noqa: S608
+                (telegram_id,),
+            )
+            await db.execute(
+                "DELETE FROM association_viewers WHERE telegram_id = ?", (telegram_id,)
+            )
+            await db.execute("DELETE FROM digests WHERE telegram_id = ?", (telegram_id,))
+            await db.execute(
+                "UPDATE viewer_invites SET used_by = NULL WHERE used_by = ?", (telegram_id,)
+            )
             await db.execute(
                 "DELETE FROM answers WHERE is_text = 1 AND response_id IN ("
                 " SELECT r.id FROM responses r JOIN participants p ON p.id = r.participant_id"

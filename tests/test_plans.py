@@ -1,0 +1,228 @@
+"""Plans without Telegram: storage contract, aggregates against hand counts, dates, limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bot.flows.checkins import MAX_EVIDENCE_BYTES, on_media
+from bot.flows.common import Actor, Ctx, Media
+from bot.flows.plans import parse_date
+from bot.flows.schedule import add_months
+from bot.plan_stats import compute
+from bot.services import Services
+from storage import DialogState, OutMessage, StepStatus, Store
+
+NOW = datetime(2024, 3, 15, 14, 0, tzinfo=UTC)
+
+
+async def _setup(store: Store) -> tuple[int, int, int]:
+    workshop, _ = await store.upsert_workshop(
+        slug="w1",
+        language="es",
+        timezone="America/La_Paz",
+        start_date=date(2023, 11, 28),
+        end_date=date(2023, 11, 29),
+        spec={"id": "w1"},
+        join_code="CODE1234567890abcd",
+        now=NOW,
+    )
+    ana, _ = await store.join(workshop_id=workshop.id, telegram_id=1, language="es", now=NOW)
+    luis, _ = await store.join(workshop_id=workshop.id, telegram_id=2, language="es", now=NOW)
+    await store.update_profile(ana.id, field="institution", value="Sacaba")
+    await store.update_profile(luis.id, field="institution", value="Vinto")
+    return workshop.id, ana.id, luis.id
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("30/06/2025", date(2025, 6, 30)),
+        ("3/7/25", date(2025, 7, 3)),
+        ("2025-06-30", date(2025, 6, 30)),
+        ("30.06.2025", date(2025, 6, 30)),
+        ("30 de junio de 2025", date(2025, 6, 30)),
+        ("30 jun 2025", date(2025, 6, 30)),
+        ("June 30, 2025", date(2025, 6, 30)),
+        ("31/02/2025", None),
+        ("mañana", None),
+        ("30 de juño de 2025", None),
+        ("", None),
+    ],
+)
+def test_dates_people_type(typed: str, expected: date | None) -> None:
+    assert parse_date(typed) == expected
+
+
+def test_months_after_keep_the_day_or_the_month_end() -> None:
+    assert add_months(date(2023, 11, 29), 1) == date(2023, 12, 29)
+    assert add_months(date(2023, 11, 29), 3) == date(2024, 2, 29)
+    assert add_months(date(2023, 11, 30), 3) == date(2024, 2, 29)
+    assert add_months(date(2023, 8, 31), 6) == date(2024, 2, 29)
+    assert add_months(date(2023, 12, 15), 1) == date(2024, 1, 15)
+
+
+async def test_plan_store_contract(store: Store) -> None:
+    workshop_id, ana, luis = await _setup(store)
+    plan_id = await store.create_plan(workshop_id, ana, "Licencias en línea", NOW)
+    s1 = await store.add_step(plan_id, "Digitalizar", NOW)
+    s2 = await store.add_step(plan_id, "Capacitar", NOW)
+    s3 = await store.add_step(plan_id, "Difundir", NOW)
+    await store.set_step_field(s1, "due_date", "2024-01-31", NOW)
+    await store.set_plan_field(plan_id, "sdgs", "11,16", NOW)
+    assert await store.move_step(s3, -1)
+    assert not await store.move_step(s1, -1)
+    plan = await store.plan(plan_id)
+    assert plan is not None
+    assert [s.action for s in plan.steps] == ["Digitalizar", "Difundir", "Capacitar"]
+    assert plan.sdgs == (11, 16) and plan.steps[0].due_date == date(2024, 1, 31)
+    assert await store.remove_step(s2, NOW)
+    assert not await store.remove_step(s2, NOW)
+    plan = await store.plan(plan_id)
+    assert plan is not None and [s.id for s in plan.steps] == [s1, s3]
+    # Teams: the owner stays, a co-owner joins once.
+    assert await store.add_member(plan_id, luis, NOW)
+    assert not await store.add_member(plan_id, luis, NOW)
+    assert not await store.remove_member(plan_id, ana)
+    assert [p.id for p in await store.plans_of(2)] == [plan_id]
+    # Updates are added, never replaced; the latest decides the status.
+    first = await store.record_update(s1, luis, "in_progress", None, NOW)
+    await store.record_update(s1, ana, "done", None, NOW + timedelta(days=1))
+    history = await store.step_history(s1)
+    assert [u.status for u in history] == [StepStatus.IN_PROGRESS, StepStatus.DONE]
+    assert await store.add_update_note(first, "a" * 10, 15)
+    assert not await store.add_update_note(first, "b" * 10, 15)
+    assert (await store.step_update(first)).note == "a" * 10  # type: ignore[union-attr]
+    step = await store.step(s1)
+    assert step is not None and step.status is StepStatus.DONE
+
+
+async def test_checkins_are_asked_once_and_answered_by_any_member(store: Store) -> None:
+    workshop_id, ana, luis = await _setup(store)
+    plan_id = await store.create_plan(workshop_id, ana, "Plan", NOW)
+    step = await store.add_step(plan_id, "Paso", NOW)
+    message = OutMessage(chat_id=1, text="¿Cómo va?")
+    opened = await store.open_checkins([(plan_id, "m1", "scheduled")], [message], "ci:m1", NOW)
+    assert len(opened) == 1
+    again = await store.open_checkins([(plan_id, "m1", "scheduled")], [message], "ci:m1", NOW)
+    assert again == []
+    assert len(await store.pending_outbox(10)) == 1
+    assert [c.id for c in await store.checkins_to_nudge(NOW)] == [opened[0].id]
+    await store.record_update(step, luis, "blocked", None, NOW + timedelta(hours=1))
+    assert await store.checkins_to_nudge(NOW + timedelta(days=30)) == []
+    history = await store.step_history(step)
+    assert history[0].checkin_id == opened[0].id
+
+
+async def test_overdue_steps_are_found_once_per_date(store: Store) -> None:
+    workshop_id, ana, _ = await _setup(store)
+    plan_id = await store.create_plan(workshop_id, ana, "Plan", NOW)
+    late = await store.add_step(plan_id, "Tarde", NOW)
+    done = await store.add_step(plan_id, "Hecho", NOW)
+    await store.add_step(plan_id, "Sin fecha", NOW)
+    for step in (late, done):
+        await store.set_step_field(step, "due_date", "2024-03-01", NOW)
+    await store.record_update(done, ana, "done", None, NOW)
+    found = await store.overdue_steps(date(2024, 3, 2))
+    assert [o.step_id for o in found] == [late]
+    await store.open_checkins([(plan_id, f"due:{late}:2024-03-01", "overdue")], [], "od", NOW)
+    assert await store.overdue_steps(date(2024, 3, 2)) == []
+    # A new date that passes asks again.
+    await store.set_step_field(late, "due_date", "2024-03-10", NOW)
+    assert [o.step_id for o in await store.overdue_steps(date(2024, 3, 11))] == [late]
+
+
+async def test_figures_match_hand_counts(store: Store) -> None:
+    workshop_id, ana, luis = await _setup(store)
+    day = timedelta(days=1)
+    p1 = await store.create_plan(workshop_id, ana, "A", NOW - 100 * day)
+    p2 = await store.create_plan(workshop_id, luis, "B", NOW - 90 * day)
+    await store.set_plan_field(p1, "sdgs", "11,16", NOW)
+    await store.set_plan_field(p2, "sdgs", "11", NOW)
+    a1 = await store.add_step(p1, "a1", NOW)
+    a2 = await store.add_step(p1, "a2", NOW)
+    a3 = await store.add_step(p1, "a3", NOW)
+    b1 = await store.add_step(p2, "b1", NOW)
+    b2 = await store.add_step(p2, "b2", NOW)
+    await store.set_step_field(a2, "due_date", "2024-03-01", NOW)  # late: 14 days
+    await store.set_step_field(b2, "due_date", "2024-03-10", NOW)  # late: 5 days
+    await store.set_step_field(a3, "due_date", "2024-03-01", NOW)  # done, so not late
+    await store.remove_step(b1, NOW)
+    await store.record_update(a1, ana, "done", None, datetime(2024, 1, 10, tzinfo=UTC))
+    await store.record_update(a3, ana, "in_progress", None, datetime(2024, 1, 20, tzinfo=UTC))
+    await store.record_update(a3, ana, "done", None, datetime(2024, 2, 5, tzinfo=UTC))
+    await store.record_update(a3, ana, "done", None, datetime(2024, 3, 1, tzinfo=UTC))
+    await store.record_update(b2, luis, "blocked", None, datetime(2024, 2, 1, tzinfo=UTC))
+    await store.open_checkins([(p1, "m1", "scheduled"), (p2, "m1", "scheduled")], [], "s", NOW)
+    await store.record_update(a2, ana, "in_progress", None, NOW + timedelta(minutes=1))
+    await store.set_unreachable(2, NOW)
+    data = await store.plan_data([workshop_id])
+    figures = compute(data, {workshop_id: date(2024, 3, 15)}, NOW)
+    assert figures.plans == 2 and figures.steps == 4
+    assert figures.by_status == {
+        StepStatus.NOT_STARTED: 0,
+        StepStatus.IN_PROGRESS: 1,
+        StepStatus.DONE: 2,
+        StepStatus.BLOCKED: 1,
+        StepStatus.DROPPED: 0,
+    }
+    assert figures.by_institution["Sacaba"][StepStatus.DONE] == 2
+    assert figures.by_institution["Vinto"][StepStatus.BLOCKED] == 1
+    assert [(o.step.action, o.days_late) for o in figures.overdue] == [("a2", 14), ("b2", 5)]
+    assert (figures.checkins_sent, figures.checkins_answered) == (2, 1)
+    assert figures.response_rate == 0.5
+    assert (figures.members, figures.unreachable) == (2, 1)
+    assert figures.sdgs == [(11, 2), (16, 1)]
+    # The last update of B (1 Feb) is older than A's (today).
+    assert [s.plan.title for s in figures.stalest] == ["B", "A"]
+    months = dict(figures.done_by_month)
+    # a1 done in January, a3 first done in February (its second "done" does not count).
+    assert (months["2024-01"], months["2024-02"], months["2024-03"]) == (1, 1, 0)
+    assert list(months)[0] == "2023-12"
+    assert figures.updates == 6
+
+
+async def test_evidence_over_the_download_limit_is_refused(svc: Services) -> None:
+    store = svc.store
+    workshop_id, ana, _ = await _setup(store)
+    plan_id = await store.create_plan(workshop_id, ana, "Plan", NOW)
+    step = await store.add_step(plan_id, "Paso", NOW)
+    update = await store.record_update(step, ana, "done", None, NOW)
+    data = {"plan_id": plan_id, "step_id": step, "update_id": update}
+    await store.set_dialog(1, DialogState.UPDATE_EXTRA, data, NOW)
+    ctx = Ctx(svc, Actor(1, "Ana"), "es")
+    big = Media("document", "FILE", None, "informe.pdf", MAX_EVIDENCE_BYTES + 1)
+    events = await on_media(ctx, data, big)
+    assert "máximo es 20 MB" in events[0].text  # type: ignore[union-attr]
+    voice = Media("voice", "VOICE", None, None, 1000)
+    events = await on_media(ctx, data, voice)
+    assert "fotos, documentos o enlaces" in events[0].text  # type: ignore[union-attr]
+    data_all = await store.plan_data([workshop_id])
+    assert data_all.evidence == []
+
+
+async def test_forget_keeps_progress_but_not_what_identifies(store: Store) -> None:
+    workshop_id, ana, luis = await _setup(store)
+    plan_id = await store.create_plan(workshop_id, ana, "Plan", NOW)
+    step = await store.add_step(plan_id, "Paso", NOW)
+    await store.set_step_field(step, "responsible", "Ana Quispe y Luis Mamani", NOW)
+    await store.add_member(plan_id, luis, NOW)
+    update = await store.record_update(step, ana, "done", None, NOW)
+    await store.add_update_note(update, "Lo hizo Ana", 500)
+    await store.add_evidence(
+        update, "photo", file_id="F", url=None, file_name=None, file_size=10, now=NOW
+    )
+    mine = await store.export_user(1)
+    assert mine["participations"][0]["action_plans"][0]["title"] == "Plan"
+    assert mine["participations"][0]["plan_updates"][0]["note"] == "Lo hizo Ana"
+    await store.forget_user(1, NOW)
+    await store.forget_user(2, NOW)
+    data = await store.plan_data([workshop_id])
+    assert [s.status for s in data.steps] == [StepStatus.DONE]
+    assert data.steps[0].responsible is None
+    assert data.updates[0].note is None and data.evidence == []
+    assert data.plans[0].institution == "Sacaba"
+    assert [m.role for m in data.members[plan_id]] == ["owner"]
+    assert data.members[plan_id][0].telegram_id is None
+    assert await store.plans_of(1) == [] and await store.plans_of(2) == []
