@@ -179,7 +179,7 @@ async def test_figures_match_hand_counts(store: Store) -> None:
     months = dict(figures.done_by_month)
     # a1 done in January, a3 first done in February (its second "done" does not count).
     assert (months["2024-01"], months["2024-02"], months["2024-03"]) == (1, 1, 0)
-    assert list(months)[0] == "2023-12"
+    assert next(iter(months)) == "2023-12"
     assert figures.updates == 6
 
 
