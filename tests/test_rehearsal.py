@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import logging
 import re
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -19,10 +20,12 @@ from bot.clock import SimulatedClock
 from bot.content import Content, load_workshop_file
 from bot.flows.schedule import EVALUATION_ID
 from bot.i18n import I18n
-from bot.rehearsal import PHASES, Options, RehearsalError, Summary, rehearse
+from bot.rehearsal import PHASES, Options, Phase, RehearsalError, Summary, rehearse, report
+from bot.rehearsal import run as run_module
 from bot.rehearsal.people import DgcaPlan, make_people
 from bot.rehearsal.progress import Progress
 from bot.rehearsal.run import DEFAULT_WORKSHOP, prepare_out
+from bot.rehearsal.world import World
 from storage import open_store
 from tests.support import load_i18n, load_test_content
 
@@ -41,7 +44,7 @@ class Run:
         self.i18n: I18n = load_i18n()
         options = Options(participants=PARTICIPANTS, seed=3, out=self.out, database=self.database)
         self.summary: Summary = asyncio.run(
-            rehearse(options, self.content, self.i18n, stderr=self.stderr, progress_bar=False)
+            rehearse(options, self.content, self.i18n, stderr=self.stderr)
         )
         self.people = make_people(load_workshop_file(DEFAULT_WORKSHOP), PARTICIPANTS, 3)
 
@@ -223,3 +226,28 @@ def test_the_command_line_options() -> None:
         True,
         True,
     )
+
+
+def test_a_failed_phase_still_leaves_results_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def stuck(world: World) -> None:
+        assert world.admin is not None
+        await world.admin.say("/help")
+        logging.getLogger("bot.test").error("something broke")
+        raise RehearsalError("nobody could join")
+
+    monkeypatch.setattr(run_module, "PHASES", (Phase("join", "a phase that fails", stuck),))
+    out = tmp_path / "out"
+    options = Options(participants=2, out=out)
+    summary = asyncio.run(rehearse(options, load_test_content(), load_i18n(), stderr=io.StringIO()))
+    assert summary.failure == "join: nobody could join"
+    assert summary.errors == ["ERROR bot.test: something broke"]
+    assert not summary.ok
+    assert "stopped in phase join" in (out / "summary.md").read_text("utf-8")
+    assert "/help" in (out / "transcripts" / "administrator.md").read_text("utf-8")
+    printed, problems = io.StringIO(), io.StringIO()
+    assert report(summary, out, printed, problems) == 1
+    assert "Rehearsal of cochabamba-2023 with 2 simulated participants" in printed.getvalue()
+    assert "stopped in phase join: nobody could join" in problems.getvalue()
+    assert "the bot logged: ERROR bot.test: something broke" in problems.getvalue()

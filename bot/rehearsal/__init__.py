@@ -30,6 +30,7 @@ __all__ = [
     "Summary",
     "command",
     "rehearse",
+    "report",
 ]
 
 
@@ -53,27 +54,34 @@ def command(
         quiet=args.quiet,
     )
     try:
-        summary = asyncio.run(
-            rehearse(
-                options, content, i18n, stderr=err, progress_bar=not args.quiet and err.isatty()
-            )
-        )
+        summary = asyncio.run(rehearse(options, content, i18n, stderr=err))
     except UsageError as exc:
         err.write(f"error: {exc}\n")
         return 2
     except RehearsalError as exc:
-        err.write(f"rehearsal failed: {exc}\n(see {options.out / 'bot.log'})\n")
+        err.write(f"rehearsal FAILED: {exc}\n(the bot's log is {options.out / 'bot.log'})\n")
         return 1
+    return report(summary, options.out, out, err)
+
+
+def report(summary: Summary, folder: Path, out: TextIO, err: TextIO) -> int:
+    """Print the figures, and what went wrong if anything did; return the exit code."""
     title = f"Rehearsal of {summary.workshop} with {summary.participants} simulated participants"
     out.write(f"{title} (seed {summary.seed})\n")
-    out.write("\n".join(summary.lines(options.out)) + "\n")
+    out.write("\n".join(summary.lines(folder)) + "\n")
     if summary.ok:
-        out.write(f"Read {options.out / 'summary.md'} first; it links every transcript and file.\n")
+        out.write(f"Read {folder / 'summary.md'} first; it links every transcript and file.\n")
         return 0
-    err.write("rehearsal FAILED: the bot logged errors or broke Bot API rules\n")
+    err.write("rehearsal FAILED\n")
+    if summary.failure:
+        err.write(f"  stopped in phase {summary.failure}\n")
     for line in summary.errors[:10]:
-        err.write(f"  error: {line.splitlines()[0]}\n")
+        err.write(f"  the bot logged: {line.splitlines()[0]}\n")
+    if len(summary.errors) > 10:
+        err.write(f"  … and {len(summary.errors) - 10} more errors\n")
     for line in summary.violations[:10]:
-        err.write(f"  violation: {line}\n")
-    err.write(f"(full log in {options.out / 'bot.log'})\n")
+        err.write(f"  Bot API protocol violation: {line}\n")
+    if len(summary.violations) > 10:
+        err.write(f"  … and {len(summary.violations) - 10} more violations\n")
+    err.write(f"(the bot's full log is {folder / 'bot.log'}; transcripts show what happened)\n")
     return 1

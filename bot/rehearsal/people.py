@@ -60,6 +60,14 @@ OTHER_INSTITUTIONS = {
         "Office of the UN Resident Coordinator",
     ),
 }
+TYPED_INSTITUTIONS = (
+    "Municipio de San Miguel",
+    "Municipio de Santa Rosa",
+    "Alcaldía de San José",
+    "Municipio de La Esperanza",
+    "Ministerio de Planificación",
+    "Agencia de Gobierno Digital",
+)
 OTHER_COUNTRIES = {"es": ("Perú", "Ecuador", "Chile"), "en": ("Peru", "Ecuador", "Chile")}
 USEFUL_ANSWERS = {
     "es": (
@@ -258,24 +266,19 @@ def _quota(count: int, share: float, minimum: int = 0) -> int:
 def make_people(spec: WorkshopFile, count: int, seed: int) -> list[Person]:
     """Create `count` participants for a workshop: languages, institutions and plans."""
     rng = random.Random(f"people:{seed}")
-    institutions = list(spec.institutions)
+    # Without a list in the workshop file, people type their institution's name.
+    institutions = list(spec.institutions) or list(TYPED_INSTITUTIONS)
     english = min(count - 1, _quota(count, ENGLISH_SHARE, 1)) if count > 1 else 0
     languages = ["en"] * english + ["es"] * (count - english)
     rng.shuffle(languages)
     # Several institutions always take part; the rest follow uneven sizes.
-    listed: list[int | None] = []
-    if institutions:
-        weights = [
-            INSTITUTION_WEIGHTS[i % len(INSTITUTION_WEIGHTS)] for i in range(len(institutions))
-        ]
-        firsts = rng.sample(range(len(institutions)), min(count, len(institutions), 4))
-        listed = [*firsts]
-        listed += rng.choices(range(len(institutions)), weights=weights, k=count - len(listed))
-        others = _quota(count, OTHER_INSTITUTION_SHARE) if count >= 8 else 0
-        for i in rng.sample(range(len(firsts), count), min(others, count - len(firsts))):
-            listed[i] = None
-    else:
-        listed = [None] * count
+    weights = [INSTITUTION_WEIGHTS[i % len(INSTITUTION_WEIGHTS)] for i in range(len(institutions))]
+    firsts = rng.sample(range(len(institutions)), min(count, len(institutions), 4))
+    chosen: list[int | None] = [*firsts]
+    chosen += rng.choices(range(len(institutions)), weights=weights, k=count - len(chosen))
+    others = _quota(count, OTHER_INSTITUTION_SHARE) if count >= 8 and spec.institutions else 0
+    for i in rng.sample(range(len(firsts), count), min(others, count - len(firsts))):
+        chosen[i] = None
     plans = _dgca_plans(count)
     rng.shuffle(plans)
     evaluating = _quota(count, EVALUATION_SHARE, min(count, 3))
@@ -287,11 +290,12 @@ def make_people(spec: WorkshopFile, count: int, seed: int) -> list[Person]:
     for i in range(count):
         lang = languages[i]
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        index = listed[i]
+        index = chosen[i]
         institution = (
             institutions[index] if index is not None else rng.choice(OTHER_INSTITUTIONS[lang])
         )
         offset = INSTITUTION_OFFSETS[index % len(INSTITUTION_OFFSETS)] if index is not None else 0
+        rating_share = rng.uniform(0.2, 0.85)
         typed_name = None
         if rng.random() < TYPED_NAME_SHARE:
             typed_name = f"{first} {last} {rng.choice(LAST_NAMES)}"
@@ -307,7 +311,7 @@ def make_people(spec: WorkshopFile, count: int, seed: int) -> list[Person]:
                 last_name=last,
                 language=lang,
                 institution=institution,
-                listed_institution=index,
+                listed_institution=index if spec.institutions else None,
                 position=rng.choice(POSITIONS[lang]),
                 typed_name=typed_name,
                 typed_country=typed_country,
@@ -315,7 +319,8 @@ def make_people(spec: WorkshopFile, count: int, seed: int) -> list[Person]:
                 stop_after=rng.randint(5, 28),
                 evaluates=evaluates[i],
                 evaluates_late=rng.random() < 0.25,
-                rating_share=rng.uniform(0.2, 0.85),
+                # The one sure to comment rates most sessions, so that a comment comes.
+                rating_share=max(rating_share, 0.7) if i == commenter else rating_share,
                 comments=i == commenter or rng.random() < 0.25,
                 mood=rng.gauss(0.0, 0.4),
                 offset=offset + rng.gauss(0.0, 0.45),

@@ -27,7 +27,7 @@ WAVE_SIZE = 8
 ANSWER_STEP = timedelta(seconds=15)
 TYPING_STEP = timedelta(seconds=40)
 RATING_STEP = timedelta(minutes=1)
-COMMENT_SHARE = 0.5
+COMMENT_SHARE = 0.3
 CURIOUS = 3
 SESSION_BASE = 4.2
 BROADCAST_TEXT = (
@@ -362,13 +362,15 @@ async def reports(world: World) -> None:
     organizer = world.organizer
     assert organizer is not None and world.workshop_id is not None
     await world.pass_time(timedelta(minutes=30))
-    for kind in REPORTS:
+    for done, kind in enumerate(REPORTS):
+        world.progress.step(done, len(REPORTS), "reports")
         await organizer.say("/report")
         await organizer.tap(Kind.REPORT, field_is(1, kind))
         if kind == "inst" and organizer.find(Kind.REPORT, _has_field(2)):
             index = await _largest_institution(world)
             await organizer.tap(Kind.REPORT, field_is(2, index))
         await world.pass_time(timedelta(minutes=2))
+    world.progress.step(len(REPORTS), len(REPORTS), "reports")
     await world.flush()
 
 

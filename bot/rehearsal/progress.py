@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TextIO
 
@@ -20,6 +21,7 @@ class Progress:
         self._index = 0
         self._last_draw = 0.0
         self._width = 0
+        self._shown: tuple[int, int, str] = (0, 0, "")
 
     def phase(self, index: int) -> None:
         """Start phase number `index`."""
@@ -30,9 +32,16 @@ class Progress:
         """Say how far the current phase is: `done` of `total` things."""
         self._draw(done, total, label, force=done >= total)
 
+    async def keep_drawing(self, every: float = 0.5) -> None:
+        """Redraw now and then, so the clock runs on while a long step (a report) works."""
+        while True:
+            await asyncio.sleep(every)
+            self._draw(*self._shown, force=True)
+
     def _draw(self, done: int, total: int, label: str, *, force: bool) -> None:
         if not self.enabled:
             return
+        self._shown = (done, total, label)
         now = time.monotonic()
         if not force and now - self._last_draw < REDRAW_SECONDS:
             return
@@ -58,3 +67,4 @@ class Progress:
         if self.enabled and self._width:
             self.stream.write("\r" + " " * self._width + "\r")
             self.stream.flush()
+        self.enabled = False

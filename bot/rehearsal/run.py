@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import logging
@@ -98,13 +99,14 @@ class Summary:
     warnings: int = 0
     errors: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    failure: str = ""
     wall_seconds: float = 0.0
     phase_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        """Return True when the bot logged no error and broke no rule of the Bot API."""
-        return not self.errors and not self.violations
+        """Return True when every phase ran and the bot logged no error nor broke an API rule."""
+        return not self.failure and not self.errors and not self.violations
 
     def lines(self, out: Path) -> list[str]:
         """Return the summary as aligned lines of plain text."""
@@ -279,10 +281,11 @@ def _cast(world: World, people: list[Person]) -> None:
         )
 
 
-async def rehearse(
-    options: Options, content: Content, i18n: I18n, *, stderr: TextIO, progress_bar: bool
-) -> Summary:
-    """Run the whole rehearsal and write its results; return the figures."""
+async def rehearse(options: Options, content: Content, i18n: I18n, *, stderr: TextIO) -> Summary:
+    """Run the whole rehearsal and write its results; return the figures.
+
+    The progress line goes to `stderr` when it is a terminal and `options.quiet` is off.
+    """
     started = time.monotonic()
     if options.participants < 1:
         raise UsageError("--participants must be at least 1")
@@ -291,6 +294,7 @@ async def rehearse(
     prepare_out(out, options.force)
     people = make_people(spec, options.participants, options.seed)
     summary = Summary(spec.id, options.participants, options.seed)
+    progress_bar = not options.quiet and stderr.isatty()
     progress = Progress(stderr, [p.name for p in PHASES], enabled=progress_bar)
     clock = SimulatedClock(rehearsal_start(spec))
     summary.simulated_from = f"{clock.now().astimezone(spec.zone):%Y-%m-%d %H:%M}"
@@ -322,18 +326,15 @@ async def rehearse(
             )
             app = build_application(settings, content, i18n, clock=clock)
             world: World | None = None
+            heartbeat = asyncio.create_task(progress.keep_drawing())
             try:
                 await _start(app)
                 world = World(double, app, clock, recorder, spec, options.workshop, progress)
                 _cast(world, people)
-                for index, phase in enumerate(PHASES):
-                    progress.phase(index)
-                    phase_started = time.monotonic()
-                    await phase.run(world)
-                    summary.phase_seconds[phase.name] = time.monotonic() - phase_started
-                await world.flush()
+                await _run_phases(world, summary)
                 await _figures(world, summary)
             finally:
+                heartbeat.cancel()
                 progress.close()
                 await _stop(app)
             summary.bytes_written = await download_files(
@@ -355,6 +356,21 @@ async def rehearse(
     return summary
 
 
+async def _run_phases(world: World, summary: Summary) -> None:
+    """Run the phases in order; after a failure, keep what happened so far for the results."""
+    for index, phase in enumerate(PHASES):
+        world.progress.phase(index)
+        started = time.monotonic()
+        try:
+            await phase.run(world)
+        except RehearsalError as exc:
+            summary.failure = f"{phase.name}: {exc}"
+            return
+        finally:
+            summary.phase_seconds[phase.name] = time.monotonic() - started
+    await world.flush()
+
+
 def _slug(world: World | None, chat_id: int) -> str:
     if world is not None and chat_id in world.chats:
         return world.chats[chat_id].slug
@@ -364,7 +380,8 @@ def _slug(world: World | None, chat_id: int) -> str:
 async def _figures(world: World, summary: Summary) -> None:
     """Read the figures from the bot's database and counters."""
     store, spec = world.store, world.spec
-    assert world.workshop_id is not None
+    if world.workshop_id is None:
+        return
     wid = world.workshop_id
     joined = []
     for player in world.players:
@@ -450,7 +467,12 @@ def _write_summary(world: World | None, summary: Summary, out: Path) -> None:
     (out / "summary.json").write_text(
         json.dumps(asdict(summary), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    lines = [f"# Rehearsal of {summary.workshop}", "", "```", *summary.lines(out), "```", ""]
+    lines = [f"# Rehearsal of {summary.workshop}", ""]
+    if summary.failure:
+        lines += [f"**The rehearsal stopped in phase {summary.failure}**", ""]
+    lines += ["```", *summary.lines(out), "```", "", "## Phases", ""]
+    lines += [f"1. **{phase.name}**: {phase.about}" for phase in PHASES]
+    lines.append("")
     if world is not None:
         lines += ["## Transcripts", ""]
         for chat in world.chats.values():
