@@ -17,7 +17,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.ext import ContextTypes, JobQueue
 
 from bot.flows import broadcast as broadcast_flow
-from bot.flows import checkins, progress, reminders
+from bot.flows import checkins, progress, reminders, retention
 from bot.handlers.common import retry_seconds, with_retry
 from bot.services import Services
 from storage import BroadcastStatus, OutboxRow, ScheduledRow
@@ -378,6 +378,8 @@ class ReminderRunner:
             # Overdue steps, nudges and digests follow from the data, not from schedule rows.
             handled += await checkins.follow_up_tick(svc, now)
             handled += await progress.digest_tick(svc, now)
+            # Purging does not wake the sender: it queues nothing.
+            await retention.retention_tick(svc, now)
             if handled:
                 self.sender.wake()
             return handled

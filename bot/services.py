@@ -24,6 +24,8 @@ class Services:
     admin_ids: frozenset[int] = field(default_factory=frozenset)
     bot_username: str = ""
     process_pool: Executor | None = None
+    # Remove personal data of workshops past their retention_months (RETENTION_ENABLED).
+    retention: bool = False
 
     async def build(self, build: Callable[[], bytes], *, separate_process: bool) -> bytes:
         """Run CPU-heavy work off the event loop: in the worker process, or a thread."""

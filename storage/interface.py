@@ -548,3 +548,11 @@ class Store(PlanStore, CommunicationStore, Protocol):
     async def forget_user(self, telegram_id: int, now: datetime) -> int:
         """Remove what identifies a person; return how many participations were cleared."""
         ...
+
+    async def workshops_to_purge(self, before: date) -> list[Workshop]:
+        """Return workshops not purged yet whose last day is before `before`."""
+        ...
+
+    async def purge_workshop(self, workshop_id: int, now: datetime) -> int:
+        """Remove what identifies every participant of a workshop; return how many."""
+        ...

@@ -708,31 +708,11 @@ class SqliteStore(PlanMixin, CommunicationMixin):
     async def forget_user(self, telegram_id: int, now: datetime) -> int:
         """Remove what identifies a person; return how many participations were cleared."""
         async with self._tx() as db:
-            # Plans keep their steps and statuses (the institution's progress) but lose what
-            # the person wrote about people and evidence, and the person leaves every team.
-            mine = "SELECT id FROM participants WHERE telegram_id = ?"
-            await db.execute(
-                f"DELETE FROM update_evidence WHERE update_id IN (SELECT id FROM step_updates"  # noqa: S608
-                f" WHERE author_id IN ({mine}))",
-                (telegram_id,),
-            )
-            await db.execute(
-                f"UPDATE step_updates SET note = NULL WHERE author_id IN ({mine})",  # noqa: S608
-                (telegram_id,),
-            )
-            await db.execute(
-                f"UPDATE plan_steps SET responsible = NULL WHERE plan_id IN (SELECT id FROM plans"  # noqa: S608
-                f" WHERE owner_id IN ({mine}))",
-                (telegram_id,),
-            )
-            await db.execute(
-                f"UPDATE plans SET team_token = NULL WHERE owner_id IN ({mine})",  # noqa: S608
-                (telegram_id,),
-            )
-            await db.execute(
-                f"DELETE FROM plan_members WHERE role = 'coowner' AND participant_id IN ({mine})",  # noqa: S608
-                (telegram_id,),
-            )
+            async with db.execute(
+                "SELECT id FROM participants WHERE telegram_id = ?", (telegram_id,)
+            ) as cur:
+                ids = [int(r[0]) for r in await cur.fetchall()]
+            await _anonymize(db, ids, now)
             await db.execute(
                 "DELETE FROM association_viewers WHERE telegram_id = ?", (telegram_id,)
             )
@@ -740,26 +720,78 @@ class SqliteStore(PlanMixin, CommunicationMixin):
             await db.execute(
                 "UPDATE viewer_invites SET used_by = NULL WHERE used_by = ?", (telegram_id,)
             )
-            await db.execute(
-                "DELETE FROM answers WHERE is_text = 1 AND response_id IN ("
-                " SELECT r.id FROM responses r JOIN participants p ON p.id = r.participant_id"
-                " WHERE p.telegram_id = ?)",
-                (telegram_id,),
-            )
-            cur = await db.execute(
-                "UPDATE participants SET telegram_id = NULL, name = NULL, position = NULL,"
-                " forgotten_at = ? WHERE telegram_id = ?",
-                (_ts(now), telegram_id),
-            )
-            cleared = cur.rowcount
-            await db.execute(
-                "UPDATE session_feedback SET comment = NULL WHERE participant_id IN ("
-                " SELECT id FROM participants WHERE forgotten_at = ? AND telegram_id IS NULL)",
-                (_ts(now),),
-            )
             await db.execute("DELETE FROM dialogs WHERE telegram_id = ?", (telegram_id,))
             await db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
-        return cleared
+        return len(ids)
+
+    async def workshops_to_purge(self, before: date) -> list[Workshop]:
+        """Return workshops not purged yet whose last day is before `before`."""
+        rows = await self._all(
+            "SELECT * FROM workshops WHERE purged_at IS NULL AND end_date < ? ORDER BY id",
+            (before.isoformat(),),
+        )
+        return [_workshop(r) for r in rows]
+
+    async def purge_workshop(self, workshop_id: int, now: datetime) -> int:
+        """Remove what identifies every participant of a workshop; return how many."""
+        async with self._tx() as db:
+            async with db.execute(
+                "SELECT id, telegram_id FROM participants WHERE workshop_id = ?"
+                " AND forgotten_at IS NULL",
+                (workshop_id,),
+            ) as cur:
+                rows = list(await cur.fetchall())
+            ids = [int(r["id"]) for r in rows]
+            await _anonymize(db, ids, now)
+            await db.execute(
+                "UPDATE workshops SET purged_at = ? WHERE id = ?", (_ts(now), workshop_id)
+            )
+            # Preferences go too, for people with nothing left here and no role to keep.
+            for telegram_id in {r["telegram_id"] for r in rows if r["telegram_id"] is not None}:
+                async with db.execute(
+                    "SELECT (SELECT COUNT(*) FROM participants WHERE telegram_id = ?)"
+                    " + (SELECT COUNT(*) FROM organizers WHERE telegram_id = ?)"
+                    " + (SELECT COUNT(*) FROM association_viewers WHERE telegram_id = ?)",
+                    (telegram_id, telegram_id, telegram_id),
+                ) as cur:
+                    left = await cur.fetchone()
+                if left is not None and left[0] == 0:
+                    await db.execute("DELETE FROM dialogs WHERE telegram_id = ?", (telegram_id,))
+                    await db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
+        return len(ids)
+
+
+async def _anonymize(db: aiosqlite.Connection, ids: list[int], now: datetime) -> None:
+    """Strip what identifies these participants, keeping what aggregates count.
+
+    Choice answers, plan steps and their statuses stay (with the institution); names,
+    positions, Telegram ids, typed answers, comments, plan notes, evidence, the people
+    named as responsible in their own plans, team memberships and queued messages go.
+    """
+    if not ids:
+        return
+    marks = ",".join("?" * len(ids))
+    params = tuple(ids)
+    statements = (
+        "DELETE FROM update_evidence WHERE update_id IN (SELECT id FROM step_updates"  # noqa: S608
+        f" WHERE author_id IN ({marks}))",
+        f"UPDATE step_updates SET note = NULL WHERE author_id IN ({marks})",  # noqa: S608
+        "UPDATE plan_steps SET responsible = NULL WHERE plan_id IN (SELECT id FROM plans"  # noqa: S608
+        f" WHERE owner_id IN ({marks}))",
+        f"UPDATE plans SET team_token = NULL WHERE owner_id IN ({marks})",  # noqa: S608
+        f"DELETE FROM plan_members WHERE role = 'coowner' AND participant_id IN ({marks})",  # noqa: S608
+        f"DELETE FROM answers WHERE is_text = 1 AND response_id IN (SELECT id FROM responses"  # noqa: S608
+        f" WHERE participant_id IN ({marks}))",
+        f"UPDATE session_feedback SET comment = NULL WHERE participant_id IN ({marks})",  # noqa: S608
+        f"DELETE FROM outbox WHERE status = 'pending' AND participant_id IN ({marks})",  # noqa: S608
+    )
+    for sql in statements:
+        await db.execute(sql, params)
+    await db.execute(
+        "UPDATE participants SET telegram_id = NULL, name = NULL, position = NULL,"  # noqa: S608
+        f" forgotten_at = ? WHERE id IN ({marks})",
+        (_ts(now), *params),
+    )
 
 
 def _split_sql(script: str) -> list[str]:

@@ -6,6 +6,8 @@ CREATE TABLE associations (
     created_at  TEXT NOT NULL
 );
 ALTER TABLE workshops ADD COLUMN association_id INTEGER REFERENCES associations(id);
+-- When the retention job removed the personal data of the workshop's participants.
+ALTER TABLE workshops ADD COLUMN purged_at TEXT;
 
 CREATE TABLE association_viewers (
     association_id  INTEGER NOT NULL REFERENCES associations(id),
