@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
+from typing import Any
+
+OMITTED = "<omitted>"
+# Libraries that log request parameters, results and SQL parameters at DEBUG.
+PAYLOAD_LOGGERS = ("telegram", "aiosqlite")
 
 
 class RedactToken(logging.Filter):
@@ -31,13 +37,43 @@ class RedactToken(logging.Filter):
         return True
 
 
+class OmitPayloads(logging.Filter):
+    """Drop what people typed from libraries' DEBUG logs of requests, updates and SQL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Replace structured arguments (parameters, results, update JSON) of PTB's records."""
+        if not record.name.startswith(PAYLOAD_LOGGERS) or not record.args:
+            return True
+        if isinstance(record.args, Mapping):
+            record.args = {key: _omit(value) for key, value in record.args.items()}
+        else:
+            record.args = tuple(_omit(value) for value in record.args)
+        return True
+
+
+def _omit(value: Any) -> Any:
+    # Endpoint names, counts and lists of update ids say what happened without saying
+    # what anyone wrote; dictionaries, objects and JSON text may carry their words.
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(v, int) for v in value):
+        return value
+    if isinstance(value, str):
+        return OMITTED if value.lstrip().startswith(("{", "[")) else value
+    if isinstance(value, BaseException):
+        return value
+    return OMITTED
+
+
 def setup_logging(level: str, token: str = "") -> None:
-    """Log to stderr; keep HTTP client chatter (which carries URLs) at WARNING."""
+    """Log to stderr without the token or people's words; keep HTTP chatter at WARNING."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Payloads go first, so that the token filter sees the message as it will be printed.
+    handler.addFilter(OmitPayloads())
     handler.addFilter(RedactToken(token))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "apscheduler"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
