@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from telegram import Message, Update
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import BotContext
@@ -79,6 +80,18 @@ async def _media(update: Update, context: BotContext) -> None:
 
 async def _stale_button(update: Update, context: BotContext) -> None:
     actor = actor_of(update)
+    query = update.callback_query
+    if update.effective_chat is None and query is not None:
+        # A button under an inline-mode message has no chat for `respond` to answer in,
+        # but Telegram still waits for the tap to be answered.
+        text = None
+        if actor is not None:
+            text = (await make_ctx(context.services, actor)).tr.plain("notice.stale")
+        try:
+            await query.answer(text)
+        except BadRequest as exc:
+            log.info("callback query %s not answered: %s", query.id, exc.message)
+        return
 
     async def produce() -> list[Event]:
         if actor is None:
@@ -104,6 +117,17 @@ async def on_error(update: object, context: BotContext) -> None:
         )
 
 
+async def _group_command(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    command = (message.text or message.caption or "") if message else ""
+    addressee = command.split(maxsplit=1)[0].partition("@")[2] if command.strip() else ""
+    # With privacy mode off (or as a group admin) the bot sees commands meant for other
+    # bots too; those are not ours to answer.
+    if addressee and addressee.lower() != (context.bot.username or "").lower():
+        return
+    await _actor_handler(router.group)(update, context)
+
+
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add the catch-all handlers, after every feature's."""
     message = filters.UpdateType.MESSAGE
@@ -116,9 +140,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     )
     app.add_handler(MessageHandler(PRIVATE & message & ~filters.StatusUpdate.ALL, _media))
     app.add_handler(
-        MessageHandler(
-            filters.ChatType.GROUPS & message & filters.COMMAND, _actor_handler(router.group)
-        )
+        MessageHandler(filters.ChatType.GROUPS & message & filters.COMMAND, _group_command)
     )
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_error_handler(on_error)

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +59,38 @@ async def bot(
         and not any(allowed in r.getMessage() for allowed in allowed_errors)
     ]
     assert errors == []
+
+
+class ErrorTrap(logging.Handler):
+    """Collect ERROR records from every logger, for fixtures that outlive caplog."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.name}: {record.getMessage()}")
+
+
+@asynccontextmanager
+async def live_bot(
+    tmp_dir: Path, content: Content, clock: FakeClock, **double_options: Any
+) -> AsyncIterator[tuple[Harness, ErrorTrap]]:
+    """Run one application for many tests (module fixtures); fail on errors and violations."""
+    trap = ErrorTrap()
+    logging.getLogger().addHandler(trap)
+    db_url = f"sqlite:///{tmp_dir / 'bot.sqlite3'}"
+    try:
+        async with BotApiDouble(token=TOKEN, bot_username="taller_test_bot", **double_options) as d:
+            app = await start_app(d, db_url, content, clock)
+            harness = Harness(d, app, clock, db_url, content)
+            try:
+                yield harness, trap
+                await harness.settle()
+            finally:
+                await stop_app(harness.app)
+            assert d.violations == [], d.violations
+            assert d.unanswered_callbacks() == []
+    finally:
+        logging.getLogger().removeHandler(trap)
+    assert trap.messages == []
