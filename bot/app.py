@@ -17,7 +17,7 @@ from tornado.httpserver import HTTPServer
 from bot.clock import Clock, SystemClock
 from bot.content import Content
 from bot.context import BotContext, BotData
-from bot.delivery import Limits, build_delivery
+from bot.delivery import Delivery, Limits, build_delivery
 from bot.handlers import register
 from bot.handlers.common import bot_commands
 from bot.i18n import FALLBACK, I18n
@@ -79,7 +79,7 @@ def build_application(
     async def post_stop(app: BotApplication) -> None:
         delivery = app.bot_data.delivery
         if delivery is not None:
-            await delivery.stop()
+            await _stop_delivery(delivery)
             app.bot_data.delivery = None
 
     async def post_shutdown(app: BotApplication) -> None:
@@ -154,7 +154,7 @@ def run(app: BotApplication, settings: Settings, *, webhook: bool) -> None:
         delivery = app.bot_data.delivery
         if delivery is not None:
             # Stop the sender now rather than after the updates: both get the same time limit.
-            background.append(loop.create_task(delivery.stop(), name="stop-delivery"))
+            background.append(loop.create_task(_stop_delivery(delivery), name="stop-delivery"))
         loop.call_later(UPDATE_GRACE_SECONDS, _cancel_stragglers, app)
         if webhook:
             background.append(loop.create_task(_drain_then_stop(app), name="drain-webhook"))
@@ -181,6 +181,20 @@ def run(app: BotApplication, settings: Settings, *, webhook: bool) -> None:
             allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False, stop_signals=None
         )
     log.info("bot stopped")
+
+
+async def _stop_delivery(delivery: Delivery) -> None:
+    """Stop the outbox sender after its message in flight, never raising on a slow stop."""
+    stopping = asyncio.ensure_future(delivery.stop())
+    # The sender can clear its wake-up event just after stop() set it (when it was reading
+    # the outbox at that moment) and then sleep 15 s: waking it until it stops avoids that.
+    while not stopping.done():
+        delivery.sender.wake()
+        await asyncio.wait({stopping}, timeout=0.1)
+    try:
+        stopping.result()
+    except TimeoutError:
+        log.warning("outbox sender did not stop in time; its message in flight may go again")
 
 
 async def _drain_then_stop(app: BotApplication) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -109,3 +110,56 @@ async def test_workshop_import_prints_the_join_link(tmp_path: Path) -> None:
         "workshop", "import", str(tmp_path / "missing.yaml"), env={}, cwd=tmp_path
     )
     assert code == 2 and "file not found" in one_line(err)
+
+
+async def test_webhook_settings_are_checked_before_starting(tmp_path: Path) -> None:
+    env = {"TELEGRAM_BOT_TOKEN": "1:x", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    code, _, err = await run_cli("run", "--webhook", env=env, cwd=tmp_path)
+    assert code == 2 and "--webhook needs WEBHOOK_URL" in one_line(err)
+    for url, words in [
+        ("http://bot.example.org/hook", "https://"),
+        ("https://bot.example.org:8080/hook", "443, 80, 88 or 8443"),
+        ("https://192.168.1.5/hook", "not reachable from Telegram"),
+    ]:
+        code, _, err = await run_cli("run", env={**env, "WEBHOOK_URL": url}, cwd=tmp_path)
+        assert code == 2 and "WEBHOOK_URL" in one_line(err) and words in err
+    bad = {**env, "WEBHOOK_URL": "https://bot.example.org/hook", "WEBHOOK_SECRET": "a b"}
+    code, _, err = await run_cli("run", env=bad, cwd=tmp_path)
+    assert code == 2 and "WEBHOOK_SECRET" in one_line(err)
+
+
+async def test_webhook_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with BotApiDouble(token="123456:TOKEN") as double:
+            env = {
+                "TELEGRAM_BOT_TOKEN": "123456:TOKEN",
+                "TELEGRAM_API_URL": double.url,
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                "WEBHOOK_URL": "https://bot.example.org/hook",
+                "WEBHOOK_LISTEN": "127.0.0.1",
+                "PORT": str(port),
+            }
+            code, _, err = await run_cli("run", env=env, cwd=tmp_path)
+    assert code == 2
+    assert f"cannot listen for the webhook on 127.0.0.1:{port}" in err.splitlines()[-1]
+    assert "123456:TOKEN" not in err
+
+
+async def test_backup_command(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite3"
+    env = {"DATABASE_URL": f"sqlite:///{db}"}
+    code, _, err = await run_cli("backup", str(tmp_path / "b.sqlite3"), env=env, cwd=tmp_path)
+    assert code == 2 and "does not exist" in one_line(err)
+    store = await open_store(f"sqlite:///{db}")
+    await store.close()
+    code, out, err = await run_cli("backup", str(tmp_path / "b.sqlite3"), env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert out.startswith(f"backup written to {tmp_path / 'b.sqlite3'}") and "integrity ok" in out
+    code, _, err = await run_cli("backup", str(tmp_path / "b.sqlite3"), env=env, cwd=tmp_path)
+    assert code == 2 and "already exists" in one_line(err)
+    args = ("backup", str(tmp_path / "b.sqlite3"), "--force")
+    code, _, err = await run_cli(*args, env=env, cwd=tmp_path)
+    assert code == 0, err
