@@ -85,6 +85,11 @@ def _waves(
     return [(offsets[i], players[i::count]) for i in range(count)]
 
 
+def _before(when: datetime, limit: datetime | None) -> datetime:
+    """Return `when`, or earlier so that people still have two hours before `limit`."""
+    return when if limit is None else min(when, limit - timedelta(hours=2))
+
+
 def _joined(world: World) -> list[Player]:
     return [p for p in world.players if p.joined]
 
@@ -232,13 +237,19 @@ async def dgca(world: World) -> None:
         stop = person.stop_after if person.dgca_plan in STOPS_MIDWAY else None
         await player.answer(questionnaire, assessment=True, stop_after=stop)
 
+    # Without a window the DGCA is open from the start; it still belongs before the workshop.
+    sessions = [world.spec.local(s.start) for s in world.spec.agenda]
+    deadline = closes or (min(sessions) - timedelta(hours=12) if sessions else None)
     await world.advance_to(opens)
     first = [p for p in joined if _person(p).dgca_plan in FIRST_GO]
     for offset, wave in _waves(DGCA_WAVES, first):
-        await world.advance_to(opens + offset)
+        await world.advance_to(_before(opens + offset, deadline))
         await world.crowd(wave, start, step=ANSWER_STEP, label="answered")
-    later = (nudge or opens + timedelta(days=3)) + timedelta(hours=2)
-    await world.advance_to(later)
+    if nudge is not None:
+        later = nudge + timedelta(hours=2)
+    else:
+        later = opens + ((deadline - opens) / 2 if deadline else timedelta(days=2))
+    await world.advance_to(_before(later, deadline))
     second = [p for p in joined if _person(p).dgca_plan in SECOND_GO]
 
     async def resume(player: Player) -> None:
@@ -330,7 +341,8 @@ async def evaluation(world: World) -> None:
     await world.advance_to(opens + timedelta(minutes=15))
     soon = [p for p in joined if not _person(p).evaluates_late]
     await world.crowd(soon, evaluate, step=TYPING_STEP, label="evaluated")
-    await world.advance_to((nudge or opens + timedelta(days=2)) + timedelta(hours=3))
+    later = nudge + timedelta(hours=3) if nudge else opens + timedelta(days=2)
+    await world.advance_to(_before(later, closes))
     late = [p for p in joined if _person(p).evaluates_late]
     await world.crowd(late, evaluate, step=TYPING_STEP, label="evaluated after a reminder")
     if closes is not None:
@@ -352,7 +364,6 @@ async def broadcast(world: World) -> None:
     broadcast_id = sent.int_field(0)
     if broadcast_id is None:
         raise RehearsalError("the broadcast's send button carries no broadcast")
-    world.broadcasts.append(broadcast_id)
     await world.flush()
     await world.broadcast_finished(broadcast_id)
 

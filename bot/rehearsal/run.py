@@ -122,12 +122,11 @@ class Summary:
             ("DGCA", f"{self.dgca_submitted} submitted{share}, {self.dgca_partial} partial, "
              f"{self.joined - self.dgca_submitted - self.dgca_partial} not started"),
             ("session ratings", f"{self.session_ratings} from {self.session_raters} people, "
-             f"{self.session_comments} comments"),
+             f"{_plural(self.session_comments, 'comment')}"),
             ("evaluation", f"{self.evaluation_submitted} submitted, "
              f"{self.open_answers} open answers"),
             ("reminders delivered", f"{self.reminders_delivered} ({kinds})"),
-            ("automatic reports", f"{self.automatic_reports} (when the DGCA and the "
-             "evaluation closed)"),
+            ("automatic reports", f"{self.automatic_reports} (as questionnaire windows closed)"),
             ("broadcast", f"{self.broadcast_delivered} delivered"),
             ("messages sent by the bot", f"{self.bot_messages} (and {self.bot_edits} edits), "
              f"{self.files_sent} of them files"),
@@ -140,6 +139,10 @@ class Summary:
         ]  # fmt: skip
         width = max(len(k) for k, _ in rows)
         return [f"  {k.ljust(width)}  {v}" for k, v in rows]
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 class UsageError(RehearsalError):

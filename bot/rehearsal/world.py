@@ -129,7 +129,6 @@ class World:
         self.join_code: str | None = None
         self.occasions: list[Occasion] = []
         self.delivered: collections.Counter[str] = collections.Counter()
-        self.broadcasts: list[int] = []
         self._sent_seen = 0
         self._count_deliveries()
 
@@ -222,7 +221,11 @@ class World:
     async def tick(self) -> None:
         """Send what is due at the clock's time, as the bot's scheduler would."""
         now = self.clock.now()
-        due = [r for r in await self.store.pending_schedule() if r.due_at <= now]
+        due = [
+            r
+            for r in await self.store.pending_schedule()
+            if r.due_at <= now and r.workshop_id == self.workshop_id
+        ]
         await self.delivery.runner.tick()
         await self.flush()
         if self.workshop_id is not None and due:
