@@ -24,7 +24,7 @@ from bot.rehearsal import PHASES, Options, Phase, RehearsalError, Summary, rehea
 from bot.rehearsal import run as run_module
 from bot.rehearsal.people import DgcaPlan, make_people
 from bot.rehearsal.progress import Progress
-from bot.rehearsal.run import DEFAULT_WORKSHOP, prepare_out
+from bot.rehearsal.run import DEFAULT_WORKSHOP, database_url, prepare_out
 from bot.rehearsal.world import World
 from storage import open_store
 from tests.support import load_i18n, load_test_content
@@ -165,6 +165,13 @@ def test_the_output_folder_is_never_clobbered(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x", "utf-8")
     with pytest.raises(RehearsalError, match="not a folder"):
         prepare_out(tmp_path / "file", force=True)
+    # A database file that holds something is reused only when asked to.
+    with pytest.raises(RehearsalError, match="already exists"):
+        database_url(Options(database=tmp_path / "file"), str(tmp_path))
+    assert database_url(Options(database=tmp_path / "file", force=True), "") == (
+        f"sqlite:///{(tmp_path / 'file').resolve()}"
+    )
+    assert database_url(Options(), str(tmp_path)) == f"sqlite:///{tmp_path / 'rehearsal.sqlite3'}"
 
 
 def test_the_simulated_clock_only_moves_forward() -> None:

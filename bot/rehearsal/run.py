@@ -212,7 +212,8 @@ def prepare_out(out: Path, force: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def _database_url(options: Options, tmp: str) -> str:
+def database_url(options: Options, tmp: str) -> str:
+    """Return the database to rehearse on: a new file in `tmp`, or `--database`."""
     if options.database is None:
         return f"sqlite:///{Path(tmp) / 'rehearsal.sqlite3'}"
     path = options.database.resolve()
@@ -318,7 +319,7 @@ async def rehearse(options: Options, content: Content, i18n: I18n, *, stderr: Te
             settings = Settings(
                 telegram_bot_token=TOKEN,
                 telegram_api_url=double.url,
-                database_url=_database_url(options, tmp),
+                database_url=database_url(options, tmp),
                 bot_admin_ids=frozenset({ADMIN_ID}),
                 content_dir=content.root,
                 # The clock is simulated, so sending need not wait on Telegram's real limits.
