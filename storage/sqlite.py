@@ -383,9 +383,17 @@ class SqliteStore(PlanMixin, CommunicationMixin):
 
     async def dialog(self, telegram_id: int) -> Dialog | None:
         """Return what the bot waits for from this user."""
-        row = await self._one("SELECT * FROM dialogs WHERE telegram_id = ?", (telegram_id,))
-        if row is None:
+        # execute_fetchall is one trip to the database thread (a cursor takes three); this
+        # is read for every statement a participant answers.
+        async with self._read() as db:
+            rows = list(
+                await db.execute_fetchall(
+                    "SELECT * FROM dialogs WHERE telegram_id = ?", (telegram_id,)
+                )
+            )
+        if not rows:
             return None
+        row = rows[0]
         try:
             state = DialogState(row["state"])
         except ValueError:
@@ -516,8 +524,12 @@ class SqliteStore(PlanMixin, CommunicationMixin):
 
     async def response(self, response_id: int) -> Response | None:
         """Return a response by id."""
-        row = await self._one("SELECT * FROM responses WHERE id = ?", (response_id,))
-        return _response(row) if row else None
+        # One trip to the database thread (see dialog); read for every answer.
+        async with self._read() as db:
+            rows = list(
+                await db.execute_fetchall("SELECT * FROM responses WHERE id = ?", (response_id,))
+            )
+        return _response(rows[0]) if rows else None
 
     async def find_response(self, participant_id: int, questionnaire_id: str) -> Response | None:
         """Return a participant's response to a questionnaire, if started."""
@@ -529,14 +541,11 @@ class SqliteStore(PlanMixin, CommunicationMixin):
 
     async def answers(self, response_id: int) -> dict[str, AnswerValue]:
         """Return the answers of a response by question id."""
-        async with (
-            self._read() as db,
-            db.execute(
+        async with self._read() as db:
+            rows = await db.execute_fetchall(
                 "SELECT question_id, value_json FROM answers WHERE response_id = ?",
                 (response_id,),
-            ) as cur,
-        ):
-            rows = await cur.fetchall()
+            )
         return {row["question_id"]: json.loads(row["value_json"]) for row in rows}
 
     async def record_answer(
