@@ -125,7 +125,8 @@ async def one_round(bench: Bench, kind: str, participants: int, answers: int) ->
         double.forget_requests()
         cpu0, own0, t0 = child.cpu_seconds(), time.process_time(), time.perf_counter()
         driver.go()
-        await asyncio.wait_for(driver.all_done.wait(), 60 + participants * answers / 10)
+        budget = 60 + participants * answers / 5 + answers * driver.think[1] * 2
+        await asyncio.wait_for(driver.all_done.wait(), budget)
         wall = time.perf_counter() - t0
         cpu1, own1 = child.cpu_seconds(), time.process_time()
     finally:

@@ -2,15 +2,16 @@
 
 Run with::
 
-    .venv/bin/python -m benchmarks.latency            # 3 runs, 200 participants × 12 answers
+    .venv/bin/python -m benchmarks.latency            # 3 runs, 200 participants × 8 answers
     .venv/bin/python -m benchmarks.latency --quick    # 1 run, 5 participants × 3 (a smoke test)
 
 The real bot (``bot.app.build_application``) runs in its own process
 (``benchmarks.botproc bot``) against the Bot API double in this process. Each run adds N
 participants with a finished profile to a fresh database; they all open the DGCA, then
 answer K statements each. After each statement arrives, a participant waits a think time
-drawn uniformly from ``--think`` (default 1–3 s, so 200 people offer about 100 answers per
-second: faster than anyone reads a statement) and taps an answer.
+drawn uniformly from ``--think`` (default 5–15 s, 10 s on average, where the DGCA's
+introduction estimates about 10 minutes for the 36 statements, 17 s each) and taps an
+answer; 200 people then offer about 20 answers per second.
 
 Bot-side latency, measured inside the bot process without changing production code: from
 the moment ``getUpdates`` returned the tap to the bot (``ExtBot.get_updates`` wrapped) to
@@ -128,13 +129,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--runs", type=int, help="runs (default 3)")
     parser.add_argument("--participants", type=int, help="answering at once (default 200)")
-    parser.add_argument("--answers", type=int, help="statements each answers, ≤ 36 (default 12)")
+    parser.add_argument("--answers", type=int, help="statements each answers, ≤ 36 (default 8)")
     parser.add_argument(
         "--think",
         type=float,
         nargs=2,
         metavar=("MIN", "MAX"),
-        help="seconds between a statement's arrival and the tap (default 1 3)",
+        help="seconds between a statement's arrival and the tap (default 5 15)",
     )
     parser.add_argument("--slots", type=int, default=64, help="MAX_CONCURRENT_UPDATES")
     parser.add_argument("--quick", action="store_true", help="1 run, 5 × 3 answers (a smoke test)")
@@ -144,9 +145,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.participants is None:
         args.participants = 5 if args.quick else 200
     if args.answers is None:
-        args.answers = 3 if args.quick else 12
+        args.answers = 3 if args.quick else 8
     if args.think is None:
-        args.think = [0.05, 0.2] if args.quick else [1.0, 3.0]
+        args.think = [0.05, 0.2] if args.quick else [5.0, 15.0]
     if not 1 <= args.answers <= 36 or args.participants < 1 or args.runs < 1:
         parser.error("need 1–36 answers, a participant and a run")
     if not 0 < args.think[0] <= args.think[1]:

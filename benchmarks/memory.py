@@ -46,6 +46,7 @@ from benchmarks.support import (
 
 GOAL_MB = 150.0
 STATEMENTS = 36
+PROGRESS_EVERY = 30.0
 
 
 @dataclass
@@ -65,12 +66,24 @@ class Run:
     problems: list[str] = field(default_factory=list)
 
 
-async def sample(child: ChildBot, run: Run, double: DrivingDouble, t0: float) -> None:
+async def sample(child: ChildBot, run: Run, driver: Driver, t0: float) -> None:
+    shown = 0.0
     while True:
+        elapsed = time.perf_counter() - t0
         with contextlib.suppress(OSError):
-            run.samples.append((time.perf_counter() - t0, child.memory_mb()[0]))
+            rss, peak = child.memory_mb()
+            run.samples.append((elapsed, rss))
+            run.peak = peak
+            if elapsed - shown >= PROGRESS_EVERY:
+                shown = elapsed
+                print(
+                    f"  {elapsed:.0f} s: {len(driver.completions)} answers, RSS {rss:.1f} MB, "
+                    f"peak {peak:.1f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
         # Only the count of getUpdates at start matters; the log would grow with every call.
-        double.forget_requests()
+        driver.double.forget_requests()
         await asyncio.sleep(0.5)
 
 
@@ -87,14 +100,14 @@ async def one_run(participants: int, timeout: float) -> Run:  # noqa: ASYNC109
             double, ["-m", "bot", "run"], database_url, folder / "bot.log", {"LOG_LEVEL": "INFO"}
         )
         sampler: asyncio.Task[None] | None = None
+        driver = Driver(double)
         try:
             users = await population.add(double, participants, "m")
             await population.close()
             await child.start()
             t0 = time.perf_counter()
             run.ready_rss = child.memory_mb()[0]
-            sampler = asyncio.create_task(sample(child, run, double, t0))
-            driver = Driver(double)
+            sampler = asyncio.create_task(sample(child, run, driver, t0))
             driver.add(users, STATEMENTS, submit=True)
             await asyncio.wait_for(driver.open(), timeout)
             run.opened_rss = child.memory_mb()[0]
@@ -108,6 +121,11 @@ async def one_run(participants: int, timeout: float) -> Run:  # noqa: ASYNC109
             run.total_s = time.perf_counter() - started
             run.end_rss, run.peak = child.memory_mb()
             run.answers = len(driver.completions)
+        except TimeoutError:
+            run.problems.append(f"timed out: figures so far, {len(driver.completions)} answers")
+            run.answers = len(driver.completions)
+            with contextlib.suppress(OSError):
+                run.end_rss, run.peak = child.memory_mb()
         finally:
             if sampler is not None:
                 sampler.cancel()
@@ -160,6 +178,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--participants", type=int, help="default 1000")
     parser.add_argument("--runs", type=int, help="default 1")
+    parser.add_argument(
+        "--timeout", type=float, help="seconds per phase before reporting what was reached"
+    )
     parser.add_argument("--quick", action="store_true", help="3 participants (a smoke test)")
     args = parser.parse_args(argv)
     if args.participants is None:
@@ -180,7 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: list[Run] = []
     try:
         for n in range(1, args.runs + 1):
-            run = asyncio.run(one_run(args.participants, timeout=120 + args.participants * 3))
+            timeout = args.timeout or 120 + args.participants * 3
+            run = asyncio.run(one_run(args.participants, timeout))
             runs.append(run)
             print(
                 f"  run {n}/{args.runs}: peak {run.peak:.1f} MB in {run.total_s:.0f} s",
