@@ -1,8 +1,14 @@
 """The rehearsal's script: an ordered list of named phases, each a stretch of the workshop.
 
-A phase moves the simulated clock forward (never back) and has people act through the
-bot as they would on Telegram. To add a phase, write an `async def` that takes the World
-and put it in PHASES at its place in the workshop's timeline.
+A phase is an `async def` that takes the World; put it in PHASES at its place in the
+workshop's timeline, since the clock only moves forward. What a phase has to work with:
+
+* `world.advance_to(when)` moves the clock, sending every reminder that falls due on the way;
+* `world.crowd(players, script, step=..., label=...)` lets people act together, in step
+  with the clock, and shows progress;
+* `player.say(text)`, `player.tap(Kind.X, field_is(1, "..."))` and `player.answer(q, ...)`
+  act as the person would on Telegram; `player.find(...)` looks for a button first;
+* `world.store` (the bot's Store) to read what the bot recorded, never to write.
 """
 
 from __future__ import annotations
