@@ -61,6 +61,7 @@ def build_application(
             clock=the_clock,
             admin_ids=settings.bot_admin_ids,
             bot_username=app.bot.username,
+            retention=settings.retention_enabled,
         )
         await _set_commands(app, i18n)
         limits = Limits(

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     send_per_second: Annotated[float, Field(gt=0, le=1000)] = 30.0
     send_per_chat_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
     send_per_group_per_minute: Annotated[float, Field(gt=0, le=600)] = 20.0
+    # Off by default: deleting data must be a deliberate choice of whoever runs the bot.
+    retention_enabled: bool = False
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     # All interfaces: a platform's router reaches the web process from outside its container.
