@@ -115,13 +115,20 @@ async def _nobody(world: World, user: SimUser) -> None:
     return None
 
 
+async def _viewer(world: World, user: SimUser) -> None:
+    # Both workshops belong to the example's association; the viewer follows it.
+    assert world.here.association_id is not None
+    await world.store.add_viewer(
+        world.here.association_id, user.id, ADMIN_ID, world.bot.clock.now()
+    )
+
+
 # One line per role: its name, the Telegram id (None: any), and how it gets its rights.
-# The association viewer has no rights yet: when viewers exist, give it a real setup here.
 ROLES: dict[str, tuple[int | None, RoleSetup]] = {
     "participant": (None, _participant),
     "organizer_here": (None, _organizer_here),
     "organizer_other": (None, _organizer_other),
-    "viewer": (None, _nobody),
+    "viewer": (None, _viewer),
     "admin": (ADMIN_ID, _nobody),
     "stranger": (None, _nobody),
 }
@@ -192,6 +199,8 @@ class Row:
     outcomes: dict[str, Outcome]
     data: Data | None = None  # button data; None for a command
     chat: str = "private"
+    # The catalog key of this action's refusal, when it has its own.
+    refusal: str | None = None
 
 
 async def _dgca_at_question(world: World) -> tuple[int, int, str]:
@@ -290,6 +299,52 @@ def first_session(kind: Kind, *extra: object) -> Data:
     return data
 
 
+async def _own_plan_id(world: World) -> int:
+    """Return the participant's plan in this workshop, writing one the first time."""
+    store, now = world.store, world.bot.clock.now()
+    plans = await store.plans_of(world.people["participant"].id)
+    if plans:
+        return int(plans[0].id)
+    pid, _ = await world.participant_ids()
+    plan_id = await store.create_plan(world.here.id, pid, "Plan de prueba", now)
+    await store.add_step(plan_id, "Paso de prueba", now)
+    return int(plan_id)
+
+
+def own_plan(kind: Kind, op: str) -> Data:
+    async def data(world: World) -> str:
+        return pack(kind, op, await _own_plan_id(world))
+
+    return data
+
+
+async def own_evidence(world: World) -> str:
+    """Point at a link the participant gave as evidence for a step of their plan."""
+    plan = await world.store.plan(await _own_plan_id(world))
+    pid, _ = await world.participant_ids()
+    now = world.bot.clock.now()
+    update = await world.store.record_update(plan.steps[0].id, pid, "in_progress", None, now)
+    evidence = await world.store.add_evidence(
+        update,
+        "link",
+        file_id=None,
+        url="https://example.org/x",
+        file_name=None,
+        file_size=None,
+        now=now,
+    )
+    return pack(Kind.EVIDENCE, evidence)
+
+
+def association(kind: Kind, op: str) -> Data:
+    async def data(world: World) -> str:
+        return pack(kind, op, world.here.association_id)
+
+    return data
+
+
+# Who sees this workshop's plans: its organizers, its association's viewers, administrators.
+DASHBOARD = only("organizer_here", "viewer", "admin")
 ORGANIZER_ONLY = only("organizer_here")
 PARTICIPANT_ONLY = only("participant")
 
@@ -314,12 +369,15 @@ COMMAND_ROWS = [
     Row("openeval", ORGANIZER_ONLY | {"organizer_other": A}),
     Row("organizer", only("admin")),
     Row("linkgroup", ORGANIZER_ONLY | {"organizer_other": A}, chat="group"),
-    # Plans, dashboards and viewers answer with their own refusal texts, which this table
-    # does not know yet: these rows only prove every role gets an answer without an error.
-    # Give them their real outcomes (and a real setup for "viewer" in ROLES) with the plans.
-    Row("plan", everyone()),
-    Row("progress", everyone()),
-    Row("viewer", everyone()),
+    Row("plan", only("participant", otherwise=N)),
+    # Organizers see their own workshop's progress; viewers their association's.
+    Row(
+        "progress",
+        only("organizer_here", "organizer_other", "viewer", "admin"),
+        refusal="progress.only",
+    ),
+    # Both workshops belong to the association, so both organizers appoint its viewers.
+    Row("viewer", only("organizer_here", "organizer_other", "admin"), refusal="viewer.only"),
 ]
 
 # Buttons: the data points at this workshop, or at the participant's own records.
@@ -375,12 +433,16 @@ KIND_ROWS = [
     Row("sk", PARTICIPANT_ONLY, first_session(Kind.COMMENT_SESSION)),
     Row("rp", ORGANIZER_ONLY, here(Kind.REPORT, "status")),
     Row("ex", only(), here(Kind.EXPORT, "csv")),
-    # As for the plan commands above: an answer for everyone, outcomes still to be given.
-    Row("pl", everyone(), plain(Kind.PLAN, "ls", 0)),
-    Row("pu", everyone(), plain(Kind.UPDATE, "st", 1)),
-    Row("pg", everyone(), here_scope(Kind.PROGRESS, "v")),
-    Row("pe", everyone(), plain(Kind.EVIDENCE, 1)),
-    Row("vw", everyone(), plain(Kind.VIEWER, "p", 1)),
+    Row("pl", PARTICIPANT_ONLY, own_plan(Kind.PLAN, "o"), refusal="plan.not_member"),
+    Row("pu", PARTICIPANT_ONLY, own_plan(Kind.UPDATE, "st"), refusal="plan.not_member"),
+    Row("pg", DASHBOARD, here_scope(Kind.PROGRESS, "v"), refusal="progress.not_allowed"),
+    Row("pe", DASHBOARD, own_evidence, refusal="progress.not_allowed"),
+    Row(
+        "vw",
+        only("organizer_here", "organizer_other", "admin"),
+        association(Kind.VIEWER, "p"),
+        refusal="viewer.only",
+    ),
 ]
 # Rows for commands and buttons added later (plans, progress, viewers) go at the end of
 # COMMAND_ROWS and KIND_ROWS: one line each, with the outcome for every role.
@@ -396,7 +458,7 @@ CASES = [
 ]
 
 # Texts that answer a person who is in no workshop (keys of the catalogs).
-NOT_JOINED_KEYS = ("menu.no_workshop", "dgca.not_joined")
+NOT_JOINED_KEYS = ("menu.no_workshop", "dgca.not_joined", "plan.join_first")
 
 
 def registered_commands() -> set[str]:
@@ -503,7 +565,10 @@ async def test_authorization_matrix(world: World, row: Row, role: str) -> None:
     await quiesce(world.bot)
     expected = row.outcomes[role]
     tr = world.bot.services.i18n("es")
-    refusal = tr.t("notice.stale") if data is not None else tr.t("organizer.only")
+    if row.refusal is not None:
+        refusal = tr.t(row.refusal)
+    else:
+        refusal = tr.t("notice.stale") if data is not None else tr.t("organizer.only")
     not_joined = {tr.t(key) for key in NOT_JOINED_KEYS}
     before = snapshot(world.bot.database_url)
     replies, answer = await _act(world, user, chat_id, row, data)
