@@ -133,8 +133,12 @@ class OutboxSender:
         self._stopping = True
         self._event.set()
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await asyncio.wait_for(self._task, timeout=8)
+            except TimeoutError:
+                log.warning("the outbox sender did not stop in time; its message may go again")
+            except asyncio.CancelledError:
+                pass
             self._task = None
 
     async def drain(self) -> None:
@@ -152,6 +156,9 @@ class OutboxSender:
                 rows = []
             if not rows:
                 self._event.clear()
+                # A stop that came while the outbox was being read set the event just cleared.
+                if self._stopping:
+                    return
                 # Also look again now and then: another process (an import) may add rows.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._event.wait(), timeout=15)
