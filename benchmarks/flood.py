@@ -75,6 +75,7 @@ class Phase:
     http_429: int = 0
 
     def pct(self, q: float) -> float:
+        """Return the q-quantile of the latencies (nearest rank)."""
         ordered = sorted(self.latencies)
         if not ordered:
             return float("nan")
@@ -149,6 +150,7 @@ async def answer(double: BotApiDouble, user: SimUser, index: int) -> float:
 async def participant(
     double: BotApiDouble, user: SimUser, count: int, think: float, phase: Phase
 ) -> None:
+    """Answer `count` statements, pausing `think` seconds after each."""
     for i in range(count):
         phase.latencies.append(await answer(double, user, i))
         await asyncio.sleep(think)
@@ -209,6 +211,7 @@ async def stop_bot(proc: asyncio.subprocess.Process, result: Round) -> None:
 
 
 async def one_round(args: argparse.Namespace, number: int) -> Round:
+    """Run both phases against a fresh database, double and bot process."""
     folder = Path(tempfile.mkdtemp(prefix="flood-bench-"))
     limits = None if args.no_limits else RateLimits()
     proc: asyncio.subprocess.Process | None = None
@@ -268,10 +271,12 @@ async def one_round(args: argparse.Namespace, number: int) -> Round:
 
 
 def ms(seconds: float) -> str:
+    """Format seconds as whole milliseconds."""
     return f"{seconds * 1000:.0f}"
 
 
 def report(args: argparse.Namespace, rounds: list[Round]) -> str:
+    """Render every round and the medians with the flood/calm ratios."""
     lines = [
         "",
         f"Flood: {args.participants} participants answer {args.answers} statements per phase"
@@ -307,6 +312,7 @@ def report(args: argparse.Namespace, rounds: list[Round]) -> str:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
+    """Read the options, filling in the full or quick defaults."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.flood", description=__doc__)
     parser.add_argument("--participants", type=int, default=None)
     parser.add_argument("--answers", type=int, default=None, help="statements per phase")
@@ -329,6 +335,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace) -> list[Round]:
+    """Run the rounds one after another."""
     rounds = []
     for number in range(1, args.rounds + 1):
         rounds.append(await one_round(args, number))
@@ -336,6 +343,7 @@ async def run(args: argparse.Namespace) -> list[Round]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
     args = parse(argv)
     print(
         f"flood benchmark: {args.rounds} round(s), {args.participants} participants,"

@@ -57,6 +57,7 @@ class BotProcess:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
+        """Start the process and wait until it polls the double."""
         env = {
             **os.environ,
             "TELEGRAM_BOT_TOKEN": TOKEN,
@@ -87,11 +88,13 @@ class BotProcess:
         )
 
     async def kill(self) -> None:
+        """Kill the process with SIGKILL and reap it."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         await self.proc.wait()
 
     async def terminate(self) -> int:
+        """Stop the process with SIGTERM; return its exit status."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         return await asyncio.wait_for(self.proc.wait(), 30)
@@ -115,6 +118,7 @@ class Wakeups:
         self.seen = 0
 
     def wake_all(self) -> None:
+        """Wake every participant (the bot died: all must look again)."""
         for event in self.events.values():
             event.set()
 
@@ -180,10 +184,12 @@ class Chaos:
     tapped: asyncio.Event = field(default_factory=asyncio.Event)
 
     def count_tap(self) -> None:
+        """Count one more tap, for the kill points."""
         self.taps += 1
         self.tapped.set()
 
     async def run(self, points: list[int]) -> None:
+        """Kill the bot as the tap count passes each point, restarting it at once."""
         for point in points:
             while self.taps < point:
                 self.tapped.clear()
@@ -238,10 +244,12 @@ class Simulation:
         self.wakeups = chaos.wakeups
 
     def refused(self, query_id: str) -> bool:
+        """Tell whether the bot answered a tap with a notice (stale, already sent)."""
         answer = self.double.callback_answers.get(query_id)
         return answer is not None and bool(answer.text)
 
     async def until(self, person: Person, condition: Callable[[], object], what: str) -> None:
+        """Wait until condition() holds for this person."""
         await self.wakeups.until(person.user.id, condition, f"{person.user.first_name}: {what}")
 
     async def resync(self, person: Person) -> None:
@@ -344,6 +352,7 @@ class Simulation:
         await self.resync(person)
 
     async def participate(self, person: Person) -> None:
+        """Take one person from resuming the DGCA to a submitted one."""
         await self.resync(person)
         while not person.submitted:
             await self.step(person)
