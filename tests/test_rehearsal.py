@@ -109,7 +109,13 @@ async def test_the_figures_are_the_databases(run: Run) -> None:
 
 
 def test_transcripts_show_both_languages(run: Run) -> None:
-    slugs = ["organizer", "organizers-group", "administrator", *(p.slug for p in run.people)]
+    slugs = [
+        "organizer",
+        "organizers-group",
+        "administrator",
+        "viewer",
+        *(p.slug for p in run.people),
+    ]
     assert sorted(p.stem for p in (run.out / "transcripts").glob("*.md")) == sorted(slugs)
     assert run.summary.transcripts == len(slugs)
     for person in run.people:
@@ -142,12 +148,31 @@ def test_every_file_the_bot_sent_is_written_and_linked(run: Run) -> None:
     assert {".png", ".xlsx", ".csv", ".txt"} <= organizer
     for png in (run.out / "files").rglob("*.png"):
         assert png.read_bytes()[:4] == b"\x89PNG"
-    xlsx = next((run.out / "files" / "organizer").glob("*.xlsx"))
+    xlsx = next((run.out / "files" / "organizer").glob("*-taller-*.xlsx"))
     book = load_workbook(xlsx)
     sheet = book[book.sheetnames[0]]
     assert sheet.max_row == 1 + run.summary.dgca_submitted + run.summary.dgca_partial
     exported = next((run.out / "files" / "organizer").glob("*.csv")).read_text("utf-8-sig")
     assert len(list(csv.reader(io.StringIO(exported)))) > 1
+
+
+async def test_plans_checkin_and_dashboards_match_the_database(run: Run) -> None:
+    store = await open_store(f"sqlite:///{run.database}")
+    try:
+        workshop = await store.workshop_by_slug("cochabamba-2023")
+        assert workshop is not None
+        plans = await store.plans_in(workshop.id)
+        data = await store.plan_data([workshop.id])
+    finally:
+        await store.close()
+    assert plans, "nobody wrote a plan"
+    assert all(p.steps and p.sdgs for p in plans)
+    assert data.checkins and data.updates
+    viewer = run.transcript("viewer")
+    assert "Avance de los planes" in viewer and "Planes:" in viewer
+    book = load_workbook(next((run.out / "files" / "viewer").glob("*-planes-*.xlsx")))
+    assert book["Pasos"].max_row == 1 + sum(len(p.steps) for p in plans)
+    assert book["Actualizaciones"].max_row == 1 + len(data.updates)
     profiles = list((run.out / "files").glob("p*/*.png"))
     assert len(profiles) == run.summary.dgca_submitted
 

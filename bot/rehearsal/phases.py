@@ -23,6 +23,7 @@ from bot.apidouble import ChatMessage
 from bot.content import WorkshopFile
 from bot.flows.callbacks import Callback, Kind, unpack
 from bot.flows.schedule import EVALUATION_ID
+from bot.rehearsal import plans as plan_phases
 from bot.rehearsal.people import SESSION_COMMENTS, DgcaPlan, Person
 from bot.rehearsal.world import Player, RehearsalError, World, field_is
 from storage import DialogState
@@ -411,4 +412,11 @@ PHASES: tuple[Phase, ...] = (
     Phase("evaluation", "the evaluation after the last session, and its reminder", evaluation),
     Phase("broadcast", "the organizer's message to everyone", broadcast),
     Phase("reports", "the organizer's reports and exports", reports),
+    Phase("plans", "participants write their action plans in chat", plan_phases.plans),
+    Phase("checkin", "a month later, plans are asked for an update", plan_phases.checkin),
+    Phase(
+        "progress",
+        "a viewer of the association and the organizer see /progress",
+        plan_phases.progress,
+    ),
 )
