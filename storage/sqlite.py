@@ -259,13 +259,13 @@ class SqliteStore(PlanMixin, CommunicationMixin):
             yield self._conn
 
     async def _one(self, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None:
-        async with self._read() as db, db.execute(sql, params) as cur:
-            row: aiosqlite.Row | None = await cur.fetchone()
-            return row
+        # One trip to the database thread (execute, fetch and close are three otherwise).
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
 
     async def _all(self, sql: str, params: tuple[Any, ...]) -> list[aiosqlite.Row]:
-        async with self._read() as db, db.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        async with self._read() as db:
+            return list(await db.execute_fetchall(sql, params))
 
     def _workshop_row(self, row: aiosqlite.Row) -> Workshop:
         return _workshop(row)

@@ -11,7 +11,6 @@ from statistics import fmean
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.charts import ProfileChart, render_profile
 from bot.content import Questionnaire
 from bot.flows import questionnaire as engine
 from bot.flows.callbacks import Callback, Kind, pack
@@ -112,6 +111,8 @@ async def profile_event(ctx: Ctx, run: engine.Run) -> SendPhoto:
         # The group can be large: average it off the event loop.
         group = await asyncio.to_thread(dimension_stats, q, sets, ctx.lang)
         return _with_group(ctx, run, scores, group, len(sets), local.date())
+    from bot.charts import ProfileChart, render_profile
+
     chart = ProfileChart(
         title=tr.plain("profile_chart.title"),
         subtitle=tr.plain(

@@ -5,9 +5,6 @@ from __future__ import annotations
 import secrets
 from io import BytesIO
 
-import qrcode
-from qrcode.image.pil import PilImage
-
 from bot.content import ContentError
 from bot.flows import broadcast
 from bot.flows.callbacks import Callback, Kind, pack
@@ -101,6 +98,9 @@ async def invite_command(ctx: Ctx, args: str) -> list[Event]:
 
 def qr_png(data: str) -> bytes:
     """Draw a QR code big enough for a slide or a printed poster."""
+    import qrcode
+    from qrcode.image.pil import PilImage
+
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=16, border=4)
     code.add_data(data)
     code.make(fit=True)

@@ -6,10 +6,9 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
-from bot import report_charts as rc
 from bot.content import DAY_END
-from bot.export import Table, build_tables_xlsx, export_filename
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx, workshop_file
 from bot.flows.events import (
@@ -25,9 +24,17 @@ from bot.flows.events import (
 )
 from bot.flows.plans import STATUS_ICON, sdg_label
 from bot.i18n import Translator
+from bot.lazy import lazy_module
 from bot.plan_stats import Figures, compute
 from bot.services import Services
 from storage import Association, OutMessage, PlanData, StepStatus, Workshop
+
+if TYPE_CHECKING:
+    from bot import report_charts as rc
+    from bot.export import Table
+else:
+    # matplotlib is loaded when the first chart is drawn, not when the bot starts.
+    rc = lazy_module("bot.report_charts")
 
 log = logging.getLogger(__name__)
 
@@ -383,6 +390,9 @@ async def on_evidence(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
 
 
 def _tables(tr: Translator, data: PlanData, workshops: list[Workshop], lang: str) -> list[Table]:
+    # openpyxl (and numpy with it) is loaded on the first export, not at startup.
+    from bot.export import Table
+
     titles = {w.id: workshop_file(w).title.get(lang) for w in workshops}
     pseudonym = {pid: f"P{pid:04d}" for pid in {u.author_id for u in data.updates}}
     plans = {p.id: p for p in data.plans}
@@ -483,6 +493,8 @@ def _tables(tr: Translator, data: PlanData, workshops: list[Workshop], lang: str
 
 async def export_events(ctx: Ctx, scope: Scope) -> list[Event]:
     """Describe the plans workbook of a scope; it is built off the event loop."""
+    from bot.export import build_tables_xlsx, export_filename
+
     _, data, workshops = await figures_for(ctx.svc, scope)
     if not workshops:
         return [Send(ctx.tr.t("progress.no_plans", name="—"))]

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from statistics import fmean
+from typing import TYPE_CHECKING
 
-from bot import report_charts as rc
 from bot.content import Questionnaire, QuestionType, ScaleKind, WorkshopFile
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx, short_hash, workshop_file
@@ -17,8 +17,15 @@ from bot.flows.dgca import scores_with, scoring_index
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SendDocument, SendPhoto
 from bot.flows.schedule import EVALUATION_ID
 from bot.i18n import Translator
+from bot.lazy import lazy_module
 from bot.services import Services
 from storage import AnswerSet, SessionRating, Workshop
+
+if TYPE_CHECKING:
+    from bot import report_charts as rc
+else:
+    # matplotlib is loaded when the first chart is drawn, not when the bot starts.
+    rc = lazy_module("bot.report_charts")
 
 KINDS = ("dgca", "eval", "status", "inst", "xlsx", "csv")
 TOP = 3
