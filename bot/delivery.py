@@ -336,6 +336,7 @@ class ReminderRunner:
     """Sends what is due: re-armed from the database at startup through the JobQueue."""
 
     JOB_PREFIX = "due:"
+    NEXT_JOB = "due:next"
 
     def __init__(
         self,
@@ -356,9 +357,13 @@ class ReminderRunner:
             svc = self.services
             now = svc.clock.now()
             handled = 0
-            for row in await svc.store.pending_schedule():
-                if row.due_at > now:
-                    break
+            # Sorted here, by the instant: due times are stored with each workshop's offset,
+            # so their text order is not their time order across time zones.
+            rows = sorted(
+                (r for r in await svc.store.pending_schedule() if r.due_at <= now),
+                key=lambda r: (r.due_at, r.id),
+            )
+            for row in rows:
                 if row.kind.startswith("report_"):
                     # Reports are charts drawn now, not queued texts: hand them to the reporter.
                     if await svc.store.complete_scheduled(row.id, "done", [], now):
@@ -393,35 +398,33 @@ class ReminderRunner:
 
     async def _job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.tick()
+        await self.arm()
 
     async def arm(self) -> int:
-        """Arm one job per future occasion, plus a periodic check; return the count."""
+        """Arm one job at the soonest future occasion, plus a periodic check; return how many wait.
+
+        One job, re-armed after each run, rather than one per occasion: a database holding
+        thousands of reminders months ahead would otherwise spend seconds at every start
+        creating scheduler jobs.
+        """
         if self.job_queue is None:
             return 0
         for job in self.job_queue.jobs():
             if job.name and job.name.startswith(self.JOB_PREFIX):
                 job.schedule_removal()
         now = self.services.clock.now()
-        armed = 0
-        for row in await self.services.store.pending_schedule():
-            if row.due_at <= now:
-                continue
-            self.job_queue.run_once(self._job, when=row.due_at, name=f"{self.JOB_PREFIX}{row.id}")
-            armed += 1
-        for broadcast in await self.services.store.broadcasts_with_status(
-            BroadcastStatus.SCHEDULED
-        ):
-            if broadcast.scheduled_at is not None and broadcast.scheduled_at > now:
-                self.job_queue.run_once(
-                    self._job,
-                    when=broadcast.scheduled_at,
-                    name=f"{self.JOB_PREFIX}bc{broadcast.id}",
-                )
-                armed += 1
+        moments = [r.due_at for r in await self.services.store.pending_schedule() if r.due_at > now]
+        moments += [
+            b.scheduled_at
+            for b in await self.services.store.broadcasts_with_status(BroadcastStatus.SCHEDULED)
+            if b.scheduled_at is not None and b.scheduled_at > now
+        ]
+        if moments:
+            self.job_queue.run_once(self._job, when=min(moments), name=self.NEXT_JOB)
         if not self.job_queue.get_jobs_by_name("tick"):
             # A safety net: anything added by another process is picked up within a minute.
             self.job_queue.run_repeating(self._job, interval=60, first=1, name="tick")
-        return armed
+        return len(moments)
 
 
 @dataclass

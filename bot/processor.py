@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -13,12 +15,26 @@ from telegram.ext import BaseUpdateProcessor
 # PTB's own semaphore only bounds how many updates wait here; real work is bounded below,
 # after the per-person lock, so that one person's queued updates never hold work slots.
 WAITING_BOUND = 100_000
+# More messages than this waiting from one person is a flood, not typing: the excess is
+# dropped so that answering it cannot take the event loop from everyone else. Button taps
+# are never dropped (Telegram expects each to be answered).
+MAX_BACKLOG = 8
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class _KeyLock:
     lock: asyncio.Lock
     users: int = 0
+    dropped: int = 0
+
+
+def droppable(update: object) -> bool:
+    """Tell whether an update may be dropped in a flood: messages yes, button taps no."""
+    return isinstance(update, Update) and (
+        update.message is not None or update.edited_message is not None
+    )
 
 
 def ordering_key(update: object) -> int | None:
@@ -43,6 +59,7 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         self._locks: dict[int, _KeyLock] = {}
         self._done = asyncio.Condition()
         self.completed = 0
+        self.dropped = 0
 
     @property
     def work_slots(self) -> int:
@@ -60,6 +77,14 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
             entry = self._locks.get(key)
             if entry is None:
                 entry = self._locks[key] = _KeyLock(asyncio.Lock())
+            if entry.users >= MAX_BACKLOG and droppable(update):
+                entry.dropped += 1
+                self.dropped += 1
+                if inspect.iscoroutine(coroutine):
+                    coroutine.close()
+                if entry.dropped == 1:
+                    log.warning("user %s sends faster than the bot answers: dropping messages", key)
+                return
             entry.users += 1
             try:
                 async with entry.lock, self._work:

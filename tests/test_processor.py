@@ -82,3 +82,35 @@ async def test_errors_release_the_lock() -> None:
     await asyncio.gather(failing, return_exceptions=True)
     await asyncio.wait_for(processor.process_update(update(2, 1), fine()), 1)
     assert processor.completed == 2
+
+
+async def test_a_flood_of_messages_is_cut_but_taps_are_kept() -> None:
+    from telegram import CallbackQuery
+
+    from bot.processor import MAX_BACKLOG
+
+    processor = OrderedUpdateProcessor(max_concurrent=4)
+    gate = asyncio.Event()
+    ran: list[int] = []
+
+    async def work(n: int, wait: bool = False) -> None:
+        if wait:
+            await gate.wait()
+        ran.append(n)
+
+    flood = [asyncio.create_task(processor.process_update(update(1, 1), work(1, True)))]
+    flood += [
+        asyncio.create_task(processor.process_update(update(n, 1), work(n))) for n in range(2, 31)
+    ]
+    await asyncio.sleep(0)
+    user = User(1, "U", is_bot=False)
+    tap = Update(99, callback_query=CallbackQuery("q", user, "chat", data="1mn"))
+    flood.append(asyncio.create_task(processor.process_update(tap, work(99))))
+    # Someone else is served while the flooder's first message is still running.
+    await processor.process_update(update(100, 2), work(100))
+    assert ran == [100]
+    gate.set()
+    await asyncio.gather(*flood)
+    assert ran[1:] == [*range(1, MAX_BACKLOG + 1), 99]
+    assert processor.dropped == 30 - MAX_BACKLOG
+    assert processor.completed == 32

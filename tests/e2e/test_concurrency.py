@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from bot.flows import dgca
+from bot import charts
 from tests.e2e.harness import Harness
 from tests.e2e.test_journey import join_es
 
@@ -24,13 +24,13 @@ async def test_slow_chart_does_not_block_others(
     await bot.tap(ana, "📤 Enviar respuestas")
 
     release = threading.Event()
-    real = dgca.render_profile
+    real = charts.render_profile
 
     def slow_render(chart):  # runs in a worker thread, like every chart
         assert release.wait(10)
         return real(chart)
 
-    monkeypatch.setattr(dgca, "render_profile", slow_render)
+    monkeypatch.setattr(charts, "render_profile", slow_render)
     await ana.tap("Enviar")
     await bot.double.wait_for(lambda: bot.double.requests_for("sendChatAction"), timeout=5)
     # While Ana's chart is being drawn, Bob is served.
