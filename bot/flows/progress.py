@@ -91,7 +91,7 @@ async def may_see(svc: Services, telegram_id: int, scope: Scope) -> bool:
     )
 
 
-async def scopes_of(svc: Services, telegram_id: int) -> list[tuple[Scope, str]]:
+async def scopes_of(svc: Services, telegram_id: int, lang: str) -> list[tuple[Scope, str]]:
     """Return the dashboards someone may open, with their names."""
     out: list[tuple[Scope, str]] = []
     associations: list[Association] = (
@@ -105,7 +105,7 @@ async def scopes_of(svc: Services, telegram_id: int) -> list[tuple[Scope, str]]:
     for workshop in await svc.store.organizer_workshops(telegram_id):
         if workshop.association_id in seen:
             continue
-        out.append((Scope("w", workshop.id), workshop_file(workshop).title.get("es")))
+        out.append((Scope("w", workshop.id), workshop_file(workshop).title.get(lang)))
     return out
 
 
@@ -304,7 +304,7 @@ async def view(ctx: Ctx, scope: Scope) -> list[Event]:
 
 async def progress_command(ctx: Ctx, args: str = "") -> list[Event]:
     """Open the dashboard (asking which one when the person may see several)."""
-    scopes = await scopes_of(ctx.svc, ctx.actor.telegram_id)
+    scopes = await scopes_of(ctx.svc, ctx.actor.telegram_id, ctx.lang)
     if not scopes:
         return [Send(ctx.tr.t("progress.only"))]
     if len(scopes) == 1:
