@@ -113,7 +113,7 @@ async def main(out: Path, seed: int) -> None:
             scope = Scope("w", workshop.id)
             figures, data, workshops = await figures_for(svc, scope)
             name = spec.title.get(lang)
-            text = summary_text(tr, name, figures, {})
+            text = summary_text(tr, name, figures)
             plain = re.sub(r"</?[a-z]+>", "", text)
             (out / f"progress-{lang}.txt").write_text(plain + "\n", encoding="utf-8")
             charts = [

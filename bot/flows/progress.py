@@ -148,7 +148,7 @@ def status_line(tr: Translator, figures: Figures) -> str:
     )
 
 
-def summary_text(tr: Translator, name: str, figures: Figures, institutions: dict[int, str]) -> str:
+def summary_text(tr: Translator, name: str, figures: Figures) -> str:
     """Write the dashboard's text: totals, late steps, response, oldest updates, SDGs."""
     lines = [
         tr.t("progress.title", name=name),
@@ -295,7 +295,7 @@ async def view(ctx: Ctx, scope: Scope) -> list[Event]:
                 ctx.tr.t("progress.no_plans", name=name), _buttons(ctx.tr, scope, workshops, digest)
             )
         ]
-    text = summary_text(ctx.tr, name, figures, {})
+    text = summary_text(ctx.tr, name, figures)
     return [
         Send(text, _buttons(ctx.tr, scope, workshops, digest)),
         *chart_events(ctx.tr, name, figures, svc.clock.now()),
