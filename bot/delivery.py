@@ -363,7 +363,22 @@ class ReminderRunner:
                 (r for r in await svc.store.pending_schedule() if r.due_at <= now),
                 key=lambda r: (r.due_at, r.id),
             )
+            # Several check-ins due at once (a past workshop imported late, a long outage):
+            # only the latest is asked, once, rather than three questions in a row.
+            latest_checkin: dict[int, ScheduledRow] = {}
             for row in rows:
+                if row.kind == "checkin":
+                    latest_checkin[row.workshop_id] = row
+            for row in rows:
+                if row.kind == "checkin" and latest_checkin[row.workshop_id] is not row:
+                    if await svc.store.complete_scheduled(row.id, "skipped", [], now):
+                        handled += 1
+                        log.info(
+                            "skipped %s of workshop %s: a later one is due",
+                            row.key,
+                            row.workshop_id,
+                        )
+                    continue
                 if row.kind.startswith("report_"):
                     # Reports are charts drawn now, not queued texts: hand them to the reporter.
                     if await svc.store.complete_scheduled(row.id, "done", [], now):

@@ -270,3 +270,18 @@ async def test_forged_plan_buttons_change_nothing(bot: Harness) -> None:
     after = (await bot.services.store.plans_of(ana.id))[0]
     assert after == plan
     assert await bot.services.store.step_history(step.id) == []
+
+
+async def test_a_workshop_imported_late_asks_only_its_latest_check_in(bot: Harness) -> None:
+    workshop = await bot.import_workshop()
+    ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
+    await join_es(bot, ana, workshop.join_code)
+    await write_plan(bot, ana)
+    # The bot was down from the workshop until after the 3-month check-in.
+    await bot.restart()
+    await bot.at(la_paz(2024, 3, 5, 10, 0))
+    assert count(ana, "Ha pasado un mes") == 0
+    assert count(ana, "Han pasado 3 meses") == 1
+    statuses = {r.key: r.status for r in await bot.services.store.schedule_of(workshop.id)}
+    assert statuses["checkin:m1"] == "skipped" and statuses["checkin:m3"] == "done"
+    assert statuses["checkin:m6"] == "pending"
