@@ -540,6 +540,22 @@ class Store(PlanStore, CommunicationStore, Protocol):
         """Move an unsubmitted response to another questionnaire version."""
         ...
 
+    async def save_dimension_scores(
+        self, response_id: int, scores: dict[str, float | None]
+    ) -> None:
+        """Keep a submitted response's score per dimension (replacing earlier ones)."""
+        ...
+
+    async def unscored_responses(self, workshop_id: int, questionnaire_id: str) -> list[int]:
+        """Return submitted responses of a workshop with no dimension scores kept yet."""
+        ...
+
+    async def group_dimension_means(
+        self, workshop_id: int, questionnaire_id: str
+    ) -> tuple[int, dict[str, tuple[float | None, int]]]:
+        """Return how many submitted, and each dimension's mean score with its count."""
+        ...
+
     # Privacy
     async def export_user(self, telegram_id: int) -> dict[str, Any]:
         """Return every record kept about a person, as plain data."""

@@ -618,6 +618,43 @@ class SqliteStore(PlanMixin, CommunicationMixin):
 
     # Privacy
 
+    async def save_dimension_scores(
+        self, response_id: int, scores: dict[str, float | None]
+    ) -> None:
+        """Keep a submitted response's score per dimension (replacing earlier ones)."""
+        async with self._tx() as db:
+            await db.executemany(
+                "INSERT INTO dimension_scores (response_id, section_id, score) VALUES (?, ?, ?)"
+                " ON CONFLICT (response_id, section_id) DO UPDATE SET score = excluded.score",
+                [(response_id, section, score) for section, score in scores.items()],
+            )
+
+    async def unscored_responses(self, workshop_id: int, questionnaire_id: str) -> list[int]:
+        """Return submitted responses of a workshop with no dimension scores kept yet."""
+        rows = await self._all(
+            "SELECT r.id FROM responses r JOIN participants p ON p.id = r.participant_id"
+            " WHERE p.workshop_id = ? AND r.questionnaire_id = ? AND r.submitted_at IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM dimension_scores d WHERE d.response_id = r.id)",
+            (workshop_id, questionnaire_id),
+        )
+        return [int(r["id"]) for r in rows]
+
+    async def group_dimension_means(
+        self, workshop_id: int, questionnaire_id: str
+    ) -> tuple[int, dict[str, tuple[float | None, int]]]:
+        """Return how many submitted, and each dimension's mean score with its count."""
+        rows = await self._all(
+            "SELECT d.section_id, AVG(d.score) AS mean, COUNT(d.score) AS n,"
+            " COUNT(DISTINCT d.response_id) AS people FROM dimension_scores d"
+            " JOIN responses r ON r.id = d.response_id"
+            " JOIN participants p ON p.id = r.participant_id"
+            " WHERE p.workshop_id = ? AND r.questionnaire_id = ? AND r.submitted_at IS NOT NULL"
+            " GROUP BY d.section_id",
+            (workshop_id, questionnaire_id),
+        )
+        people = max((int(r["people"]) for r in rows), default=0)
+        return people, {r["section_id"]: (r["mean"], int(r["n"])) for r in rows}
+
     async def export_user(self, telegram_id: int) -> dict[str, Any]:
         """Return every record kept about a person, as plain data."""
         async with self._read() as db:

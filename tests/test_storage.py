@@ -186,3 +186,30 @@ async def test_unwritable_database_is_a_clear_error(tmp_path: Path) -> None:
         await open_store(f"sqlite:///{blocker}/sub/bot.sqlite3")
     with pytest.raises(StorageError, match="unsupported"):
         await open_store("postgres://x")
+
+
+async def test_group_dimension_means_count_submitted_responses_only(store: Store) -> None:
+    workshop, _ = await _workshop(store)
+    responses = []
+    for telegram_id in (1, 2, 3):
+        person, _ = await store.join(
+            workshop_id=workshop.id, telegram_id=telegram_id, language="es", now=NOW
+        )
+        response = await store.start_response(
+            participant_id=person.id,
+            questionnaire_id="dgca",
+            version=1,
+            first_question="q1",
+            now=NOW,
+        )
+        responses.append(response.id)
+    await store.submit_response(responses[0], NOW)
+    await store.submit_response(responses[1], NOW)
+    assert await store.unscored_responses(workshop.id, "dgca") == responses[:2]
+    await store.save_dimension_scores(responses[0], {"a": 4.0, "b": None})
+    await store.save_dimension_scores(responses[1], {"a": 2.0, "b": 3.0})
+    await store.save_dimension_scores(responses[2], {"a": 1.0, "b": 1.0})  # not submitted
+    assert await store.unscored_responses(workshop.id, "dgca") == []
+    people, means = await store.group_dimension_means(workshop.id, "dgca")
+    assert people == 2
+    assert means == {"a": (3.0, 2), "b": (3.0, 1)}

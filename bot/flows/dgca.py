@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -104,13 +103,28 @@ async def profile_event(ctx: Ctx, run: engine.Run) -> SendPhoto:
     spec = workshop_file(run.workshop)
     submitted = run.response.submitted_at or ctx.svc.clock.now()
     local = submitted.astimezone(ZoneInfo(run.workshop.timezone))
-    from bot.flows.reports import dimension_stats
+    from bot.flows.reports import DimensionStat
 
-    sets = [s for s in await ctx.svc.store.answer_sets(run.workshop.id, q.id) if s.submitted_at]
-    if len(sets) >= spec.report_min_group:
-        # The group can be large: average it off the event loop.
-        group = await asyncio.to_thread(dimension_stats, q, sets, ctx.lang)
-        return _with_group(ctx, run, scores, group, len(sets), local.date())
+    store = ctx.svc.store
+    # Each submission keeps its own scores, so the group's means are one small query rather
+    # than a read of every answer of the workshop (1,000 people submitting at once would
+    # otherwise each load all the others' answers).
+    await store.save_dimension_scores(run.response.id, {s.section_id: s.score for s in scores})
+    for response_id in await store.unscored_responses(run.workshop.id, q.id):
+        # Submitted before scores were kept (an upgrade): scored once, here.
+        theirs = dimension_scores(q, await store.answers(response_id))
+        await store.save_dimension_scores(response_id, {s.section_id: s.score for s in theirs})
+    people, means = await store.group_dimension_means(run.workshop.id, q.id)
+    if people >= spec.report_min_group:
+        group = [
+            DimensionStat(
+                section.id,
+                section.title.get(ctx.lang),
+                *means.get(section.id, (None, 0)),
+            )
+            for section in q.sections
+        ]
+        return _with_group(ctx, run, scores, group, people, local.date())
     from bot.charts import ProfileChart, render_profile
 
     chart = ProfileChart(

@@ -104,6 +104,15 @@ CREATE TABLE update_evidence (
 );
 CREATE INDEX evidence_by_update ON update_evidence(update_id);
 
+-- Each submitted response's score per dimension, kept so that the group's means are one
+-- small query, not a read of every answer of the workshop at every submission.
+CREATE TABLE dimension_scores (
+    response_id  INTEGER NOT NULL REFERENCES responses(id),
+    section_id   TEXT NOT NULL,
+    score        REAL,
+    PRIMARY KEY (response_id, section_id)
+);
+
 CREATE TABLE digests (
     association_id  INTEGER NOT NULL REFERENCES associations(id),
     telegram_id     INTEGER NOT NULL,
