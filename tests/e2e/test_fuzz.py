@@ -213,17 +213,22 @@ def foreign_writes(sender: int, organizes: set[int], before: Rows, after: Rows) 
         for rowid in sorted(set(old) | set(new)):
             if old.get(rowid) == new.get(rowid):
                 continue
-            for row in (old.get(rowid), new.get(rowid)):
-                if row is None:
-                    continue
-                cols = columns if row is old.get(rowid) else columns_after
-                people, workshops = owners.of(table, cols, row)
-                if table == "organizers":
-                    problems.append(f"organizers changed: {row}")
-                elif people and people != {sender}:
-                    problems.append(f"{table} row of {people}: {row}")
-                elif not people and not (workshops and workshops <= organizes):
-                    problems.append(f"{table} row of workshops {workshops or '-'}: {row}")
+            # A row belongs to whoever owned it before or after the change: /forget turns
+            # the sender's own row anonymous, and that is still the sender's write.
+            people: set[int] = set()
+            workshops: set[int] = set()
+            shown = new.get(rowid) or old.get(rowid)
+            for row, cols in ((old.get(rowid), columns), (new.get(rowid), columns_after)):
+                if row is not None:
+                    row_people, row_workshops = owners.of(table, cols, row)
+                    people |= row_people
+                    workshops |= row_workshops
+            if table == "organizers":
+                problems.append(f"organizers changed: {shown}")
+            elif people and people != {sender}:
+                problems.append(f"{table} row of {people}: {shown}")
+            elif not people and not (workshops and workshops <= organizes):
+                problems.append(f"{table} row of workshops {workshops or '-'}: {shown}")
     return problems
 
 
