@@ -11,11 +11,20 @@ from bot.content import DAY_END, WorkshopFile
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx, Media, clean_text_answer, workshop_file
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
-from bot.flows.plans import STATUS_ICON, card, my_plan, not_member, status_label
+from bot.flows.plans import STATUS_ICON, as_int, card, my_plan, not_member, status_label
 from bot.flows.reminders import keyboard_json
 from bot.i18n import Translator
 from bot.services import Services
-from storage import DialogState, OutMessage, Plan, PlanMember, PlanStep, ScheduledRow, StepStatus
+from storage import (
+    DialogState,
+    OutMessage,
+    Plan,
+    PlanMember,
+    PlanStep,
+    ScheduledRow,
+    StepStatus,
+    Workshop,
+)
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +188,9 @@ def _extra_buttons(tr: Translator, plan: Plan, step_id: int) -> Keyboard:
 
 
 async def _extra_context(ctx: Ctx, data: dict[str, object]) -> tuple[Plan, int, int] | None:
-    plan = await my_plan(ctx, data.get("plan_id") if isinstance(data.get("plan_id"), int) else None)  # type: ignore[arg-type]
-    step_id, update_id = data.get("step_id"), data.get("update_id")
-    if plan is None or not isinstance(step_id, int) or not isinstance(update_id, int):
+    plan = await my_plan(ctx, as_int(data.get("plan_id")))
+    step_id, update_id = as_int(data.get("step_id")), as_int(data.get("update_id"))
+    if plan is None or step_id is None or update_id is None:
         return None
     update = await ctx.svc.store.step_update(update_id)
     member = plan.member(ctx.actor.telegram_id)
@@ -330,24 +339,39 @@ async def run_checkin(svc: Services, row: ScheduledRow, now: datetime) -> bool:
     return True
 
 
+class _Workshops:
+    """Workshops and their parsed files, read once per tick however many plans share them."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self._seen: dict[int, tuple[Workshop, WorkshopFile] | None] = {}
+
+    async def get(self, workshop_id: int) -> tuple[Workshop, WorkshopFile] | None:
+        """Return a workshop with its validated file, or None if it is gone."""
+        if workshop_id not in self._seen:
+            workshop = await self.svc.store.workshop(workshop_id)
+            self._seen[workshop_id] = (workshop, workshop_file(workshop)) if workshop else None
+        return self._seen[workshop_id]
+
+
 async def follow_up_tick(svc: Services, now: datetime) -> int:
     """Ask about overdue steps and nudge unanswered check-ins; return messages queued."""
-    queued = await _overdue(svc, now)
-    queued += await _nudges(svc, now)
+    workshops = _Workshops(svc)
+    queued = await _overdue(svc, now, workshops)
+    queued += await _nudges(svc, now, workshops)
     return queued
 
 
-async def _overdue(svc: Services, now: datetime) -> int:
+async def _overdue(svc: Services, now: datetime, workshops: _Workshops) -> int:
     # Any zone's "today" is at most a day past UTC's; each step is checked in its own zone.
     candidates = await svc.store.overdue_steps((now + timedelta(days=1)).date())
     queued = 0
-    specs: dict[int, WorkshopFile | None] = {}
     for item in candidates:
-        if item.workshop_id not in specs:
-            workshop = await svc.store.workshop(item.workshop_id)
-            specs[item.workshop_id] = workshop_file(workshop) if workshop else None
-        spec = specs[item.workshop_id]
-        if spec is None or not spec.follow_up.overdue_checkins or not daytime(spec, now):
+        found = await workshops.get(item.workshop_id)
+        if found is None:
+            continue
+        workshop, spec = found
+        if not spec.follow_up.overdue_checkins or not daytime(spec, now):
             continue
         if item.due_date >= now.astimezone(spec.zone).date():
             continue
@@ -355,8 +379,6 @@ async def _overdue(svc: Services, now: datetime) -> int:
         step = next((s for s in plan.steps if s.id == item.step_id), None) if plan else None
         if plan is None or step is None:
             continue
-        workshop = await svc.store.workshop(item.workshop_id)
-        assert workshop is not None
         messages = []
         for member in _reachable(plan.members):
             assert member.telegram_id is not None
@@ -385,7 +407,7 @@ async def _overdue(svc: Services, now: datetime) -> int:
     return queued
 
 
-async def _nudges(svc: Services, now: datetime) -> int:
+async def _nudges(svc: Services, now: datetime, workshops: _Workshops) -> int:
     # The shortest nudge delay a workshop may set; each check-in is then held to its own.
     waiting = await svc.store.checkins_to_nudge(now - timedelta(days=1))
     queued = 0
@@ -394,12 +416,10 @@ async def _nudges(svc: Services, now: datetime) -> int:
         latest[item.plan_id] = max(latest.get(item.plan_id, 0), item.id)
     for item in waiting:
         plan = await svc.store.plan(item.plan_id)
-        if plan is None:
+        found = await workshops.get(plan.workshop_id) if plan is not None else None
+        if plan is None or found is None:
             continue
-        workshop = await svc.store.workshop(plan.workshop_id)
-        if workshop is None:
-            continue
-        spec = workshop_file(workshop)
+        workshop, spec = found
         if now - item.created_at < timedelta(days=spec.follow_up.nudge_after_days):
             continue
         if not daytime(spec, now):

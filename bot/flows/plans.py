@@ -399,11 +399,11 @@ async def on_text(ctx: Ctx, state: DialogState, data: dict[str, object], body: s
         assert plan is not None
         return await _after_plan_field(ctx, plan, code, wizard)
     field = STEP_FIELDS.get(code)
-    plan = await my_plan(ctx, _int(data.get("plan_id")))
+    plan = await my_plan(ctx, as_int(data.get("plan_id")))
     if field is None or plan is None:
         await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
         return [Send(ctx.tr.t("plan.not_member"))]
-    step_id = _int(data.get("step_id"))
+    step_id = as_int(data.get("step_id"))
     if step_id is not None and all(s.id != step_id for s in plan.steps):
         await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
         return [Send(ctx.tr.t("plan.step_gone"))]
@@ -428,7 +428,8 @@ async def on_text(ctx: Ctx, state: DialogState, data: dict[str, object], body: s
     return await _after_step_field(ctx, plan.id, step_id, code, wizard)
 
 
-def _int(value: object) -> int | None:
+def as_int(value: object) -> int | None:
+    """Return a stored dialog value as an int, or None when it is not one."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
