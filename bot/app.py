@@ -102,6 +102,11 @@ def build_application(
         .context_types(context_types)
         .concurrent_updates(OrderedUpdateProcessor(settings.max_concurrent_updates))
         .connection_pool_size(max(8, settings.max_concurrent_updates))
+        # On stop, PTB cancels the long poll and at once calls getUpdates again to confirm
+        # the last offset. With PTB's single connection that call can wait for the
+        # cancelled one to be released and time out (seen on a loaded CI machine).
+        .get_updates_connection_pool_size(2)
+        .get_updates_pool_timeout(5.0)
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
