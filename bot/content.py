@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -233,15 +234,30 @@ class Questionnaire(Strict):
 
     def slots(self) -> Iterator[Slot]:
         """Yield every question with its section and subsection, in order."""
-        index = 0
+        return iter(self.all_slots)
+
+    # Cached: a file is frozen once read, and every answer walks its questions several times.
+    @cached_property
+    def all_slots(self) -> tuple[Slot, ...]:
+        """Return every question with its section and subsection, in order."""
+        found: list[Slot] = []
         for section in self.sections:
             for q in section.questions:
-                yield Slot(index, section, None, q)
-                index += 1
+                found.append(Slot(len(found), section, None, q))
             for sub in section.subsections:
                 for q in sub.questions:
-                    yield Slot(index, section, sub, q)
-                    index += 1
+                    found.append(Slot(len(found), section, sub, q))
+        return tuple(found)
+
+    @cached_property
+    def question_ids(self) -> frozenset[str]:
+        """Return the ids of every question."""
+        return frozenset(slot.question.id for slot in self.all_slots)
+
+    @cached_property
+    def has_conditions(self) -> bool:
+        """Tell whether any question is shown only after some answers (show_if)."""
+        return any(slot.question.show_if is not None for slot in self.all_slots)
 
     def question(self, qid: str) -> Question:
         """Return the question with id `qid`, or raise KeyError."""

@@ -24,6 +24,7 @@ from storage.models import (
     PlanStep,
     Recipient,
     Response,
+    RunState,
     ScheduledItem,
     ScheduledRow,
     SessionRating,
@@ -510,6 +511,10 @@ class Store(PlanStore, CommunicationStore, Protocol):
 
     async def answers(self, response_id: int) -> dict[str, AnswerValue]:
         """Return the answers of a response by question id."""
+        ...
+
+    async def run_state(self, response_id: int, telegram_id: int) -> RunState | None:
+        """Return a response with its participant, workshop, answers and the person's dialog."""
         ...
 
     async def record_answer(

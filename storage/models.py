@@ -105,6 +105,17 @@ class Response:
 
 
 @dataclass(frozen=True)
+class RunState:
+    """What answering a question needs, read together: the response and its context."""
+
+    response: Response
+    participant: Participant
+    workshop: Workshop
+    answers: dict[str, AnswerValue]
+    dialog: Dialog | None
+
+
+@dataclass(frozen=True)
 class AnswerSet:
     """One participant's answers to one questionnaire, for reports and exports."""
 

@@ -179,6 +179,68 @@ async def test_failed_unit_of_work_is_rolled_back(store: Store) -> None:
     assert await store.user(1) is None
 
 
+async def test_run_state_reads_a_response_with_its_context(store: Store) -> None:
+    workshop, _ = await _workshop(store)
+    p, _ = await store.join(workshop_id=workshop.id, telegram_id=7, language="es", now=NOW)
+    r = await store.start_response(
+        participant_id=p.id, questionnaire_id="q", version=2, first_question="a", now=NOW
+    )
+    await store.record_answer(r.id, "a", "5", next_question="b", reviewing=False, now=NOW)
+    await store.set_dialog(7, DialogState.QUESTION_MULTI, {"selected": ["x"]}, NOW)
+    state = await store.run_state(r.id, 7)
+    assert state is not None
+    assert (state.response.id, state.response.version, state.response.current_question) == (
+        r.id,
+        2,
+        "b",
+    )
+    assert state.participant.id == p.id and state.workshop.id == workshop.id
+    assert state.answers == {"a": "5"}
+    assert state.dialog is not None and state.dialog.data == {"selected": ["x"]}
+    # Another person's dialog is never read with the response.
+    other = await store.run_state(r.id, 8)
+    assert other is not None and other.dialog is None
+    assert await store.run_state(r.id + 100, 7) is None
+
+
+async def test_one_trip_unit_rolls_back_as_a_whole(store: Store) -> None:
+    assert isinstance(store, SqliteStore)
+
+    def work(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO users (telegram_id, created_at, updated_at) VALUES (1, '', '')")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await store._unit(work)
+    assert await store.user(1) is None
+    # The connection is usable afterwards, with no transaction left open.
+    await store.set_dialog(1, DialogState.PROFILE_NAME, {}, NOW)
+    assert await store.dialog(1) is not None
+
+
+async def test_one_trip_unit_waits_out_a_lock(
+    store: Store, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert isinstance(store, SqliteStore)
+    other = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("PRAGMA busy_timeout = 0")
+    other.execute("BEGIN IMMEDIATE")
+    store_busy = store._conn.execute("PRAGMA busy_timeout = 50")
+    await store_busy
+
+    async def release_later() -> None:
+        await asyncio.sleep(0.3)
+        other.execute("COMMIT")
+
+    releasing = asyncio.create_task(release_later())
+    await store.set_dialog(5, DialogState.PROFILE_NAME, {"n": 1}, NOW)
+    await releasing
+    other.close()
+    dialog = await store.dialog(5)
+    assert dialog is not None and dialog.data == {"n": 1}
+    assert "database busy, retrying" in caplog.text
+
+
 async def test_unwritable_database_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -295,5 +295,5 @@ async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
 
         if await evaluation.is_closed_for(ctx, run):
             return [Notice(ctx.tr.t("evaluation.closed"))]
-        return await engine.on_callback(ctx, cb, message_id, evaluation.after_submit)
-    return await engine.on_callback(ctx, cb, message_id, after_submit)
+        return await engine.on_run_callback(ctx, cb, message_id, run, evaluation.after_submit)
+    return await engine.on_run_callback(ctx, cb, message_id, run, after_submit)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.content import Option, Questionnaire, QuestionType, Slot
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx, clean_text_answer, text_length_error
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
-from storage import AnswerValue, DialogState, Participant, Response, Workshop
+from storage import AnswerValue, Dialog, DialogState, Participant, Response, Workshop
 
 SKIPPED: tuple[str, ...] = ()
 REVIEW_LINE_CHARS = 70
@@ -36,6 +37,8 @@ def _matches(value: AnswerValue | None, wanted: list[str]) -> bool:
 
 def visible_slots(q: Questionnaire, answers: Mapping[str, AnswerValue]) -> list[Slot]:
     """Return the questions shown given the answers so far (show_if applied)."""
+    if not q.has_conditions:
+        return list(q.all_slots)
     shown: list[Slot] = []
     shown_ids: set[str] = set()
     for slot in q.slots():
@@ -66,6 +69,9 @@ class Run:
     answers: dict[str, AnswerValue]
     participant: Participant
     workshop: Workshop
+    # The person's pending dialog as read with the run, kept current by this module, so
+    # that an answer needs no separate read of it.
+    dialog: Dialog | None = None
 
     @property
     def version(self) -> int:
@@ -196,22 +202,27 @@ async def _ask(
         nav.append(Button(ctx.tr.t("button.skip"), pack(Kind.SKIP, rid, version, qid)))
     if nav:
         rows.append(nav)
-    store, uid, now = ctx.svc.store, ctx.actor.telegram_id, ctx.svc.clock.now()
     if question.type is QuestionType.TEXT:
-        data: dict[str, object] = {"response_id": rid, "question_id": qid}
-        await store.set_dialog(uid, DialogState.QUESTION_TEXT, data, now)
+        await _set_dialog(
+            ctx, run, DialogState.QUESTION_TEXT, {"response_id": rid, "question_id": qid}
+        )
     elif question.type is QuestionType.MULTI:
         data = {"response_id": rid, "question_id": qid, "selected": draft}
-        await store.set_dialog(uid, DialogState.QUESTION_MULTI, data, now)
+        await _set_dialog(ctx, run, DialogState.QUESTION_MULTI, data)
     else:
-        await _clear_question_dialog(ctx)
+        await _clear_question_dialog(ctx, run)
     buttons = rows or None
     return Edit(edit, text, buttons) if edit is not None else Send(text, buttons)
 
 
+async def _set_dialog(ctx: Ctx, run: Run, state: DialogState, data: dict[str, Any]) -> None:
+    await ctx.svc.store.set_dialog(ctx.actor.telegram_id, state, data, ctx.svc.clock.now())
+    run.dialog = Dialog(ctx.actor.telegram_id, state, data)
+
+
 async def _multi_draft(ctx: Ctx, run: Run, question_id: str) -> list[str] | None:
     """Return the pending selection of a multi-choice question of this run, if any."""
-    dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
+    dialog = run.dialog
     if (
         dialog is None
         or dialog.state is not DialogState.QUESTION_MULTI
@@ -231,35 +242,34 @@ async def _selection(ctx: Ctx, run: Run, question_id: str) -> list[str]:
     return list(saved) if isinstance(saved, list) else []
 
 
-async def _clear_question_dialog(ctx: Ctx) -> None:
-    dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
+async def _clear_question_dialog(ctx: Ctx, run: Run | None) -> None:
+    # With a run, its dialog is current (read with it, then kept up to date here).
+    dialog = run.dialog if run is not None else await ctx.svc.store.dialog(ctx.actor.telegram_id)
     if dialog is not None and dialog.state in (
         DialogState.QUESTION_TEXT,
         DialogState.QUESTION_MULTI,
     ):
         await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
+        if run is not None:
+            run.dialog = None
 
 
 async def load_run(ctx: Ctx, response_id: int | None) -> Run | None:
     """Load a response that belongs to the person talking, or None."""
     if response_id is None:
         return None
-    store = ctx.svc.store
-    response = await store.response(response_id)
-    if response is None:
+    state = await ctx.svc.store.run_state(response_id, ctx.actor.telegram_id)
+    if state is None or state.participant.telegram_id != ctx.actor.telegram_id:
         return None
-    participant = await store.participant_by_id(response.participant_id)
-    if participant is None or participant.telegram_id != ctx.actor.telegram_id:
+    questionnaire = ctx.svc.content.questionnaires.get(state.response.questionnaire_id)
+    if questionnaire is None:
         return None
-    workshop = await store.workshop(participant.workshop_id)
-    questionnaire = ctx.svc.content.questionnaires.get(response.questionnaire_id)
-    if workshop is None or questionnaire is None:
-        return None
-    answers = await store.answers(response.id)
-    known = {slot.question.id for slot in questionnaire.slots()}
+    known = questionnaire.question_ids
     # Answers to questions a newer version dropped are kept in storage but not shown.
-    answers = {k: v for k, v in answers.items() if k in known}
-    return Run(questionnaire, response, answers, participant, workshop)
+    answers = {k: v for k, v in state.answers.items() if k in known}
+    return Run(
+        questionnaire, state.response, answers, state.participant, state.workshop, state.dialog
+    )
 
 
 async def open_questionnaire(
@@ -344,7 +354,15 @@ async def on_callback(
     ctx: Ctx, cb: Callback, message_id: int, after_submit: AfterSubmit
 ) -> list[Event]:
     """Handle every questionnaire button: answers, navigation, review and submit."""
-    run = await load_run(ctx, cb.int_field(0))
+    return await on_run_callback(
+        ctx, cb, message_id, await load_run(ctx, cb.int_field(0)), after_submit
+    )
+
+
+async def on_run_callback(
+    ctx: Ctx, cb: Callback, message_id: int, run: Run | None, after_submit: AfterSubmit
+) -> list[Event]:
+    """Handle a questionnaire button whose run (from load_run of its field 0) is loaded."""
     if run is None:
         return _stale(ctx)
     if run.response.submitted:
@@ -441,7 +459,7 @@ async def _record_and_continue(
     if message_id is not None:
         events.append(Edit(message_id, _chosen_text(ctx, run, slot, value)))
     if nxt is None:
-        await _clear_question_dialog(ctx)
+        await _clear_question_dialog(ctx, run)
         events.append(_review(ctx, run))
     else:
         events.append(await _ask(ctx, run, nxt))
@@ -491,7 +509,7 @@ async def _done(ctx: Ctx, run: Run, slot: Slot, message_id: int) -> list[Event]:
     selected = await _selection(ctx, run, question.id)
     if len(selected) < max(question.min_choices, 0 if question.optional else 1):
         return [Notice(ctx.tr.t("notice.min_choices", min=max(question.min_choices, 1)))]
-    await _clear_question_dialog(ctx)
+    await _clear_question_dialog(ctx, run)
     return [Notice(), *await _record_and_continue(ctx, run, slot, selected, message_id)]
 
 
@@ -513,7 +531,7 @@ async def _back(ctx: Ctx, run: Run, slot: Slot, message_id: int) -> list[Event]:
 async def _skip(ctx: Ctx, run: Run, slot: Slot, message_id: int) -> list[Event]:
     if not slot.question.optional:
         return _stale(ctx)
-    await _clear_question_dialog(ctx)
+    await _clear_question_dialog(ctx, run)
     return [Notice(), *await _record_and_continue(ctx, run, slot, [], message_id)]
 
 
@@ -523,17 +541,17 @@ async def on_text(
     """Take typed text as the answer to the open text question."""
     run = await load_run(ctx, response_id)
     if run is None or run.response.submitted or run.response.current_question != question_id:
-        await _clear_question_dialog(ctx)
+        await _clear_question_dialog(ctx, run)
         return [Send(ctx.tr.t("fallback.nothing_pending"))]
     slot = next((s for s in run.slots() if s.question.id == question_id), None)
     if slot is None or slot.question.type is not QuestionType.TEXT:
-        await _clear_question_dialog(ctx)
+        await _clear_question_dialog(ctx, run)
         return await show_current(ctx, run.response.id)
     value = clean_text_answer(text)
     problem = text_length_error(ctx.tr, value, slot.question.min_length, slot.question.max_length)
     if problem:
         return [Send(problem)]
-    await _clear_question_dialog(ctx)
+    await _clear_question_dialog(ctx, run)
     return await _record_and_continue(ctx, run, slot, value, None)
 
 

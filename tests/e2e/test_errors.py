@@ -36,7 +36,7 @@ async def test_an_error_on_a_button_answers_it_once(bot: Harness, monkeypatch) -
     async def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(questionnaire, "on_callback", broken)
+    monkeypatch.setattr(questionnaire, "on_run_callback", broken)
     await bot.tap(ana, "De acuerdo")
     assert "Algo salió mal" in (ana.last.text or "")
     # The double fails the test at teardown if the query was answered twice or never.
