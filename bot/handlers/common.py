@@ -162,13 +162,23 @@ class Responder:
         self.query = query
         self.delivery = delivery
         self.answered = query is None
+        self._answering: asyncio.Future[None] | None = None
 
     async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """Answer the tapped button, once; a query Telegram no longer accepts is fine."""
+        self._answer_soon(text, alert)
+        await self._answered()
+
+    def _answer_soon(self, text: str | None = None, alert: bool = False) -> None:
+        # The answer goes out beside the rest of the reply rather than before it: on a
+        # slow connection the next question then arrives one round trip sooner.
         if self.answered or self.query is None:
             return
         self.answered = True
-        query = self.query
+        self._answering = asyncio.ensure_future(self._answer(self.query, text, alert))
+
+    @staticmethod
+    async def _answer(query: CallbackQuery, text: str | None, alert: bool) -> None:
         try:
             await with_retry(lambda: query.answer(text, show_alert=alert))
         except BadRequest as exc:
@@ -176,14 +186,34 @@ class Responder:
             # person still gets the rest of the reply.
             log.info("callback query %s not answered: %s", query.id, exc.message)
 
+    async def _answered(self) -> None:
+        answering, self._answering = self._answering, None
+        if answering is not None:
+            await answering
+
     async def render(self, events: Sequence[Event]) -> None:
-        """Carry out events in order, answering the button before any slow work."""
+        """Carry out events in order; the button is answered at once, beside them."""
+        try:
+            await self._render(events)
+        except BaseException as exc:
+            answering, self._answering = self._answering, None
+            if answering is not None and isinstance(exc, asyncio.CancelledError):
+                answering.cancel()
+            elif answering is not None:
+                # The reply's own error is the one to report; the answer still finishes.
+                await asyncio.wait({answering})
+                if not answering.cancelled():
+                    answering.exception()
+            raise
+        await self._answered()
+
+    async def _render(self, events: Sequence[Event]) -> None:
         bot, chat_id = self.bot, self.chat_id
         for event in events:
             if isinstance(event, Notice):
-                await self.answer(event.text, alert=event.alert)
+                self._answer_soon(event.text, event.alert)
                 continue
-            await self.answer()
+            self._answer_soon()
             if isinstance(event, Send):
                 await self._send(event.text, event.buttons)
             elif isinstance(event, Edit):
@@ -242,7 +272,7 @@ class Responder:
                         c, scope=BotCommandScopeChat(chat_id)
                     )
                 )
-        await self.answer()
+        self._answer_soon()
 
     @staticmethod
     def _draw(render: Callable[[], bytes]) -> bytes:

@@ -247,12 +247,14 @@ async def test_sigterm_cancels_an_update_stuck_past_the_grace_period(
     ana = double.new_user(first_name="Ana", language_code="es")
     await ana.send(f"/start {workshop.join_code}")
     await double.wait_for(lambda: "Continuar ›" in ana.buttons(), timeout=20)
-    # Telegram takes 4 s per call (under PTB's 5 s timeout): the tap's answer and edit
-    # together outlast the grace period.
-    double.delay("answerCallbackQuery", 4.0)
-    double.delay("editMessageText", 4.0)
     await ana.tap("Continuar ›")
-    await double.wait_for(lambda: double.requests_for("answerCallbackQuery"), timeout=20)
+    await double.wait_for(lambda: "Acepto" in ana.buttons(), timeout=20)
+    # Telegram takes 4 s per call (under PTB's 5 s timeout): the consent's edit and the
+    # first profile question, sent one after the other, together outlast the grace period.
+    double.delay("editMessageText", 4.0)
+    double.delay("sendMessage", 4.0)
+    await ana.tap("Acepto")
+    await double.wait_for(lambda: len(double.requests_for("editMessageText")) >= 2, timeout=20)
     code, seconds = await bot.terminate()
     assert code == 0 and seconds < STOP_LIMIT
     assert "cancelled 1 update(s) and 0 job(s) still running" in bot.log_text()

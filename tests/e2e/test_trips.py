@@ -1,4 +1,4 @@
-"""An answer costs few trips to the database thread: each one is a thread hand-off and back.
+"""An answer costs few round trips: to the database thread, and to Telegram.
 
 Every trip to aiosqlite's thread costs about a quarter of a millisecond of CPU on the
 benchmark machine (`benchmarks/answers.py`), as much as the SQL itself; counting them is a
@@ -51,3 +51,24 @@ async def test_an_answer_takes_few_database_trips(
     assert "7/36" in (ana.last.text or "")
     # Who the person is; the response with its context; the answer with the next question.
     assert [len(trips) for trips in per_answer] == [3] * 5, per_answer
+
+
+async def test_the_next_question_does_not_wait_for_the_button_answer(bot: Harness) -> None:
+    workshop = await bot.import_workshop()
+    ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
+    await join_es(bot, ana, workshop.join_code)
+    await bot.send(ana, "/dgca")
+    await bot.tap(ana, "De acuerdo")
+    await bot.settle()
+    # Telegram takes 3 s to answer the button: the next question goes out meanwhile.
+    slow = 3.0
+    bot.double.delay("answerCallbackQuery", slow)
+    sent_before = len(bot.double.requests_for("sendMessage"))
+    await bot.tap(ana, "De acuerdo")
+    await bot.settle()
+    answered = bot.double.requests_for("answerCallbackQuery")[-1]
+    sent = bot.double.requests_for("sendMessage")[sent_before:]
+    assert len(sent) == 1 and "3/36" in str(sent[0].params.get("text"))
+    # Sent one after the other, the question could not arrive before the answer returned.
+    assert sent[0].time - answered.time < slow
+    assert bot.double.unanswered_callbacks() == []
