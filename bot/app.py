@@ -101,7 +101,7 @@ def build_application(
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .context_types(context_types)
         .concurrent_updates(OrderedUpdateProcessor(settings.max_concurrent_updates))
-        .connection_pool_size(max(8, settings.max_concurrent_updates))
+        .connection_pool_size(connection_pool_size(settings))
         # On stop, PTB cancels the long poll and at once calls getUpdates again to confirm
         # the last offset. With PTB's single connection that call can wait for the
         # cancelled one to be released and time out (seen on a loaded CI machine).
@@ -114,6 +114,13 @@ def build_application(
     )
     register(app)
     return app
+
+
+def connection_pool_size(settings: Settings) -> int:
+    """Return how many connections to the Bot API the bot may open at once."""
+    # An update answers its button and sends its reply at the same time (two calls), and
+    # the outbox sender needs one of its own.
+    return 2 * max(8, settings.max_concurrent_updates) + 1
 
 
 async def _set_commands(app: BotApplication, i18n: I18n) -> None:

@@ -279,9 +279,10 @@ class SqliteStore(PlanMixin, CommunicationMixin):
 
     async def _on_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
         # aiosqlite has no public call for "run this function on your thread": _execute is
-        # what its own helpers use (the version range in pyproject.toml pins it, and
-        # tests/e2e/test_trips.py fails if it stops being the one way in). One trip there
-        # and back costs about 0.25 ms of CPU, as much as the SQL of an answer.
+        # what its own helpers use. The upper bound on aiosqlite in pyproject.toml keeps
+        # to releases known to have it, and tests/e2e/test_trips.py fails if it stops being
+        # the one way in. One trip there and back costs about 0.25 ms of CPU, as much as
+        # the SQL of an answer.
         conn = self._conn
         result: T = await conn._execute(lambda: work(conn._conn))
         return result
@@ -600,6 +601,14 @@ class SqliteStore(PlanMixin, CommunicationMixin):
         """Return a response with its participant, workshop, answers and the person's dialog."""
 
         def read(db: sqlite3.Connection) -> RunState | None:
+            # One read transaction: a consistent snapshot even beside another process.
+            db.execute("BEGIN")
+            try:
+                return read_all(db)
+            finally:
+                db.execute("COMMIT")
+
+        def read_all(db: sqlite3.Connection) -> RunState | None:
             response = db.execute("SELECT * FROM responses WHERE id = ?", (response_id,)).fetchone()
             if response is None:
                 return None

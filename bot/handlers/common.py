@@ -24,7 +24,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import BotContext
@@ -116,6 +116,8 @@ def bot_commands(
 
 
 MAX_RETRIES = 3
+ANSWER_ATTEMPTS = 2
+ANSWER_RETRY_SECONDS = 0.5
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -179,12 +181,28 @@ class Responder:
 
     @staticmethod
     async def _answer(query: CallbackQuery, text: str | None, alert: bool) -> None:
-        try:
-            await with_retry(lambda: query.answer(text, show_alert=alert))
-        except BadRequest as exc:
-            # After a restart an update may come again whose query has expired; the
-            # person still gets the rest of the reply.
-            log.info("callback query %s not answered: %s", query.id, exc.message)
+        for attempt in range(ANSWER_ATTEMPTS):
+            try:
+                await with_retry(lambda: query.answer(text, show_alert=alert))
+                return
+            except BadRequest as exc:
+                # After a restart an update may come again whose query has expired (or a
+                # timed-out first try did arrive); the person still gets the reply.
+                log.info("callback query %s not answered: %s", query.id, exc.message)
+                return
+            except NetworkError as exc:
+                # A gateway error or a timeout: the button's spinner turns until answered.
+                if attempt + 1 < ANSWER_ATTEMPTS:
+                    log.info("callback query %s: %s, answering again", query.id, exc.message)
+                    await asyncio.sleep(ANSWER_RETRY_SECONDS)
+                    continue
+                failure: TelegramError = exc
+            except TelegramError as exc:
+                failure = exc
+            # The reply itself may well have gone through: a lost answer only leaves the
+            # spinner turning, not worth an apology.
+            log.warning("callback query %s not answered: %s", query.id, type(failure).__name__)
+            return
 
     async def _answered(self) -> None:
         answering, self._answering = self._answering, None
@@ -201,7 +219,11 @@ class Responder:
                 answering.cancel()
             elif answering is not None:
                 # The reply's own error is the one to report; the answer still finishes.
-                await asyncio.wait({answering})
+                try:
+                    await asyncio.wait({answering})
+                except asyncio.CancelledError:
+                    answering.cancel()
+                    raise
                 if not answering.cancelled():
                     answering.exception()
             raise

@@ -7,6 +7,7 @@ deterministic guard for the answer path, where timing would be noise.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,8 +25,11 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     real = aiosqlite.Connection._execute
 
     async def counted(self, fn, *args, **kwargs):
-        # SQL for aiosqlite's own helpers; our one-trip units are functions.
-        trips.append(str(args[0]) if args else getattr(fn, "__qualname__", repr(fn)))
+        task = asyncio.current_task()
+        # Only the updates' own work: the outbox sender and the safety tick run beside them.
+        if task is not None and task.get_name().endswith(":process_concurrent_update"):
+            # SQL for aiosqlite's own helpers; our one-trip units are functions.
+            trips.append(str(args[0]) if args else getattr(fn, "__qualname__", repr(fn)))
         return await real(self, fn, *args, **kwargs)
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
@@ -72,3 +76,21 @@ async def test_the_next_question_does_not_wait_for_the_button_answer(bot: Harnes
     # Sent one after the other, the question could not arrive before the answer returned.
     assert sent[0].time - answered.time < slow
     assert bot.double.unanswered_callbacks() == []
+
+
+async def test_a_failed_button_answer_costs_no_apology(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    workshop = await bot.import_workshop()
+    ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
+    await join_es(bot, ana, workshop.join_code)
+    await bot.send(ana, "/dgca")
+    # Telegram's front end fails the answer once; the reply itself goes through.
+    bot.double.inject("answerCallbackQuery", status=502)
+    await bot.tap(ana, "De acuerdo")
+    await bot.settle()
+    assert "2/36" in (ana.last.text or "")
+    assert "Algo salió mal" not in "\n".join(m.text or "" for m in ana.messages)
+    assert "answering again" in caplog.text
+    # Answered on the second try (the fixture fails on a query left unanswered).
+    assert [r.status for r in bot.double.requests_for("answerCallbackQuery")[-2:]] == [502, 200]
