@@ -44,7 +44,7 @@ from telegram.ext import (
     ExtBot,
 )
 
-from bot.app import ALLOWED_UPDATES, build_application, connection_pool_size
+from bot.app import ALLOWED_UPDATES, POOL_TIMEOUT, build_application, connection_pool_size
 from bot.cli import load_all, load_settings
 from bot.content import Content
 from bot.flows.callbacks import CODEC_VERSION, Kind
@@ -147,6 +147,7 @@ def build_bare(settings: Settings, statements: Statements) -> AnyApp:
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .concurrent_updates(OrderedUpdateProcessor(settings.max_concurrent_updates))
         .connection_pool_size(connection_pool_size(settings))
+        .pool_timeout(POOL_TIMEOUT)
         .build()
     )
     labels = dict(statements.options)

@@ -35,6 +35,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # rolled back), so that the whole stop fits in the 10 s hosting platforms allow before SIGKILL;
 # the outbox sender has its own limit (OutboxSender.stop) and is stopped at the same time.
 UPDATE_GRACE_SECONDS = 7.0
+# How long a Bot API call may wait for a free connection of the pool (PTB's default: 1 s).
+POOL_TIMEOUT = 10.0
 # How long a stop waits for webhook requests already being received to get their answer.
 WEBHOOK_DRAIN_SECONDS = 2.0
 
@@ -102,6 +104,7 @@ def build_application(
         .context_types(context_types)
         .concurrent_updates(OrderedUpdateProcessor(settings.max_concurrent_updates))
         .connection_pool_size(connection_pool_size(settings))
+        .pool_timeout(POOL_TIMEOUT)
         # On stop, PTB cancels the long poll and at once calls getUpdates again to confirm
         # the last offset. With PTB's single connection that call can wait for the
         # cancelled one to be released and time out (seen on a loaded CI machine).
@@ -118,9 +121,12 @@ def build_application(
 
 def connection_pool_size(settings: Settings) -> int:
     """Return how many connections to the Bot API the bot may open at once."""
-    # An update answers its button and sends its reply at the same time (two calls), and
-    # the outbox sender needs one of its own.
-    return 2 * max(8, settings.max_concurrent_updates) + 1
+    # One per work slot and one for the outbox sender. An update may want two at once (the
+    # button's answer beside the reply); then a call waits for a free one (POOL_TIMEOUT),
+    # which is cheaper than more connections: httpcore checks every open connection on
+    # every request, and twice the connections cost about 1 ms of CPU per answer
+    # (benchmarks/README.md).
+    return max(8, settings.max_concurrent_updates) + 1
 
 
 async def _set_commands(app: BotApplication, i18n: I18n) -> None:

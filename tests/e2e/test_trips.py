@@ -8,14 +8,18 @@ deterministic guard for the answer path, where timing would be noise.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import aiosqlite
 import pytest
 
-from tests.e2e.harness import Harness
+from bot.apidouble import BotApiDouble
+from bot.content import Content
+from tests.e2e.harness import Harness, start_app, stop_app
 from tests.e2e.test_journey import join_es
+from tests.support import FakeClock
 
 
 @contextmanager
@@ -94,3 +98,38 @@ async def test_a_failed_button_answer_costs_no_apology(
     assert "answering again" in caplog.text
     # Answered on the second try (the fixture fails on a query left unanswered).
     assert [r.status for r in bot.double.requests_for("answerCallbackQuery")[-2:]] == [502, 200]
+
+
+async def test_a_busy_connection_pool_makes_calls_wait_not_fail(
+    double: BotApiDouble,
+    db_url: str,
+    content: Content,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 8 work slots, so 9 connections; each tap wants two at once (answer and edit).
+    monkeypatch.setenv("MAX_CONCURRENT_UPDATES", "8")
+    app = await start_app(double, db_url, content, clock)
+    harness = Harness(double, app, clock, db_url, content)
+    try:
+        workshop = await harness.import_workshop()
+        users = [double.new_user(first_name=f"U{i}", language_code="es") for i in range(12)]
+        for user in users:
+            await harness.send(user, f"/start {workshop.join_code}")
+        # Telegram answers slowly: calls wait longer for a free connection than PTB's
+        # default pool timeout (1 s).
+        double.delay("answerCallbackQuery", 1.5, times=len(users))
+        double.delay("editMessageText", 1.5, times=len(users))
+        await asyncio.gather(*(user.tap("🌐 English") for user in users))
+        await harness.settle(timeout=30)
+    finally:
+        await stop_app(app)
+    problems = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name.startswith(("bot", "telegram"))
+    ]
+    assert problems == []
+    assert all("Welcome" in (user.last.text or "") for user in users)
+    assert double.unanswered_callbacks() == []
