@@ -133,3 +133,15 @@ async def test_a_busy_connection_pool_makes_calls_wait_not_fail(
     assert problems == []
     assert all("Welcome" in (user.last.text or "") for user in users)
     assert double.unanswered_callbacks() == []
+
+
+async def test_telegram_unreachable_is_a_warning_with_an_apology(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    ana = bot.double.new_user(first_name="Ana", language_code="es")
+    bot.double.inject("sendMessage", status=502, chat_id=ana.id)
+    reply = await bot.send(ana, "/help")
+    assert "Algo salió mal" in (reply.text or "")
+    warnings = [r for r in caplog.records if "from the Bot API" in r.getMessage()]
+    assert [(r.levelno, r.exc_info) for r in warnings] == [(logging.WARNING, None)]
+    # (The bot fixture fails the test on any ERROR.)
