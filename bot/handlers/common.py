@@ -354,27 +354,20 @@ async def respond(update: Update, context: BotContext, produce: Producer) -> Non
     except Forbidden:
         # The person blocked the bot between their message and our answer.
         log.info("chat %s is unreachable (blocked or deactivated)", chat.id)
-    except NetworkError as exc:
-        # Telegram slow or unreachable (a timeout, a gateway error): not a bug, so no
-        # traceback. What the flow stored is committed; the person is told to try again.
-        user = update.effective_user
-        log.warning(
-            "error handling update %s (user %s, chat %s): %s from the Bot API",
-            update.update_id,
-            user.id if user else None,
-            chat.id,
-            type(exc).__name__,
-        )
-        await _apologise(update, context, responder)
     except Exception as exc:
+        # Telegram slow or unreachable (a timeout, a gateway error) is not a bug: no
+        # traceback. The person gets an apology either way.
+        network = isinstance(exc, NetworkError)
         user = update.effective_user
-        log.error(
-            "error handling update %s (user %s, chat %s): %s",
+        log.log(
+            logging.WARNING if network else logging.ERROR,
+            "error handling update %s (user %s, chat %s): %s%s",
             update.update_id,
             user.id if user else None,
             chat.id,
             type(exc).__name__,
-            exc_info=exc,
+            " from the Bot API" if network else "",
+            exc_info=None if network else exc,
         )
         await _apologise(update, context, responder)
 

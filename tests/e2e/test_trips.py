@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import aiosqlite
 import pytest
 
-from bot.apidouble import BotApiDouble
+from bot.apidouble import BotApiDouble, SimUser
 from bot.content import Content
 from tests.e2e.harness import Harness, start_app, stop_app
 from tests.e2e.test_journey import join_es
@@ -40,13 +40,19 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     yield trips
 
 
-async def test_an_answer_takes_few_database_trips(
-    bot: Harness, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def at_first_statement(bot: Harness) -> SimUser:
+    """Return a participant who has joined and opened the DGCA."""
     workshop = await bot.import_workshop()
     ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
     await join_es(bot, ana, workshop.join_code)
     await bot.send(ana, "/dgca")
+    return ana
+
+
+async def test_an_answer_takes_few_database_trips(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ana = await at_first_statement(bot)
     await bot.tap(ana, "De acuerdo")
     await bot.settle()
     per_answer = []
@@ -62,10 +68,7 @@ async def test_an_answer_takes_few_database_trips(
 
 
 async def test_the_next_question_does_not_wait_for_the_button_answer(bot: Harness) -> None:
-    workshop = await bot.import_workshop()
-    ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
-    await join_es(bot, ana, workshop.join_code)
-    await bot.send(ana, "/dgca")
+    ana = await at_first_statement(bot)
     await bot.tap(ana, "De acuerdo")
     await bot.settle()
     # Telegram takes 3 s to answer the button: the next question goes out meanwhile.
@@ -85,10 +88,7 @@ async def test_the_next_question_does_not_wait_for_the_button_answer(bot: Harnes
 async def test_a_failed_button_answer_costs_no_apology(
     bot: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    workshop = await bot.import_workshop()
-    ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
-    await join_es(bot, ana, workshop.join_code)
-    await bot.send(ana, "/dgca")
+    ana = await at_first_statement(bot)
     # Telegram's front end fails the answer once; the reply itself goes through.
     bot.double.inject("answerCallbackQuery", status=502)
     await bot.tap(ana, "De acuerdo")
