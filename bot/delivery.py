@@ -283,10 +283,13 @@ class BroadcastTracker:
         if broadcast is None:
             return
         if done and broadcast.status is BroadcastStatus.SENDING:
+            # Done means the organizer has been told: the report goes first.
+            await self.show(broadcast_id, counts, final=True)
             await store.update_broadcast(
                 broadcast_id, status=BroadcastStatus.DONE, finished_at=self.services.clock.now()
             )
             self._last_edit.pop(broadcast_id, None)
+            return
         await self.show(broadcast_id, counts, final=done)
 
     async def show(self, broadcast_id: int, counts: dict[str, int], *, final: bool) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.apidouble import SimUser
@@ -295,3 +297,26 @@ async def test_the_final_report_survives_flood_control(bot: Harness) -> None:
     await bot.flush()
     await bot.double.wait_for(lambda: "Difusión terminada" in (org.last.text or ""), timeout=5)
     assert "Entregados: 3" in (org.last.text or "")
+
+
+async def test_a_broadcast_is_done_once_its_organizer_has_the_report(bot: Harness) -> None:
+    org, _, _ = await setup(bot)
+    await bot.send(org, "/broadcast")
+    await bot.tap(org, "Todo el taller (3)")
+    await bot.send(org, "Aviso")
+    await bot.tap(org, "📤 Enviar ahora")
+    (broadcast,) = await bot.services.store.broadcasts_with_status(BroadcastStatus.SENDING)
+    # Telegram is slow with the organizer's report; the copies go out at full speed.
+    bot.double.delay("sendMessage", 1.0, chat_id=org.id)
+    bot.delivery.sender.wake()
+
+    async def status() -> BroadcastStatus | None:
+        current = await bot.services.store.broadcast(broadcast.id)
+        return current.status if current is not None else None
+
+    for _ in range(1000):
+        if await status() is BroadcastStatus.DONE:
+            break
+        await asyncio.sleep(0.01)
+    assert await status() is BroadcastStatus.DONE
+    assert "Difusión terminada" in (org.last.text or "")
