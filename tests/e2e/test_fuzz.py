@@ -470,7 +470,8 @@ async def check_step(world: Fuzz, step: Step) -> None:
 
 
 @pytest.mark.asyncio(loop_scope="module")
-@pytest.mark.timeout(600)
+# The long profile feeds about 25 updates a second here: 1,000 examples take longer.
+@pytest.mark.timeout(600 if PROFILE == "ci" else 7200)
 @settings(settings.get_profile(PROFILE))
 @given(data=st.data())
 async def test_fuzz_updates(fuzz: Fuzz, data: st.DataObject) -> None:
