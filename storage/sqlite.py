@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from importlib import resources
@@ -41,9 +41,11 @@ PROFILE_FIELDS = frozenset({"name", "institution", "position", "country"})
 USER_FIELDS = frozenset({"language", "timezone", "active_workshop_id"})
 
 
-def _transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
-    """Run `work` between BEGIN IMMEDIATE and COMMIT, rolling back on any error."""
-    db.execute("BEGIN IMMEDIATE")
+def _transaction(
+    db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T], begin: str = "BEGIN IMMEDIATE"
+) -> T:
+    """Run `work` between `begin` and COMMIT, rolling back on any error."""
+    db.execute(begin)
     try:
         result = work(db)
         db.execute("COMMIT")
@@ -249,15 +251,7 @@ class SqliteStore(PlanMixin, CommunicationMixin):
     async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
         """Run a unit of work in one transaction, rolled back on error."""
         async with self._lock:
-            for attempt in range(LOCKED_RETRIES + 1):
-                try:
-                    await self._conn.execute("BEGIN IMMEDIATE")
-                    break
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) or attempt == LOCKED_RETRIES:
-                        raise
-                    log.warning("database busy, retrying (attempt %d)", attempt + 1)
-                    await asyncio.sleep(0.05 * 2**attempt)
+            await self._retry_locked(lambda: self._conn.execute("BEGIN IMMEDIATE"))
             try:
                 yield self._conn
             except BaseException:
@@ -267,15 +261,24 @@ class SqliteStore(PlanMixin, CommunicationMixin):
                 await self._commit()
 
     async def _commit(self) -> None:
+        try:
+            await self._retry_locked(lambda: self._conn.execute("COMMIT"))
+        except sqlite3.OperationalError:
+            await self._conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    async def _retry_locked(attempt_once: Callable[[], Awaitable[T]]) -> T:
+        """Await `attempt_once()`, again after a pause while the database is locked."""
         for attempt in range(LOCKED_RETRIES + 1):
             try:
-                await self._conn.execute("COMMIT")
-                return
+                return await attempt_once()
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == LOCKED_RETRIES:
-                    await self._conn.execute("ROLLBACK")
                     raise
+                log.warning("database busy, retrying (attempt %d)", attempt + 1)
                 await asyncio.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def _on_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
         # aiosqlite has no public call for "run this function on your thread": _execute is
@@ -288,23 +291,17 @@ class SqliteStore(PlanMixin, CommunicationMixin):
         return result
 
     async def _in_one_trip(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run several reads on the database thread in one trip, under the lock."""
+        """Run several reads on the database thread in one trip, as one snapshot."""
         async with self._lock:
-            return await self._on_thread(work)
+            return await self._on_thread(lambda db: _transaction(db, work, "BEGIN"))
 
     async def _unit(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run a unit of work as one transaction in one trip, retried while locked."""
         async with self._lock:
-            for attempt in range(LOCKED_RETRIES + 1):
-                try:
-                    return await self._on_thread(lambda db: _transaction(db, work))
-                except sqlite3.OperationalError as exc:
-                    # Rolled back as a whole, so running it again is safe.
-                    if "locked" not in str(exc) or attempt == LOCKED_RETRIES:
-                        raise
-                    log.warning("database busy, retrying (attempt %d)", attempt + 1)
-                    await asyncio.sleep(0.05 * 2**attempt)
-            raise AssertionError("unreachable")
+            # Rolled back as a whole when locked, so running it again is safe.
+            return await self._retry_locked(
+                lambda: self._on_thread(lambda db: _transaction(db, work))
+            )
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -601,14 +598,6 @@ class SqliteStore(PlanMixin, CommunicationMixin):
         """Return a response with its participant, workshop, answers and the person's dialog."""
 
         def read(db: sqlite3.Connection) -> RunState | None:
-            # One read transaction: a consistent snapshot even beside another process.
-            db.execute("BEGIN")
-            try:
-                return read_all(db)
-            finally:
-                db.execute("COMMIT")
-
-        def read_all(db: sqlite3.Connection) -> RunState | None:
             response = db.execute("SELECT * FROM responses WHERE id = ?", (response_id,)).fetchone()
             if response is None:
                 return None
