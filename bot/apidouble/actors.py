@@ -393,10 +393,6 @@ class SimGroup:
         if user not in self.members:
             self.members.append(user)
 
-    def remove_bot(self) -> None:
-        """Remove the bot from the group: sends then fail with 403."""
-        self.double.chat_state(self.id).bot_is_member = False
-
 
 class SimChannel:
     """Play a channel where the bot is an administrator."""

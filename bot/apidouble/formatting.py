@@ -668,10 +668,3 @@ def detect_entities(text: str, explicit: list[Entity] | None = None) -> list[Ent
             taken.append((start, end))
             found.append({"type": kind, "offset": start, "length": end - start})
     return _sort_entities(explicit + found)
-
-
-def entity_text(text: str, entity: Entity) -> str:
-    """Return the substring of text an entity covers (offsets in UTF-16)."""
-    encoded = text.encode("utf-16-le")
-    start = entity["offset"] * 2
-    return encoded[start : start + entity["length"] * 2].decode("utf-16-le")
