@@ -54,17 +54,11 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         super().__init__(WAITING_BOUND)
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be positive")
-        self._max_concurrent = max_concurrent
         self._work = asyncio.Semaphore(max_concurrent)
         self._locks: dict[int, _KeyLock] = {}
         self._done = asyncio.Condition()
         self.completed = 0
         self.dropped = 0
-
-    @property
-    def work_slots(self) -> int:
-        """Return how many updates may run at the same time."""
-        return self._max_concurrent
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Run `coroutine` after the same person's earlier updates, within the bound."""
