@@ -19,8 +19,8 @@ from bot.content import Content
 from bot.context import BotContext, BotData
 from bot.delivery import Delivery, Limits, build_delivery
 from bot.handlers import register
-from bot.handlers.common import bot_commands
 from bot.i18n import FALLBACK, I18n
+from bot.output import bot_commands
 from bot.processor import OrderedUpdateProcessor
 from bot.services import Services
 from bot.settings import Settings

@@ -11,19 +11,25 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
-from telegram.constants import ParseMode
+from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import ContextTypes, JobQueue
 
 from bot.flows import broadcast as broadcast_flow
 from bot.flows import checkins, progress, reminders, retention
-from bot.handlers.common import retry_seconds, with_retry
+from bot.output import (
+    Responder,
+    clear_buttons,
+    edit_text,
+    retry_seconds,
+    send_file,
+    send_text,
+    stored_keyboard,
+)
 from bot.services import Services
 from storage import BroadcastStatus, OutboxRow, ScheduledRow
 
 log = logging.getLogger(__name__)
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 WINDOW_MARGIN = 0.01
 
 
@@ -141,12 +147,6 @@ class OutboxSender:
                 pass
             self._task = None
 
-    async def drain(self) -> None:
-        """Send everything queued now (tests and the rehearsal use this)."""
-        while rows := await self.services.store.pending_outbox(200):
-            for row in rows:
-                await self._deliver(row)
-
     async def _run(self) -> None:
         while not self._stopping:
             try:
@@ -219,43 +219,19 @@ class OutboxSender:
 
     async def _send(self, row: OutboxRow) -> None:
         m = row.message
-        markup = None
-        if m.buttons:
-            markup = InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(b["text"], url=b["url"])
-                        if b.get("url")
-                        else InlineKeyboardButton(b["text"], callback_data=b["callback_data"])
-                        for b in line
-                    ]
-                    for line in m.buttons
-                ]
-            )
-        if m.media_kind == "photo" and m.media_file_id:
-            await self.bot.send_photo(
+        buttons = stored_keyboard(m.buttons)
+        if m.media_kind in ("photo", "document") and m.media_file_id:
+            await send_file(
+                self.bot,
                 m.chat_id,
+                m.media_kind,
                 m.media_file_id,
-                caption=m.text or None,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-            )
-        elif m.media_kind == "document" and m.media_file_id:
-            await self.bot.send_document(
-                m.chat_id,
-                m.media_file_id,
-                caption=m.text or None,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
+                m.text or None,
+                buttons,
+                retry=False,
             )
         else:
-            await self.bot.send_message(
-                m.chat_id,
-                m.text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-                link_preview_options=NO_PREVIEW,
-            )
+            await send_text(self.bot, m.chat_id, m.text, buttons, retry=False)
 
 
 class BroadcastTracker:
@@ -298,39 +274,28 @@ class BroadcastTracker:
         if broadcast is None or broadcast.progress_chat_id is None:
             return
         text, buttons = await broadcast_flow.progress(self.services, broadcast, counts, final)
-        markup = (
-            InlineKeyboardMarkup(
-                [
-                    [InlineKeyboardButton(b.text, callback_data=b.data) for b in row]
-                    for row in buttons
-                ]
-            )
-            if buttons
-            else None
-        )
+        chat_id, message_id = broadcast.progress_chat_id, broadcast.progress_message_id
         try:
-            if final or broadcast.progress_message_id is None:
-                chat_id = broadcast.progress_chat_id
+            if final or message_id is None:
                 # Right after the last broadcast message this often meets flood control:
                 # the final report must not be lost to it.
-                await with_retry(
-                    lambda: self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
-                )
-                if broadcast.progress_message_id is not None:
-                    await self.bot.edit_message_reply_markup(
-                        broadcast.progress_chat_id, broadcast.progress_message_id
-                    )
+                await send_text(self.bot, chat_id, text, previews=True)
+                if message_id is not None:
+                    await clear_buttons(self.bot, chat_id, message_id)
             else:
-                await self.bot.edit_message_text(
+                # Waiting out flood control here would hold up the outbox sender.
+                await edit_text(
+                    self.bot,
+                    chat_id,
+                    message_id,
                     text,
-                    chat_id=broadcast.progress_chat_id,
-                    message_id=broadcast.progress_message_id,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
+                    buttons,
+                    retry=False,
+                    previews=True,
+                    resend=False,
                 )
         except BadRequest as exc:
-            if "not modified" not in exc.message.lower():
-                log.info("broadcast %s progress not shown: %s", broadcast_id, exc.message)
+            log.info("broadcast %s progress not shown: %s", broadcast_id, exc.message)
         except (Forbidden, RetryAfter, NetworkError) as exc:
             log.info("broadcast %s progress not shown: %s", broadcast_id, exc)
 
@@ -482,7 +447,6 @@ def build_delivery(
 async def send_scheduled_report(bot: Bot, services: Services, row: ScheduledRow) -> None:
     """Send an automatic report to the organizers' group, or to each organizer."""
     from bot.flows import reports
-    from bot.handlers.common import Responder
 
     workshop = await services.store.workshop(row.workshop_id)
     if workshop is None:

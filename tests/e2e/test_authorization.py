@@ -23,8 +23,8 @@ from bot.app import build_application
 from bot.content import Content
 from bot.flows.callbacks import Kind, pack
 from bot.flows.common import short_hash, workshop_file
-from bot.handlers.common import COMMAND_NAMES, ORGANIZER_COMMANDS
 from bot.i18n import I18n
+from bot.output import COMMAND_NAMES, ORGANIZER_COMMANDS
 from bot.settings import Settings
 from storage import BroadcastStatus, Workshop
 from tests.e2e.conftest import live_bot

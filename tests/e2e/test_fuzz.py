@@ -30,7 +30,7 @@ from bot.apidouble import SimChannel, SimGroup, SimUser
 from bot.apidouble.server import _IssuedCallback
 from bot.content import Content
 from bot.flows.callbacks import CODEC_VERSION, Kind
-from bot.handlers.common import COMMAND_NAMES, ORGANIZER_COMMANDS
+from bot.output import COMMAND_NAMES, ORGANIZER_COMMANDS
 from storage.sqlite import migrations
 from tests.e2e.conftest import ErrorTrap, live_bot
 from tests.e2e.harness import COCHABAMBA, Harness
