@@ -9,7 +9,8 @@ from .media import guess_mime, image_size, sample_ogg, sample_png, sample_webp
 from .models import ChatMessage
 
 if TYPE_CHECKING:
-    from .server import BotApiDouble, ChatState
+    from .state import ChatState
+    from .users import UsersMixin
 
 
 class SimUser:
@@ -17,7 +18,7 @@ class SimUser:
 
     def __init__(
         self,
-        double: BotApiDouble,
+        double: UsersMixin,
         user_id: int,
         first_name: str,
         *,
@@ -351,7 +352,7 @@ class SimGroup:
 
     def __init__(
         self,
-        double: BotApiDouble,
+        double: UsersMixin,
         chat_id: int,
         title: str,
         *,
@@ -398,7 +399,7 @@ class SimChannel:
     """Play a channel where the bot is an administrator."""
 
     def __init__(
-        self, double: BotApiDouble, chat_id: int, title: str, *, username: str | None = None
+        self, double: UsersMixin, chat_id: int, title: str, *, username: str | None = None
     ) -> None:
         self.double = double
         self.id = chat_id
@@ -435,7 +436,7 @@ def _last(messages: list[ChatMessage], where: str) -> ChatMessage:
     return live[-1]
 
 
-def _latest_with_keyboard(double: BotApiDouble, chat_id: int) -> ChatMessage | None:
+def _latest_with_keyboard(double: UsersMixin, chat_id: int) -> ChatMessage | None:
     for msg in reversed(double.chat_messages(chat_id)):
         if not msg.deleted and msg.buttons:
             return msg
