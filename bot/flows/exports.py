@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
-from bot.export import (
-    ExportLabels,
-    ExportQuestion,
-    ExportRow,
-    ExportSheet,
-    build_csv,
-    build_xlsx,
-    export_filename,
-)
 from bot.flows.common import workshop_file
 from bot.flows.events import Event, SendDocument
 from bot.flows.schedule import EVALUATION_ID
 from bot.i18n import Translator
+from bot.lazy import lazy_module
 from bot.services import Services
 from storage import Workshop
 
+if TYPE_CHECKING:
+    from bot import export as ex
+else:
+    # openpyxl is loaded when the first export is built, not when the bot starts.
+    ex = lazy_module("bot.export")
 
-def labels(tr: Translator) -> ExportLabels:
+
+def labels(tr: Translator) -> ex.ExportLabels:
     """Return the workbook's headers in the workshop's language."""
-    return ExportLabels(
+    return ex.ExportLabels(
         **{
             name: tr.plain(f"export.{name}")
             for name in (
@@ -50,7 +49,7 @@ def labels(tr: Translator) -> ExportLabels:
     )
 
 
-async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ExportSheet]:
+async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ex.ExportSheet]:
     """Collect one sheet per questionnaire; participants get stable pseudonyms (P001…)."""
     spec = workshop_file(workshop)
     out = []
@@ -60,7 +59,7 @@ async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ExportShe
         if q is None:
             continue
         questions = [
-            ExportQuestion(
+            ex.ExportQuestion(
                 id=slot.question.id,
                 text=slot.question.text.get(lang),
                 section=slot.section.title.get(lang),
@@ -74,7 +73,7 @@ async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ExportShe
                 answer_set.participant_id, f"P{answer_set.participant_id:04d}"
             )
             rows.append(
-                ExportRow(
+                ex.ExportRow(
                     name,
                     answer_set.institution,
                     answer_set.submitted_at,
@@ -82,7 +81,7 @@ async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ExportShe
                     dict(answer_set.answered_at),
                 )
             )
-        out.append(ExportSheet(qid, q.title.get(lang)[:31], questions, rows))
+        out.append(ex.ExportSheet(qid, q.title.get(lang)[:31], questions, rows))
     return out
 
 
@@ -96,21 +95,21 @@ async def export_events(svc: Services, workshop: Workshop, lang: str, kind: str)
     if kind == "csv":
         return [
             SendDocument(
-                filename=export_filename(
+                filename=ex.export_filename(
                     "respuestas" if lang == "es" else "answers", workshop.slug, day, "csv"
                 ),
-                build=partial(build_csv, data, head, tz=spec.zone),
+                build=partial(ex.build_csv, data, head, tz=spec.zone),
                 caption=tr.t("export.caption_csv"),
                 separate_process=True,
             )
         ]
     return [
         SendDocument(
-            filename=export_filename(
+            filename=ex.export_filename(
                 "taller" if lang == "es" else "workshop", workshop.slug, day, "xlsx"
             ),
             build=partial(
-                build_xlsx,
+                ex.build_xlsx,
                 data,
                 head,
                 workshop=spec.title.get(lang),

@@ -9,6 +9,7 @@ from bot.content import WorkshopFile
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx, current_workshop, workshop_file
 from bot.flows.events import Button, Edit, Event, Notice, Send, SendDocument
+from bot.flows.questionnaire import option_label
 
 
 async def privacy(ctx: Ctx) -> list[Event]:
@@ -46,8 +47,6 @@ def _label_answers(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
                 if slot is None:
                     continue
                 answer["question_text"] = slot.question.text.get(ctx.lang)
-                from bot.flows.questionnaire import option_label
-
                 answer["answer_label"] = option_label(ctx, q, slot, answer["answer"])
     return data
 

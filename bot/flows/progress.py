@@ -8,6 +8,8 @@ from datetime import date, datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
+from babel.dates import format_date
+
 from bot.content import DAY_END
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx, workshop_file
@@ -243,8 +245,6 @@ def chart_events(tr: Translator, name: str, figures: Figures, now: datetime) -> 
 
 def _month_label(tr: Translator, label: str) -> str:
     year, month = (int(p) for p in label.split("-"))
-    from babel.dates import format_date
-
     return format_date(date(year, month, 1), format="MMM yy", locale=tr.lang).replace(".", "")
 
 
@@ -589,8 +589,6 @@ async def digest_tick(svc: Services, now: datetime) -> int:
             user = await svc.store.user(viewer.telegram_id)
             lang = svc.i18n.pick(user.language if user else None, workshops[0].language)
             tr = svc.i18n(lang)
-            from babel.dates import format_date
-
             label = format_date(local.date(), format="LLLL y", locale=lang)
             text = digest_text(tr, association.name, label, figures, last[1] if last else None)
             buttons = [
