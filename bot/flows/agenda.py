@@ -11,6 +11,7 @@ from bot.content import AgendaSession, WorkshopFile
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx, current_workshop, workshop_file
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
+from bot.flows.nav import pick_workshop
 from bot.flows.schedule import session_times
 from bot.i18n import Html, Translator
 
@@ -90,8 +91,6 @@ def agenda_text(
 async def _context(ctx: Ctx) -> tuple[WorkshopFile, str | None] | list[Event]:
     current = await current_workshop(ctx)
     if current.ambiguous:
-        from bot.flows.menu import pick_workshop
-
         return pick_workshop(ctx, current.choices, then=Kind.AGENDA)
     if current.workshop is None:
         return [Send(ctx.tr.t("menu.no_workshop"))]
@@ -175,8 +174,6 @@ async def reminders_switch(ctx: Ctx, args: str) -> list[Event]:
     current = await current_workshop(ctx)
     if current.participant is None:
         if current.ambiguous:
-            from bot.flows.menu import pick_workshop
-
             return pick_workshop(ctx, current.choices, then=Kind.MENU)
         return [Send(ctx.tr.t("menu.no_workshop"))]
     word = args.strip().lower()

@@ -7,7 +7,7 @@ import secrets
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SetCommands
-from bot.flows.join import VIEWER_PREFIX
+from bot.flows.nav import VIEWER_PREFIX, start_link
 from storage import Association
 
 INVITE_BYTES = 12
@@ -74,7 +74,7 @@ async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
         await ctx.svc.store.create_viewer_invite(
             token, association.id, ctx.actor.telegram_id, ctx.svc.clock.now()
         )
-        link = f"https://t.me/{ctx.svc.bot_username}?start={VIEWER_PREFIX}{token}"
+        link = start_link(ctx.svc.bot_username, VIEWER_PREFIX, token)
         return [Notice(), Send(ctx.tr.t("viewer.invite", name=association.name, link=link))]
     if op == "r":
         telegram_id = cb.int_field(2)

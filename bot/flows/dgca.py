@@ -7,19 +7,17 @@ from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from statistics import fmean
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.content import Questionnaire
 from bot.flows import questionnaire as engine
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import Kind, pack
 from bot.flows.common import Ctx, current_workshop, workshop_file
-from bot.flows.events import Button, Event, Notice, Send, SendPhoto
-from bot.flows.schedule import EVALUATION_ID
+from bot.flows.events import Button, Event, Send, SendPhoto
+from bot.flows.nav import pick_workshop
+from bot.flows.profile import ask_next_profile_step
 from storage import AnswerValue, Participant, Workshop
-
-if TYPE_CHECKING:
-    from bot.flows.reports import DimensionStat
 
 
 @dataclass(frozen=True)
@@ -30,6 +28,16 @@ class DimensionScore:
     score: float | None
     answered: int
     total: int
+
+
+@dataclass(frozen=True)
+class DimensionStat:
+    """The group's mean on a dimension, over the people who scored it."""
+
+    section_id: str
+    title: str
+    mean: float | None
+    n: int
 
 
 ScoringIndex = list[tuple[str, int, list[tuple[str, dict[str, float | None]]]]]
@@ -103,8 +111,6 @@ async def profile_event(ctx: Ctx, run: engine.Run) -> SendPhoto:
     spec = workshop_file(run.workshop)
     submitted = run.response.submitted_at or ctx.svc.clock.now()
     local = submitted.astimezone(ZoneInfo(run.workshop.timezone))
-    from bot.flows.reports import DimensionStat
-
     store = ctx.svc.store
     # Each submission keeps its own scores, so the group's means are one small query rather
     # than a read of every answer of the workshop (1,000 people submitting at once would
@@ -235,8 +241,6 @@ async def after_submit(ctx: Ctx, run: engine.Run) -> list[Event]:
 
 async def open_dgca(ctx: Ctx, workshop_id: int | None = None) -> list[Event]:
     """Open the DGCA of the workshop in question (asking which, if unclear)."""
-    from bot.flows.menu import pick_workshop
-
     participant: Participant | None
     workshop: Workshop | None
     if workshop_id is not None:
@@ -260,8 +264,6 @@ async def open_dgca(ctx: Ctx, workshop_id: int | None = None) -> list[Event]:
             return [Send(ctx.tr.t("dgca.not_joined"))]
     assert workshop is not None
     if not participant.profile_done:
-        from bot.flows.join import ask_next_profile_step
-
         return [
             Send(ctx.tr.t("dgca.profile_first")),
             *await ask_next_profile_step(ctx, participant, workshop),
@@ -276,24 +278,3 @@ async def open_dgca(ctx: Ctx, workshop_id: int | None = None) -> list[Event]:
         assert run is not None
         return [Send(ctx.tr.t("dgca.already_done")), await profile_event(ctx, run)]
     return await engine.open_questionnaire(ctx, participant, workshop, questionnaire, after_submit)
-
-
-async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
-    """Handle the questionnaire buttons of the DGCA (and any questionnaire)."""
-    if cb.kind in (Kind.OPEN_DGCA, Kind.OPEN_EVALUATION):
-        workshop_id = cb.int_field(0)
-        if workshop_id is None:
-            return [Notice(ctx.tr.t("notice.stale"))]
-        if cb.kind is Kind.OPEN_EVALUATION:
-            from bot.flows.evaluation import open_evaluation
-
-            return [Notice(), *await open_evaluation(ctx, workshop_id)]
-        return [Notice(), *await open_dgca(ctx, workshop_id)]
-    run = await engine.load_run(ctx, cb.int_field(0))
-    if run is not None and run.questionnaire.id == EVALUATION_ID:
-        from bot.flows import evaluation
-
-        if await evaluation.is_closed_for(ctx, run):
-            return [Notice(ctx.tr.t("evaluation.closed"))]
-        return await engine.on_run_callback(ctx, cb, message_id, run, evaluation.after_submit)
-    return await engine.on_run_callback(ctx, cb, message_id, run, after_submit)

@@ -9,7 +9,10 @@ from bot.flows import questionnaire as engine
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx, current_workshop, text_length_error, workshop_file
 from bot.flows.events import Button, Deliver, Edit, Event, Keyboard, Notice, Rearm, Send
+from bot.flows.nav import pick_workshop
+from bot.flows.profile import ask_next_profile_step
 from bot.flows.schedule import EVALUATION_ID
+from bot.flows.workshops import reschedule
 from storage import DialogState, Workshop
 
 COMMENT_MAX = 500
@@ -65,8 +68,6 @@ async def open_evaluation(ctx: Ctx, workshop_id: int | None = None) -> list[Even
     else:
         current = await current_workshop(ctx)
         if current.ambiguous:
-            from bot.flows.menu import pick_workshop
-
             return pick_workshop(ctx, current.choices, then=Kind.OPEN_EVALUATION)
         workshop, participant = current.workshop, current.participant
     if workshop is None or participant is None:
@@ -83,8 +84,6 @@ async def open_evaluation(ctx: Ctx, workshop_id: int | None = None) -> list[Even
     if status == "closed" and not (existing is not None and existing.submitted):
         return [Send(ctx.tr.t("evaluation.closed"))]
     if not participant.profile_done:
-        from bot.flows.join import ask_next_profile_step
-
         return [
             Send(ctx.tr.t("dgca.profile_first")),
             *await ask_next_profile_step(ctx, participant, workshop),
@@ -137,8 +136,6 @@ async def on_admin_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Eve
     await ctx.svc.store.set_evaluation_opened(workshop_id, now)
     refreshed = await ctx.svc.store.workshop(workshop_id)
     assert refreshed is not None
-    from bot.flows.reminders import reschedule
-
     await reschedule(ctx.svc, refreshed, workshop_file(refreshed), now)
     title = workshop_file(refreshed).title.get(ctx.lang)
     return [

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from bot.flows.agenda import agenda
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx, current_workshop, date_range, workshop_file
+from bot.flows.dgca import open_dgca
+from bot.flows.evaluation import open_evaluation
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SetCommands
+from bot.flows.nav import pick_workshop
+from bot.flows.plans import new_plan
+from bot.flows.questionnaire import visible_slots
 from storage import Participant, Workshop
 
 
@@ -18,8 +24,6 @@ async def _dgca_status(ctx: Ctx, participant: Participant, workshop: Workshop) -
         return ctx.tr.t("menu.dgca_not_started")
     if response.submitted:
         return ctx.tr.t("menu.dgca_done")
-    from bot.flows.questionnaire import visible_slots
-
     answers = await ctx.svc.store.answers(response.id)
     slots = visible_slots(questionnaire, answers)
     done = sum(1 for s in slots if s.question.id in answers)
@@ -56,18 +60,6 @@ async def menu(ctx: Ctx) -> list[Event]:
     return [Send(text, rows)]
 
 
-def pick_workshop(
-    ctx: Ctx, choices: list[tuple[Participant, Workshop]], *, then: Kind
-) -> list[Event]:
-    """Ask which workshop the person means, then continue with `then`."""
-    rows: Keyboard = []
-    for _, workshop in choices:
-        spec = workshop_file(workshop)
-        label = f"{spec.title.get(ctx.lang)} · {date_range(ctx.tr, spec.start_date, spec.end_date)}"
-        rows.append([Button(label[:64], pack(Kind.WORKSHOP, workshop.id, then.value))])
-    return [Send(ctx.tr.t("menu.pick_workshop"), rows)]
-
-
 async def on_workshop_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
     """Make the picked workshop the one the conversation is about, then go on."""
     workshop_id = cb.int_field(0)
@@ -91,20 +83,12 @@ async def on_workshop_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[
         Edit(message_id, ctx.tr.t("menu.workshop_chosen", title=title)),
     ]
     if then == Kind.OPEN_DGCA.value:
-        from bot.flows.dgca import open_dgca
-
         return [*events, *await open_dgca(ctx, workshop_id)]
     if then == Kind.OPEN_EVALUATION.value:
-        from bot.flows.evaluation import open_evaluation
-
         return [*events, *await open_evaluation(ctx, workshop_id)]
     if then == Kind.PLAN.value:
-        from bot.flows.plans import new_plan
-
         return [*events, *await new_plan(ctx, workshop_id)]
     if then == Kind.AGENDA.value:
-        from bot.flows.agenda import agenda
-
         return [*events, *await agenda(ctx)]
     return [*events, *await menu(ctx)]
 

@@ -6,7 +6,7 @@ import secrets
 from io import BytesIO
 
 from bot.content import ContentError
-from bot.flows import broadcast
+from bot.flows import broadcast, evaluation, reports
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx, date_range, workshop_file
 from bot.flows.events import (
@@ -21,6 +21,7 @@ from bot.flows.events import (
     SendPhoto,
     SetCommands,
 )
+from bot.flows.nav import ORGANIZER_PREFIX, start_link
 from bot.flows.workshops import import_workshop, parse_workshop_text
 from storage import Workshop
 
@@ -66,12 +67,8 @@ async def _run(ctx: Ctx, workshop: Workshop, action: str) -> list[Event]:
     if action == "bc":
         return await broadcast.choose_audience(ctx, workshop)
     if action == "rp":
-        from bot.flows import reports
-
         return reports.menu(ctx, workshop)
     if action == "ev":
-        from bot.flows import evaluation
-
         return await evaluation.admin_menu(ctx, workshop)
     return invite(ctx, workshop)
 
@@ -184,7 +181,7 @@ async def on_invite_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Ev
     await ctx.svc.store.create_organizer_invite(
         token, workshop.id, ctx.actor.telegram_id, ctx.svc.clock.now()
     )
-    link = f"https://t.me/{ctx.svc.bot_username}?start=org-{token}"
+    link = start_link(ctx.svc.bot_username, ORGANIZER_PREFIX, token)
     title = workshop_file(workshop).title.get(ctx.lang)
     return [Notice(), Edit(message_id, ctx.tr.t("organizer.invite_link", title=title, link=link))]
 

@@ -16,7 +16,7 @@ from bot.flows.common import (
     workshop_file,
 )
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
-from bot.flows.join import TEAM_PREFIX
+from bot.flows.nav import TEAM_PREFIX, pick_workshop, start_link
 from bot.flows.schedule import add_months
 from bot.i18n import Translator
 from storage import DialogState, Plan, PlanStep, StepStatus
@@ -254,8 +254,6 @@ async def new_plan(ctx: Ctx, workshop_id: int | None) -> list[Event]:
         if not current.choices:
             return [Send(ctx.tr.t("plan.join_first"))]
         if current.ambiguous:
-            from bot.flows.menu import pick_workshop
-
             return pick_workshop(ctx, current.choices, then=Kind.PLAN)
         assert current.workshop is not None
         workshop_id = current.workshop.id
@@ -550,7 +548,7 @@ def edit_menu(ctx: Ctx, plan: Plan, message_id: int) -> list[Event]:
 
 def team_link(ctx: Ctx, token: str) -> str:
     """Return the deep link that adds a co-owner to a plan."""
-    return f"https://t.me/{ctx.svc.bot_username}?start={TEAM_PREFIX}{token}"
+    return start_link(ctx.svc.bot_username, TEAM_PREFIX, token)
 
 
 async def team(ctx: Ctx, plan: Plan, message_id: int) -> list[Event]:

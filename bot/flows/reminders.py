@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from bot.content import WorkshopFile
-from bot.flows.agenda import agenda_text, day_title, session_change_text, session_lines
+from bot.flows.agenda import agenda_text, day_title, session_lines
 from bot.flows.callbacks import Kind, pack
 from bot.flows.common import workshop_file
 from bot.flows.evaluation import rating_buttons
 from bot.flows.events import Button, Keyboard
-from bot.flows.schedule import EVALUATION_ID, changed_sessions, plan
+from bot.flows.schedule import EVALUATION_ID
 from bot.services import Services
-from storage import OutMessage, Recipient, ScheduledRow, SyncResult, Workshop
+from storage import OutMessage, Recipient, ScheduledRow, Workshop
 
 DGCA_KINDS = ("dgca_open", "dgca_nudge")
 EVALUATION_KINDS = ("evaluation_open", "evaluation_nudge")
@@ -127,34 +127,3 @@ async def compose(svc: Services, row: ScheduledRow, now: datetime) -> tuple[str,
         if message is not None:
             messages.append(message)
     return "done", messages
-
-
-async def reschedule(
-    svc: Services, workshop: Workshop, old: WorkshopFile | None, now: datetime
-) -> tuple[SyncResult, int]:
-    """Bring a workshop's schedule in line with its file; tell people of moved sessions."""
-    spec = workshop_file(workshop)
-    has_evaluation = EVALUATION_ID in svc.content.questionnaires
-    items = plan(spec, has_evaluation=has_evaluation, opened_at=workshop.evaluation_opened_at)
-    result = await svc.store.sync_schedule(workshop.id, items, now)
-    notified = 0
-    changes = changed_sessions(old, spec)
-    if changes and spec.reminders.notify_agenda_changes:
-        recipients = [
-            r
-            for r in await svc.store.recipients(workshop.id, spec.dgca, EVALUATION_ID)
-            if not r.unreachable
-        ]
-        for before, after in changes:
-            if spec.local(after.end) <= now:
-                continue
-            messages = []
-            for r in recipients:
-                lang = svc.i18n.pick(r.language, workshop.language)
-                text = session_change_text(svc.i18n(lang), spec, lang, before, after)
-                messages.append(
-                    OutMessage(chat_id=r.telegram_id, text=text, participant_id=r.participant_id)
-                )
-            source = f"chg:{workshop.id}:{after.id}:{after.start.isoformat()}"
-            notified += await svc.store.enqueue(source, messages, now)
-    return result, notified

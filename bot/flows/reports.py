@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 from bot.content import Questionnaire, QuestionType, ScaleKind, WorkshopFile
 from bot.flows.callbacks import Callback, Kind, pack
 from bot.flows.common import Ctx, short_hash, workshop_file
-from bot.flows.dgca import scores_with, scoring_index
+from bot.flows.dgca import DimensionStat, scores_with, scoring_index
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SendDocument, SendPhoto
+from bot.flows.exports import export_events
 from bot.flows.schedule import EVALUATION_ID
 from bot.i18n import Translator
 from bot.lazy import lazy_module
@@ -30,16 +31,6 @@ else:
 KINDS = ("dgca", "eval", "status", "inst", "xlsx", "csv")
 TOP = 3
 CAPTION_STATEMENT_CHARS = 80
-
-
-@dataclass(frozen=True)
-class DimensionStat:
-    """The group's mean on a dimension, over the people who scored it."""
-
-    section_id: str
-    title: str
-    mean: float | None
-    n: int
 
 
 @dataclass(frozen=True)
@@ -460,8 +451,6 @@ async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
     if kind == "status":
         return [Notice(), *await status_report(ctx.svc, workshop, lang)]
     if kind in ("xlsx", "csv"):
-        from bot.flows.exports import export_events
-
         return [notice, *await export_events(ctx.svc, workshop, lang, kind)]
     names = await _institutions(ctx.svc, workshop)
     index = cb.int_field(2)

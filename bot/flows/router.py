@@ -2,13 +2,62 @@
 
 from __future__ import annotations
 
-from bot.flows import broadcast, checkins, evaluation, join, organizer, plans
+from bot.flows import (
+    associations,
+    broadcast,
+    checkins,
+    dgca,
+    evaluation,
+    join,
+    menu,
+    nav,
+    organizer,
+    plans,
+    profile,
+)
 from bot.flows import questionnaire as engine
-from bot.flows.common import Actor, Ctx, Media, make_ctx
-from bot.flows.events import Event, Send
+from bot.flows.callbacks import Callback, Kind
+from bot.flows.common import Actor, Ctx, Media, current_workshop, make_ctx, workshop_file
+from bot.flows.events import Event, Notice, Send
 from bot.flows.organizer import MAX_IMPORT_BYTES
+from bot.flows.schedule import EVALUATION_ID
 from bot.services import Services
 from storage import DialogState
+
+
+async def start(svc: Services, actor: Actor, payload: str | None) -> list[Event]:
+    """Handle /start: the menu, or the flow a deep link opens (a join code by default)."""
+    kind, token = nav.parse_start(payload)
+    if kind == "none":
+        ctx = await make_ctx(svc, actor)
+        current = await current_workshop(ctx)
+        if current.choices:
+            return await menu.menu(ctx)
+        return [Send(ctx.tr.t("start.no_code"))]
+    if kind == "team":
+        return await plans.join_team(await make_ctx(svc, actor), token)
+    if kind == "viewer":
+        return await associations.redeem(await make_ctx(svc, actor), token)
+    if kind == "organizer":
+        return await organizer.redeem(await make_ctx(svc, actor), token)
+    return await join.start(svc, actor, token)
+
+
+async def questionnaire_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+    """Handle the buttons that open the DGCA or the evaluation, and their questions."""
+    if cb.kind in (Kind.OPEN_DGCA, Kind.OPEN_EVALUATION):
+        workshop_id = cb.int_field(0)
+        if workshop_id is None:
+            return [Notice(ctx.tr.t("notice.stale"))]
+        if cb.kind is Kind.OPEN_EVALUATION:
+            return [Notice(), *await evaluation.open_evaluation(ctx, workshop_id)]
+        return [Notice(), *await dgca.open_dgca(ctx, workshop_id)]
+    run = await engine.load_run(ctx, cb.int_field(0))
+    if run is not None and run.questionnaire.id == EVALUATION_ID:
+        if await evaluation.is_closed_for(ctx, run):
+            return [Notice(ctx.tr.t("evaluation.closed"))]
+        return await engine.on_run_callback(ctx, cb, message_id, run, evaluation.after_submit)
+    return await engine.on_run_callback(ctx, cb, message_id, run, dgca.after_submit)
 
 
 async def unknown_command(svc: Services, actor: Actor) -> list[Event]:
@@ -22,11 +71,11 @@ async def text(svc: Services, actor: Actor, body: str) -> list[Event]:
     ctx = await make_ctx(svc, actor)
     dialog = await svc.store.dialog(actor.telegram_id)
     if dialog is not None:
-        if dialog.state in join.PROFILE_TEXT_STATES or dialog.state in (
+        if dialog.state in profile.PROFILE_TEXT_STATES or dialog.state in (
             DialogState.PROFILE_INSTITUTION,
             DialogState.PROFILE_COUNTRY,
         ):
-            return await join.on_profile_text(ctx, dialog, body)
+            return await profile.on_profile_text(ctx, dialog, body)
         if dialog.state is DialogState.QUESTION_TEXT:
             return await engine.on_text(
                 ctx, dialog.data.get("response_id"), dialog.data.get("question_id"), body
@@ -53,8 +102,6 @@ async def text(svc: Services, actor: Actor, body: str) -> list[Event]:
 
 async def _nudge(ctx: Ctx) -> list[Event]:
     """Point someone who typed out of turn back to where they are."""
-    from bot.flows.common import current_workshop, workshop_file
-
     current = await current_workshop(ctx)
     if current.participant is not None and current.workshop is not None:
         spec = workshop_file(current.workshop)
@@ -94,7 +141,7 @@ async def media(
     if item is not None and data is not None and is_workshop_file(item):
         return await organizer.import_document(ctx, item.file_name or "workshop.yaml", data)
     if dialog is not None and (
-        dialog.state in join.PROFILE_TEXT_STATES
+        dialog.state in profile.PROFILE_TEXT_STATES
         or dialog.state
         in (DialogState.QUESTION_TEXT, DialogState.PLAN_FIELD, DialogState.STEP_FIELD)
     ):

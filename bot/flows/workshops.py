@@ -7,8 +7,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.content import ContentError, WorkshopFile, parse_model, parse_model_with_lines
+from bot.flows.agenda import session_change_text
+from bot.flows.common import workshop_file
+from bot.flows.schedule import EVALUATION_ID, changed_sessions, plan
 from bot.services import Services
-from storage import SyncResult, Workshop
+from storage import OutMessage, SyncResult, Workshop
 
 JOIN_CODE_BYTES = 12  # 96 bits, 16 URL-safe characters: unguessable, fits a deep link
 
@@ -71,7 +74,36 @@ async def import_workshop(
     if association_id != workshop.association_id:
         await store.set_workshop_association(workshop.id, association_id)
         workshop = replace(workshop, association_id=association_id)
-    from bot.flows.reminders import reschedule
-
     schedule, notified = await reschedule(svc, workshop, old, now)
     return ImportResult(workshop, created, schedule, notified)
+
+
+async def reschedule(
+    svc: Services, workshop: Workshop, old: WorkshopFile | None, now: datetime
+) -> tuple[SyncResult, int]:
+    """Bring a workshop's schedule in line with its file; tell people of moved sessions."""
+    spec = workshop_file(workshop)
+    has_evaluation = EVALUATION_ID in svc.content.questionnaires
+    items = plan(spec, has_evaluation=has_evaluation, opened_at=workshop.evaluation_opened_at)
+    result = await svc.store.sync_schedule(workshop.id, items, now)
+    notified = 0
+    changes = changed_sessions(old, spec)
+    if changes and spec.reminders.notify_agenda_changes:
+        recipients = [
+            r
+            for r in await svc.store.recipients(workshop.id, spec.dgca, EVALUATION_ID)
+            if not r.unreachable
+        ]
+        for before, after in changes:
+            if spec.local(after.end) <= now:
+                continue
+            messages = []
+            for r in recipients:
+                lang = svc.i18n.pick(r.language, workshop.language)
+                text = session_change_text(svc.i18n(lang), spec, lang, before, after)
+                messages.append(
+                    OutMessage(chat_id=r.telegram_id, text=text, participant_id=r.participant_id)
+                )
+            source = f"chg:{workshop.id}:{after.id}:{after.start.isoformat()}"
+            notified += await svc.store.enqueue(source, messages, now)
+    return result, notified

@@ -6,7 +6,7 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.flows import dgca
+from bot.flows import dgca, router
 from bot.flows.callbacks import Kind
 from bot.flows.common import Ctx
 from bot.flows.events import Event
@@ -36,4 +36,4 @@ async def _dgca(ctx: Ctx, args: str) -> list[Event]:
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add the DGCA handlers."""
     app.add_handler(command_handler("dgca", _dgca))
-    app.add_handler(callback_handler(dgca.on_callback, QUESTIONNAIRE_KINDS))
+    app.add_handler(callback_handler(router.questionnaire_callback, QUESTIONNAIRE_KINDS))

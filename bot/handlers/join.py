@@ -6,7 +6,7 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.flows import join
+from bot.flows import join, profile, router
 from bot.flows.callbacks import Callback, Kind
 from bot.flows.common import Ctx
 from bot.flows.events import Event
@@ -24,13 +24,13 @@ PROFILE_KINDS = (
 
 
 async def _start(ctx: Ctx, args: str) -> list[Event]:
-    return await join.start(ctx.svc, ctx.actor, args)
+    return await router.start(ctx.svc, ctx.actor, args)
 
 
 async def _on_tap(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
     if cb.kind in JOIN_KINDS:
         return await join.on_join_callback(ctx, cb, message_id)
-    return await join.on_profile_callback(ctx, cb, message_id)
+    return await profile.on_profile_callback(ctx, cb, message_id)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
