@@ -56,16 +56,22 @@ class Entry:
 
 
 class Recorder:
-    """Collect what the bot and the simulated people did, chat by chat."""
+    """Collect what the bot and the simulated people did, chat by chat.
 
-    def __init__(self, clock: SimulatedClock) -> None:
+    With `stable`, a tapped button's pop-up is written right after the tap. The bot
+    answers the tap beside its reply, so which of the two Telegram gets first is a race;
+    by default the transcript shows the order they came in.
+    """
+
+    def __init__(self, clock: SimulatedClock, *, stable: bool = False) -> None:
         self.clock = clock
+        self.stable = stable
         self.entries: list[Entry] = []
         self.files: list[FileRef] = []
         self.sent = 0
         self.edited = 0
         self._seq = itertools.count()
-        self._query_chats: dict[str, int] = {}
+        self._taps: dict[str, Entry] = {}
 
     def _add(self, chat_id: int, by_bot: bool, action: str, **fields: Any) -> Entry:
         entry = Entry(next(self._seq), chat_id, self.clock.now(), by_bot, action, **fields)
@@ -92,8 +98,9 @@ class Recorder:
         who: str,
     ) -> None:
         """Note a button a person tapped, with the keyboard they saw."""
-        self._query_chats[query_id] = chat_id
-        self._add(chat_id, False, "tap", message_id=message_id, text=label, buttons=shown, who=who)
+        self._taps[query_id] = self._add(
+            chat_id, False, "tap", message_id=message_id, text=label, buttons=shown, who=who
+        )
 
     # ------------------------------------------------------------------ the bot
 
@@ -117,9 +124,20 @@ class Recorder:
                 self._add(chat_id, True, "delete", message_id=message_id)
         elif method == "answerCallbackQuery":
             text = params.get("text")
-            chat_id = self._query_chats.get(str(params.get("callback_query_id")))
-            if text and chat_id is not None:
-                self._add(chat_id, True, "toast", text=str(text))
+            tap = self._taps.get(str(params.get("callback_query_id")))
+            if text and tap is not None:
+                self._add(tap.chat_id, True, "toast", text=str(text))
+                if self.stable:
+                    self._move_after(tap)
+
+    def _move_after(self, tap: Entry) -> None:
+        """Move the newest entry to just after `tap` (few entries come between them)."""
+        entry = self.entries.pop()
+        for index in range(len(self.entries) - 1, -1, -1):
+            if self.entries[index] is tap:
+                self.entries.insert(index + 1, entry)
+                return
+        self.entries.append(entry)
 
     def _bot_message(self, message: dict[str, Any], action: str) -> None:
         chat_id = int(message["chat"]["id"])
