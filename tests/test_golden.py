@@ -17,6 +17,9 @@ from bot.rehearsal.transcript import Recorder, render_chat
 from tests import golden
 
 KEPT = {"README.md", "__init__.py", "__main__.py", "__pycache__"}
+# The rehearsal runs in the first test's setup: 15 s on a quiet machine, but a shared one
+# under load took 110 s; running out of time there would be flakiness, not a finding.
+pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
