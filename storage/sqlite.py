@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import date, datetime
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,6 +55,23 @@ def _transaction(
             db.execute("ROLLBACK")
         raise
     return result
+
+
+def _apply_migration(db: sqlite3.Connection, number: int, name: str, sql: str) -> None:
+    """Apply one migration unless schema_migrations records it; run inside a transaction."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    if db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (number,)).fetchone():
+        return
+    log.info("applying migration %s", name)
+    for statement in _split_sql(sql):
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+        (number, name, _ts(datetime.now().astimezone())),
+    )
 
 
 def sqlite_path(database_url: str) -> Path:
@@ -202,40 +220,24 @@ class SqliteStore(PlanMixin, CommunicationMixin):
         return self._path
 
     async def _configure(self) -> None:
+        # Set first: every later statement, the switch to WAL included, waits on a lock.
         await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await self._conn.execute("PRAGMA journal_mode = WAL")
+        # Another process opening the same new database may be switching it to WAL at this
+        # moment; SQLite then answers "locked" at once, skipping busy_timeout (waiting could
+        # deadlock), so the switch is retried. On a database already in WAL it is a no-op.
+        await self._retry_locked(lambda: self._conn.execute("PRAGMA journal_mode = WAL"))
         # NORMAL in WAL mode keeps every commit across a process crash (SIGKILL);
         # only an OS crash or power loss can drop the latest commits.
         await self._conn.execute("PRAGMA synchronous = NORMAL")
         await self._conn.execute("PRAGMA foreign_keys = ON")
 
     async def _migrate(self) -> None:
-        await self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-        )
         for number, name, sql in migrations():
-            # Checked inside the write lock: two processes starting on a new database
-            # (the bot and an import) must not both apply the same migration.
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                async with self._conn.execute(
-                    "SELECT 1 FROM schema_migrations WHERE version = ?", (number,)
-                ) as cur:
-                    done = await cur.fetchone() is not None
-                if not done:
-                    log.info("applying migration %s", name)
-                    for statement in _split_sql(sql):
-                        await self._conn.execute(statement)
-                    await self._conn.execute(
-                        "INSERT INTO schema_migrations (version, name, applied_at)"
-                        " VALUES (?, ?, ?)",
-                        (number, name, _ts(datetime.now().astimezone())),
-                    )
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
+            # Each migration runs under the write lock (BEGIN IMMEDIATE), retried while
+            # another process holds it, and checks "already applied?" inside that lock:
+            # two processes starting on a new database (the bot and an import) must not
+            # both apply the same migration.
+            await self._unit(partial(_apply_migration, number=number, name=name, sql=sql))
 
     async def schema_version(self) -> int:
         """Return the number of the latest applied migration."""

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from bot.flows.callbacks import Kind, pack
-from storage import open_store
 from tests.e2e.harness import Harness, progress
 from tests.e2e.test_journey import join_es
 
@@ -93,13 +90,3 @@ async def test_names_with_markup_characters(bot: Harness) -> None:
     await bot.tap(odd, "📤 Enviar respuestas")
     await bot.tap(odd, "Enviar")
     assert odd.last.photo is not None
-
-
-@pytest.mark.parametrize("attempts", [2])
-async def test_two_processes_migrating_a_new_database(tmp_path, attempts: int) -> None:
-    import asyncio
-
-    url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
-    stores = await asyncio.gather(*(open_store(url) for _ in range(attempts)))
-    for store in stores:
-        await store.close()
