@@ -47,7 +47,7 @@ from telegram.ext import (
 from bot.app import ALLOWED_UPDATES, POOL_TIMEOUT, build_application, connection_pool_size
 from bot.cli import load_all, load_settings
 from bot.content import Content
-from bot.flows.callbacks import CODEC_VERSION, Kind
+from bot.flows.callbacks import Answer, Back
 from bot.processor import OrderedUpdateProcessor
 from bot.settings import Settings
 
@@ -112,11 +112,6 @@ class Statements:
         self.options = [(o.code, o.label.get("es")) for o in scale.all_options()]
         self.titles = {s.id: s.title.get("es") for s in q.sections}
 
-    @staticmethod
-    def prefix(kind: Kind) -> str:
-        """Shape data like the real bot's (response 1, version 1), so sizes match."""
-        return f"{CODEC_VERSION}{kind}:1:1:"
-
     def header(self, n: int) -> str:
         slot = self.slots[n % self.total]
         lines = [f"<b>{self.titles[slot.section.id]} · {n % self.total + 1}/{self.total}</b>"]
@@ -128,13 +123,11 @@ class Statements:
     def keyboard(self, n: int) -> InlineKeyboardMarkup:
         qid = self.slots[n % self.total].question.id
         rows = [
-            [InlineKeyboardButton(label, callback_data=f"{self.prefix(Kind.ANSWER)}{qid}:{c}")]
+            [InlineKeyboardButton(label, callback_data=Answer(1, 1, qid, c).pack())]
             for c, label in self.options
         ]
         if n % self.total:
-            rows.append(
-                [InlineKeyboardButton("‹ Atrás", callback_data=f"{self.prefix(Kind.BACK)}{qid}")]
-            )
+            rows.append([InlineKeyboardButton("‹ Atrás", callback_data=Back(1, 1, qid).pack())])
         return InlineKeyboardMarkup(rows)
 
 

@@ -34,7 +34,7 @@ import content as content_pkg
 from bot.apidouble import BotApiDouble, SimUser
 from bot.clock import SystemClock
 from bot.content import Content, WorkshopFile, load_content
-from bot.flows.callbacks import CODEC_VERSION, Kind
+from bot.flows.callbacks import CODEC_VERSION, Answer, Submit, SubmitConfirm
 from bot.flows.workshops import import_workshop
 from bot.i18n import I18n
 from bot.services import Services
@@ -45,9 +45,9 @@ TOKEN = "123456:BENCH-TOKEN"
 BOT_USERNAME = "taller_bench_bot"
 CONTENT_DIR = content_pkg.DEFAULT_DIR
 WORKSHOP_FILE = CONTENT_DIR / "workshops" / "cochabamba-2023.yaml"
-ANSWER_PREFIX = f"{CODEC_VERSION}{Kind.ANSWER.value}:"
-SUBMIT_PREFIX = f"{CODEC_VERSION}{Kind.SUBMIT.value}:"
-CONFIRM_PREFIX = f"{CODEC_VERSION}{Kind.SUBMIT_CONFIRM.value}:"
+ANSWER_PREFIX = f"{CODEC_VERSION}{Answer.prefix}:"
+SUBMIT_PREFIX = f"{CODEC_VERSION}{Submit.prefix}:"
+CONFIRM_PREFIX = f"{CODEC_VERSION}{SubmitConfirm.prefix}:"
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 

@@ -1,35 +1,163 @@
-"""Callback data: compact, versioned, never over 64 bytes."""
+"""Callback data: typed, versioned, never over 64 bytes, and strict about what it reads."""
 
 from __future__ import annotations
 
+import types
+import typing
+from typing import Annotated
+
 import pytest
 
-from bot.flows.callbacks import MAX_BYTES, Kind, pack, unpack
+from bot.flows import callbacks as cb
+from bot.flows.callbacks import (
+    CODEC_VERSION,
+    MAX_BYTES,
+    Answer,
+    CallbackData,
+    Chars,
+    Digits,
+    Forget,
+    OpenMenu,
+    PlanSkip,
+    Report,
+    ViewerRemove,
+    parse,
+    registered,
+)
 
 
-def test_roundtrip() -> None:
-    data = pack(Kind.ANSWER, 12, 3, "lea_1", "5")
-    cb = unpack(data)
-    assert cb is not None
-    assert cb.kind is Kind.ANSWER
-    assert cb.int_field(0) == 12 and cb.str_field(2) == "lea_1" and cb.str_field(3) == "5"
-    assert cb.int_field(9) is None and cb.str_field(9) is None
+def _widest(cls: type[CallbackData]) -> CallbackData:
+    """Build an instance of `cls` with every field at its longest value."""
+    values: dict[str, object] = {}
+    for f in cls._fields:
+        candidates = (10**f.width - 1, "x" * f.width, True, *_literals(cls, f.name))
+        for candidate in candidates:
+            try:
+                text = f.write(candidate)
+            except ValueError:
+                continue
+            if len(text) == f.width:
+                values[f.name] = candidate
+                break
+        else:
+            raise AssertionError(f"no value fills {cls.__name__}.{f.name}")
+    return cls(**values)
 
 
-def test_largest_answer_fits() -> None:
-    # Content ids are at most 16 characters, option codes 6, versions 4 digits.
-    data = pack(Kind.ANSWER, 10**12, 9999, "q" * 16, "c" * 6)
-    assert len(data.encode()) <= MAX_BYTES
+def _literals(cls: type[CallbackData], name: str) -> list[str]:
+    hint = typing.get_type_hints(cls, include_extras=True)[name]
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    for member in typing.get_args(hint) if union else (hint,):
+        if typing.get_origin(member) is typing.Literal:
+            return sorted(map(str, typing.get_args(member)), key=len, reverse=True)
+    return []
 
 
-@pytest.mark.parametrize("raw", [None, "", "zz", "2qa:1", "1zz:1", "x" * 65, "1qa"])
-def test_foreign_data_is_rejected_or_harmless(raw: str | None) -> None:
-    cb = unpack(raw)
-    assert cb is None or cb.kind is Kind.ANSWER
+def test_roundtrip_keeps_every_field_and_its_type() -> None:
+    tap = Answer(response=12, version=3, question="lea_1", option="5")
+    data = tap.pack()
+    assert data == f"{CODEC_VERSION}qa:12:3:lea_1:5"
+    back = parse(data)
+    assert back == tap and isinstance(back, Answer)
+    assert back.response == 12 and back.question == "lea_1"
 
 
-def test_oversize_and_separator_are_refused() -> None:
+def test_optional_fields_travel_as_empty() -> None:
+    assert parse(Forget().pack()) == Forget(confirm=None)
+    assert parse(Forget(confirm=False).pack()) == Forget(confirm=False)
+    assert parse(PlanSkip(plan=4, step=None, field="o").pack()) == PlanSkip(4, None, "o")
+    assert parse(Report(workshop=1, what="inst").pack()) == Report(1, "inst", None, None)
+
+
+@pytest.mark.parametrize("cls", registered(), ids=lambda c: c.__name__)
+def test_every_kind_fits_telegram_at_its_widest(cls: type[CallbackData]) -> None:
+    widest = _widest(cls)
+    data = widest.pack()
+    assert len(data.encode()) <= cls.max_bytes() <= MAX_BYTES
+    assert parse(data) == widest
+
+
+def test_prefixes_are_unique_and_kinds_are_many() -> None:
+    prefixes = [c.prefix for c in registered()]
+    assert len(prefixes) == len(set(prefixes))
+    assert len(prefixes) >= 70
+
+
+def test_a_kind_that_could_overflow_is_refused_when_defined() -> None:
+    with pytest.raises(TypeError, match="over 64"):
+
+        class TooWide(CallbackData, prefix="zzz"):
+            a: Annotated[str, Chars(30)]
+            b: Annotated[str, Chars(30)]
+
+    assert "zzz" not in {c.prefix for c in registered()}
+
+
+def test_a_field_without_bounds_is_refused_when_defined() -> None:
+    with pytest.raises(TypeError, match="Digits"):
+
+        class Unbounded(CallbackData, prefix="zzy"):
+            a: int
+
+
+def test_a_taken_prefix_is_refused() -> None:
+    with pytest.raises(TypeError, match="OpenMenu"):
+
+        class Twin(CallbackData, prefix="mn"):
+            pass
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        "",
+        "zz",
+        "2qa",  # no fields
+        "2qa:1:2:lea_1",  # one field missing
+        "2qa:1:2:lea_1:5:6",  # one field too many
+        "1qa:1:2:lea_1:5",  # an older release's button
+        "3qa:1:2:lea_1:5",  # a newer one
+        "2zz:1",  # an unknown kind
+        "2qa:-1:2:lea_1:5",  # negative ids are never produced
+        "2qa:1234567890123:2:lea_1:5",  # 13 digits: past the declared range
+        "2qa:1:2:lea_1:1234567",  # a longer option code than content allows
+        "2qa:1:2:lea 1:5",  # a space is not produced
+        "2qa:1:2::5",  # an empty required field
+        "2jc:1:2",  # a bool is 0 or 1
+        "2ow:1:zz",  # not one of the Literal's values
+        "2qa:١:2:lea_1:5",  # Arabic-Indic digit: isdigit() but not ASCII
+        "x" * 65,
+    ],
+)
+def test_foreign_or_forged_data_is_refused(raw: str | None) -> None:
+    assert parse(raw) is None
+
+
+def test_packing_a_value_out_of_range_fails_loudly() -> None:
     with pytest.raises(ValueError):
-        pack(Kind.ANSWER, "x" * 70)
+        Answer(response=10**12, version=1, question="q", option="1").pack()
     with pytest.raises(ValueError):
-        pack(Kind.ANSWER, "a:b")
+        Answer(response=1, version=1, question="a:b", option="1").pack()
+    with pytest.raises(ValueError):
+        ViewerRemove(association=1, viewer=-5).pack()
+    with pytest.raises(ValueError):
+        Report(workshop=1, what="nope").pack()  # type: ignore[arg-type]
+
+
+def test_unpack_checks_the_class() -> None:
+    data = Answer(1, 1, "q", "1").pack()
+    assert Answer.unpack(data) == Answer(1, 1, "q", "1")
+    assert PlanSkip.unpack(data) is None
+
+
+def test_pattern_matches_only_its_kinds() -> None:
+    rx = cb.pattern([Answer, OpenMenu])
+    assert rx.match(Answer(1, 1, "q", "1").pack())
+    assert rx.match(OpenMenu().pack())
+    assert not rx.match(Report(1, "dgca").pack())
+    assert not rx.match("1qa:1:1:q:1")
+
+
+def test_digits_and_chars_are_the_declared_bounds() -> None:
+    assert Digits(12).n == 12 and Chars(6).n == 6

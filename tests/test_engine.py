@@ -9,9 +9,10 @@ import pytest
 
 from bot.content import Content, load_questionnaire
 from bot.flows import questionnaire as engine
-from bot.flows.callbacks import unpack
+from bot.flows.callbacks import parse
 from bot.flows.common import Ctx
 from bot.flows.events import Edit, Event, Notice, Send
+from bot.flows.questionnaire import RUN_TAPS
 from bot.services import Services
 from storage import DialogState
 from tests.support import DATA, ctx_for
@@ -66,8 +67,8 @@ def button(event: Send | Edit, text: str) -> str:
 
 
 async def tap(ctx: Ctx, data: str, after, message_id: int = 100) -> list[Event]:
-    cb = unpack(data)
-    assert cb is not None
+    cb = parse(data)
+    assert isinstance(cb, RUN_TAPS)
     return await engine.on_callback(ctx, cb, message_id, after)
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 
 from bot.content import AgendaSession, WorkshopFile
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import PickTimezone, SetReminders
 from bot.flows.common import Ctx, current_workshop, workshop_file
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
 from bot.flows.nav import pick_workshop
@@ -91,7 +91,7 @@ def agenda_text(
 async def _context(ctx: Ctx) -> tuple[WorkshopFile, str | None] | list[Event]:
     current = await current_workshop(ctx)
     if current.ambiguous:
-        return pick_workshop(ctx, current.choices, then=Kind.AGENDA)
+        return pick_workshop(ctx, current.choices, then="ag")
     if current.workshop is None:
         return [Send(ctx.tr.t("menu.no_workshop"))]
     user = await ctx.svc.store.user(ctx.actor.telegram_id)
@@ -99,7 +99,7 @@ async def _context(ctx: Ctx) -> tuple[WorkshopFile, str | None] | list[Event]:
 
 
 def _zone_button(ctx: Ctx) -> list[Button]:
-    return [Button(ctx.tr.t("button.timezone"), pack(Kind.TIMEZONE))]
+    return [Button(ctx.tr.t("button.timezone"), PickTimezone().pack())]
 
 
 async def agenda(ctx: Ctx) -> list[Event]:
@@ -143,22 +143,22 @@ def zone_menu(ctx: Ctx, workshop_zone: str | None) -> list[Event]:
     for i in range(0, len(zones), 2):
         rows.append(
             [
-                Button(zone_label(z), pack(Kind.TIMEZONE, index))
+                Button(zone_label(z), PickTimezone(index).pack())
                 for index, z in enumerate(zones[i : i + 2], start=i)
             ]
         )
     return [Send(ctx.tr.t("agenda.pick_zone"), rows)]
 
 
-async def on_timezone_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+async def on_timezone_callback(ctx: Ctx, cb: PickTimezone, message_id: int) -> list[Event]:
     """Show the zone menu, or store the picked zone."""
     current = await current_workshop(ctx)
     workshop_zone = current.workshop.timezone if current.workshop else None
-    index = cb.int_field(0)
-    if cb.str_field(0) is None:
+    index = cb.index
+    if index is None:
         return [Notice(), *zone_menu(ctx, workshop_zone)]
     zones = list(dict.fromkeys([*([workshop_zone] if workshop_zone else []), *ZONES]))
-    if index is None or not 0 <= index < len(zones):
+    if not 0 <= index < len(zones):
         return [Notice(ctx.tr.t("notice.stale"))]
     zone = zones[index]
     await ctx.svc.store.set_user_timezone(ctx.actor.telegram_id, zone, ctx.svc.clock.now())
@@ -174,7 +174,7 @@ async def reminders_switch(ctx: Ctx, args: str) -> list[Event]:
     current = await current_workshop(ctx)
     if current.participant is None:
         if current.ambiguous:
-            return pick_workshop(ctx, current.choices, then=Kind.MENU)
+            return pick_workshop(ctx, current.choices, then="mn")
         return [Send(ctx.tr.t("menu.no_workshop"))]
     word = args.strip().lower()
     if word in ("off", "no", "apagar", "desactivar"):
@@ -190,8 +190,8 @@ async def reminders_switch(ctx: Ctx, args: str) -> list[Event]:
                 ctx.tr.t(state) + "\n" + ctx.tr.t("reminders.usage"),
                 [
                     [
-                        Button(ctx.tr.t("button.reminders_on"), pack(Kind.REMINDERS, 1)),
-                        Button(ctx.tr.t("button.reminders_off"), pack(Kind.REMINDERS, 0)),
+                        Button(ctx.tr.t("button.reminders_on"), SetReminders(on=True).pack()),
+                        Button(ctx.tr.t("button.reminders_off"), SetReminders(on=False).pack()),
                     ]
                 ],
             )
@@ -200,12 +200,9 @@ async def reminders_switch(ctx: Ctx, args: str) -> list[Event]:
     return [Send(ctx.tr.t("reminders.muted" if muted else "reminders.restored"))]
 
 
-async def on_reminders_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+async def on_reminders_callback(ctx: Ctx, cb: SetReminders, message_id: int) -> list[Event]:
     """Handle the on/off buttons of /reminders."""
-    value = cb.int_field(0)
-    if value not in (0, 1):
-        return [Notice(ctx.tr.t("notice.stale"))]
-    events = await reminders_switch(ctx, "on" if value == 1 else "off")
+    events = await reminders_switch(ctx, "on" if cb.on else "off")
     text = events[0].text if isinstance(events[0], Send) else ""
     return [Notice(), Edit(message_id, text)]
 

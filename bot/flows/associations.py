@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import ProgressView, ViewerInvite, ViewerPanel, ViewerRemove
 from bot.flows.common import Ctx
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SetCommands
 from bot.flows.nav import VIEWER_PREFIX, start_link
@@ -35,9 +35,7 @@ async def viewer_command(ctx: Ctx, args: str = "") -> list[Event]:
         return [Send(ctx.tr.t("viewer.only"))]
     if len(associations) == 1:
         return await _panel(ctx, associations[0], None)
-    rows: Keyboard = [
-        [Button(a.name[:60], pack(Kind.VIEWER, "p", a.id))] for a in associations[:40]
-    ]
+    rows: Keyboard = [[Button(a.name[:60], ViewerPanel(a.id).pack())] for a in associations[:40]]
     return [Send(ctx.tr.t("viewer.pick"), rows)]
 
 
@@ -48,42 +46,39 @@ async def _panel(ctx: Ctx, association: Association, message_id: int | None) -> 
     ) or ctx.tr.t("viewer.none")
     text = ctx.tr.t("viewer.panel", name=association.name, viewers=names)
     rows: Keyboard = [
-        [Button(ctx.tr.plain("viewer.button_invite"), pack(Kind.VIEWER, "i", association.id))]
+        [Button(ctx.tr.plain("viewer.button_invite"), ViewerInvite(association.id).pack())]
     ]
     for viewer in viewers[:20]:
         label = ctx.tr.plain("viewer.button_remove", name=viewer.name or str(viewer.telegram_id))
-        rows.append(
-            [Button(label[:60], pack(Kind.VIEWER, "r", association.id, viewer.telegram_id))]
-        )
+        rows.append([Button(label[:60], ViewerRemove(association.id, viewer.telegram_id).pack())])
     if message_id is not None:
         return [Edit(message_id, text, rows)]
     return [Send(text, rows)]
 
 
-async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+VIEWER_TAPS = (ViewerPanel, ViewerInvite, ViewerRemove)
+
+
+async def on_callback(
+    ctx: Ctx, cb: ViewerPanel | ViewerInvite | ViewerRemove, message_id: int
+) -> list[Event]:
     """Handle the viewer panel: show it, make an invitation link, remove a viewer."""
-    op, association_id = cb.str_field(0), cb.int_field(1)
     allowed = {a.id: a for a in await manageable(ctx)}
-    association = allowed.get(association_id) if association_id is not None else None
+    association = allowed.get(cb.association)
     if association is None:
         return [Notice(ctx.tr.t("viewer.only"), alert=True)]
-    if op == "p":
+    if isinstance(cb, ViewerPanel):
         return [Notice(), *await _panel(ctx, association, message_id)]
-    if op == "i":
+    if isinstance(cb, ViewerInvite):
         token = secrets.token_urlsafe(INVITE_BYTES)
         await ctx.svc.store.create_viewer_invite(
             token, association.id, ctx.actor.telegram_id, ctx.svc.clock.now()
         )
         link = start_link(ctx.svc.bot_username, VIEWER_PREFIX, token)
         return [Notice(), Send(ctx.tr.t("viewer.invite", name=association.name, link=link))]
-    if op == "r":
-        telegram_id = cb.int_field(2)
-        if telegram_id is None or not await ctx.svc.store.remove_viewer(
-            association.id, telegram_id
-        ):
-            return [Notice(ctx.tr.t("notice.stale"))]
-        return [Notice(ctx.tr.t("viewer.removed")), *await _panel(ctx, association, message_id)]
-    return [Notice(ctx.tr.t("notice.stale"))]
+    if not await ctx.svc.store.remove_viewer(association.id, cb.viewer):
+        return [Notice(ctx.tr.t("notice.stale"))]
+    return [Notice(ctx.tr.t("viewer.removed")), *await _panel(ctx, association, message_id)]
 
 
 async def redeem(ctx: Ctx, token: str) -> list[Event]:
@@ -104,7 +99,7 @@ async def redeem(ctx: Ctx, token: str) -> list[Event]:
         [
             Button(
                 ctx.tr.plain("viewer.button_progress"),
-                pack(Kind.PROGRESS, "v", f"a{association.id}"),
+                ProgressView("a", association.id).pack(),
             )
         ]
     ]

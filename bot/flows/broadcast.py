@@ -6,7 +6,15 @@ import html
 import re
 from datetime import datetime
 
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import (
+    Audience,
+    AudienceInstitution,
+    AudienceName,
+    BroadcastCancel,
+    BroadcastSchedule,
+    BroadcastSend,
+    BroadcastStop,
+)
 from bot.flows.common import Ctx, Media, short_hash, workshop_file
 from bot.flows.events import Button, Deliver, Edit, Event, Keyboard, Notice, Rearm, Send, SendMedia
 from bot.flows.schedule import EVALUATION_ID
@@ -15,7 +23,7 @@ from storage import Broadcast, BroadcastStatus, DialogState, OutMessage, Recipie
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
-AUDIENCES = ("all", "nodgca", "noeval", "inst")
+AUDIENCES: tuple[AudienceName, ...] = ("all", "nodgca", "noeval", "inst")
 WHEN = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2})[:.h](\d{2})\s*$")
 
 
@@ -55,15 +63,15 @@ async def choose_audience(ctx: Ctx, workshop: Workshop) -> list[Event]:
     """Ask whom the broadcast is for, with how many people each choice reaches."""
     recipients = await _recipients(ctx.svc, workshop)
     rows: Keyboard = []
-    for audience in ("all", "nodgca", "noeval"):
+    for audience in AUDIENCES[:-1]:
         n = len(select(audience, None, recipients))
         label = ctx.tr.plain(
             "broadcast.audience_button", label=ctx.tr.plain(f"broadcast.audience_{audience}"), n=n
         )
-        rows.append([Button(label, pack(Kind.AUDIENCE, workshop.id, audience))])
+        rows.append([Button(label, Audience(workshop.id, audience).pack())])
     if _institutions(recipients):
         rows.append(
-            [Button(ctx.tr.t("broadcast.audience_inst"), pack(Kind.AUDIENCE, workshop.id, "inst"))]
+            [Button(ctx.tr.t("broadcast.audience_inst"), Audience(workshop.id, "inst").pack())]
         )
     title = workshop_file(workshop).title.get(ctx.lang)
     return [Send(ctx.tr.t("broadcast.pick_audience", title=title), rows)]
@@ -76,20 +84,21 @@ def _institution_menu(ctx: Ctx, workshop: Workshop, recipients: list[Recipient])
         [
             Button(
                 f"{name} ({len(select('inst', name, recipients))})"[:64],
-                pack(Kind.AUDIENCE_INSTITUTION, workshop.id, index, digest),
+                AudienceInstitution(workshop.id, index, digest).pack(),
             )
         ]
         for index, name in enumerate(names)
     ]
 
 
-async def on_audience(ctx: Ctx, workshop: Workshop, cb: Callback, message_id: int) -> list[Event]:
+async def on_audience(
+    ctx: Ctx, workshop: Workshop, cb: Audience | AudienceInstitution, message_id: int
+) -> list[Event]:
     """Start a draft for the chosen audience and ask for the message."""
     recipients = await _recipients(ctx.svc, workshop)
-    if cb.kind is Kind.AUDIENCE:
-        audience = cb.str_field(1)
-        if audience not in AUDIENCES:
-            return [Notice(ctx.tr.t("notice.stale"))]
+    audience: AudienceName
+    if isinstance(cb, Audience):
+        audience = cb.audience
         if audience == "inst":
             return [
                 Notice(),
@@ -102,10 +111,9 @@ async def on_audience(ctx: Ctx, workshop: Workshop, cb: Callback, message_id: in
         arg = None
     else:
         names = _institutions(recipients)
-        index = cb.int_field(1)
-        if cb.str_field(2) != short_hash(*names) or index is None or not 0 <= index < len(names):
+        if cb.digest != short_hash(*names) or not 0 <= cb.index < len(names):
             return [Notice(ctx.tr.t("notice.stale"))]
-        audience, arg = "inst", names[index]
+        audience, arg = "inst", names[cb.index]
     svc, now = ctx.svc, ctx.svc.clock.now()
     broadcast_id = await svc.store.create_broadcast(
         workshop.id, ctx.actor.telegram_id, audience, now
@@ -126,7 +134,7 @@ async def on_audience(ctx: Ctx, workshop: Workshop, cb: Callback, message_id: in
                 text_limit=ctx.tr.integer(TEXT_LIMIT),
                 caption_limit=ctx.tr.integer(CAPTION_LIMIT),
             ),
-            [[Button(ctx.tr.t("button.cancel"), pack(Kind.BROADCAST_CANCEL, broadcast_id))]],
+            [[Button(ctx.tr.t("button.cancel"), BroadcastCancel(broadcast_id).pack())]],
         ),
     ]
 
@@ -197,12 +205,10 @@ async def preview(ctx: Ctx, broadcast: Broadcast) -> list[Event]:
         Send(
             summary,
             [
-                [Button(ctx.tr.t("button.cancel"), pack(Kind.BROADCAST_CANCEL, broadcast.id))],
+                [Button(ctx.tr.t("button.cancel"), BroadcastCancel(broadcast.id).pack())],
                 [
-                    Button(
-                        ctx.tr.t("button.schedule"), pack(Kind.BROADCAST_SCHEDULE, broadcast.id)
-                    ),
-                    Button(ctx.tr.t("button.send_now"), pack(Kind.BROADCAST_SEND, broadcast.id)),
+                    Button(ctx.tr.t("button.schedule"), BroadcastSchedule(broadcast.id).pack()),
+                    Button(ctx.tr.t("button.send_now"), BroadcastSend(broadcast.id).pack()),
                 ],
             ],
         ),
@@ -235,13 +241,17 @@ async def launch(svc: Services, broadcast_id: int) -> int:
     return len(messages) if started else 0
 
 
-async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+async def on_callback(
+    ctx: Ctx,
+    cb: BroadcastSend | BroadcastSchedule | BroadcastCancel | BroadcastStop,
+    message_id: int,
+) -> list[Event]:
     """Handle send, schedule, cancel and stop buttons of a broadcast."""
-    broadcast = await _own_broadcast(ctx, cb.int_field(0))
+    broadcast = await _own_broadcast(ctx, cb.broadcast)
     if broadcast is None:
         return [Notice(ctx.tr.t("notice.stale"))]
     store, now = ctx.svc.store, ctx.svc.clock.now()
-    if cb.kind is Kind.BROADCAST_CANCEL:
+    if isinstance(cb, BroadcastCancel):
         if broadcast.status not in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
             return [Notice(ctx.tr.t("notice.stale"))]
         await store.update_broadcast(broadcast.id, status=BroadcastStatus.CANCELLED)
@@ -249,7 +259,7 @@ async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
         if dialog is not None and dialog.data.get("broadcast_id") == broadcast.id:
             await store.clear_dialog(ctx.actor.telegram_id)
         return [Notice(), Edit(message_id, ctx.tr.t("broadcast.cancelled")), Rearm()]
-    if cb.kind is Kind.BROADCAST_STOP:
+    if isinstance(cb, BroadcastStop):
         if broadcast.status is not BroadcastStatus.SENDING:
             return [Notice(ctx.tr.t("notice.stale"))]
         withdrawn = await store.cancel_outbox(f"bc:{broadcast.id}")
@@ -261,7 +271,7 @@ async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
         return [Notice(ctx.tr.t("broadcast.stopped", n=withdrawn)), Edit(message_id, text)]
     if broadcast.status is not BroadcastStatus.DRAFT or broadcast.text is None:
         return [Notice(ctx.tr.t("notice.stale"))]
-    if cb.kind is Kind.BROADCAST_SCHEDULE:
+    if isinstance(cb, BroadcastSchedule):
         await store.set_dialog(
             ctx.actor.telegram_id,
             DialogState.BROADCAST_SCHEDULE,
@@ -276,7 +286,7 @@ async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
             Notice(),
             Edit(message_id, ctx.tr.t("broadcast.ask_when", zone=spec.timezone, example=example)),
         ]
-    # Kind.BROADCAST_SEND
+    # BroadcastSend
     await store.update_broadcast(
         broadcast.id, progress_chat_id=ctx.actor.telegram_id, progress_message_id=message_id
     )
@@ -320,7 +330,7 @@ async def on_schedule_text(ctx: Ctx, broadcast_id: int | None, text: str) -> lis
     return [
         Send(
             ctx.tr.t("broadcast.scheduled", when=ctx.tr.datetime(when), zone=spec.timezone),
-            [[Button(ctx.tr.t("button.cancel"), pack(Kind.BROADCAST_CANCEL, broadcast.id))]],
+            [[Button(ctx.tr.t("button.cancel"), BroadcastCancel(broadcast.id).pack())]],
         ),
         Rearm(),
     ]
@@ -346,7 +356,7 @@ async def progress(
         )
         return text, None
     text = tr.t("broadcast.progress", sent=tr.integer(sent), total=tr.integer(total))
-    return text, [[Button(tr.t("button.stop_broadcast"), pack(Kind.BROADCAST_STOP, broadcast.id))]]
+    return text, [[Button(tr.t("button.stop_broadcast"), BroadcastStop(broadcast.id).pack())]]
 
 
 async def resume_interrupted(svc: Services) -> list[int]:

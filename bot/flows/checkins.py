@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from bot.content import DAY_END, WorkshopFile
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import StatusCode, UpdateNext, UpdateStart, UpdateStatus, UpdateStop
 from bot.flows.common import Ctx, Media, clean_text_answer, workshop_file
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
 from bot.flows.plans import STATUS_ICON, as_int, card, my_plan, not_member, status_label
@@ -33,7 +33,7 @@ MAX_EVIDENCE_BYTES = 20 * 1024 * 1024
 MAX_NOTE = 500
 # A second tap on the same status within this time is the same update, not a new one.
 DOUBLE_TAP = timedelta(minutes=2)
-STATUS_CODES = {
+STATUS_CODES: dict[StatusCode, StepStatus] = {
     "ns": StepStatus.NOT_STARTED,
     "ip": StepStatus.IN_PROGRESS,
     "dn": StepStatus.DONE,
@@ -51,7 +51,7 @@ EVIDENCE_KINDS = ("photo", "document")
 def _status_buttons(tr: Translator, plan: Plan, step: PlanStep) -> Keyboard:
     def button(status: StepStatus) -> Button:
         return Button(
-            status_label(tr, status), pack(Kind.UPDATE, "s", plan.id, step.id, CODE_OF[status])
+            status_label(tr, status), UpdateStatus(plan.id, step.id, CODE_OF[status]).pack()
         )
 
     return [
@@ -59,8 +59,8 @@ def _status_buttons(tr: Translator, plan: Plan, step: PlanStep) -> Keyboard:
         [button(StepStatus.DONE), button(StepStatus.BLOCKED)],
         [button(StepStatus.DROPPED)],
         [
-            Button(tr.plain("plan.button_skip_step"), pack(Kind.UPDATE, "n", plan.id, step.id)),
-            Button(tr.plain("plan.button_stop_update"), pack(Kind.UPDATE, "x", plan.id)),
+            Button(tr.plain("plan.button_skip_step"), UpdateNext(plan.id, step.id).pack()),
+            Button(tr.plain("plan.button_stop_update"), UpdateStop(plan.id).pack()),
         ],
     ]
 
@@ -111,34 +111,33 @@ async def _finish(ctx: Ctx, plan: Plan) -> list[Event]:
     return [Send(ctx.tr.t("plan.update_thanks")), *await card(ctx, plan)]
 
 
-async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+UPDATE_TAPS = (UpdateStart, UpdateStatus, UpdateNext, UpdateStop)
+
+
+async def on_callback(
+    ctx: Ctx, cb: UpdateStart | UpdateStatus | UpdateNext | UpdateStop, message_id: int
+) -> list[Event]:
     """Handle the update buttons: start, a status, the next step, stop."""
-    op = cb.str_field(0)
-    plan = await my_plan(ctx, cb.int_field(1))
+    plan = await my_plan(ctx, cb.plan)
     if plan is None:
         return not_member(ctx)
-    if op == "st":
-        return [Notice(), *await start_update(ctx, plan, cb.int_field(2))]
-    if op == "x":
+    if isinstance(cb, UpdateStart):
+        return [Notice(), *await start_update(ctx, plan, cb.step)]
+    if isinstance(cb, UpdateStop):
         return [
             Notice(),
             Edit(message_id, ctx.tr.t("plan.update_stopped")),
             *await _finish(ctx, plan),
         ]
-    step = next((s for s in plan.steps if s.id == cb.int_field(2)), None)
+    step = next((s for s in plan.steps if s.id == cb.step), None)
     if step is None:
         return [Notice(ctx.tr.t("plan.step_gone"), alert=True)]
-    if op == "n":
+    if isinstance(cb, UpdateNext):
         following = _next_open(plan, step.id)
         if following is None:
             return [Notice(), *await _finish(ctx, plan)]
         return [Notice(), *await _step_prompt(ctx, plan, following)]
-    if op == "s":
-        status = STATUS_CODES.get(cb.str_field(3) or "")
-        if status is None:
-            return [Notice(ctx.tr.t("notice.stale"))]
-        return await _record(ctx, plan, step, status, message_id)
-    return [Notice(ctx.tr.t("notice.stale"))]
+    return await _record(ctx, plan, step, STATUS_CODES[cb.status], message_id)
 
 
 async def _record(
@@ -178,11 +177,11 @@ async def _record(
 
 def _extra_buttons(tr: Translator, plan: Plan, step_id: int) -> Keyboard:
     if _next_open(plan, step_id) is None:
-        return [[Button(tr.plain("plan.button_stop_update"), pack(Kind.UPDATE, "x", plan.id))]]
+        return [[Button(tr.plain("plan.button_stop_update"), UpdateStop(plan.id).pack())]]
     return [
         [
-            Button(tr.plain("plan.button_next_step"), pack(Kind.UPDATE, "n", plan.id, step_id)),
-            Button(tr.plain("plan.button_stop_update"), pack(Kind.UPDATE, "x", plan.id)),
+            Button(tr.plain("plan.button_next_step"), UpdateNext(plan.id, step_id).pack()),
+            Button(tr.plain("plan.button_stop_update"), UpdateStop(plan.id).pack()),
         ]
     ]
 
@@ -276,7 +275,7 @@ def _plan_buttons(tr: Translator, plans: list[Plan], step_id: int | None = None)
         [
             Button(
                 tr.plain("plan.button_update_named", title=p.title)[:60],
-                pack(Kind.UPDATE, "st", p.id, step_id or 0),
+                UpdateStart(p.id, step_id or None).pack(),
             )
         ]
         for p in plans
@@ -391,7 +390,7 @@ async def _overdue(svc: Services, now: datetime, workshops: _Workshops) -> int:
                 [
                     Button(
                         tr.plain("plan.button_update_step"),
-                        pack(Kind.UPDATE, "st", plan.id, step.id),
+                        UpdateStart(plan.id, step.id).pack(),
                     )
                 ]
             ]

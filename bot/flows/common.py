@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.content import WorkshopFile, parse_model
-from bot.flows.callbacks import Kind, pack
+from bot.flows.callbacks import OpenMenu
 from bot.flows.events import Button, Keyboard
 from bot.i18n import Translator
 from bot.services import Services
@@ -106,7 +106,7 @@ def text_length_error(tr: Translator, text: str, minimum: int, maximum: int) -> 
 
 def menu_button(tr: Translator) -> Keyboard:
     """Return a keyboard with a single Menu button."""
-    return [[Button(tr.t("button.menu"), pack(Kind.MENU))]]
+    return [[Button(tr.t("button.menu"), OpenMenu().pack())]]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.content import Questionnaire
 from bot.flows import questionnaire as engine
-from bot.flows.callbacks import Kind, pack
+from bot.flows.callbacks import OpenMenu
 from bot.flows.common import Ctx, current_workshop, workshop_file
 from bot.flows.events import Button, Event, Send, SendPhoto
 from bot.flows.nav import pick_workshop
@@ -150,7 +150,7 @@ async def profile_event(ctx: Ctx, run: engine.Run) -> SendPhoto:
     return SendPhoto(
         render=partial(render_profile, chart),
         caption=_profile_caption(ctx, q, scores),
-        buttons=[[Button(tr.t("button.menu"), pack(Kind.MENU))]],
+        buttons=[[Button(tr.t("button.menu"), OpenMenu().pack())]],
     )
 
 
@@ -196,7 +196,7 @@ def _with_group(
     return SendPhoto(
         render=figure,
         caption=caption[:1024],
-        buttons=[[Button(tr.t("button.menu"), pack(Kind.MENU))]],
+        buttons=[[Button(tr.t("button.menu"), OpenMenu().pack())]],
     )
 
 
@@ -258,7 +258,7 @@ async def open_dgca(ctx: Ctx, workshop_id: int | None = None) -> list[Event]:
     else:
         current = await current_workshop(ctx)
         if current.ambiguous:
-            return pick_workshop(ctx, current.choices, then=Kind.OPEN_DGCA)
+            return pick_workshop(ctx, current.choices, then="od")
         participant, workshop = current.participant, current.workshop
         if participant is None or workshop is None:
             return [Send(ctx.tr.t("dgca.not_joined"))]

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from bot.content import WorkshopFile
 from bot.flows import questionnaire as engine
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import CommentSession, EvaluationAdmin, OpenMenu, RateSession
 from bot.flows.common import Ctx, current_workshop, text_length_error, workshop_file
 from bot.flows.events import Button, Deliver, Edit, Event, Keyboard, Notice, Rearm, Send
 from bot.flows.nav import pick_workshop
@@ -52,7 +52,7 @@ def state(spec: WorkshopFile, workshop: Workshop, now: datetime) -> str:
 async def after_submit(ctx: Ctx, run: engine.Run) -> list[Event]:
     """Thank the participant for the evaluation."""
     return [
-        Send(ctx.tr.t("evaluation.thanks"), [[Button(ctx.tr.t("button.menu"), pack(Kind.MENU))]])
+        Send(ctx.tr.t("evaluation.thanks"), [[Button(ctx.tr.t("button.menu"), OpenMenu().pack())]])
     ]
 
 
@@ -68,7 +68,7 @@ async def open_evaluation(ctx: Ctx, workshop_id: int | None = None) -> list[Even
     else:
         current = await current_workshop(ctx)
         if current.ambiguous:
-            return pick_workshop(ctx, current.choices, then=Kind.OPEN_EVALUATION)
+            return pick_workshop(ctx, current.choices, then="oe")
         workshop, participant = current.workshop, current.participant
     if workshop is None or participant is None:
         return [Send(ctx.tr.t("dgca.not_joined"))]
@@ -116,18 +116,14 @@ async def admin_menu(ctx: Ctx, workshop: Workshop) -> list[Event]:
     )
     rows: Keyboard = []
     if status == "not_open":
-        rows = [
-            [Button(ctx.tr.t("button.open_evaluation"), pack(Kind.EVALUATION_ADMIN, workshop.id))]
-        ]
+        rows = [[Button(ctx.tr.t("button.open_evaluation"), EvaluationAdmin(workshop.id).pack())]]
     return [Send(text, rows or None)]
 
 
-async def on_admin_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+async def on_admin_callback(ctx: Ctx, cb: EvaluationAdmin, message_id: int) -> list[Event]:
     """Open the evaluation now; the invitation goes out at once."""
-    workshop_id = cb.int_field(0)
-    if workshop_id is None or not await ctx.svc.store.is_organizer(
-        workshop_id, ctx.actor.telegram_id
-    ):
+    workshop_id = cb.workshop
+    if not await ctx.svc.store.is_organizer(workshop_id, ctx.actor.telegram_id):
         return [Notice(ctx.tr.t("notice.stale"))]
     workshop = await ctx.svc.store.workshop(workshop_id)
     if workshop is None or ctx.svc.content.questionnaires.get(EVALUATION_ID) is None:
@@ -151,15 +147,15 @@ async def on_admin_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Eve
 
 def rating_buttons(workshop_id: int, session_id: str) -> Keyboard:
     """Return the one-tap 1-5 rating row for a session."""
-    return [
-        [Button(str(n), pack(Kind.RATE_SESSION, workshop_id, session_id, n)) for n in range(1, 6)]
-    ]
+    return [[Button(str(n), RateSession(workshop_id, session_id, n).pack()) for n in range(1, 6)]]
 
 
-async def on_rating_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+async def on_rating_callback(
+    ctx: Ctx, cb: RateSession | CommentSession, message_id: int
+) -> list[Event]:
     """Record a session rating, or start a comment on it."""
-    workshop_id, session_id = cb.int_field(0), cb.str_field(1)
-    workshop = await ctx.svc.store.workshop(workshop_id) if workshop_id is not None else None
+    workshop_id, session_id = cb.workshop, cb.session
+    workshop = await ctx.svc.store.workshop(workshop_id)
     participant = (
         await ctx.svc.store.participant(workshop.id, ctx.actor.telegram_id) if workshop else None
     )
@@ -171,7 +167,7 @@ async def on_rating_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Ev
         return [Notice(ctx.tr.t("notice.stale"))]
     title = session.title.get(ctx.lang)
     now = ctx.svc.clock.now()
-    if cb.kind is Kind.COMMENT_SESSION:
+    if isinstance(cb, CommentSession):
         await ctx.svc.store.set_dialog(
             ctx.actor.telegram_id,
             DialogState.FEEDBACK_COMMENT,
@@ -179,8 +175,8 @@ async def on_rating_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Ev
             now,
         )
         return [Notice(), Send(ctx.tr.t("feedback.ask_comment", title=title, max=COMMENT_MAX))]
-    rating = cb.int_field(2)
-    if rating is None or not 1 <= rating <= 5:
+    rating = cb.rating
+    if not 1 <= rating <= 5:
         return [Notice(ctx.tr.t("notice.stale"))]
     await ctx.svc.store.rate_session(participant.id, workshop.id, session.id, rating, now)
     return [
@@ -192,7 +188,7 @@ async def on_rating_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Ev
                 [
                     Button(
                         ctx.tr.t("button.add_comment"),
-                        pack(Kind.COMMENT_SESSION, workshop.id, session.id),
+                        CommentSession(workshop.id, session.id).pack(),
                     )
                 ]
             ],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.content import WorkshopFile, is_valid_join_code
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import Consent, JoinContinue, JoinLanguage, OpenDgca, OpenMenu
 from bot.flows.common import Actor, Ctx, date_range, make_ctx, workshop_file
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SetCommands
 from bot.flows.profile import ask_next_profile_step
@@ -34,8 +34,8 @@ async def start(svc: Services, actor: Actor, code: str) -> list[Event]:
             Send(
                 ctx.tr.t("join.already", title=spec.title.get(ctx.lang)),
                 [
-                    [Button(ctx.tr.t("button.dgca"), pack(Kind.OPEN_DGCA, workshop.id))],
-                    [Button(ctx.tr.t("button.menu"), pack(Kind.MENU))],
+                    [Button(ctx.tr.t("button.dgca"), OpenDgca(workshop.id).pack())],
+                    [Button(ctx.tr.t("button.menu"), OpenMenu().pack())],
                 ],
             )
         ]
@@ -58,14 +58,12 @@ def _greeting(ctx: Ctx, workshop: Workshop) -> tuple[str, Keyboard]:
         dates=date_range(ctx.tr, spec.start_date, spec.end_date),
     )
     others = [
-        Button(
-            ctx.svc.i18n(lang).t("language.switch_to"), pack(Kind.JOIN_LANGUAGE, workshop.id, lang)
-        )
+        Button(ctx.svc.i18n(lang).t("language.switch_to"), JoinLanguage(workshop.id, lang).pack())
         for lang in ctx.svc.i18n.languages
         if lang != ctx.lang
     ]
     return text, [
-        [Button(ctx.tr.t("button.continue"), pack(Kind.JOIN_CONTINUE, workshop.id))],
+        [Button(ctx.tr.t("button.continue"), JoinContinue(workshop.id).pack())],
         others,
     ]
 
@@ -78,16 +76,14 @@ def _consent(ctx: Ctx, spec: WorkshopFile, workshop_id: int) -> tuple[str, Keybo
     )
     return text, [
         [
-            Button(ctx.tr.t("button.decline"), pack(Kind.CONSENT, workshop_id, 0)),
-            Button(ctx.tr.t("button.accept"), pack(Kind.CONSENT, workshop_id, 1)),
+            Button(ctx.tr.t("button.decline"), Consent(workshop_id, accept=False).pack()),
+            Button(ctx.tr.t("button.accept"), Consent(workshop_id, accept=True).pack()),
         ]
     ]
 
 
-async def _pending(ctx: Ctx, workshop_id: int | None) -> tuple[Workshop, Dialog] | None:
+async def _pending(ctx: Ctx, workshop_id: int) -> tuple[Workshop, Dialog] | None:
     """Return the workshop only if this person opened its link (forged taps get None)."""
-    if workshop_id is None:
-        return None
     dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
     if dialog is None or dialog.state not in JOIN_STATES:
         return None
@@ -109,16 +105,19 @@ async def _join_ctx(ctx: Ctx, workshop: Workshop, dialog: Dialog) -> Ctx:
     return Ctx(ctx.svc, ctx.actor, lang)
 
 
-async def on_join_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+JoinTap = JoinLanguage | JoinContinue | Consent
+
+
+async def on_join_callback(ctx: Ctx, cb: JoinTap, message_id: int) -> list[Event]:
     """Handle the greeting and consent buttons."""
-    found = await _pending(ctx, cb.int_field(0))
+    found = await _pending(ctx, cb.workshop)
     if found is None:
         return [Notice(ctx.tr.t("notice.stale"))]
     workshop, dialog = found
     ctx = await _join_ctx(ctx, workshop, dialog)
     store, now, uid = ctx.svc.store, ctx.svc.clock.now(), ctx.actor.telegram_id
-    if cb.kind is Kind.JOIN_LANGUAGE:
-        lang = cb.str_field(1)
+    if isinstance(cb, JoinLanguage):
+        lang = cb.lang
         if lang not in ctx.svc.i18n.languages:
             return [Notice(ctx.tr.t("notice.stale"))]
         # Nothing is stored about the person before consent, so the choice waits in the dialog.
@@ -126,12 +125,11 @@ async def on_join_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Even
         ctx = Ctx(ctx.svc, ctx.actor, lang)
         text, buttons = _greeting(ctx, workshop)
         return [Notice(), Edit(message_id, text, buttons), SetCommands(lang)]
-    if cb.kind is Kind.JOIN_CONTINUE:
+    if isinstance(cb, JoinContinue):
         await store.set_dialog(uid, DialogState.JOIN_CONSENT, dialog.data, now)
         text, buttons = _consent(ctx, workshop_file(workshop), workshop.id)
         return [Notice(), Edit(message_id, text, buttons)]
-    # Kind.CONSENT
-    if cb.str_field(1) != "1":
+    if not cb.accept:
         await store.clear_dialog(uid)
         return [Notice(), Edit(message_id, ctx.tr.t("join.declined"))]
     user = await store.user(uid)

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from bot.flows.agenda import agenda
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import (
+    OpenDgca,
+    OpenMenu,
+    PickLanguage,
+    PickWorkshop,
+    PlanList,
+    ShowHelp,
+    ShowPrivacy,
+)
 from bot.flows.common import Ctx, current_workshop, date_range, workshop_file
 from bot.flows.dgca import open_dgca
 from bot.flows.evaluation import open_evaluation
@@ -36,7 +44,7 @@ async def menu(ctx: Ctx) -> list[Event]:
     if not current.choices:
         return [Send(ctx.tr.t("menu.no_workshop"))]
     if current.ambiguous:
-        return pick_workshop(ctx, current.choices, then=Kind.MENU)
+        return pick_workshop(ctx, current.choices, then="mn")
     participant, workshop = current.participant, current.workshop
     assert participant is not None and workshop is not None
     spec = workshop_file(workshop)
@@ -47,32 +55,27 @@ async def menu(ctx: Ctx) -> list[Event]:
         dgca=await _dgca_status(ctx, participant, workshop),
     )
     rows: Keyboard = [
-        [Button(ctx.tr.t("button.dgca"), pack(Kind.OPEN_DGCA, workshop.id))],
-        [Button(ctx.tr.t("button.plans"), pack(Kind.PLAN, "ls", 0))],
+        [Button(ctx.tr.t("button.dgca"), OpenDgca(workshop.id).pack())],
+        [Button(ctx.tr.t("button.plans"), PlanList().pack())],
         [
-            Button(ctx.tr.t("button.language"), pack(Kind.LANGUAGE)),
-            Button(ctx.tr.t("button.help"), pack(Kind.HELP)),
+            Button(ctx.tr.t("button.language"), PickLanguage().pack()),
+            Button(ctx.tr.t("button.help"), ShowHelp().pack()),
         ],
-        [Button(ctx.tr.t("button.privacy"), pack(Kind.PRIVACY))],
+        [Button(ctx.tr.t("button.privacy"), ShowPrivacy().pack())],
     ]
     if len(current.choices) > 1:
-        rows.append([Button(ctx.tr.t("button.switch_workshop"), pack(Kind.WORKSHOP, 0, "mn"))])
+        rows.append([Button(ctx.tr.t("button.switch_workshop"), PickWorkshop(0, "mn").pack())])
     return [Send(text, rows)]
 
 
-async def on_workshop_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+async def on_workshop_callback(ctx: Ctx, cb: PickWorkshop, message_id: int) -> list[Event]:
     """Make the picked workshop the one the conversation is about, then go on."""
-    workshop_id = cb.int_field(0)
-    then = cb.str_field(1)
+    workshop_id, then = cb.workshop, cb.then
     if workshop_id == 0:
         current = await current_workshop(ctx)
-        return [Notice(), *pick_workshop(ctx, current.choices, then=Kind.MENU)]
-    participant = (
-        await ctx.svc.store.participant(workshop_id, ctx.actor.telegram_id)
-        if workshop_id is not None
-        else None
-    )
-    if participant is None or workshop_id is None:
+        return [Notice(), *pick_workshop(ctx, current.choices, then="mn")]
+    participant = await ctx.svc.store.participant(workshop_id, ctx.actor.telegram_id)
+    if participant is None:
         return [Notice(ctx.tr.t("notice.stale"))]
     await ctx.svc.store.set_active_workshop(ctx.actor.telegram_id, workshop_id, ctx.svc.clock.now())
     workshop = await ctx.svc.store.workshop(workshop_id)
@@ -82,34 +85,34 @@ async def on_workshop_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[
         Notice(),
         Edit(message_id, ctx.tr.t("menu.workshop_chosen", title=title)),
     ]
-    if then == Kind.OPEN_DGCA.value:
+    if then == "od":
         return [*events, *await open_dgca(ctx, workshop_id)]
-    if then == Kind.OPEN_EVALUATION.value:
+    if then == "oe":
         return [*events, *await open_evaluation(ctx, workshop_id)]
-    if then == Kind.PLAN.value:
+    if then == "pl":
         return [*events, *await new_plan(ctx, workshop_id)]
-    if then == Kind.AGENDA.value:
+    if then == "ag":
         return [*events, *await agenda(ctx)]
     return [*events, *await menu(ctx)]
 
 
 def help_text(ctx: Ctx) -> list[Event]:
     """Explain what the bot does and its commands."""
-    return [Send(ctx.tr.t("help.text"), [[Button(ctx.tr.t("button.menu"), pack(Kind.MENU))]])]
+    return [Send(ctx.tr.t("help.text"), [[Button(ctx.tr.t("button.menu"), OpenMenu().pack())]])]
 
 
 def language_menu(ctx: Ctx) -> list[Event]:
     """Offer the supported languages."""
     rows = [
-        [Button(ctx.svc.i18n(lang).t("language.name"), pack(Kind.LANGUAGE, lang))]
+        [Button(ctx.svc.i18n(lang).t("language.name"), PickLanguage(lang).pack())]
         for lang in ctx.svc.i18n.languages
     ]
     return [Send(ctx.tr.t("language.ask"), rows)]
 
 
-async def on_language_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+async def on_language_callback(ctx: Ctx, cb: PickLanguage, message_id: int) -> list[Event]:
     """Switch the person's language, or show the choice."""
-    lang = cb.str_field(0)
+    lang = cb.lang
     if lang is None:
         return [Notice(), *language_menu(ctx)]
     if lang not in ctx.svc.i18n.languages:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from bot.flows.callbacks import Kind, pack
+from bot.flows.callbacks import PickWorkshop, Then
 from bot.flows.common import Ctx, date_range, workshop_file
 from bot.flows.events import Button, Event, Keyboard, Send
 from storage import Participant, Workshop
@@ -40,12 +40,12 @@ def start_link(bot_username: str, prefix: str, token: str) -> str:
 
 
 def pick_workshop(
-    ctx: Ctx, choices: list[tuple[Participant, Workshop]], *, then: Kind
+    ctx: Ctx, choices: list[tuple[Participant, Workshop]], *, then: Then
 ) -> list[Event]:
     """Ask which workshop the person means; the menu then continues with `then`."""
     rows: Keyboard = []
     for _, workshop in choices:
         spec = workshop_file(workshop)
         label = f"{spec.title.get(ctx.lang)} · {date_range(ctx.tr, spec.start_date, spec.end_date)}"
-        rows.append([Button(label[:64], pack(Kind.WORKSHOP, workshop.id, then.value))])
+        rows.append([Button(label[:64], PickWorkshop(workshop.id, then).pack())])
     return [Send(ctx.tr.t("menu.pick_workshop"), rows)]

@@ -7,7 +7,18 @@ from io import BytesIO
 
 from bot.content import ContentError
 from bot.flows import broadcast, evaluation, reports
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import (
+    Audience,
+    AudienceInstitution,
+    BroadcastCancel,
+    BroadcastSchedule,
+    BroadcastSend,
+    BroadcastStop,
+    LinkGroup,
+    OrgAction,
+    OrgActionName,
+    OrgInvite,
+)
 from bot.flows.common import Ctx, date_range, workshop_file
 from bot.flows.events import (
     Button,
@@ -28,7 +39,6 @@ from storage import Workshop
 INVITE_BYTES = 12
 MAX_IMPORT_BYTES = 256 * 1024
 MAX_ERRORS_SHOWN = 10
-ACTIONS = {"bc": "broadcast", "iv": "invite", "rp": "report", "ev": "evaluation"}
 
 
 def is_admin(ctx: Ctx) -> bool:
@@ -51,19 +61,19 @@ async def _my_workshops(ctx: Ctx) -> list[Workshop]:
     return await ctx.svc.store.organizer_workshops(ctx.actor.telegram_id)
 
 
-async def _pick_or_run(ctx: Ctx, action: str) -> list[Event]:
+async def _pick_or_run(ctx: Ctx, action: OrgActionName) -> list[Event]:
     workshops = await _my_workshops(ctx)
     if not workshops:
         return _refuse(ctx)
     if len(workshops) == 1:
         return await _run(ctx, workshops[0], action)
     rows: Keyboard = [
-        [Button(_workshop_label(ctx, w), pack(Kind.ORG_WORKSHOP, w.id, action))] for w in workshops
+        [Button(_workshop_label(ctx, w), OrgAction(w.id, action).pack())] for w in workshops
     ]
     return [Send(ctx.tr.t("organizer.pick_workshop"), rows)]
 
 
-async def _run(ctx: Ctx, workshop: Workshop, action: str) -> list[Event]:
+async def _run(ctx: Ctx, workshop: Workshop, action: OrgActionName) -> list[Event]:
     if action == "bc":
         return await broadcast.choose_audience(ctx, workshop)
     if action == "rp":
@@ -120,11 +130,9 @@ def invite(ctx: Ctx, workshop: Workshop) -> list[Event]:
     ]
 
 
-async def on_workshop_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+async def on_workshop_callback(ctx: Ctx, cb: OrgAction, message_id: int) -> list[Event]:
     """Run an organizer action on the picked workshop, if the person organizes it."""
-    workshop_id, action = cb.int_field(0), cb.str_field(1)
-    if workshop_id is None or action not in ACTIONS:
-        return [Notice(ctx.tr.t("notice.stale"))]
+    workshop_id, action = cb.workshop, cb.action
     if not await ctx.svc.store.is_organizer(workshop_id, ctx.actor.telegram_id):
         return [Notice(ctx.tr.t("notice.stale"))]
     workshop = await ctx.svc.store.workshop(workshop_id)
@@ -140,13 +148,30 @@ async def on_workshop_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[
     ]
 
 
-async def on_broadcast_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+BROADCAST_TAPS = (
+    Audience,
+    AudienceInstitution,
+    BroadcastSend,
+    BroadcastSchedule,
+    BroadcastCancel,
+    BroadcastStop,
+)
+
+
+async def on_broadcast_callback(
+    ctx: Ctx,
+    cb: Audience
+    | AudienceInstitution
+    | BroadcastSend
+    | BroadcastSchedule
+    | BroadcastCancel
+    | BroadcastStop,
+    message_id: int,
+) -> list[Event]:
     """Handle audience picks (checking the organizer) and the broadcast's buttons."""
-    if cb.kind in (Kind.AUDIENCE, Kind.AUDIENCE_INSTITUTION):
-        workshop_id = cb.int_field(0)
-        if workshop_id is None or not await ctx.svc.store.is_organizer(
-            workshop_id, ctx.actor.telegram_id
-        ):
+    if isinstance(cb, Audience | AudienceInstitution):
+        workshop_id = cb.workshop
+        if not await ctx.svc.store.is_organizer(workshop_id, ctx.actor.telegram_id):
             return [Notice(ctx.tr.t("notice.stale"))]
         workshop = await ctx.svc.store.workshop(workshop_id)
         if workshop is None:
@@ -166,15 +191,14 @@ async def organizer_command(ctx: Ctx, args: str) -> list[Event]:
     if not workshops:
         return [Send(ctx.tr.t("organizer.no_workshops"))]
     rows: Keyboard = [
-        [Button(_workshop_label(ctx, w), pack(Kind.ORG_INVITE, w.id))] for w in workshops[:30]
+        [Button(_workshop_label(ctx, w), OrgInvite(w.id).pack())] for w in workshops[:30]
     ]
     return [Send(ctx.tr.t("organizer.pick_for_invite"), rows)]
 
 
-async def on_invite_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+async def on_invite_callback(ctx: Ctx, cb: OrgInvite, message_id: int) -> list[Event]:
     """Create a one-time organizer invitation for the picked workshop."""
-    workshop_id = cb.int_field(0)
-    workshop = await ctx.svc.store.workshop(workshop_id) if workshop_id is not None else None
+    workshop = await ctx.svc.store.workshop(cb.workshop)
     if not is_admin(ctx) or workshop is None:
         return [Notice(ctx.tr.t("notice.stale"))]
     token = secrets.token_urlsafe(INVITE_BYTES)
@@ -267,18 +291,15 @@ async def link_group_command(ctx: Ctx, args: str) -> list[Event]:
     workshops = await _my_workshops(ctx)
     if not workshops:
         return _refuse(ctx)
-    rows: Keyboard = [
-        [Button(_workshop_label(ctx, w), pack(Kind.LINK_GROUP, w.id))] for w in workshops
-    ]
+    rows: Keyboard = [[Button(_workshop_label(ctx, w), LinkGroup(w.id).pack())] for w in workshops]
     return [Send(ctx.tr.t("organizer.pick_group_workshop"), rows)]
 
 
-async def on_link_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+async def on_link_callback(ctx: Ctx, cb: LinkGroup, message_id: int) -> list[Event]:
     """Link the group the button is in to the workshop, if the tapper organizes it."""
-    workshop_id = cb.int_field(0)
+    workshop_id = cb.workshop
     if (
-        workshop_id is None
-        or ctx.chat_id is None
+        ctx.chat_id is None
         or ctx.chat_id > 0
         or not await ctx.svc.store.is_organizer(workshop_id, ctx.actor.telegram_id)
     ):

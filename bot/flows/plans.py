@@ -7,7 +7,29 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import (
+    PlanAddStep,
+    PlanEdit,
+    PlanField,
+    PlanLeave,
+    PlanLeaveConfirm,
+    PlanList,
+    PlanNew,
+    PlanNewLink,
+    PlanOpen,
+    PlanSdg,
+    PlanSdgDone,
+    PlanSkip,
+    PlanTeam,
+    StepDate,
+    StepDown,
+    StepField,
+    StepOpen,
+    StepRemove,
+    StepRemoveConfirm,
+    StepUp,
+    UpdateStart,
+)
 from bot.flows.common import (
     Ctx,
     clean_text_answer,
@@ -194,17 +216,17 @@ def card_buttons(tr: Translator, plan: Plan) -> Keyboard:
     """Offer what can be done with a plan."""
     rows: Keyboard = []
     if plan.open_steps:
-        rows.append([Button(tr.plain("plan.button_update"), pack(Kind.UPDATE, "st", plan.id))])
+        rows.append([Button(tr.plain("plan.button_update"), UpdateStart(plan.id).pack())])
     rows.append(
         [
-            Button(tr.plain("plan.button_edit"), pack(Kind.PLAN, "e", plan.id)),
-            Button(tr.plain("plan.button_add_step"), pack(Kind.PLAN, "as", plan.id)),
+            Button(tr.plain("plan.button_edit"), PlanEdit(plan.id).pack()),
+            Button(tr.plain("plan.button_add_step"), PlanAddStep(plan.id).pack()),
         ]
     )
     rows.append(
         [
-            Button(tr.plain("plan.button_team"), pack(Kind.PLAN, "tm", plan.id)),
-            Button(tr.plain("plan.button_list"), pack(Kind.PLAN, "ls", 0)),
+            Button(tr.plain("plan.button_team"), PlanTeam(plan.id).pack()),
+            Button(tr.plain("plan.button_list"), PlanList().pack()),
         ]
     )
     return rows
@@ -229,10 +251,9 @@ async def plan_command(ctx: Ctx, args: str = "") -> list[Event]:
         return [Send(ctx.tr.t("plan.join_first"))]
     plans = await ctx.svc.store.plans_of(ctx.actor.telegram_id)
     rows: Keyboard = [
-        [Button(f"📋 {p.title}"[:60], pack(Kind.PLAN, "o", p.id))]
-        for p in plans[-MAX_PLANS_LISTED:]
+        [Button(f"📋 {p.title}"[:60], PlanOpen(p.id).pack())] for p in plans[-MAX_PLANS_LISTED:]
     ]
-    rows.append([Button(ctx.tr.plain("plan.button_new"), pack(Kind.PLAN, "new", 0))])
+    rows.append([Button(ctx.tr.plain("plan.button_new"), PlanNew().pack())])
     if not plans:
         return [Send(ctx.tr.t("plan.none_yet"), rows)]
     lines = [ctx.tr.t("plan.list_title")]
@@ -254,7 +275,7 @@ async def new_plan(ctx: Ctx, workshop_id: int | None) -> list[Event]:
         if not current.choices:
             return [Send(ctx.tr.t("plan.join_first"))]
         if current.ambiguous:
-            return pick_workshop(ctx, current.choices, then=Kind.PLAN)
+            return pick_workshop(ctx, current.choices, then="pl")
         assert current.workshop is not None
         workshop_id = current.workshop.id
     await ctx.svc.store.set_dialog(
@@ -266,12 +287,12 @@ async def new_plan(ctx: Ctx, workshop_id: int | None) -> list[Event]:
     return [Send(ctx.tr.t("plan.ask_title"))]
 
 
-def _skip_button(tr: Translator, plan_id: int, code: str, step_id: int = 0) -> Keyboard:
-    return [[Button(tr.plain("button.skip"), pack(Kind.PLAN, "sk", plan_id, step_id, code))]]
+def _skip_button(tr: Translator, plan_id: int, code: str, step_id: int | None = None) -> Keyboard:
+    return [[Button(tr.plain("button.skip"), PlanSkip(plan_id, step_id, code).pack())]]
 
 
 def _cancel_button(tr: Translator, plan_id: int) -> Keyboard:
-    return [[Button(tr.plain("button.cancel"), pack(Kind.PLAN, "o", plan_id))]]
+    return [[Button(tr.plain("button.cancel"), PlanOpen(plan_id).pack())]]
 
 
 async def ask_plan_field(ctx: Ctx, plan: Plan, code: str, *, wizard: bool) -> list[Event]:
@@ -299,7 +320,7 @@ def _date_buttons(tr: Translator, plan_id: int, step_id: int, today: date) -> Ke
     row: list[Button] = []
     for months in DATE_CHOICES:
         label = tr.plain("plan.date_in", n=months, date=tr.date(add_months(today, months)))
-        row.append(Button(label, pack(Kind.PLAN, "d", plan_id, step_id, months)))
+        row.append(Button(label, StepDate(plan_id, step_id, months).pack()))
         if len(row) == 2:
             rows.append(row)
             row = []
@@ -345,13 +366,13 @@ def sdg_picker(tr: Translator, plan: Plan) -> tuple[str, Keyboard]:
     for number in range(1, SDG_COUNT + 1):
         tick = "✅ " if number in plan.sdgs else ""
         label = (tick + sdg_label(tr, number))[:60]
-        row.append(Button(label, pack(Kind.PLAN, "g", plan.id, number)))
+        row.append(Button(label, PlanSdg(plan.id, number).pack()))
         if len(row) == 2:
             rows.append(row)
             row = []
     if row:
         rows.append(row)
-    rows.append([Button(tr.plain("button.done"), pack(Kind.PLAN, "gd", plan.id))])
+    rows.append([Button(tr.plain("button.done"), PlanSdgDone(plan.id).pack())])
     return tr.t("plan.ask_sdgs"), rows
 
 
@@ -461,8 +482,8 @@ async def _after_step_field(
     step = next(s for s in plan.steps if s.id == step_id)
     number = next(i for i, s in enumerate(plan.steps, 1) if s.id == step_id)
     rows: Keyboard = [
-        [Button(ctx.tr.plain("plan.button_another_step"), pack(Kind.PLAN, "as", plan.id))],
-        [Button(ctx.tr.plain("plan.button_finish"), pack(Kind.PLAN, "o", plan.id))],
+        [Button(ctx.tr.plain("plan.button_another_step"), PlanAddStep(plan.id).pack())],
+        [Button(ctx.tr.plain("plan.button_finish"), PlanOpen(plan.id).pack())],
     ]
     return [Send(ctx.tr.t("plan.step_saved", n=number, action=step.action), rows)]
 
@@ -503,18 +524,18 @@ async def step_menu(
         ),
     ]
     fields = [
-        Button(tr.plain(f"plan.field.{f.name}"), pack(Kind.PLAN, "sf", plan.id, step.id, f.code))
+        Button(tr.plain(f"plan.field.{f.name}"), StepField(plan.id, step.id, f.code).pack())
         for f in STEP_FIELDS.values()
     ]
     rows: Keyboard = [fields[0:2], fields[2:4], fields[4:6]]
     moves = []
     if index > 1:
-        moves.append(Button(tr.plain("plan.button_up"), pack(Kind.PLAN, "up", plan.id, step.id)))
+        moves.append(Button(tr.plain("plan.button_up"), StepUp(plan.id, step.id).pack()))
     if index < len(plan.steps):
-        moves.append(Button(tr.plain("plan.button_down"), pack(Kind.PLAN, "dn", plan.id, step.id)))
-    moves.append(Button(tr.plain("plan.button_remove"), pack(Kind.PLAN, "rm", plan.id, step.id)))
+        moves.append(Button(tr.plain("plan.button_down"), StepDown(plan.id, step.id).pack()))
+    moves.append(Button(tr.plain("plan.button_remove"), StepRemove(plan.id, step.id).pack()))
     rows.append(moves)
-    rows.append([Button(tr.plain("plan.button_back"), pack(Kind.PLAN, "e", plan.id))])
+    rows.append([Button(tr.plain("plan.button_back"), PlanEdit(plan.id).pack())])
     text = "\n".join(lines)[:4000]
     if message_id is not None:
         return [Edit(message_id, text, rows)]
@@ -526,18 +547,18 @@ def edit_menu(ctx: Ctx, plan: Plan, message_id: int) -> list[Event]:
     tr = ctx.tr
     rows: Keyboard = [
         [
-            Button(tr.plain("plan.field.title"), pack(Kind.PLAN, "pf", plan.id, "t")),
-            Button(tr.plain("plan.field.objective"), pack(Kind.PLAN, "pf", plan.id, "o")),
-            Button(tr.plain("plan.field.sdgs"), pack(Kind.PLAN, "g", plan.id, 0)),
+            Button(tr.plain("plan.field.title"), PlanField(plan.id, "t").pack()),
+            Button(tr.plain("plan.field.objective"), PlanField(plan.id, "o").pack()),
+            Button(tr.plain("plan.field.sdgs"), PlanSdg(plan.id, 0).pack()),
         ]
     ]
     for index, step in enumerate(plan.steps, start=1):
         label = tr.plain("plan.step_button", n=index, action=step.action)[:60]
-        rows.append([Button(label, pack(Kind.PLAN, "s", plan.id, step.id))])
+        rows.append([Button(label, StepOpen(plan.id, step.id).pack())])
     rows.append(
         [
-            Button(tr.plain("plan.button_add_step"), pack(Kind.PLAN, "as", plan.id)),
-            Button(tr.plain("plan.button_back"), pack(Kind.PLAN, "o", plan.id)),
+            Button(tr.plain("plan.button_add_step"), PlanAddStep(plan.id).pack()),
+            Button(tr.plain("plan.button_back"), PlanOpen(plan.id).pack()),
         ]
     )
     return [Edit(message_id, tr.t("plan.edit_title", title=plan.title), rows)]
@@ -570,10 +591,10 @@ async def team(ctx: Ctx, plan: Plan, message_id: int) -> list[Event]:
     text = tr.t("plan.team_text", title=plan.title, members=names, link=team_link(ctx, token))
     rows: Keyboard = []
     if me.role == "owner":
-        rows.append([Button(tr.plain("plan.button_new_link"), pack(Kind.PLAN, "tk", plan.id))])
+        rows.append([Button(tr.plain("plan.button_new_link"), PlanNewLink(plan.id).pack())])
     else:
-        rows.append([Button(tr.plain("plan.button_leave"), pack(Kind.PLAN, "lv", plan.id))])
-    rows.append([Button(tr.plain("plan.button_back"), pack(Kind.PLAN, "o", plan.id))])
+        rows.append([Button(tr.plain("plan.button_leave"), PlanLeave(plan.id).pack())])
+    rows.append([Button(tr.plain("plan.button_back"), PlanOpen(plan.id).pack())])
     return [Edit(message_id, text, rows)]
 
 
@@ -607,111 +628,152 @@ async def join_team(ctx: Ctx, token: str) -> list[Event]:
 # Buttons
 
 
-async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+PlanTap = (
+    PlanOpen
+    | PlanEdit
+    | PlanField
+    | PlanSdg
+    | PlanSdgDone
+    | PlanAddStep
+    | PlanSkip
+    | PlanTeam
+    | PlanNewLink
+    | PlanLeave
+    | PlanLeaveConfirm
+)
+StepTap = StepOpen | StepField | StepDate | StepUp | StepDown | StepRemove | StepRemoveConfirm
+PLAN_TAPS: tuple[type[PlanList | PlanNew | PlanTap | StepTap], ...] = (
+    PlanList,
+    PlanNew,
+    PlanOpen,
+    PlanEdit,
+    PlanField,
+    PlanSdg,
+    PlanSdgDone,
+    PlanAddStep,
+    PlanSkip,
+    PlanTeam,
+    PlanNewLink,
+    PlanLeave,
+    PlanLeaveConfirm,
+    StepOpen,
+    StepField,
+    StepDate,
+    StepUp,
+    StepDown,
+    StepRemove,
+    StepRemoveConfirm,
+)
+
+
+async def on_callback(
+    ctx: Ctx, cb: PlanList | PlanNew | PlanTap | StepTap, message_id: int
+) -> list[Event]:
     """Handle the plan buttons: open, edit, steps, SDGs, dates and the team."""
-    op = cb.str_field(0)
-    if op == "ls":
+    if isinstance(cb, PlanList):
         return [Notice(), *await plan_command(ctx)]
-    if op == "new":
-        return [Notice(), *await new_plan(ctx, cb.int_field(1) or None)]
-    plan = await my_plan(ctx, cb.int_field(1))
+    if isinstance(cb, PlanNew):
+        return [Notice(), *await new_plan(ctx, cb.workshop or None)]
+    plan = await my_plan(ctx, cb.plan)
     if plan is None:
         return not_member(ctx)
-    if op == "o":
+    if isinstance(cb, StepTap):
+        return await _on_step(ctx, plan, cb, message_id)
+    return await _on_plan(ctx, plan, cb, message_id)
+
+
+async def _on_plan(ctx: Ctx, plan: Plan, cb: PlanTap, message_id: int) -> list[Event]:
+    """Handle a button about the plan as a whole (the person is one of its members)."""
+    if isinstance(cb, PlanOpen):
         dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
         if dialog is not None and dialog.state in (DialogState.PLAN_FIELD, DialogState.STEP_FIELD):
             await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
         return [Notice(), *await card(ctx, plan)]
-    if op == "e":
+    if isinstance(cb, PlanEdit):
         return [Notice(), *edit_menu(ctx, plan, message_id)]
-    if op == "pf":
-        code = cb.str_field(2) or ""
-        if code not in PLAN_FIELDS:
-            return [Notice(ctx.tr.t("notice.stale"))]
-        return [Notice(), *await ask_plan_field(ctx, plan, code, wizard=False)]
-    if op == "g":
-        return await _toggle_sdg(ctx, plan, cb.int_field(2), message_id)
-    if op == "gd":
+    if isinstance(cb, PlanField):
+        return [Notice(), *await ask_plan_field(ctx, plan, cb.field, wizard=False)]
+    if isinstance(cb, PlanSdg):
+        return await _toggle_sdg(ctx, plan, cb.number, message_id)
+    if isinstance(cb, PlanSdgDone):
         return [
             Notice(),
             Edit(message_id, ctx.tr.t("plan.sdgs_saved", sdgs=_sdg_names(ctx.tr, plan))),
             *await _after_sdgs(ctx, plan),
         ]
-    if op == "as":
+    if isinstance(cb, PlanAddStep):
         return [Notice(), *await ask_step_field(ctx, plan, None, "a", wizard=True)]
-    if op == "sk":
+    if isinstance(cb, PlanSkip):
         return await _skip(ctx, plan, cb)
-    if op == "tm":
+    if isinstance(cb, PlanTeam):
         return [Notice(), *await team(ctx, plan, message_id)]
-    if op == "tk":
-        me = plan.member(ctx.actor.telegram_id)
-        if me is None or me.role != "owner":
+    me = plan.member(ctx.actor.telegram_id)
+    assert me is not None
+    if isinstance(cb, PlanNewLink):
+        if me.role != "owner":
             return not_member(ctx)
         await ctx.svc.store.set_team_token(plan.id, secrets.token_urlsafe(TEAM_TOKEN_BYTES))
         fresh = await my_plan(ctx, plan.id)
         assert fresh is not None
         return [Notice(ctx.tr.t("plan.new_link_made")), *await team(ctx, fresh, message_id)]
-    if op == "lv":
+    if isinstance(cb, PlanLeave):
         rows: Keyboard = [
             [
-                Button(ctx.tr.plain("plan.button_leave_confirm"), pack(Kind.PLAN, "lk", plan.id)),
-                Button(ctx.tr.plain("button.cancel"), pack(Kind.PLAN, "o", plan.id)),
+                Button(ctx.tr.plain("plan.button_leave_confirm"), PlanLeaveConfirm(plan.id).pack()),
+                Button(ctx.tr.plain("button.cancel"), PlanOpen(plan.id).pack()),
             ]
         ]
         return [Notice(), Edit(message_id, ctx.tr.t("plan.leave_confirm", title=plan.title), rows)]
-    if op == "lk":
-        me = plan.member(ctx.actor.telegram_id)
-        assert me is not None
-        if me.role == "owner":
-            return [Notice(ctx.tr.t("plan.owner_cannot_leave"), alert=True)]
-        await ctx.svc.store.remove_member(plan.id, me.participant_id)
-        return [Notice(), Edit(message_id, ctx.tr.t("plan.left", title=plan.title))]
-    step_id = cb.int_field(2)
-    step = next((s for s in plan.steps if s.id == step_id), None)
+    if me.role == "owner":
+        return [Notice(ctx.tr.t("plan.owner_cannot_leave"), alert=True)]
+    await ctx.svc.store.remove_member(plan.id, me.participant_id)
+    return [Notice(), Edit(message_id, ctx.tr.t("plan.left", title=plan.title))]
+
+
+async def _on_step(ctx: Ctx, plan: Plan, cb: StepTap, message_id: int) -> list[Event]:
+    """Handle a button about one step of the plan (a removed step is gone)."""
+    step = next((s for s in plan.steps if s.id == cb.step), None)
     if step is None:
         return [Notice(ctx.tr.t("plan.step_gone"), alert=True)]
-    if op == "s":
+    if isinstance(cb, StepOpen):
         return [Notice(), *await step_menu(ctx, plan, step.id, message_id)]
-    if op == "sf":
-        code = cb.str_field(3) or ""
-        if code not in STEP_FIELDS:
+    if isinstance(cb, StepField):
+        if cb.field not in STEP_FIELDS:
             return [Notice(ctx.tr.t("notice.stale"))]
-        return [Notice(), *await ask_step_field(ctx, plan, step.id, code, wizard=False)]
-    if op == "d":
-        return await _pick_date(ctx, plan, step, cb.int_field(3), message_id)
-    if op in ("up", "dn"):
-        await ctx.svc.store.move_step(step.id, -1 if op == "up" else 1)
+        return [Notice(), *await ask_step_field(ctx, plan, step.id, cb.field, wizard=False)]
+    if isinstance(cb, StepDate):
+        return await _pick_date(ctx, plan, step, cb.months, message_id)
+    if isinstance(cb, StepUp | StepDown):
+        await ctx.svc.store.move_step(step.id, -1 if isinstance(cb, StepUp) else 1)
         fresh = await my_plan(ctx, plan.id)
         assert fresh is not None
         return [Notice(ctx.tr.t("plan.moved")), *await step_menu(ctx, fresh, step.id, message_id)]
-    if op == "rm":
+    if isinstance(cb, StepRemove):
         rows = [
             [
                 Button(
                     ctx.tr.plain("plan.button_remove_confirm"),
-                    pack(Kind.PLAN, "rk", plan.id, step.id),
+                    StepRemoveConfirm(plan.id, step.id).pack(),
                 ),
-                Button(ctx.tr.plain("button.cancel"), pack(Kind.PLAN, "s", plan.id, step.id)),
+                Button(ctx.tr.plain("button.cancel"), StepOpen(plan.id, step.id).pack()),
             ]
         ]
         return [
             Notice(),
             Edit(message_id, ctx.tr.t("plan.remove_confirm", action=step.action), rows),
         ]
-    if op == "rk":
-        await ctx.svc.store.remove_step(step.id, ctx.svc.clock.now())
-        fresh = await my_plan(ctx, plan.id)
-        assert fresh is not None
-        return [Notice(ctx.tr.t("plan.removed")), *edit_menu(ctx, fresh, message_id)]
-    return [Notice(ctx.tr.t("notice.stale"))]
+    await ctx.svc.store.remove_step(step.id, ctx.svc.clock.now())
+    fresh = await my_plan(ctx, plan.id)
+    assert fresh is not None
+    return [Notice(ctx.tr.t("plan.removed")), *edit_menu(ctx, fresh, message_id)]
 
 
 def _sdg_names(tr: Translator, plan: Plan) -> str:
     return ", ".join(sdg_label(tr, n) for n in plan.sdgs) or tr.plain("plan.no_sdgs")
 
 
-async def _toggle_sdg(ctx: Ctx, plan: Plan, number: int | None, message_id: int) -> list[Event]:
-    if number is None or not 0 <= number <= SDG_COUNT:
+async def _toggle_sdg(ctx: Ctx, plan: Plan, number: int, message_id: int) -> list[Event]:
+    if not 0 <= number <= SDG_COUNT:
         return [Notice(ctx.tr.t("notice.stale"))]
     if number:
         chosen = set(plan.sdgs) ^ {number}
@@ -731,10 +793,10 @@ async def _after_sdgs(ctx: Ctx, plan: Plan) -> list[Event]:
     return await card(ctx, plan)
 
 
-async def _skip(ctx: Ctx, plan: Plan, cb: Callback) -> list[Event]:
+async def _skip(ctx: Ctx, plan: Plan, cb: PlanSkip) -> list[Event]:
     dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
-    code = cb.str_field(3) or ""
-    step_id = cb.int_field(2) or None
+    code = cb.field
+    step_id = cb.step or None
     expected = (
         dialog is not None
         and dialog.data.get("plan_id") == plan.id
@@ -749,11 +811,10 @@ async def _skip(ctx: Ctx, plan: Plan, cb: Callback) -> list[Event]:
 
 
 async def _pick_date(
-    ctx: Ctx, plan: Plan, step: PlanStep, months: int | None, message_id: int
+    ctx: Ctx, plan: Plan, step: PlanStep, months: int, message_id: int
 ) -> list[Event]:
     if months not in DATE_CHOICES:
         return [Notice(ctx.tr.t("notice.stale"))]
-    assert months is not None
     day = add_months(await _today(ctx, plan), months)
     now = ctx.svc.clock.now()
     await ctx.svc.store.set_step_field(step.id, "due_date", day.isoformat(), now)

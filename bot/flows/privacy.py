@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.content import WorkshopFile
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import Forget, MyData, ShowPrivacy
 from bot.flows.common import Ctx, current_workshop, workshop_file
 from bot.flows.events import Button, Edit, Event, Notice, Send, SendDocument
 from bot.flows.questionnaire import option_label
@@ -26,8 +26,8 @@ async def privacy(ctx: Ctx) -> list[Event]:
             ctx.tr.t("privacy.text", organizer=organizer, months=months),
             [
                 [
-                    Button(ctx.tr.t("button.mydata"), pack(Kind.MYDATA)),
-                    Button(ctx.tr.t("button.forget"), pack(Kind.FORGET)),
+                    Button(ctx.tr.t("button.mydata"), MyData().pack()),
+                    Button(ctx.tr.t("button.forget"), Forget().pack()),
                 ]
             ],
         )
@@ -75,24 +75,23 @@ def forget(ctx: Ctx) -> list[Event]:
             ctx.tr.t("forget.confirm"),
             [
                 [
-                    Button(ctx.tr.t("button.cancel"), pack(Kind.FORGET, 0)),
-                    Button(ctx.tr.t("button.forget_confirm"), pack(Kind.FORGET, 1)),
+                    Button(ctx.tr.t("button.cancel"), Forget(confirm=False).pack()),
+                    Button(ctx.tr.t("button.forget_confirm"), Forget(confirm=True).pack()),
                 ]
             ],
         )
     ]
 
 
-async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+async def on_callback(ctx: Ctx, cb: ShowPrivacy | MyData | Forget, message_id: int) -> list[Event]:
     """Handle the privacy buttons."""
-    if cb.kind is Kind.PRIVACY:
+    if isinstance(cb, ShowPrivacy):
         return [Notice(), *await privacy(ctx)]
-    if cb.kind is Kind.MYDATA:
+    if isinstance(cb, MyData):
         return [Notice(), *await mydata(ctx)]
-    choice = cb.str_field(0)
-    if choice is None:
+    if cb.confirm is None:
         return [Notice(), *forget(ctx)]
-    if choice != "1":
+    if not cb.confirm:
         return [Notice(), Edit(message_id, ctx.tr.t("forget.cancelled"))]
     cleared = await ctx.svc.store.forget_user(ctx.actor.telegram_id, ctx.svc.clock.now())
     return [Notice(), Edit(message_id, ctx.tr.t("forget.done", count=cleared))]

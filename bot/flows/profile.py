@@ -6,7 +6,16 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot.content import WorkshopFile
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import (
+    InstitutionPage,
+    OpenDgca,
+    OpenMenu,
+    OtherCountry,
+    OtherInstitution,
+    PickCountry,
+    PickInstitution,
+    ProfileName,
+)
 from bot.flows.common import Ctx, short_hash, text_length_error, workshop_file
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
 from bot.i18n import Html
@@ -69,7 +78,7 @@ async def ask_next_profile_step(
         if name and len(name) <= NAME.max_length:
             # Button labels are plain text: no HTML escaping here.
             label = tr.plain("profile.use_name", name=name)
-            buttons = [[Button(label, pack(Kind.PROFILE_NAME, pid))]]
+            buttons = [[Button(label, ProfileName(pid).pack())]]
         return [Send(tr.t("profile.ask_name", step=1), buttons or None)]
     if field == "institution":
         if spec.institutions:
@@ -92,8 +101,8 @@ async def ask_next_profile_step(
                 Send(
                     tr.t("profile.ask_country", step=4),
                     [
-                        [Button(country, pack(Kind.COUNTRY, pid))],
-                        [Button(tr.t("button.other_country"), pack(Kind.COUNTRY_OTHER, pid))],
+                        [Button(country, PickCountry(pid).pack())],
+                        [Button(tr.t("button.other_country"), OtherCountry(pid).pack())],
                     ],
                 )
             ]
@@ -106,8 +115,8 @@ async def ask_next_profile_step(
         Send(
             tr.t("profile.done", name=participant.name or "", title=spec.title.get(ctx.lang)),
             [
-                [Button(tr.t("button.start_dgca"), pack(Kind.OPEN_DGCA, workshop.id))],
-                [Button(tr.t("button.menu"), pack(Kind.MENU))],
+                [Button(tr.t("button.start_dgca"), OpenDgca(workshop.id).pack())],
+                [Button(tr.t("button.menu"), OpenMenu().pack())],
             ],
         )
     ]
@@ -120,17 +129,17 @@ def _institution_page(ctx: Ctx, spec: WorkshopFile, pid: int, page: int) -> tupl
     page = min(max(page, 0), pages - 1)
     start = page * INSTITUTIONS_PER_PAGE
     rows: Keyboard = [
-        [Button(name, pack(Kind.INSTITUTION, pid, index, digest))]
+        [Button(name, PickInstitution(pid, index, digest).pack())]
         for index, name in enumerate(names[start : start + INSTITUTIONS_PER_PAGE], start=start)
     ]
     nav: list[Button] = []
     if page > 0:
-        nav.append(Button("‹", pack(Kind.INSTITUTION_PAGE, pid, page - 1, digest)))
+        nav.append(Button("‹", InstitutionPage(pid, page - 1, digest).pack()))
     if page < pages - 1:
-        nav.append(Button("›", pack(Kind.INSTITUTION_PAGE, pid, page + 1, digest)))
+        nav.append(Button("›", InstitutionPage(pid, page + 1, digest).pack()))
     if nav:
         rows.append(nav)
-    rows.append([Button(ctx.tr.t("button.other_institution"), pack(Kind.INSTITUTION_OTHER, pid))])
+    rows.append([Button(ctx.tr.t("button.other_institution"), OtherInstitution(pid).pack())])
     text = ctx.tr.t("profile.ask_institution", step=2)
     if pages > 1:
         text += "\n" + ctx.tr.t("profile.page", page=page + 1, pages=pages)
@@ -147,36 +156,48 @@ async def _own_participant(ctx: Ctx, pid: int | None) -> tuple[Participant, Work
     return (participant, workshop) if workshop else None
 
 
-EXPECTED_STATE = {
-    Kind.PROFILE_NAME: (DialogState.PROFILE_NAME,),
-    Kind.INSTITUTION: (DialogState.PROFILE_INSTITUTION,),
-    Kind.INSTITUTION_PAGE: (DialogState.PROFILE_INSTITUTION,),
-    Kind.INSTITUTION_OTHER: (DialogState.PROFILE_INSTITUTION,),
-    Kind.COUNTRY: (DialogState.PROFILE_COUNTRY,),
-    Kind.COUNTRY_OTHER: (DialogState.PROFILE_COUNTRY,),
+ProfileTap = (
+    ProfileName | PickInstitution | InstitutionPage | OtherInstitution | PickCountry | OtherCountry
+)
+PROFILE_TAPS: tuple[type[ProfileTap], ...] = (
+    ProfileName,
+    PickInstitution,
+    InstitutionPage,
+    OtherInstitution,
+    PickCountry,
+    OtherCountry,
+)
+# The state a profile button belongs to: a button of another question is stale.
+EXPECTED_STATE: dict[type[ProfileTap], DialogState] = {
+    ProfileName: DialogState.PROFILE_NAME,
+    PickInstitution: DialogState.PROFILE_INSTITUTION,
+    InstitutionPage: DialogState.PROFILE_INSTITUTION,
+    OtherInstitution: DialogState.PROFILE_INSTITUTION,
+    PickCountry: DialogState.PROFILE_COUNTRY,
+    OtherCountry: DialogState.PROFILE_COUNTRY,
 }
 
 
-async def on_profile_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+async def on_profile_callback(ctx: Ctx, cb: ProfileTap, message_id: int) -> list[Event]:
     """Handle the buttons of the profile questions."""
-    found = await _own_participant(ctx, cb.int_field(0))
+    found = await _own_participant(ctx, cb.participant)
     dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
     if (
         found is None
         or dialog is None
-        or dialog.state not in EXPECTED_STATE[cb.kind]
+        or dialog.state is not EXPECTED_STATE[type(cb)]
         or dialog.data.get("participant_id") != found[0].id
     ):
         return [Notice(ctx.tr.t("notice.stale"))]
     participant, workshop = found
     spec = workshop_file(workshop)
     store, tr, now = ctx.svc.store, ctx.tr, ctx.svc.clock.now()
-    if cb.kind is Kind.INSTITUTION_PAGE:
-        if cb.str_field(2) != short_hash(*spec.institutions):
+    if isinstance(cb, InstitutionPage):
+        if cb.digest != short_hash(*spec.institutions):
             return [Notice(tr.t("notice.stale"))]
-        text, buttons = _institution_page(ctx, spec, participant.id, cb.int_field(1) or 0)
+        text, buttons = _institution_page(ctx, spec, participant.id, cb.page)
         return [Notice(), Edit(message_id, text, buttons)]
-    if cb.kind is Kind.INSTITUTION_OTHER:
+    if isinstance(cb, OtherInstitution):
         await store.set_dialog(
             ctx.actor.telegram_id,
             DialogState.PROFILE_INSTITUTION_TEXT,
@@ -184,7 +205,7 @@ async def on_profile_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[E
             now,
         )
         return [Notice(), Edit(message_id, tr.t("profile.ask_institution_text", step=2))]
-    if cb.kind is Kind.COUNTRY_OTHER:
+    if isinstance(cb, OtherCountry):
         await store.set_dialog(
             ctx.actor.telegram_id,
             DialogState.PROFILE_COUNTRY_TEXT,
@@ -192,19 +213,18 @@ async def on_profile_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[E
             now,
         )
         return [Notice(), Edit(message_id, tr.t("profile.ask_country_text", step=4))]
-    if cb.kind is Kind.PROFILE_NAME:
+    if isinstance(cb, ProfileName):
         field, value, prompt = "name", ctx.actor.full_name, tr.t("profile.ask_name", step=1)
         if not value or len(value) > NAME.max_length:
             return [Notice(tr.t("notice.stale"))]
-    elif cb.kind is Kind.INSTITUTION:
-        index = cb.int_field(1)
-        if cb.str_field(2) != short_hash(*spec.institutions) or index is None:
+    elif isinstance(cb, PickInstitution):
+        if cb.digest != short_hash(*spec.institutions):
             return [Notice(tr.t("notice.stale"))]
-        if not 0 <= index < len(spec.institutions):
+        if not 0 <= cb.index < len(spec.institutions):
             return [Notice(tr.t("notice.stale"))]
-        field, value = "institution", spec.institutions[index]
+        field, value = "institution", spec.institutions[cb.index]
         prompt = tr.t("profile.ask_institution", step=2)
-    else:  # Kind.COUNTRY
+    else:  # PickCountry
         if spec.country is None:
             return [Notice(tr.t("notice.stale"))]
         field, value = "country", spec.country.get(workshop.language)

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 from babel.dates import format_date
 
 from bot.content import DAY_END
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import (
+    Evidence,
+    ProgressDigest,
+    ProgressEvidence,
+    ProgressExport,
+    ProgressView,
+    ScopeKind,
+)
 from bot.flows.common import Ctx, workshop_file
 from bot.flows.events import (
     Button,
@@ -57,20 +64,8 @@ STATUS_ORDER = (
 class Scope:
     """What a dashboard covers: an association ("a") or one workshop ("w")."""
 
-    kind: str
+    kind: ScopeKind
     id: int
-
-    @property
-    def code(self) -> str:
-        """Return the scope as it travels in buttons: a12 or w3."""
-        return f"{self.kind}{self.id}"
-
-    @staticmethod
-    def parse(text: str | None) -> Scope | None:
-        """Read a scope code from a button; None if malformed."""
-        if not text or text[0] not in "aw" or not text[1:].isdigit() or len(text) > 19:
-            return None
-        return Scope(text[0], int(text[1:]))
 
 
 async def _is_viewer(svc: Services, telegram_id: int, association_id: int) -> bool:
@@ -253,20 +248,24 @@ def _buttons(
 ) -> Keyboard:
     rows: Keyboard = [
         [
-            Button(tr.plain("progress.button_export"), pack(Kind.PROGRESS, "x", scope.code)),
-            Button(tr.plain("progress.button_evidence"), pack(Kind.PROGRESS, "ev", scope.code, 0)),
+            Button(tr.plain("progress.button_export"), ProgressExport(scope.kind, scope.id).pack()),
+            Button(
+                tr.plain("progress.button_evidence"),
+                ProgressEvidence(scope.kind, scope.id, 0).pack(),
+            ),
         ]
     ]
     if scope.kind == "a" and len(workshops) > 1:
         for workshop in workshops[:10]:
             title = workshop_file(workshop).title.get(tr.lang)
-            rows.append([Button(f"🔎 {title}"[:60], pack(Kind.PROGRESS, "v", f"w{workshop.id}"))])
+            rows.append([Button(f"🔎 {title}"[:60], ProgressView("w", workshop.id).pack())])
     if viewer_digest is not None:
         key = "progress.button_digest_off" if viewer_digest else "progress.button_digest_on"
         rows.append(
             [
                 Button(
-                    tr.plain(key), pack(Kind.PROGRESS, "dg", scope.code, 0 if viewer_digest else 1)
+                    tr.plain(key),
+                    ProgressDigest(scope.kind, scope.id, on=not viewer_digest).pack(),
                 )
             ]
         )
@@ -310,24 +309,34 @@ async def progress_command(ctx: Ctx, args: str = "") -> list[Event]:
     if len(scopes) == 1:
         return await view(ctx, scopes[0][0])
     rows: Keyboard = [
-        [Button(name[:60], pack(Kind.PROGRESS, "v", scope.code))] for scope, name in scopes[:40]
+        [Button(name[:60], ProgressView(scope.kind, scope.id).pack())]
+        for scope, name in scopes[:40]
     ]
     return [Send(ctx.tr.t("progress.pick"), rows)]
 
 
-async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+ProgressTap = ProgressView | ProgressExport | ProgressEvidence | ProgressDigest
+PROGRESS_TAPS: tuple[type[ProgressTap], ...] = (
+    ProgressView,
+    ProgressExport,
+    ProgressEvidence,
+    ProgressDigest,
+)
+
+
+async def on_callback(ctx: Ctx, cb: ProgressTap, message_id: int) -> list[Event]:
     """Handle the dashboard's buttons, for those allowed to see the scope only."""
-    op, scope = cb.str_field(0), Scope.parse(cb.str_field(1))
-    if scope is None or not await may_see(ctx.svc, ctx.actor.telegram_id, scope):
+    scope = Scope(cb.kind, cb.id)
+    if not await may_see(ctx.svc, ctx.actor.telegram_id, scope):
         return [Notice(ctx.tr.t("progress.not_allowed"), alert=True)]
-    if op == "v":
+    if isinstance(cb, ProgressView):
         return [Notice(ctx.tr.t("report.preparing")), *await view(ctx, scope)]
-    if op == "x":
+    if isinstance(cb, ProgressExport):
         return [Notice(ctx.tr.t("report.preparing")), *await export_events(ctx, scope)]
-    if op == "ev":
-        return [Notice(), *await evidence_list(ctx, scope, cb.int_field(2) or 0, message_id)]
-    if op == "dg" and scope.kind == "a":
-        enabled = cb.int_field(2) == 1
+    if isinstance(cb, ProgressEvidence):
+        return [Notice(), *await evidence_list(ctx, scope, cb.offset, message_id)]
+    if scope.kind == "a":
+        enabled = cb.on
         if not await ctx.svc.store.set_digest(scope.id, ctx.actor.telegram_id, enabled):
             return [Notice(ctx.tr.t("progress.not_allowed"), alert=True)]
         key = "progress.digest_on" if enabled else "progress.digest_off"
@@ -353,13 +362,13 @@ async def evidence_list(ctx: Ctx, scope: Scope, offset: int, message_id: int) ->
         step = steps.get(update.step_id) if update else None
         icon = {"photo": "🖼", "document": "📄", "link": "🔗"}.get(item.kind, "📎")
         label = f"{icon} {ctx.tr.date(item.created_at.date())} · {step.action if step else ''}"
-        rows.append([Button(label[:60], pack(Kind.EVIDENCE, item.id))])
+        rows.append([Button(label[:60], Evidence(item.id).pack())])
     if offset + SHOWN_EVIDENCE < len(items):
         rows.append(
             [
                 Button(
                     ctx.tr.plain("progress.button_more"),
-                    pack(Kind.PROGRESS, "ev", scope.code, offset + SHOWN_EVIDENCE),
+                    ProgressEvidence(scope.kind, scope.id, offset + SHOWN_EVIDENCE).pack(),
                 )
             ]
         )
@@ -369,10 +378,9 @@ async def evidence_list(ctx: Ctx, scope: Scope, offset: int, message_id: int) ->
     return [Send(text, rows)]
 
 
-async def on_evidence(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+async def on_evidence(ctx: Ctx, cb: Evidence, message_id: int) -> list[Event]:
     """Send a piece of evidence to someone allowed to see its workshop's plans."""
-    evidence_id = cb.int_field(0)
-    found = await ctx.svc.store.evidence_item(evidence_id) if evidence_id is not None else None
+    found = await ctx.svc.store.evidence_item(cb.item)
     if found is None:
         return [Notice(ctx.tr.t("progress.not_allowed"), alert=True)]
     item, workshop_id = found
@@ -595,7 +603,7 @@ async def digest_tick(svc: Services, now: datetime) -> int:
                 [
                     {
                         "text": tr.plain("digest.button"),
-                        "callback_data": pack(Kind.PROGRESS, "v", f"a{association.id}"),
+                        "callback_data": ProgressView("a", association.id).pack(),
                     }
                 ]
             ]

@@ -9,7 +9,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.content import Option, Questionnaire, QuestionType, Slot
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import (
+    Answer,
+    Back,
+    Done,
+    ReviewEdit,
+    ReviewQuestion,
+    ReviewSection,
+    ReviewShow,
+    Skip,
+    Submit,
+    SubmitConfirm,
+    Toggle,
+)
 from bot.flows.common import Ctx, clean_text_answer, text_length_error
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
 from storage import AnswerValue, Dialog, DialogState, Participant, Response, Workshop
@@ -137,7 +149,7 @@ def _option_rows(
             [
                 Button(
                     ("✅ " if chosen == o.code else "") + o.label.get(ctx.lang),
-                    pack(Kind.ANSWER, rid, run.version, question.id, o.code),
+                    Answer(rid, run.version, question.id, o.code).pack(),
                 )
                 for o in options[lo:hi]
             ]
@@ -149,26 +161,22 @@ def _option_rows(
             [
                 Button(
                     ("✅ " if o.code in selected else "▫️ ") + o.label.get(ctx.lang),
-                    pack(Kind.TOGGLE, rid, run.version, question.id, o.code),
+                    Toggle(rid, run.version, question.id, o.code).pack(),
                 )
             ]
             for o in options
         ]
-        rows.append(
-            [Button(ctx.tr.t("button.done"), pack(Kind.DONE, rid, run.version, question.id))]
-        )
+        rows.append([Button(ctx.tr.t("button.done"), Done(rid, run.version, question.id).pack())])
         return rows
     if question.type is QuestionType.TEXT:
         if isinstance(chosen, str):
-            return [
-                [Button(ctx.tr.t("button.keep"), pack(Kind.DONE, rid, run.version, question.id))]
-            ]
+            return [[Button(ctx.tr.t("button.keep"), Done(rid, run.version, question.id).pack())]]
         return []
     return [
         [
             Button(
                 ("✅ " if chosen == o.code else "") + o.label.get(ctx.lang),
-                pack(Kind.ANSWER, rid, run.version, question.id, o.code),
+                Answer(rid, run.version, question.id, o.code).pack(),
             )
         ]
         for o in options
@@ -197,9 +205,9 @@ async def _ask(
     rows = _option_rows(ctx, run, slot, chosen, draft)
     nav: list[Button] = []
     if [s.question.id for s in run.slots()].index(qid) > 0:
-        nav.append(Button(ctx.tr.t("button.back"), pack(Kind.BACK, rid, version, qid)))
+        nav.append(Button(ctx.tr.t("button.back"), Back(rid, version, qid).pack()))
     if question.optional:
-        nav.append(Button(ctx.tr.t("button.skip"), pack(Kind.SKIP, rid, version, qid)))
+        nav.append(Button(ctx.tr.t("button.skip"), Skip(rid, version, qid).pack()))
     if nav:
         rows.append(nav)
     if question.type is QuestionType.TEXT:
@@ -350,48 +358,52 @@ def _stale(ctx: Ctx) -> list[Event]:
     return [Notice(ctx.tr.t("notice.stale"))]
 
 
+# Every button of a questionnaire run; each carries the response and the version.
+QuestionTap = Answer | Toggle | Done | Back | Skip
+ReviewTap = ReviewEdit | ReviewSection | ReviewQuestion | ReviewShow | Submit | SubmitConfirm
+RunTap = QuestionTap | ReviewTap
+RUN_TAPS: tuple[type[RunTap], ...] = (
+    Answer,
+    Toggle,
+    Done,
+    Back,
+    Skip,
+    ReviewEdit,
+    ReviewSection,
+    ReviewQuestion,
+    ReviewShow,
+    Submit,
+    SubmitConfirm,
+)
+
+
 async def on_callback(
-    ctx: Ctx, cb: Callback, message_id: int, after_submit: AfterSubmit
+    ctx: Ctx, cb: RunTap, message_id: int, after_submit: AfterSubmit
 ) -> list[Event]:
     """Handle every questionnaire button: answers, navigation, review and submit."""
     return await on_run_callback(
-        ctx, cb, message_id, await load_run(ctx, cb.int_field(0)), after_submit
+        ctx, cb, message_id, await load_run(ctx, cb.response), after_submit
     )
 
 
 async def on_run_callback(
-    ctx: Ctx, cb: Callback, message_id: int, run: Run | None, after_submit: AfterSubmit
+    ctx: Ctx, cb: RunTap, message_id: int, run: Run | None, after_submit: AfterSubmit
 ) -> list[Event]:
-    """Handle a questionnaire button whose run (from load_run of its field 0) is loaded."""
+    """Handle a questionnaire button whose run (load_run of its response) is loaded."""
     if run is None:
         return _stale(ctx)
     if run.response.submitted:
         return [Notice(ctx.tr.t("notice.already_submitted"))]
-    if cb.int_field(1) != run.version or run.response.version != run.version:
+    if cb.version != run.version or run.response.version != run.version:
         # The content changed since this button was drawn: show the question afresh.
         if run.response.version != run.version:
             await ctx.svc.store.reopen_response(run.response.id, run.version, ctx.svc.clock.now())
         return [Notice(ctx.tr.t("notice.changed")), *await show_current(ctx, run.response.id)]
-    if cb.kind in (Kind.ANSWER, Kind.TOGGLE, Kind.DONE, Kind.BACK, Kind.SKIP):
-        qid = cb.str_field(2)
-        if qid is None or qid != run.response.current_question:
-            return _stale(ctx)
-        slot = next((s for s in run.slots() if s.question.id == qid), None)
-        if slot is None:
-            return _stale(ctx)
-        if cb.kind is Kind.ANSWER:
-            return await _answer_option(ctx, run, slot, cb.str_field(3), message_id)
-        if cb.kind is Kind.TOGGLE:
-            return await _toggle(ctx, run, slot, cb.str_field(3), message_id)
-        if cb.kind is Kind.DONE:
-            return await _done(ctx, run, slot, message_id)
-        if cb.kind is Kind.BACK:
-            return await _back(ctx, run, slot, message_id)
-        return await _skip(ctx, run, slot, message_id)
+    if isinstance(cb, Answer | Toggle | Done | Back | Skip):
+        return await _on_question(ctx, run, cb, message_id)
     at_review = run.response.current_question is None
-    if cb.kind is Kind.REVIEW_QUESTION:
-        qid = cb.str_field(2)
-        slot = next((s for s in run.slots() if s.question.id == qid), None)
+    if isinstance(cb, ReviewQuestion):
+        slot = next((s for s in run.slots() if s.question.id == cb.question), None)
         if not at_review or slot is None:
             return _stale(ctx)
         await ctx.svc.store.move_to(
@@ -400,16 +412,15 @@ async def on_run_callback(
         return [Notice(), await _ask(ctx, run, slot, edit=message_id)]
     if not at_review:
         return _stale(ctx)
-    if cb.kind is Kind.REVIEW_SHOW:
+    if isinstance(cb, ReviewShow):
         return [Notice(), _review(ctx, run, edit=message_id)]
-    if cb.kind is Kind.REVIEW_EDIT:
+    if isinstance(cb, ReviewEdit):
         return [Notice(), _section_picker(ctx, run, message_id)]
-    if cb.kind is Kind.REVIEW_SECTION:
-        index = cb.int_field(2)
-        if index is None or not 0 <= index < len(run.questionnaire.sections):
+    if isinstance(cb, ReviewSection):
+        if not 0 <= cb.index < len(run.questionnaire.sections):
             return _stale(ctx)
-        return [Notice(), _section_questions(ctx, run, index, message_id)]
-    if cb.kind is Kind.SUBMIT:
+        return [Notice(), _section_questions(ctx, run, cb.index, message_id)]
+    if isinstance(cb, Submit):
         return [
             Notice(),
             Edit(
@@ -419,19 +430,35 @@ async def on_run_callback(
                     [
                         Button(
                             ctx.tr.t("button.keep_reviewing"),
-                            pack(Kind.REVIEW_SHOW, run.response.id, run.version),
+                            ReviewShow(run.response.id, run.version).pack(),
                         ),
                         Button(
                             ctx.tr.t("button.submit_confirm"),
-                            pack(Kind.SUBMIT_CONFIRM, run.response.id, run.version),
+                            SubmitConfirm(run.response.id, run.version).pack(),
                         ),
                     ]
                 ],
             ),
         ]
-    if cb.kind is Kind.SUBMIT_CONFIRM:
-        return await _submit(ctx, run, message_id, after_submit)
-    return _stale(ctx)
+    return await _submit(ctx, run, message_id, after_submit)
+
+
+async def _on_question(ctx: Ctx, run: Run, cb: QuestionTap, message_id: int) -> list[Event]:
+    """Handle a button of the question the person is at (any other is stale)."""
+    if cb.question != run.response.current_question:
+        return _stale(ctx)
+    slot = next((s for s in run.slots() if s.question.id == cb.question), None)
+    if slot is None:
+        return _stale(ctx)
+    if isinstance(cb, Answer):
+        return await _answer_option(ctx, run, slot, cb.option, message_id)
+    if isinstance(cb, Toggle):
+        return await _toggle(ctx, run, slot, cb.option, message_id)
+    if isinstance(cb, Done):
+        return await _done(ctx, run, slot, message_id)
+    if isinstance(cb, Back):
+        return await _back(ctx, run, slot, message_id)
+    return await _skip(ctx, run, slot, message_id)
 
 
 def _chosen_text(ctx: Ctx, run: Run, slot: Slot, value: AnswerValue) -> str:
@@ -579,8 +606,8 @@ def _review(ctx: Ctx, run: Run, *, edit: int | None = None) -> Event:
     lines.append(tr.t("review.ready"))
     rid, ver = run.response.id, run.version
     buttons = [
-        [Button(tr.t("button.change_answer"), pack(Kind.REVIEW_EDIT, rid, ver))],
-        [Button(tr.t("button.submit"), pack(Kind.SUBMIT, rid, ver))],
+        [Button(tr.t("button.change_answer"), ReviewEdit(rid, ver).pack())],
+        [Button(tr.t("button.submit"), Submit(rid, ver).pack())],
     ]
     text = "\n".join(lines)
     return Edit(edit, text, buttons) if edit is not None else Send(text, buttons)
@@ -597,11 +624,11 @@ def _section_picker(ctx: Ctx, run: Run, message_id: int) -> Event:
     rid, ver = run.response.id, run.version
     shown = {s.section.id for s in run.slots()}
     rows: Keyboard = [
-        [Button(section.title.get(ctx.lang), pack(Kind.REVIEW_SECTION, rid, ver, index))]
+        [Button(section.title.get(ctx.lang), ReviewSection(rid, ver, index).pack())]
         for index, section in enumerate(run.questionnaire.sections)
         if section.id in shown
     ]
-    rows.append([Button(ctx.tr.t("button.back"), pack(Kind.REVIEW_SHOW, rid, ver))])
+    rows.append([Button(ctx.tr.t("button.back"), ReviewShow(rid, ver).pack())])
     return Edit(message_id, ctx.tr.t("review.pick_section"), rows)
 
 
@@ -627,9 +654,9 @@ def _section_questions(ctx: Ctx, run: Run, index: int, message_id: int) -> Event
                 answer=_shorten(answer, 40),
             )
         )
-        buttons.append(Button(str(number), pack(Kind.REVIEW_QUESTION, rid, ver, slot.question.id)))
+        buttons.append(Button(str(number), ReviewQuestion(rid, ver, slot.question.id).pack()))
     rows: Keyboard = [buttons[i : i + 6] for i in range(0, len(buttons), 6)]
-    rows.append([Button(ctx.tr.t("button.back"), pack(Kind.REVIEW_EDIT, rid, ver))])
+    rows.append([Button(ctx.tr.t("button.back"), ReviewEdit(rid, ver).pack())])
     lines.append("")
     lines.append(ctx.tr.t("review.pick_question"))
     return Edit(message_id, "\n".join(lines), rows)

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from bot.content import WorkshopFile
 from bot.flows.agenda import agenda_text, day_title, session_lines
-from bot.flows.callbacks import Kind, pack
+from bot.flows.callbacks import OpenDgca, OpenEvaluation, PlanNew
 from bot.flows.common import workshop_file
 from bot.flows.evaluation import rating_buttons
 from bot.flows.events import Button, Keyboard
@@ -62,7 +62,7 @@ def _message(
             key = "reminder.dgca_last_day"
         text = tr.t(key, title=title, days=row.payload.get("days", 0), closes=tr.datetime(local))
         label = "button.start_dgca" if row.kind == "dgca_open" else "button.continue_dgca"
-        buttons = [[Button(tr.t(label), pack(Kind.OPEN_DGCA, workshop.id))]]
+        buttons = [[Button(tr.t(label), OpenDgca(workshop.id).pack())]]
     elif row.kind == "digest":
         day = date.fromisoformat(str(row.payload["day"]))
         text = (
@@ -88,12 +88,10 @@ def _message(
             else ("reminder.evaluation_nudge")
         )
         text = tr.t(key, title=title, closes=tr.datetime(closes))
-        buttons = [
-            [Button(tr.t("button.start_evaluation"), pack(Kind.OPEN_EVALUATION, workshop.id))]
-        ]
+        buttons = [[Button(tr.t("button.start_evaluation"), OpenEvaluation(workshop.id).pack())]]
     elif row.kind == "plan_invite":
         text = tr.t("plan.invitation", title=title)
-        buttons = [[Button(tr.plain("plan.button_write"), pack(Kind.PLAN, "new", workshop.id))]]
+        buttons = [[Button(tr.plain("plan.button_write"), PlanNew(workshop.id).pack())]]
     elif row.kind == "feedback":
         session = next((s for s in spec.agenda if s.id == row.payload.get("session")), None)
         if session is None:

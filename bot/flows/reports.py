@@ -11,7 +11,7 @@ from statistics import fmean
 from typing import TYPE_CHECKING
 
 from bot.content import Questionnaire, QuestionType, ScaleKind, WorkshopFile
-from bot.flows.callbacks import Callback, Kind, pack
+from bot.flows.callbacks import Report
 from bot.flows.common import Ctx, short_hash, workshop_file
 from bot.flows.dgca import DimensionStat, scores_with, scoring_index
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SendDocument, SendPhoto
@@ -28,7 +28,6 @@ else:
     # matplotlib is loaded when the first chart is drawn, not when the bot starts.
     rc = lazy_module("bot.report_charts")
 
-KINDS = ("dgca", "eval", "status", "inst", "xlsx", "csv")
 TOP = 3
 CAPTION_STATEMENT_CHARS = 80
 
@@ -409,16 +408,16 @@ def menu(ctx: Ctx, workshop: Workshop) -> list[Event]:
     wid = workshop.id
     rows: Keyboard = [
         [
-            Button(ctx.tr.t("button.report_dgca"), pack(Kind.REPORT, wid, "dgca")),
-            Button(ctx.tr.t("button.report_eval"), pack(Kind.REPORT, wid, "eval")),
+            Button(ctx.tr.t("button.report_dgca"), Report(wid, "dgca").pack()),
+            Button(ctx.tr.t("button.report_eval"), Report(wid, "eval").pack()),
         ],
         [
-            Button(ctx.tr.t("button.report_status"), pack(Kind.REPORT, wid, "status")),
-            Button(ctx.tr.t("button.report_inst"), pack(Kind.REPORT, wid, "inst")),
+            Button(ctx.tr.t("button.report_status"), Report(wid, "status").pack()),
+            Button(ctx.tr.t("button.report_inst"), Report(wid, "inst").pack()),
         ],
         [
-            Button(ctx.tr.t("button.export_xlsx"), pack(Kind.REPORT, wid, "xlsx")),
-            Button(ctx.tr.t("button.export_csv"), pack(Kind.REPORT, wid, "csv")),
+            Button(ctx.tr.t("button.export_xlsx"), Report(wid, "xlsx").pack()),
+            Button(ctx.tr.t("button.export_csv"), Report(wid, "csv").pack()),
         ],
     ]
     title = workshop_file(workshop).title.get(ctx.lang)
@@ -430,14 +429,10 @@ async def _institutions(svc: Services, workshop: Workshop) -> list[str]:
     return sorted({s.institution for s in sets if s.institution and s.submitted_at})
 
 
-async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
+async def on_callback(ctx: Ctx, cb: Report, message_id: int) -> list[Event]:
     """Build the report asked for, for an organizer of the workshop only."""
-    workshop_id, kind = cb.int_field(0), cb.str_field(1)
-    if (
-        workshop_id is None
-        or kind not in KINDS
-        or not await ctx.svc.store.is_organizer(workshop_id, ctx.actor.telegram_id)
-    ):
+    workshop_id, kind = cb.workshop, cb.what
+    if not await ctx.svc.store.is_organizer(workshop_id, ctx.actor.telegram_id):
         return [Notice(ctx.tr.t("notice.stale"))]
     workshop = await ctx.svc.store.workshop(workshop_id)
     if workshop is None:
@@ -453,16 +448,16 @@ async def on_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
     if kind in ("xlsx", "csv"):
         return [notice, *await export_events(ctx.svc, workshop, lang, kind)]
     names = await _institutions(ctx.svc, workshop)
-    index = cb.int_field(2)
+    index = cb.index
     if index is None:
         digest = short_hash(*names)
         rows: Keyboard = [
-            [Button(name[:60], pack(Kind.REPORT, workshop.id, "inst", i, digest))]
+            [Button(name[:60], Report(workshop.id, "inst", i, digest).pack())]
             for i, name in enumerate(names[:40])
         ]
         if not rows:
             return [Notice(), Send(ctx.tr.t("report.no_institutions"))]
         return [Notice(), Edit(message_id, ctx.tr.t("report.pick_institution"), rows)]
-    if cb.str_field(3) != short_hash(*names) or not 0 <= index < len(names):
+    if cb.digest != short_hash(*names) or not 0 <= index < len(names):
         return [Notice(ctx.tr.t("notice.stale"))]
     return [notice, *await dgca_report(ctx.svc, workshop, lang, names[index])]

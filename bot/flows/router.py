@@ -16,7 +16,7 @@ from bot.flows import (
     profile,
 )
 from bot.flows import questionnaire as engine
-from bot.flows.callbacks import Callback, Kind
+from bot.flows.callbacks import OpenDgca, OpenEvaluation
 from bot.flows.common import Actor, Ctx, Media, current_workshop, make_ctx, workshop_file
 from bot.flows.events import Event, Notice, Send
 from bot.flows.organizer import MAX_IMPORT_BYTES
@@ -43,16 +43,16 @@ async def start(svc: Services, actor: Actor, payload: str | None) -> list[Event]
     return await join.start(svc, actor, token)
 
 
-async def questionnaire_callback(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
-    """Handle the buttons that open the DGCA or the evaluation, and their questions."""
-    if cb.kind in (Kind.OPEN_DGCA, Kind.OPEN_EVALUATION):
-        workshop_id = cb.int_field(0)
-        if workshop_id is None:
-            return [Notice(ctx.tr.t("notice.stale"))]
-        if cb.kind is Kind.OPEN_EVALUATION:
-            return [Notice(), *await evaluation.open_evaluation(ctx, workshop_id)]
-        return [Notice(), *await dgca.open_dgca(ctx, workshop_id)]
-    run = await engine.load_run(ctx, cb.int_field(0))
+async def open_callback(ctx: Ctx, cb: OpenDgca | OpenEvaluation, message_id: int) -> list[Event]:
+    """Handle the buttons that open the DGCA or the evaluation."""
+    if isinstance(cb, OpenEvaluation):
+        return [Notice(), *await evaluation.open_evaluation(ctx, cb.workshop)]
+    return [Notice(), *await dgca.open_dgca(ctx, cb.workshop)]
+
+
+async def questionnaire_callback(ctx: Ctx, cb: engine.RunTap, message_id: int) -> list[Event]:
+    """Handle the buttons of a questionnaire run, with the DGCA's or evaluation's ending."""
+    run = await engine.load_run(ctx, cb.response)
     if run is not None and run.questionnaire.id == EVALUATION_ID:
         if await evaluation.is_closed_for(ctx, run):
             return [Notice(ctx.tr.t("evaluation.closed"))]

@@ -7,7 +7,7 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.flows import agenda
-from bot.flows.callbacks import Callback, Kind
+from bot.flows.callbacks import PickTimezone, SetReminders
 from bot.flows.common import Ctx
 from bot.flows.events import Event
 from bot.handlers.common import callback_handler, command_handler
@@ -21,15 +21,10 @@ async def _next(ctx: Ctx, args: str) -> list[Event]:
     return await agenda.next_session(ctx)
 
 
-async def _on_tap(ctx: Ctx, cb: Callback, message_id: int) -> list[Event]:
-    if cb.kind is Kind.TIMEZONE:
-        return await agenda.on_timezone_callback(ctx, cb, message_id)
-    return await agenda.on_reminders_callback(ctx, cb, message_id)
-
-
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add the agenda handlers."""
     app.add_handler(command_handler("agenda", _agenda))
     app.add_handler(command_handler("next", _next))
     app.add_handler(command_handler("reminders", agenda.reminders_switch))
-    app.add_handler(callback_handler(_on_tap, (Kind.TIMEZONE, Kind.REMINDERS)))
+    app.add_handler(callback_handler(agenda.on_timezone_callback, (PickTimezone,)))
+    app.add_handler(callback_handler(agenda.on_reminders_callback, (SetReminders,)))

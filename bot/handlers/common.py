@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -13,7 +12,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import BotContext
 from bot.flows import router as fallback_flows
-from bot.flows.callbacks import CODEC_VERSION, Callback, Kind, unpack
+from bot.flows.callbacks import CallbackData, parse, pattern
 from bot.flows.common import Actor, Ctx, make_ctx
 from bot.flows.events import Event, Notice
 from bot.output import Responder
@@ -91,18 +90,16 @@ async def reply(update: Update, context: BotContext, events: Sequence[Event]) ->
     await respond(update, context, ready)
 
 
-FlowCallback = Callable[[Ctx, Callback, int], Awaitable[list[Event]]]
+# A flow taking one of the classes its handler was registered for (a union, when several).
+FlowCallback = Callable[[Ctx, Any, int], Awaitable[list[Event]]]
 FlowCommand = Callable[[Ctx, str], Awaitable[list[Event]]]
 
 
-def callback_pattern(kinds: Iterable[Kind]) -> re.Pattern[str]:
-    """Match the callback data of the given button kinds."""
-    alternatives = "|".join(sorted(re.escape(k.value) for k in kinds))
-    return re.compile(rf"^{CODEC_VERSION}(?:{alternatives})(?::|$)")
-
-
-def callback_handler(flow: FlowCallback, kinds: Iterable[Kind]) -> CallbackQueryHandler[Any, Any]:
-    """Build a handler that passes taps on `kinds` buttons to `flow`."""
+def callback_handler(
+    flow: FlowCallback, kinds: Iterable[type[CallbackData]]
+) -> CallbackQueryHandler[Any, Any]:
+    """Build a handler that passes taps on `kinds` buttons, decoded, to `flow`."""
+    accepted = tuple(kinds)
 
     async def handle(update: Update, context: BotContext) -> None:
         query = update.callback_query
@@ -116,14 +113,14 @@ def callback_handler(flow: FlowCallback, kinds: Iterable[Kind]) -> CallbackQuery
 
         async def produce() -> list[Event]:
             ctx = await make_ctx(context.services, actor, chat_id=chat_id)
-            cb = unpack(query.data)
-            if cb is None:
+            tap = parse(query.data)
+            if not isinstance(tap, accepted):
                 return [Notice(ctx.tr.t("notice.stale"))]
-            return await flow(ctx, cb, message_id)
+            return await flow(ctx, tap, message_id)
 
         await respond(update, context, produce)
 
-    return CallbackQueryHandler(handle, pattern=callback_pattern(kinds))
+    return CallbackQueryHandler(handle, pattern=pattern(accepted))
 
 
 def command_handler(

@@ -7,7 +7,7 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.flows import privacy
-from bot.flows.callbacks import Kind
+from bot.flows.callbacks import Forget, MyData, ShowPrivacy
 from bot.flows.common import Ctx
 from bot.flows.events import Event
 from bot.handlers.common import callback_handler, command_handler
@@ -30,4 +30,4 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(command_handler("privacy", _privacy))
     app.add_handler(command_handler("mydata", _mydata))
     app.add_handler(command_handler("forget", _forget))
-    app.add_handler(callback_handler(privacy.on_callback, (Kind.PRIVACY, Kind.MYDATA, Kind.FORGET)))
+    app.add_handler(callback_handler(privacy.on_callback, (ShowPrivacy, MyData, Forget)))

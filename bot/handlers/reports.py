@@ -7,7 +7,7 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.flows import evaluation, organizer, reports
-from bot.flows.callbacks import Kind
+from bot.flows.callbacks import CommentSession, EvaluationAdmin, RateSession, Report
 from bot.flows.common import Ctx
 from bot.flows.events import Event
 from bot.handlers.common import callback_handler, command_handler
@@ -23,8 +23,6 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(command_handler("openeval", organizer.evaluation_admin_command))
     app.add_handler(command_handler("report", organizer.report_command))
     app.add_handler(command_handler("report", organizer.report_command, groups=True))
-    app.add_handler(callback_handler(evaluation.on_admin_callback, (Kind.EVALUATION_ADMIN,)))
-    app.add_handler(
-        callback_handler(evaluation.on_rating_callback, (Kind.RATE_SESSION, Kind.COMMENT_SESSION))
-    )
-    app.add_handler(callback_handler(reports.on_callback, (Kind.REPORT,)))
+    app.add_handler(callback_handler(evaluation.on_admin_callback, (EvaluationAdmin,)))
+    app.add_handler(callback_handler(evaluation.on_rating_callback, (RateSession, CommentSession)))
+    app.add_handler(callback_handler(reports.on_callback, (Report,)))

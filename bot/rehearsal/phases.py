@@ -6,7 +6,7 @@ workshop's timeline, since the clock only moves forward. What a phase has to wor
 * `world.advance_to(when)` moves the clock, sending every reminder that falls due on the way;
 * `world.crowd(players, script, step=..., label=...)` lets people act together, in step
   with the clock, and shows progress;
-* `player.say(text)`, `player.tap(Kind.X, field_is(1, "..."))` and `player.answer(q, ...)`
+* `player.say(text)`, `player.tap(Report, field_is("what", "dgca"))` and `player.answer(q, ...)`
   act as the person would on Telegram; `player.find(...)` looks for a button first;
 * `world.store` (the bot's Store) to read what the bot recorded, never to write.
 """
@@ -21,11 +21,30 @@ from datetime import datetime, time, timedelta
 
 from bot.apidouble import ChatMessage
 from bot.content import WorkshopFile
-from bot.flows.callbacks import Callback, Kind, unpack
+from bot.flows.callbacks import (
+    Audience,
+    BroadcastSend,
+    CommentSession,
+    Consent,
+    InstitutionPage,
+    JoinContinue,
+    JoinLanguage,
+    LinkGroup,
+    OpenDgca,
+    OpenEvaluation,
+    OrgInvite,
+    OtherCountry,
+    OtherInstitution,
+    PickCountry,
+    PickInstitution,
+    ProfileName,
+    RateSession,
+    Report,
+)
 from bot.flows.schedule import EVALUATION_ID
 from bot.rehearsal import plans as plan_phases
 from bot.rehearsal.people import SESSION_COMMENTS, DgcaPlan, Person
-from bot.rehearsal.world import Player, RehearsalError, World, field_is
+from bot.rehearsal.world import Player, RehearsalError, T, World, field_is
 from storage import DialogState
 
 JOIN_WAVES = (timedelta(hours=1), timedelta(hours=6), timedelta(days=1), timedelta(days=2))
@@ -120,7 +139,7 @@ async def join(world: World) -> None:
         raise RehearsalError(f"the bot did not import {world.workshop_file}" + admin.context())
     world.workshop_id = workshop.id
     await admin.say("/organizer")
-    await admin.tap(Kind.ORG_INVITE, field_is(0, workshop.id))
+    await admin.tap(OrgInvite, field_is("workshop", workshop.id))
     invitation = _link_payload(admin, "org-")
     await world.pass_time(timedelta(hours=1))
     await organizer.say(f"/start {invitation}")
@@ -128,7 +147,7 @@ async def join(world: World) -> None:
     group = world.group
     if group is not None:
         await organizer.say("/linkgroup", chat=group)
-        await organizer.tap(Kind.LINK_GROUP, field_is(0, workshop.id), chat=group)
+        await organizer.tap(LinkGroup, field_is("workshop", workshop.id), chat=group)
     await organizer.say("/invite")
     world.join_code = _link_payload(organizer, "")
     start = world.clock.now()
@@ -153,25 +172,25 @@ async def _join_one(player: Player) -> None:
     for _ in range(30):
         last = player.last
         kinds = player.kinds(last)
-        if Kind.OPEN_DGCA in kinds:
+        if OpenDgca in kinds:
             player.joined = True
             return
-        if Kind.JOIN_LANGUAGE in kinds and player.find(
-            Kind.JOIN_LANGUAGE, field_is(1, person.language), message=last
+        if JoinLanguage in kinds and player.find(
+            JoinLanguage, field_is("lang", person.language), message=last
         ):
-            await player.tap(Kind.JOIN_LANGUAGE, field_is(1, person.language), message=last)
+            await player.tap(JoinLanguage, field_is("lang", person.language), message=last)
             continue
-        if Kind.JOIN_CONTINUE in kinds:
-            await player.tap(Kind.JOIN_CONTINUE, message=last)
+        if JoinContinue in kinds:
+            await player.tap(JoinContinue, message=last)
             continue
-        if Kind.CONSENT in kinds:
-            await player.tap(Kind.CONSENT, field_is(1, 1), message=last)
+        if Consent in kinds:
+            await player.tap(Consent, field_is("accept", True), message=last)
             continue
         dialog = await player.dialog()
         state = dialog.state if dialog is not None else None
         if state is DialogState.PROFILE_NAME:
-            if person.typed_name is None and Kind.PROFILE_NAME in kinds:
-                await player.tap(Kind.PROFILE_NAME, message=last)
+            if person.typed_name is None and ProfileName in kinds:
+                await player.tap(ProfileName, message=last)
             else:
                 await player.say(person.typed_name or person.full_name)
         elif state is DialogState.PROFILE_INSTITUTION:
@@ -182,9 +201,9 @@ async def _join_one(player: Player) -> None:
             await player.say(person.position)
         elif state is DialogState.PROFILE_COUNTRY:
             if person.typed_country:
-                await player.tap(Kind.COUNTRY_OTHER, message=last)
+                await player.tap(OtherCountry, message=last)
             else:
-                await player.tap(Kind.COUNTRY, message=last)
+                await player.tap(PickCountry, message=last)
         elif state is DialogState.PROFILE_COUNTRY_TEXT:
             await player.say(person.typed_country or "Bolivia")
         else:
@@ -196,30 +215,30 @@ async def _pick_institution(player: Player, person: Person) -> None:
     """Tap the person's institution, turning pages of the list to find it."""
     wanted = person.listed_institution
     if wanted is None:
-        await player.tap(Kind.INSTITUTION_OTHER)
+        await player.tap(OtherInstitution)
         return
-    if player.find(Kind.INSTITUTION, field_is(1, wanted)):
-        await player.tap(Kind.INSTITUTION, field_is(1, wanted))
+    if player.find(PickInstitution, field_is("index", wanted)):
+        await player.tap(PickInstitution, field_is("index", wanted))
         return
-    found = player.find(Kind.INSTITUTION)
+    found = player.find(PickInstitution)
     if found is None:
         raise RehearsalError(f"{player.name}: no list of institutions" + player.context())
     page = found[0]
-    shown = [cb.int_field(1) or 0 for cb in _callbacks(page, Kind.INSTITUTION)]
-    pages = [cb.int_field(1) or 0 for cb in _callbacks(page, Kind.INSTITUTION_PAGE)]
+    shown = [cb.index for cb in _callbacks(page, PickInstitution)]
+    pages = [cb.page for cb in _callbacks(page, InstitutionPage)]
     if not shown or not pages:
         raise RehearsalError(f"{player.name}: cannot find {person.institution!r}")
     target = max(pages) if wanted > max(shown) else min(pages)
-    await player.tap(Kind.INSTITUTION_PAGE, field_is(1, target), message=page)
+    await player.tap(InstitutionPage, field_is("page", target), message=page)
 
 
-def _callbacks(message: ChatMessage, kind: Kind) -> list[Callback]:
+def _callbacks(message: ChatMessage, kind: type[T]) -> list[T]:
     out = []
     for row in message.buttons:
         for button in row:
             data = button.get("callback_data")
-            cb = unpack(data) if isinstance(data, str) else None
-            if cb is not None and cb.kind is kind:
+            cb = kind.unpack(data) if isinstance(data, str) else None
+            if cb is not None:
                 out.append(cb)
     return out
 
@@ -237,8 +256,8 @@ async def dgca(world: World) -> None:
 
     async def start(player: Player) -> None:
         person = _person(player)
-        if player.find(Kind.OPEN_DGCA):
-            await player.tap(Kind.OPEN_DGCA)
+        if player.find(OpenDgca):
+            await player.tap(OpenDgca)
         else:
             await player.say("/dgca")
         stop = person.stop_after if person.dgca_plan in STOPS_MIDWAY else None
@@ -260,8 +279,8 @@ async def dgca(world: World) -> None:
     second = [p for p in joined if _person(p).dgca_plan in SECOND_GO]
 
     async def resume(player: Player) -> None:
-        if player.find(Kind.OPEN_DGCA):
-            await player.tap(Kind.OPEN_DGCA)
+        if player.find(OpenDgca):
+            await player.tap(OpenDgca)
         else:
             await player.say("/dgca")
         await player.answer(questionnaire, assessment=True)
@@ -301,7 +320,7 @@ async def agenda(world: World) -> None:
             person = _person(player)
             return bool(
                 person.rng("rates", session_id).random() < person.rating_share
-                and player.find(Kind.RATE_SESSION, field_is(1, session_id))
+                and player.find(RateSession, field_is("session", session_id))
             )
 
         async def rate(player: Player, session_id: str = session.id) -> None:
@@ -316,12 +335,12 @@ async def _rate(player: Player, session_id: str) -> None:
     rng = person.rng("rating", session_id)
     rating = max(1, min(5, round(SESSION_BASE + person.mood + rng.gauss(0.0, 0.8))))
     await player.tap(
-        Kind.RATE_SESSION,
-        lambda cb: cb.str_field(1) == session_id and cb.int_field(2) == rating,
+        RateSession,
+        lambda cb: cb.session == session_id and cb.rating == rating,
     )
     if person.comments and (rng.random() < COMMENT_SHARE or not person.commented):
         person.commented += 1
-        await player.tap(Kind.COMMENT_SESSION, field_is(1, session_id))
+        await player.tap(CommentSession, field_is("session", session_id))
         await player.say(person.text(SESSION_COMMENTS, session_id))
 
 
@@ -339,8 +358,8 @@ async def evaluation(world: World) -> None:
     joined = [p for p in _joined(world) if _person(p).evaluates]
 
     async def evaluate(player: Player) -> None:
-        if player.find(Kind.OPEN_EVALUATION):
-            await player.tap(Kind.OPEN_EVALUATION)
+        if player.find(OpenEvaluation):
+            await player.tap(OpenEvaluation)
         else:
             await player.say("/evaluation")
         await player.answer(questionnaire, assessment=False)
@@ -365,10 +384,10 @@ async def broadcast(world: World) -> None:
     assert organizer is not None
     await world.advance_to(_next_morning(world))
     await organizer.say("/broadcast")
-    await organizer.tap(Kind.AUDIENCE, field_is(1, "all"))
+    await organizer.tap(Audience, field_is("audience", "all"))
     await organizer.say(BROADCAST_TEXT)
-    sent = await organizer.tap(Kind.BROADCAST_SEND)
-    broadcast_id = sent.int_field(0)
+    sent = await organizer.tap(BroadcastSend)
+    broadcast_id = sent.broadcast
     if broadcast_id is None:
         raise RehearsalError("the broadcast's send button carries no broadcast")
     await world.flush()
@@ -383,17 +402,13 @@ async def reports(world: World) -> None:
     for done, kind in enumerate(REPORTS):
         world.progress.step(done, len(REPORTS), "reports")
         await organizer.say("/report")
-        await organizer.tap(Kind.REPORT, field_is(1, kind))
-        if kind == "inst" and organizer.find(Kind.REPORT, _has_field(2)):
+        await organizer.tap(Report, field_is("what", kind))
+        if kind == "inst" and organizer.find(Report, lambda cb: cb.index is not None):
             index = await _largest_institution(world)
-            await organizer.tap(Kind.REPORT, field_is(2, index))
+            await organizer.tap(Report, field_is("index", index))
         await world.pass_time(timedelta(minutes=2))
     world.progress.step(len(REPORTS), len(REPORTS), "reports")
     await world.flush()
-
-
-def _has_field(index: int) -> Callable[[Callback], bool]:
-    return lambda cb: cb.str_field(index) is not None
 
 
 async def _largest_institution(world: World) -> int:

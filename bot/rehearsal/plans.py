@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
-from bot.flows.callbacks import Callback, Kind
+from bot.flows.callbacks import (
+    PlanAddStep,
+    PlanNew,
+    PlanOpen,
+    PlanSdg,
+    PlanSdgDone,
+    PlanSkip,
+    ProgressExport,
+    ProgressView,
+    StepDate,
+    UpdateNext,
+    UpdateStart,
+    UpdateStatus,
+    UpdateStop,
+    ViewerInvite,
+)
 from bot.rehearsal.world import Chat, Player, RehearsalError, World, field_is
 
 PLAN_SHARE = 0.6
@@ -51,39 +65,32 @@ NOTES = {
 SDG_CHOICES = (8, 9, 11, 16, 17)
 
 
-def _op(op: str, *checks: tuple[int, object]) -> Callable[[Callback], bool]:
-    def match(cb: Callback) -> bool:
-        return cb.str_field(0) == op and all(cb.str_field(i) == str(v) for i, v in checks)
-
-    return match
-
-
 async def _write_plan(player: Player) -> None:
     """Write a plan from the invitation (or /plan): title, objective, SDGs and steps."""
     person = player.person
     assert person is not None
     lang, rng = person.language, person.rng("plan")
-    if player.find(Kind.PLAN, field_is(0, "new")) is None:
+    if player.find(PlanNew) is None:
         await player.say("/plan")
-    await player.tap(Kind.PLAN, field_is(0, "new"))
+    await player.tap(PlanNew)
     await player.say(rng.choice(TITLES[lang]))
     if rng.random() < 0.7:
         await player.say(rng.choice(OBJECTIVES[lang]))
     else:
-        await player.tap(Kind.PLAN, field_is(0, "sk"))
+        await player.tap(PlanSkip)
     for number in sorted(rng.sample(SDG_CHOICES, rng.randint(1, 3))):
-        await player.tap(Kind.PLAN, _op("g", (2, number)))
-    await player.tap(Kind.PLAN, field_is(0, "gd"))
+        await player.tap(PlanSdg, field_is("number", number))
+    await player.tap(PlanSdgDone)
     for index, action in enumerate(rng.sample(ACTIONS[lang], rng.randint(1, 3))):
         if index:
-            await player.tap(Kind.PLAN, field_is(0, "as"))
+            await player.tap(PlanAddStep)
         await player.say(action)
         await player.say(rng.choice(RESPONSIBLE[lang]))
-        await player.tap(Kind.PLAN, field_is(0, "sk"))
-        await player.tap(Kind.PLAN, field_is(0, "sk"))
-        await player.tap(Kind.PLAN, _op("d", (3, rng.choice((1, 3, 6)))))
-        await player.tap(Kind.PLAN, field_is(0, "sk"))
-    await player.tap(Kind.PLAN, field_is(0, "o"))
+        await player.tap(PlanSkip)
+        await player.tap(PlanSkip)
+        await player.tap(StepDate, field_is("months", rng.choice((1, 3, 6))))
+        await player.tap(PlanSkip)
+    await player.tap(PlanOpen)
 
 
 async def plans(world: World) -> None:
@@ -102,21 +109,21 @@ async def _update(player: Player) -> None:
     person = player.person
     assert person is not None
     rng = person.rng("checkin")
-    await player.tap(Kind.UPDATE, field_is(0, "st"))
+    await player.tap(UpdateStart)
     for _ in range(6):
-        found = player.find(Kind.UPDATE, field_is(0, "s"), message=player.last)
+        found = player.find(UpdateStatus, message=player.last)
         if found is None:
             return
         status = rng.choice(("ip", "ip", "dn", "ns", "bl"))
-        await player.tap(Kind.UPDATE, _op("s", (3, status)), message=player.last)
+        await player.tap(UpdateStatus, field_is("status", status), message=player.last)
         if rng.random() < 0.4:
             await player.say(rng.choice(NOTES[person.language]))
         # Only the bot's newest message counts: older ones still show earlier steps' buttons.
         last = player.last
-        if player.find(Kind.UPDATE, field_is(0, "n"), message=last) is None:
-            await player.tap(Kind.UPDATE, field_is(0, "x"), message=last)
+        if player.find(UpdateNext, message=last) is None:
+            await player.tap(UpdateStop, message=last)
             return
-        await player.tap(Kind.UPDATE, field_is(0, "n"), message=last)
+        await player.tap(UpdateNext, message=last)
     raise RehearsalError(f"{player.name}: stuck in a check-in" + player.context())
 
 
@@ -131,7 +138,7 @@ async def checkin(world: World) -> None:
     asked = [
         p
         for p in world.players
-        if p.find(Kind.UPDATE, field_is(0, "st")) is not None
+        if p.find(UpdateStart) is not None
         and p.person is not None
         and p.person.rng("updates").random() < UPDATE_SHARE
     ]
@@ -149,7 +156,7 @@ async def progress(world: World) -> None:
     viewer = Player(world, user, "viewer")
     await world.pass_time(timedelta(hours=2))
     await admin.say("/viewer")
-    await admin.tap(Kind.VIEWER, field_is(0, "i"))
+    await admin.tap(ViewerInvite)
     link = next(
         (t.split("start=", 1)[1].split()[0] for t in reversed(admin.texts()) if "start=view-" in t),
         None,
@@ -157,8 +164,8 @@ async def progress(world: World) -> None:
     if link is None:
         raise RehearsalError("no viewer link" + admin.context())
     await viewer.say(f"/start {link}")
-    await viewer.tap(Kind.PROGRESS, field_is(0, "v"))
-    await viewer.tap(Kind.PROGRESS, field_is(0, "x"))
+    await viewer.tap(ProgressView)
+    await viewer.tap(ProgressExport)
     await organizer.say("/progress")
-    await organizer.tap(Kind.PROGRESS, field_is(0, "x"))
+    await organizer.tap(ProgressExport)
     await world.flush()

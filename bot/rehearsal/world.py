@@ -13,13 +13,23 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from bot.apidouble import BotApiDouble, ChatMessage, SimGroup, SimUser
 from bot.app import BotApplication
 from bot.clock import SimulatedClock
 from bot.content import Questionnaire, QuestionType, WorkshopFile
 from bot.delivery import Delivery
-from bot.flows.callbacks import Callback, Kind, unpack
+from bot.flows.callbacks import (
+    Answer,
+    CallbackData,
+    Done,
+    Skip,
+    Submit,
+    SubmitConfirm,
+    Toggle,
+    parse,
+)
 from bot.processor import OrderedUpdateProcessor
 from bot.rehearsal.people import Person
 from bot.rehearsal.progress import Progress
@@ -29,15 +39,15 @@ from storage import BroadcastStatus, Dialog, DialogState, Store
 
 # Generous: charts and exports render in threads on a machine that may be busy.
 SETTLE_SECONDS = 120.0
-QUESTIONNAIRE_KINDS = frozenset(
-    {Kind.ANSWER, Kind.TOGGLE, Kind.DONE, Kind.SKIP, Kind.SUBMIT, Kind.SUBMIT_CONFIRM}
+QUESTIONNAIRE_KINDS: frozenset[type[CallbackData]] = frozenset(
+    {Answer, Toggle, Done, Skip, Submit, SubmitConfirm}
 )
+T = TypeVar("T", bound=CallbackData)
 
 
-def field_is(index: int, value: object) -> Callable[[Callback], bool]:
-    """Match buttons whose callback field `index` is `value` (compared as text)."""
-    text = str(value)
-    return lambda cb: cb.str_field(index) == text
+def field_is(name: str, value: object) -> Callable[[CallbackData], bool]:
+    """Match buttons whose callback field `name` is `value`."""
+    return lambda cb: getattr(cb, name) == value
 
 
 class RehearsalError(Exception):
@@ -331,16 +341,16 @@ class Player:
 
     async def tap(
         self,
-        kind: Kind,
-        match: Callable[[Callback], bool] | None = None,
+        kind: type[T],
+        match: Callable[[T], bool] | None = None,
         *,
         message: ChatMessage | None = None,
         chat: SimGroup | None = None,
-    ) -> Callback:
+    ) -> T:
         """Tap the button that does `kind` (and passes `match`) in the latest message with one."""
         found = self.find(kind, match, message=message, chat=chat)
         if found is None:
-            raise RehearsalError(f"{self.name}: no {kind.name} button to tap{self.context()}")
+            raise RehearsalError(f"{self.name}: no {kind.__name__} button to tap{self.context()}")
         msg, label, data = found
         await self._turn()
         query = await self.user.tap_data(data, message=msg, chat=chat)
@@ -349,7 +359,7 @@ class Player:
             msg.chat_id, msg.message_id, label, shown, query, self.user.first_name
         )
         await self.world.settle()
-        callback = unpack(data)
+        callback = kind.unpack(data)
         assert callback is not None
         return callback
 
@@ -357,8 +367,8 @@ class Player:
 
     def find(
         self,
-        kind: Kind,
-        match: Callable[[Callback], bool] | None = None,
+        kind: type[T],
+        match: Callable[[T], bool] | None = None,
         *,
         message: ChatMessage | None = None,
         chat: SimGroup | None = None,
@@ -374,22 +384,22 @@ class Player:
             for row in msg.buttons:
                 for button in row:
                     data = button.get("callback_data")
-                    cb = unpack(data) if isinstance(data, str) else None
-                    if cb is not None and cb.kind is kind and (match is None or match(cb)):
+                    cb = kind.unpack(data) if isinstance(data, str) else None
+                    if cb is not None and (match is None or match(cb)):
                         return msg, str(button.get("text", "")), str(data)
         return None
 
-    def kinds(self, message: ChatMessage | None) -> set[Kind]:
+    def kinds(self, message: ChatMessage | None) -> set[type[CallbackData]]:
         """Return what the buttons of a message do."""
-        out: set[Kind] = set()
+        out: set[type[CallbackData]] = set()
         if message is None:
             return out
         for row in message.buttons:
             for button in row:
                 data = button.get("callback_data")
-                cb = unpack(data) if isinstance(data, str) else None
+                cb = parse(data) if isinstance(data, str) else None
                 if cb is not None:
-                    out.add(cb.kind)
+                    out.add(type(cb))
         return out
 
     @property
@@ -436,7 +446,7 @@ class Player:
                 if isinstance(choice, str):
                     await self.say(choice)
                 else:
-                    await self.tap(Kind.SKIP, field_is(2, qid))
+                    await self.tap(Skip, field_is("question", qid))
                 answered += 1
                 continue
             msg = next(
@@ -444,13 +454,13 @@ class Player:
                 None,
             )
             kinds = self.kinds(msg)
-            if Kind.SUBMIT_CONFIRM in kinds:
-                await self.tap(Kind.SUBMIT_CONFIRM, message=msg)
+            if SubmitConfirm in kinds:
+                await self.tap(SubmitConfirm, message=msg)
                 return True
-            if Kind.SUBMIT in kinds:
-                await self.tap(Kind.SUBMIT, message=msg)
+            if Submit in kinds:
+                await self.tap(Submit, message=msg)
                 continue
-            if Kind.ANSWER in kinds or Kind.TOGGLE in kinds:
+            if Answer in kinds or Toggle in kinds:
                 await self._answer_buttons(questionnaire, msg, assessment)
                 answered += 1
                 continue
@@ -463,16 +473,16 @@ class Player:
         self, questionnaire: Questionnaire, msg: ChatMessage | None, assessment: bool
     ) -> None:
         assert self.person is not None and msg is not None
-        found = self.find(Kind.ANSWER, message=msg) or self.find(Kind.TOGGLE, message=msg)
+        found = self.find(Answer, message=msg) or self.find(Toggle, message=msg)
         assert found is not None
-        cb = unpack(found[2])
-        assert cb is not None
-        qid = str(cb.str_field(2))
+        cb = parse(found[2])
+        assert isinstance(cb, Answer | Toggle)
+        qid = cb.question
         question = questionnaire.question(qid)
         choice = self.person.choose(questionnaire, question, assessment=assessment)
         if question.type is QuestionType.MULTI and isinstance(choice, list):
             for code in choice:
-                await self.tap(Kind.TOGGLE, field_is(3, code), message=msg)
-            await self.tap(Kind.DONE, field_is(2, qid))
+                await self.tap(Toggle, field_is("option", code), message=msg)
+            await self.tap(Done, field_is("question", qid))
             return
-        await self.tap(Kind.ANSWER, field_is(3, choice), message=msg)
+        await self.tap(Answer, field_is("option", choice), message=msg)

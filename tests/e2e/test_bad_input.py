@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.apidouble import SimUser
-from bot.flows.callbacks import Kind, pack
+from bot.flows.callbacks import Answer, Consent, SubmitConfirm
 from tests.e2e.harness import Harness, progress
 from tests.e2e.test_journey import join_es
 
@@ -76,9 +76,9 @@ async def test_forged_callbacks_for_someone_else(bot: Harness) -> None:
     rid, version, qid = _ids_of(ana.last)
     await bot.send(eve, "/menu")
     # Eve replays Ana's answer button (response id, question, option) on her own message.
-    await eve.tap_data(pack(Kind.ANSWER, rid, version, qid, "1"), message=eve.last)
-    await eve.tap_data(pack(Kind.SUBMIT_CONFIRM, rid, version), message=eve.last)
-    await eve.tap_data(pack(Kind.CONSENT, workshop_id, 1), message=eve.last)
+    await eve.tap_data(Answer(rid, version, qid, "1").pack(), message=eve.last)
+    await eve.tap_data(SubmitConfirm(rid, version).pack(), message=eve.last)
+    await eve.tap_data(Consent(workshop_id, accept=True).pack(), message=eve.last)
     await eve.tap_data("garbage-data", message=eve.last)
     await eve.tap_data("1qa:notanumber:x:y:z", message=eve.last)
     await bot.settle()
@@ -168,6 +168,6 @@ async def test_declining_consent_keeps_nothing(bot: Harness) -> None:
     assert "no guardamos nada" in (eva.last.text or "")
     assert await bot.services.store.participations(eva.id) == []
     # Consent buttons of that message cannot be tapped into a participation afterwards.
-    await eva.tap_data(pack(Kind.CONSENT, workshop.id, 1), message=eva.last)
+    await eva.tap_data(Consent(workshop.id, accept=True).pack(), message=eva.last)
     await bot.settle()
     assert await bot.services.store.participations(eva.id) == []

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from bot.apidouble import SimChannel, SimGroup, SimUser
 from bot.apidouble.server import _IssuedCallback
 from bot.content import Content
-from bot.flows.callbacks import CODEC_VERSION, Kind
+from bot.flows.callbacks import CODEC_VERSION, registered
 from bot.output import COMMAND_NAMES, ORGANIZER_COMMANDS
 from storage.sqlite import migrations
 from tests.e2e.conftest import ErrorTrap, live_bot
@@ -307,7 +307,7 @@ def forged_data(draw: st.DrawFn, world: Fuzz) -> str:
             index = draw(st.integers(0, len(fields) - 1))
             fields[index] = str(draw(st.sampled_from(world.ids or [0])))
         return ":".join([head, *fields])
-    kind = draw(st.sampled_from(list(Kind)))
+    kind = draw(st.sampled_from(registered()))
     field_value = st.one_of(
         st.sampled_from(world.ids or [0]).map(str),
         st.sampled_from(world.words or ["x"]),
@@ -315,9 +315,12 @@ def forged_data(draw: st.DrawFn, world: Fuzz) -> str:
         st.text(alphabet=st.characters(codec="utf-8", exclude_characters=":"), max_size=8),
         st.sampled_from(["", "1", "0", "all", "inst", "dgca", "xlsx", "csv", "mn", "en", "es"]),
     )
-    values: list[str] = draw(st.lists(field_value, max_size=5))
-    version = draw(st.sampled_from([CODEC_VERSION, CODEC_VERSION, "0", "9", ""]))
-    return ":".join([version + kind.value, *values])[: draw(st.sampled_from([64, 64, 200]))]
+    # Half the forgeries have the kind's own number of fields, so they reach its flow.
+    count = len(kind._fields)
+    sizes = st.sampled_from([count, count, 0, count + 1, max(count - 1, 0)])
+    values: list[str] = draw(sizes.flatmap(lambda n: st.lists(field_value, min_size=n, max_size=n)))
+    version = draw(st.sampled_from([CODEC_VERSION, CODEC_VERSION, "1", "9", ""]))
+    return ":".join([version + kind.prefix, *values])[: draw(st.sampled_from([64, 64, 200]))]
 
 
 MEDIA = ["photo", "document", "yaml", "sticker", "voice", "location", "contact"]

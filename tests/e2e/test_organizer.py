@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from bot.apidouble import SimUser
-from bot.flows.callbacks import Kind, pack
+from bot.flows.callbacks import Audience, LinkGroup, OrgAction, OrgInvite
 from storage import BroadcastStatus
 from tests.e2e.harness import COCHABAMBA, Harness
 from tests.e2e.test_journey import join_es
@@ -42,10 +42,10 @@ async def test_organizer_commands_refuse_everyone_else(bot: Harness, tmp_path) -
     await bot.services.store.add_organizer(other.id, rival.id, bot.clock.now())
     await bot.send(rival, "/invite")  # gives Rita her own workshop's link, a message to tap on
     for data in (
-        pack(Kind.ORG_WORKSHOP, workshop_id, "bc"),
-        pack(Kind.AUDIENCE, workshop_id, "all"),
-        pack(Kind.ORG_INVITE, workshop_id),
-        pack(Kind.LINK_GROUP, workshop_id),
+        OrgAction(workshop_id, "bc").pack(),
+        Audience(workshop_id, "all").pack(),
+        OrgInvite(workshop_id).pack(),
+        LinkGroup(workshop_id).pack(),
     ):
         await rival.tap_data(data, message=rival.last)
     await bot.settle()

@@ -10,7 +10,16 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.apidouble import SimUser
-from bot.flows.callbacks import Kind, pack
+from bot.flows.callbacks import (
+    PlanField,
+    PlanNewLink,
+    PlanSdg,
+    ProgressExport,
+    ProgressView,
+    StepRemoveConfirm,
+    UpdateStatus,
+    ViewerInvite,
+)
 from tests.e2e.harness import Harness
 from tests.e2e.test_journey import join_es
 from tests.support import FakeClock
@@ -239,11 +248,11 @@ async def test_participants_and_strangers_cannot_open_dashboards(bot: Harness) -
     await join_es(bot, ana, workshop.join_code)
     assert "lectores de una asociación" in (await bot.send(ana, "/progress")).text  # type: ignore[operator]
     assert "Solo los administradores" in (await bot.send(ana, "/viewer")).text  # type: ignore[operator]
-    await ana.tap_data(pack(Kind.PROGRESS, "v", f"a{workshop.association_id or 1}"))
+    await ana.tap_data(ProgressView("a", workshop.association_id or 1).pack())
     await bot.settle()
-    await ana.tap_data(pack(Kind.PROGRESS, "x", f"w{workshop.id}"))
+    await ana.tap_data(ProgressExport("w", workshop.id).pack())
     await bot.settle()
-    await ana.tap_data(pack(Kind.VIEWER, "i", workshop.association_id or 1))
+    await ana.tap_data(ViewerInvite(workshop.association_id or 1).pack())
     await bot.settle()
     assert not any(m.document for m in ana.messages)
     assert not any("view-" in t for t in texts(ana))
@@ -259,11 +268,11 @@ async def test_forged_plan_buttons_change_nothing(bot: Harness) -> None:
     plan = (await bot.services.store.plans_of(ana.id))[0]
     step = plan.steps[0]
     for data in (
-        pack(Kind.PLAN, "rk", plan.id, step.id),
-        pack(Kind.PLAN, "pf", plan.id, "t"),
-        pack(Kind.PLAN, "g", plan.id, 3),
-        pack(Kind.UPDATE, "s", plan.id, step.id, "dn"),
-        pack(Kind.PLAN, "tk", plan.id),
+        StepRemoveConfirm(plan.id, step.id).pack(),
+        PlanField(plan.id, "t").pack(),
+        PlanSdg(plan.id, 3).pack(),
+        UpdateStatus(plan.id, step.id, "dn").pack(),
+        PlanNewLink(plan.id).pack(),
     ):
         await eve.tap_data(data)
         await bot.settle()

@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.apidouble import SimUser
-from bot.flows.callbacks import Kind, pack
+from bot.flows.callbacks import RateSession, Report
 from tests.e2e.harness import Harness, progress
 from tests.e2e.test_journey import join_es
 
@@ -110,8 +110,8 @@ async def test_session_rating_and_comment(bot: Harness) -> None:
     assert [(r.session_id, r.rating, r.comment) for r in ratings] == [
         ("welcome", 4, "Muy clara la bienvenida")
     ]
-    await ana.tap_data(pack(Kind.RATE_SESSION, workshop_id, "welcome", 9), message=ask)
-    await ana.tap_data(pack(Kind.RATE_SESSION, workshop_id, "nosuch", 3), message=ask)
+    await ana.tap_data(RateSession(workshop_id, "welcome", 9).pack(), message=ask)
+    await ana.tap_data(RateSession(workshop_id, "nosuch", 3).pack(), message=ask)
     await bot.settle()
     assert len(await bot.services.store.session_ratings(workshop_id)) == 1
 
@@ -189,7 +189,7 @@ async def test_status_export_and_authorization(bot: Harness) -> None:
     refused = await bot.send(participant, "/report")
     assert "equipo organizador" in (refused.text or "")
     for kind in ("dgca", "eval", "status", "xlsx", "csv", "inst"):
-        await participant.tap_data(pack(Kind.REPORT, workshop_id, kind), message=refused)
+        await participant.tap_data(Report(workshop_id, kind).pack(), message=refused)
     await bot.settle()
     answers = list(bot.double.callback_answers.values())[-6:]
     assert all(a.text == "Este botón ya no está activo." for a in answers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.flows.callbacks import Kind, pack
+from bot.flows.callbacks import CODEC_VERSION as V
 from tests.e2e.harness import Harness, progress
 from tests.e2e.test_journey import join_es
 
@@ -25,11 +25,11 @@ async def test_huge_numbers_in_forged_data_are_refused(bot: Harness) -> None:
     await join_es(bot, ana, workshop.join_code)
     huge = "9" * 25
     for data in (
-        f"1qa:{huge}:1:lea_1:4",
-        f"1ws:{huge}:mn",
-        f"1od:{huge}",
-        f"1pn:{huge}",
-        pack(Kind.ANSWER, "-1", 1, "lea_1", "4"),
+        f"{V}qa:{huge}:1:lea_1:4",
+        f"{V}ws:{huge}:mn",
+        f"{V}od:{huge}",
+        f"{V}pn:{huge}",
+        f"{V}qa:-1:1:lea_1:4",
     ):
         await ana.tap_data(data, message=ana.last)
     await bot.settle()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.flows.callbacks import Kind, pack
+from bot.flows.callbacks import RateSession
 from bot.flows.common import workshop_file
 from bot.logs import setup_logging
 from tests.e2e.harness import TOKEN, Harness
@@ -78,7 +78,7 @@ async def test_a_whole_journey_at_debug_logs_no_answer_and_no_token(
     for _ in range(3):
         await bot.tap(ana, "De acuerdo")
     session = workshop_file(workshop).agenda[0]
-    await ana.tap_data(pack(Kind.RATE_SESSION, workshop.id, session.id, 4), message=ana.last)
+    await ana.tap_data(RateSession(workshop.id, session.id, 4).pack(), message=ana.last)
     await bot.settle()
     await bot.tap(ana, "comentario")
     await bot.send(ana, COMMENT)
