@@ -13,7 +13,8 @@ Texts, button labels, times on the simulated clock and message numbers are compa
 they are. The rehearsal runs with `stable` on: a tapped button's pop-up is written right
 after the tap, and a broadcast's progress after every message (see `Options.stable`).
 
-Check: `.venv/bin/pytest tests/test_golden.py`. Update on purpose: UPDATE_COMMAND.
+Check: `.venv/bin/pytest tests/test_golden.py`. Update on purpose (then review the diff):
+`.venv/bin/python -m tests.golden --update`.
 """
 
 from __future__ import annotations
