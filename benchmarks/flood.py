@@ -31,7 +31,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -47,9 +46,9 @@ from bot.flows.workshops import import_workshop
 from bot.i18n import I18n
 from bot.services import Services
 from storage import open_store
+from tests.realproc import BotProcess
 
 TOKEN = "123456:FLOOD-BENCH"
-ROOT = Path(__file__).resolve().parents[1]
 CONTENT_DIR = content_pkg.DEFAULT_DIR
 WORKSHOP_FILE = CONTENT_DIR / "workshops" / "cochabamba-2023.yaml"
 PROGRESS = re.compile(r" · (\d+)/(\d+)")
@@ -169,59 +168,18 @@ async def flood(user: SimUser, rate: float, stop: asyncio.Event, phase: Phase) -
                 await asyncio.wait_for(stop.wait(), delay)
 
 
-async def start_bot(double: BotApiDouble, db_url: str, log: Path) -> asyncio.subprocess.Process:
-    """Start `python -m bot run` against the double and wait until it polls."""
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": double.url,
-        "DATABASE_URL": db_url,
-        "CONTENT_DIR": str(CONTENT_DIR),
-        "LOG_LEVEL": "INFO",
-    }
-    with log.open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            cwd=ROOT,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-        )
-    await double.wait_for(
-        lambda: double.requests_for("getUpdates"), timeout=WAIT, message="the bot to poll"
-    )
-    return proc
-
-
-async def stop_bot(proc: asyncio.subprocess.Process, result: Round) -> None:
-    """Stop the bot with SIGTERM (SIGKILL after 20 s) and note how long it took."""
-    started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(proc.wait(), 20)
-        result.stopped_cleanly = proc.returncode == 0
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-    result.stop_seconds = time.monotonic() - started
-
-
 async def one_round(args: argparse.Namespace, number: int) -> Round:
     """Run both phases against a fresh database, double and bot process."""
     folder = Path(tempfile.mkdtemp(prefix="flood-bench-"))
     limits = None if args.no_limits else RateLimits()
-    proc: asyncio.subprocess.Process | None = None
+    bot: BotProcess | None = None
     try:
         async with BotApiDouble(token=TOKEN, bot_username="taller_bench_bot", limits=limits) as d:
             db_url = f"sqlite:///{folder / 'bot.sqlite3'}"
             users = await prepare(db_url, d, args.participants + 1)
             flooder, others = users[0], users[1:]
-            log = folder / "bot.log"
-            proc = await start_bot(d, db_url, log)
+            bot = BotProcess(d, db_url, folder / "bot.log")
+            await bot.start(timeout=WAIT)
             for user in others:
                 await user.send("/dgca")
             for user in others:
@@ -252,9 +210,10 @@ async def one_round(args: argparse.Namespace, number: int) -> Round:
             loud.flood_replied = len(flooder.messages) - replies_before
             loud.http_429 = d.stats.rate_limited - base_429
             result = Round(calm, loud)
-            await stop_bot(proc, result)
-            proc = None
-            text = log.read_text(encoding="utf-8", errors="replace")
+            started = time.monotonic()
+            result.stopped_cleanly = await bot.stop(timeout=20) == 0
+            result.stop_seconds = time.monotonic() - started
+            text = bot.log_text()
             result.warnings = text.count(" WARNING ")
             result.errors = text.count(" ERROR ")
             print(
@@ -264,9 +223,8 @@ async def one_round(args: argparse.Namespace, number: int) -> Round:
             )
             return result
     finally:
-        if proc is not None and proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        if bot is not None:
+            await bot.kill()
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -1,7 +1,7 @@
 """What the answer, latency, startup and memory benchmarks share.
 
 * machine and load lines, percentiles and "median (min–max)" figures;
-* `ChildBot`: a bot in its own process (``python -m bot run`` or ``benchmarks.botproc``),
+* `ChildBot`: the tests' real bot process (``python -m bot run`` or ``benchmarks.botproc``),
   pointed at the double, with its CPU time and memory read from ``/proc``;
 * `DrivingDouble` and `Driver`: simulated participants who answer every DGCA statement the
   bot shows as soon as it arrives (or after a think time), and optionally submit.
@@ -17,9 +17,7 @@ import contextlib
 import os
 import platform
 import random
-import signal
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,8 +37,8 @@ from bot.flows.workshops import import_workshop
 from bot.i18n import I18n
 from bot.services import Services
 from storage import Store, open_store
+from tests.realproc import BotProcess
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:BENCH-TOKEN"
 BOT_USERNAME = "taller_bench_bot"
 CONTENT_DIR = content_pkg.DEFAULT_DIR
@@ -180,8 +178,10 @@ def load_texts() -> tuple[Content, I18n]:
 # ---------------------------------------------------------------------- the child process
 
 
-class ChildBot:
-    """A bot in its own process, pointed at the double."""
+class ChildBot(BotProcess):
+    """A bot in its own process, pointed at the double, with its CPU time and memory."""
+
+    start_timeout = 60.0
 
     def __init__(
         self,
@@ -191,58 +191,14 @@ class ChildBot:
         log: Path,
         extra_env: dict[str, str] | None = None,
     ) -> None:
-        self.double = double
-        self.argv = list(argv)
-        self.database_url = database_url
-        self.log = log
-        self.extra_env = extra_env or {}
-        self.proc: asyncio.subprocess.Process | None = None
+        # Only errors matter in a benchmark's log; unbuffered, it is complete up to a kill.
+        env = {"LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        super().__init__(double, database_url, log, argv=argv, extra_env=env)
 
     @property
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
-
-    async def start(self, timeout: float = 60.0) -> float:  # noqa: ASYNC109
-        """Start the process; return the seconds until its first getUpdates (ready)."""
-        env = {
-            **os.environ,
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": self.double.url,
-            "DATABASE_URL": self.database_url,
-            "CONTENT_DIR": str(CONTENT_DIR),
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-            **self.extra_env,
-        }
-        polls = len(self.double.requests_for("getUpdates"))
-        started = time.perf_counter()
-        with self.log.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                *self.argv,
-                cwd=ROOT,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-            )
-        proc = self.proc
-
-        def ready() -> bool:
-            return (
-                len(self.double.requests_for("getUpdates")) > polls or proc.returncode is not None
-            )
-
-        await self.double.wait_for(ready, timeout=timeout, poll_interval=0.2)
-        if proc.returncode is not None:
-            raise RuntimeError(f"the bot process exited early:\n{self.tail()}")
-        return time.perf_counter() - started
-
-    def tail(self, lines: int = 20) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        return ""
 
     def cpu_seconds(self) -> float:
         """Return the user + system CPU time the process has used so far."""
@@ -258,18 +214,6 @@ class ChildBot:
             elif line.startswith("VmHWM:"):
                 peak = int(line.split()[1]) / 1024
         return now, peak
-
-    async def stop(self, timeout: float = 20.0) -> int:  # noqa: ASYNC109
-        """Stop with SIGTERM (as a hosting platform does), SIGKILL after `timeout`."""
-        proc = self.proc
-        if proc is None or proc.returncode is not None:
-            return proc.returncode if proc and proc.returncode is not None else 0
-        proc.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
-            proc.kill()
-            return await proc.wait()
 
 
 # ---------------------------------------------------------------------- the participants

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
-import signal
 import sqlite3
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -21,10 +18,10 @@ from bot.content import Content, load_workshop_file
 from bot.flows.workshops import import_workshop
 from storage import open_store
 from tests.e2e.harness import COCHABAMBA, PROGRESS, TOKEN
-from tests.support import CONTENT_DIR, FakeClock, make_services
+from tests.realproc import BotProcess
+from tests.support import FakeClock, make_services
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-ROOT = Path(__file__).resolve().parents[2]
 
 PARTICIPANTS = 200
 # Statements everyone has answered (through the Store) before the bot starts: the bot spends
@@ -47,57 +44,6 @@ CONFIRM_BUTTON = "Enviar"
 # The only protocol complaint a kill may cause: a tap fetched (and answered) by the killed
 # process is fetched again by the next one, which answers it a second time.
 ANSWERED_TWICE = "answered twice"
-
-
-class BotProcess:
-    """`python -m bot run` in a child process, pointed at the double."""
-
-    def __init__(self, double: BotApiDouble, db_url: str, log: Path) -> None:
-        self.double, self.db_url, self.log = double, db_url, log
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        """Start the process and wait until it polls the double."""
-        env = {
-            **os.environ,
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": self.double.url,
-            "DATABASE_URL": self.db_url,
-            "CONTENT_DIR": str(CONTENT_DIR),
-            "LOG_LEVEL": "INFO",
-        }
-        # Only requests made after this point can prove the new process is polling; looking
-        # at the tail keeps the check cheap with tens of thousands of requests recorded.
-        seen = len(self.double.requests)
-        with self.log.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "run",
-                cwd=ROOT,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-            )
-        await self.double.wait_for(
-            lambda: any(r.method == "getUpdates" for r in self.double.requests[seen:]),
-            timeout=30,
-            message="the bot process to start polling",
-        )
-
-    async def kill(self) -> None:
-        """Kill the process with SIGKILL and reap it."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-    async def terminate(self) -> int:
-        """Stop the process with SIGTERM; return its exit status."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.proc.wait(), 30)
 
 
 # Requests that change what a participant sees, and where their chat id is.
@@ -485,7 +431,7 @@ async def test_200_participants_survive_sigkills(
     try:
         await asyncio.gather(*(sim.participate(p) for p in people))
         await killer
-        code = await bot.terminate()
+        code, _ = await bot.terminate()
     finally:
         killer.cancel()
         pump.cancel()

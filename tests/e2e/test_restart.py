@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -15,65 +11,23 @@ from bot.apidouble import BotApiDouble, SimUser
 from bot.content import Content, load_workshop_file
 from bot.flows.workshops import import_workshop
 from storage import open_store
+from tests import realproc
 from tests.e2e.harness import COCHABAMBA, TOKEN, progress
-from tests.support import CONTENT_DIR, FakeClock, make_services
+from tests.support import FakeClock, make_services
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 
 
-class BotProcess:
-    """`python -m bot run` in a child process, pointed at the double."""
+class BotProcess(realproc.BotProcess):
+    """The real bot process, whose terminate() returns only the exit code.
 
-    def __init__(
-        self,
-        double: BotApiDouble,
-        db_url: str,
-        log: Path,
-        extra_env: dict[str, str] | None = None,
-    ) -> None:
-        self.double, self.db_url, self.log = double, db_url, log
-        self.extra_env = extra_env or {}
-        self.proc: asyncio.subprocess.Process | None = None
+    tests/e2e/test_broadcast_crash.py imports it and compares terminate() with 0.
+    """
 
-    async def start(self) -> None:
-        env = {
-            **os.environ,
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": self.double.url,
-            "DATABASE_URL": self.db_url,
-            "CONTENT_DIR": str(CONTENT_DIR),
-            "LOG_LEVEL": "INFO",
-            **self.extra_env,
-        }
-        polls = len(self.double.requests_for("getUpdates"))
-        with self.log.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "run",
-                cwd=ROOT,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-            )
-        await self.double.wait_for(
-            lambda: len(self.double.requests_for("getUpdates")) > polls,
-            timeout=30,
-            message="the bot process to start polling",
-        )
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-    async def terminate(self) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.proc.wait(), 15)
+    async def terminate(self, timeout: float = 15.0) -> int:  # type: ignore[override]
+        """Stop the process with SIGTERM; return its exit status."""
+        code, _ = await super().terminate(timeout)
+        return code
 
 
 @pytest.fixture

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,83 +13,13 @@ from bot.content import Content, load_workshop_file
 from bot.flows.workshops import import_workshop
 from storage import open_store
 from tests.e2e.harness import COCHABAMBA, TOKEN
-from tests.e2e.test_webhook import HOOK_PATH, PUBLIC, free_port
-from tests.support import CONTENT_DIR, FakeClock, make_services
+from tests.realproc import BotProcess as BotRun
+from tests.support import FakeClock, make_services
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 MODES = ["polling", "webhook"]
 STOP_LIMIT = 10.0
 TEXT = "Recordatorio: la sesión de mañana empieza a las 8:30"
-
-
-class BotRun:
-    """`python -m bot run --polling|--webhook` in a child process, pointed at the double."""
-
-    def __init__(
-        self,
-        double: BotApiDouble,
-        db_url: str,
-        log: Path,
-        mode: str,
-        extra_env: dict[str, str] | None = None,
-    ) -> None:
-        self.double, self.db_url, self.log, self.mode = double, db_url, log, mode
-        self.extra_env = extra_env or {}
-        self.port = free_port()
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        env = {
-            **os.environ,
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": self.double.url,
-            "DATABASE_URL": self.db_url,
-            "CONTENT_DIR": str(CONTENT_DIR),
-            "LOG_LEVEL": "INFO",
-            **self.extra_env,
-        }
-        ready_method = "getUpdates"
-        if self.mode == "webhook":
-            env |= {
-                "WEBHOOK_URL": PUBLIC + HOOK_PATH,
-                "WEBHOOK_LISTEN": "127.0.0.1",
-                "PORT": str(self.port),
-            }
-            self.double.route_webhook(PUBLIC, f"http://127.0.0.1:{self.port}")
-            ready_method = "setWebhook"
-        else:
-            env.pop("WEBHOOK_URL", None)
-        seen = len(self.double.requests_for(ready_method))
-        with self.log.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "run",
-                f"--{self.mode}",
-                cwd=ROOT,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-            )
-        await self.double.wait_for(
-            lambda: len(self.double.requests_for(ready_method)) > seen,
-            timeout=30,
-            message=f"the bot process to start ({ready_method})",
-        )
-
-    async def terminate(self) -> tuple[int, float]:
-        """Send SIGTERM; return the exit code and the seconds the process took to exit."""
-        assert self.proc is not None
-        started = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(self.proc.wait(), 30)
-        return code, time.monotonic() - started
-
-    def log_text(self) -> str:
-        return self.log.read_text(encoding="utf-8")
 
 
 @pytest.fixture
