@@ -98,9 +98,10 @@ async def test_full_run_through_every_question_type(setup) -> None:
     dialog = await svc.store.dialog(7)
     assert dialog is not None and dialog.state is DialogState.QUESTION_TEXT
 
-    too_long = await engine.on_text(ctx, dialog.data["response_id"], "why_auth", "x" * 21)
+    waiting = engine.QuestionText(response_id=dialog.data["response_id"], question_id="why_auth")
+    too_long = await engine.on_text(ctx, waiting, "x" * 21)
     assert too_long == [Send(ctx.tr.t("input.too_long", length=21, max=20))]
-    events = await engine.on_text(ctx, dialog.data["response_id"], "why_auth", "  Concejal  ")
+    events = await engine.on_text(ctx, waiting, "  Concejal  ")
     topics = last_send(events)
     assert "4/6" in topics.text
 

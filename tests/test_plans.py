@@ -6,13 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.flows.checkins import MAX_EVIDENCE_BYTES, on_media
+from bot.flows.checkins import MAX_EVIDENCE_BYTES, UpdateExtra, on_media
 from bot.flows.common import Actor, Ctx, Media
 from bot.flows.plans import parse_date
 from bot.flows.schedule import add_months
 from bot.plan_stats import compute
 from bot.services import Services
-from storage import DialogState, OutMessage, StepStatus, Store
+from storage import OutMessage, StepStatus, Store
 
 NOW = datetime(2024, 3, 15, 14, 0, tzinfo=UTC)
 
@@ -189,8 +189,8 @@ async def test_evidence_over_the_download_limit_is_refused(svc: Services) -> Non
     plan_id = await store.create_plan(workshop_id, ana, "Plan", NOW)
     step = await store.add_step(plan_id, "Paso", NOW)
     update = await store.record_update(step, ana, "done", None, NOW)
-    data: dict[str, object] = {"plan_id": plan_id, "step_id": step, "update_id": update}
-    await store.set_dialog(1, DialogState.UPDATE_EXTRA, data, NOW)
+    data = UpdateExtra(plan_id=plan_id, step_id=step, update_id=update)
+    await store.set_dialog(1, data.state, data.data(), NOW)
     ctx = Ctx(svc, Actor(1, "Ana"), "es")
     big = Media("document", "FILE", None, "informe.pdf", MAX_EVIDENCE_BYTES + 1)
     events = await on_media(ctx, data, big)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime
+from typing import ClassVar
 
+from bot.flows import dialogs
 from bot.flows.callbacks import (
     Audience,
     AudienceInstitution,
@@ -16,10 +18,28 @@ from bot.flows.callbacks import (
     BroadcastStop,
 )
 from bot.flows.common import Ctx, Media, short_hash, workshop_file
+from bot.flows.dialogs import Waiting
 from bot.flows.events import Button, Deliver, Edit, Event, Keyboard, Notice, Rearm, Send, SendMedia
 from bot.flows.schedule import EVALUATION_ID
 from bot.services import Services
 from storage import Broadcast, BroadcastStatus, DialogState, OutMessage, Recipient, Workshop
+
+
+class BroadcastMessage(Waiting):
+    """A draft broadcast waits for its text, photo or document."""
+
+    state: ClassVar[DialogState] = DialogState.BROADCAST_MESSAGE
+    expects_text: ClassVar[bool] = False
+    broadcast_id: int
+
+
+class BroadcastWhen(Waiting):
+    """A previewed broadcast waits for the date and time to send it."""
+
+    state: ClassVar[DialogState] = DialogState.BROADCAST_SCHEDULE
+    expects_text: ClassVar[bool] = False
+    broadcast_id: int
+
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -120,9 +140,7 @@ async def on_audience(
     )
     if arg is not None:
         await svc.store.update_broadcast(broadcast_id, audience_arg=arg)
-    await svc.store.set_dialog(
-        ctx.actor.telegram_id, DialogState.BROADCAST_MESSAGE, {"broadcast_id": broadcast_id}, now
-    )
+    await dialogs.wait_for(ctx, BroadcastMessage(broadcast_id=broadcast_id))
     label = _audience_label(ctx, audience, arg)
     n = len(select(audience, arg, recipients))
     return [
@@ -255,8 +273,10 @@ async def on_callback(
         if broadcast.status not in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
             return [Notice(ctx.tr.t("notice.stale"))]
         await store.update_broadcast(broadcast.id, status=BroadcastStatus.CANCELLED)
-        dialog = await store.dialog(ctx.actor.telegram_id)
-        if dialog is not None and dialog.data.get("broadcast_id") == broadcast.id:
+        waiting = dialogs.decode(await store.dialog(ctx.actor.telegram_id))
+        if isinstance(waiting, BroadcastMessage | BroadcastWhen) and (
+            waiting.broadcast_id == broadcast.id
+        ):
             await store.clear_dialog(ctx.actor.telegram_id)
         return [Notice(), Edit(message_id, ctx.tr.t("broadcast.cancelled")), Rearm()]
     if isinstance(cb, BroadcastStop):
@@ -272,12 +292,7 @@ async def on_callback(
     if broadcast.status is not BroadcastStatus.DRAFT or broadcast.text is None:
         return [Notice(ctx.tr.t("notice.stale"))]
     if isinstance(cb, BroadcastSchedule):
-        await store.set_dialog(
-            ctx.actor.telegram_id,
-            DialogState.BROADCAST_SCHEDULE,
-            {"broadcast_id": broadcast.id},
-            now,
-        )
+        await dialogs.wait_for(ctx, BroadcastWhen(broadcast_id=broadcast.id))
         workshop = await store.workshop(broadcast.workshop_id)
         assert workshop is not None
         spec = workshop_file(workshop)
@@ -362,3 +377,19 @@ async def progress(
 async def resume_interrupted(svc: Services) -> list[int]:
     """Return the broadcasts a restart interrupted; their outbox rows carry on by themselves."""
     return [b.id for b in await svc.store.broadcasts_with_status(BroadcastStatus.SENDING)]
+
+
+async def _on_message_text(ctx: Ctx, waiting: BroadcastMessage, text: str) -> list[Event]:
+    return await on_message(ctx, waiting.broadcast_id, text, None)
+
+
+async def _on_message_media(ctx: Ctx, waiting: BroadcastMessage, item: Media) -> list[Event]:
+    return await on_message(ctx, waiting.broadcast_id, None, item)
+
+
+async def _on_when_text(ctx: Ctx, waiting: BroadcastWhen, text: str) -> list[Event]:
+    return await on_schedule_text(ctx, waiting.broadcast_id, text)
+
+
+dialogs.handles(BroadcastMessage, _on_message_text, _on_message_media)
+dialogs.handles(BroadcastWhen, _on_when_text)

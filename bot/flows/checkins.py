@@ -6,12 +6,15 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from typing import ClassVar
 
 from bot.content import DAY_END, WorkshopFile
+from bot.flows import dialogs
 from bot.flows.callbacks import StatusCode, UpdateNext, UpdateStart, UpdateStatus, UpdateStop
 from bot.flows.common import Ctx, Media, clean_text_answer, workshop_file
+from bot.flows.dialogs import Waiting
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
-from bot.flows.plans import STATUS_ICON, as_int, card, my_plan, not_member, status_label
+from bot.flows.plans import STATUS_ICON, card, my_plan, not_member, status_label
 from bot.flows.reminders import keyboard_json
 from bot.i18n import Translator
 from bot.services import Services
@@ -105,8 +108,7 @@ async def start_update(ctx: Ctx, plan: Plan, step_id: int | None = None) -> list
 
 
 async def _finish(ctx: Ctx, plan: Plan) -> list[Event]:
-    dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
-    if dialog is not None and dialog.state is DialogState.UPDATE_EXTRA:
+    if dialogs.as_(await ctx.svc.store.dialog(ctx.actor.telegram_id), UpdateExtra) is not None:
         await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
     return [Send(ctx.tr.t("plan.update_thanks")), *await card(ctx, plan)]
 
@@ -157,12 +159,7 @@ async def _record(
         update_id = last.id
     else:
         update_id = await store.record_update(step.id, member.participant_id, status, None, now)
-    await store.set_dialog(
-        ctx.actor.telegram_id,
-        DialogState.UPDATE_EXTRA,
-        {"plan_id": plan.id, "step_id": step.id, "update_id": update_id},
-        now,
-    )
+    await dialogs.wait_for(ctx, UpdateExtra(plan_id=plan.id, step_id=step.id, update_id=update_id))
     fresh = await my_plan(ctx, plan.id)
     assert fresh is not None
     index = next((i for i, s in enumerate(fresh.steps, 1) if s.id == step.id), 0)
@@ -186,10 +183,20 @@ def _extra_buttons(tr: Translator, plan: Plan, step_id: int) -> Keyboard:
     ]
 
 
-async def _extra_context(ctx: Ctx, data: dict[str, object]) -> tuple[Plan, int, int] | None:
-    plan = await my_plan(ctx, as_int(data.get("plan_id")))
-    step_id, update_id = as_int(data.get("step_id")), as_int(data.get("update_id"))
-    if plan is None or step_id is None or update_id is None:
+class UpdateExtra(Waiting):
+    """A step's update just given waits for an optional note, link, photo or document."""
+
+    state: ClassVar[DialogState] = DialogState.UPDATE_EXTRA
+    expects_text: ClassVar[bool] = False
+    plan_id: int
+    step_id: int
+    update_id: int
+
+
+async def _extra_context(ctx: Ctx, waiting: UpdateExtra) -> tuple[Plan, int, int] | None:
+    plan = await my_plan(ctx, waiting.plan_id)
+    step_id, update_id = waiting.step_id, waiting.update_id
+    if plan is None:
         return None
     update = await ctx.svc.store.step_update(update_id)
     member = plan.member(ctx.actor.telegram_id)
@@ -198,9 +205,9 @@ async def _extra_context(ctx: Ctx, data: dict[str, object]) -> tuple[Plan, int, 
     return plan, step_id, update_id
 
 
-async def on_text(ctx: Ctx, data: dict[str, object], body: str) -> list[Event]:
+async def on_text(ctx: Ctx, waiting: UpdateExtra, body: str) -> list[Event]:
     """Take a note or a link for the update just given."""
-    found = await _extra_context(ctx, data)
+    found = await _extra_context(ctx, waiting)
     if found is None:
         await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
         return [Send(ctx.tr.t("plan.not_member"))]
@@ -228,9 +235,9 @@ async def on_text(ctx: Ctx, data: dict[str, object], body: str) -> list[Event]:
     return [Send(ctx.tr.t("plan.note_saved"), buttons)]
 
 
-async def on_media(ctx: Ctx, data: dict[str, object], item: Media) -> list[Event]:
+async def on_media(ctx: Ctx, waiting: UpdateExtra, item: Media) -> list[Event]:
     """Take a photo or document as evidence for the update just given."""
-    found = await _extra_context(ctx, data)
+    found = await _extra_context(ctx, waiting)
     if found is None:
         await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
         return [Send(ctx.tr.t("plan.not_member"))]
@@ -444,3 +451,6 @@ async def _nudges(svc: Services, now: datetime, workshops: _Workshops) -> int:
         if await svc.store.nudge_checkin(item.id, messages, now):
             queued += len(messages)
     return queued
+
+
+dialogs.handles(UpdateExtra, on_text, on_media)

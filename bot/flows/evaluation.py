@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from bot.content import WorkshopFile
+from bot.flows import dialogs
 from bot.flows import questionnaire as engine
 from bot.flows.callbacks import CommentSession, EvaluationAdmin, OpenMenu, RateSession
 from bot.flows.common import Ctx, current_workshop, text_length_error, workshop_file
+from bot.flows.dialogs import Waiting
 from bot.flows.events import Button, Deliver, Edit, Event, Keyboard, Notice, Rearm, Send
 from bot.flows.nav import pick_workshop
 from bot.flows.profile import ask_next_profile_step
@@ -168,11 +171,8 @@ async def on_rating_callback(
     title = session.title.get(ctx.lang)
     now = ctx.svc.clock.now()
     if isinstance(cb, CommentSession):
-        await ctx.svc.store.set_dialog(
-            ctx.actor.telegram_id,
-            DialogState.FEEDBACK_COMMENT,
-            {"participant_id": participant.id, "session_id": session.id},
-            now,
+        await dialogs.wait_for(
+            ctx, SessionComment(participant_id=participant.id, session_id=session.id)
         )
         return [Notice(), Send(ctx.tr.t("feedback.ask_comment", title=title, max=COMMENT_MAX))]
     rating = cb.rating
@@ -196,19 +196,20 @@ async def on_rating_callback(
     ]
 
 
-async def on_comment_text(ctx: Ctx, data: dict[str, object], text: str) -> list[Event]:
+class SessionComment(Waiting):
+    """A session rating waits for an optional typed comment."""
+
+    state: ClassVar[DialogState] = DialogState.FEEDBACK_COMMENT
+    expects_text: ClassVar[bool] = False
+    participant_id: int
+    session_id: str
+
+
+async def on_comment_text(ctx: Ctx, waiting: SessionComment, text: str) -> list[Event]:
     """Store the typed comment on a session rating."""
-    participant_id, session_id = data.get("participant_id"), data.get("session_id")
-    participant = (
-        await ctx.svc.store.participant_by_id(participant_id)
-        if isinstance(participant_id, int)
-        else None
-    )
-    if (
-        participant is None
-        or participant.telegram_id != ctx.actor.telegram_id
-        or not isinstance(session_id, str)
-    ):
+    session_id = waiting.session_id
+    participant = await ctx.svc.store.participant_by_id(waiting.participant_id)
+    if participant is None or participant.telegram_id != ctx.actor.telegram_id:
         await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
         return [Send(ctx.tr.t("fallback.nothing_pending"))]
     comment = " ".join(text.split())
@@ -218,3 +219,6 @@ async def on_comment_text(ctx: Ctx, data: dict[str, object], text: str) -> list[
     await ctx.svc.store.comment_session(participant.id, session_id, comment)
     await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
     return [Send(ctx.tr.t("feedback.thanks"))]
+
+
+dialogs.handles(SessionComment, on_comment_text)

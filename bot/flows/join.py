@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from bot.content import WorkshopFile, is_valid_join_code
+from bot.flows import dialogs
 from bot.flows.callbacks import Consent, JoinContinue, JoinLanguage, OpenDgca, OpenMenu
 from bot.flows.common import Actor, Ctx, date_range, make_ctx, workshop_file
+from bot.flows.dialogs import Waiting
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SetCommands
 from bot.flows.profile import ask_next_profile_step
 from bot.services import Services
-from storage import Dialog, DialogState, Workshop
+from storage import DialogState, Workshop
 
-JOIN_STATES = (DialogState.JOIN_GREETING, DialogState.JOIN_CONSENT)
+
+class JoinStep(Waiting):
+    """Someone opened a join link and has not consented yet (a base: no state of its own).
+
+    Nothing is stored about the person before consent, so a language picked on the greeting
+    waits here.
+    """
+
+    expects_text: ClassVar[bool] = False
+    workshop_id: int
+    lang: str | None = None
+
+
+class Greeting(JoinStep):
+    """The greeting is shown, with its language buttons and Continue."""
+
+    state: ClassVar[DialogState] = DialogState.JOIN_GREETING
+
+
+class ConsentAsked(JoinStep):
+    """The consent text is shown, with Accept and Decline."""
+
+    state: ClassVar[DialogState] = DialogState.JOIN_CONSENT
 
 
 async def start(svc: Services, actor: Actor, code: str) -> list[Event]:
@@ -44,7 +69,7 @@ async def start(svc: Services, actor: Actor, code: str) -> list[Event]:
         # The greeting comes in the workshop's language until the person picks another.
         ctx = Ctx(svc, actor, svc.i18n.pick(workshop.language))
     await svc.store.set_dialog(
-        actor.telegram_id, DialogState.JOIN_GREETING, {"workshop_id": workshop.id}, now
+        actor.telegram_id, Greeting.state, Greeting(workshop_id=workshop.id).data(), now
     )
     return [Send(*_greeting(ctx, workshop))]
 
@@ -82,26 +107,19 @@ def _consent(ctx: Ctx, spec: WorkshopFile, workshop_id: int) -> tuple[str, Keybo
     ]
 
 
-async def _pending(ctx: Ctx, workshop_id: int) -> tuple[Workshop, Dialog] | None:
+async def _pending(ctx: Ctx, workshop_id: int) -> tuple[Workshop, JoinStep] | None:
     """Return the workshop only if this person opened its link (forged taps get None)."""
-    dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
-    if dialog is None or dialog.state not in JOIN_STATES:
-        return None
-    if dialog.data.get("workshop_id") != workshop_id:
+    waiting = dialogs.decode(await ctx.svc.store.dialog(ctx.actor.telegram_id))
+    if not isinstance(waiting, JoinStep) or waiting.workshop_id != workshop_id:
         return None
     workshop = await ctx.svc.store.workshop(workshop_id)
-    return (workshop, dialog) if workshop else None
+    return (workshop, waiting) if workshop else None
 
 
-async def _join_ctx(ctx: Ctx, workshop: Workshop, dialog: Dialog) -> Ctx:
+async def _join_ctx(ctx: Ctx, workshop: Workshop, waiting: JoinStep) -> Ctx:
     """Speak the language picked on the greeting, else the person's, else the workshop's."""
     user = await ctx.svc.store.user(ctx.actor.telegram_id)
-    chosen = dialog.data.get("lang")
-    lang = ctx.svc.i18n.pick(
-        chosen if isinstance(chosen, str) else None,
-        user.language if user else None,
-        workshop.language,
-    )
+    lang = ctx.svc.i18n.pick(waiting.lang, user.language if user else None, workshop.language)
     return Ctx(ctx.svc, ctx.actor, lang)
 
 
@@ -113,27 +131,26 @@ async def on_join_callback(ctx: Ctx, cb: JoinTap, message_id: int) -> list[Event
     found = await _pending(ctx, cb.workshop)
     if found is None:
         return [Notice(ctx.tr.t("notice.stale"))]
-    workshop, dialog = found
-    ctx = await _join_ctx(ctx, workshop, dialog)
+    workshop, waiting = found
+    ctx = await _join_ctx(ctx, workshop, waiting)
     store, now, uid = ctx.svc.store, ctx.svc.clock.now(), ctx.actor.telegram_id
     if isinstance(cb, JoinLanguage):
         lang = cb.lang
         if lang not in ctx.svc.i18n.languages:
             return [Notice(ctx.tr.t("notice.stale"))]
-        # Nothing is stored about the person before consent, so the choice waits in the dialog.
-        await store.set_dialog(uid, dialog.state, {**dialog.data, "lang": lang}, now)
+        await dialogs.wait_for(ctx, waiting.model_copy(update={"lang": lang}))
         ctx = Ctx(ctx.svc, ctx.actor, lang)
         text, buttons = _greeting(ctx, workshop)
         return [Notice(), Edit(message_id, text, buttons), SetCommands(lang)]
     if isinstance(cb, JoinContinue):
-        await store.set_dialog(uid, DialogState.JOIN_CONSENT, dialog.data, now)
+        await dialogs.wait_for(ctx, ConsentAsked(workshop_id=workshop.id, lang=waiting.lang))
         text, buttons = _consent(ctx, workshop_file(workshop), workshop.id)
         return [Notice(), Edit(message_id, text, buttons)]
     if not cb.accept:
         await store.clear_dialog(uid)
         return [Notice(), Edit(message_id, ctx.tr.t("join.declined"))]
     user = await store.user(uid)
-    if "lang" in dialog.data or user is None or user.language is None:
+    if waiting.lang is not None or user is None or user.language is None:
         await store.set_user_language(uid, ctx.lang, now)
     participant, _ = await store.join(
         workshop_id=workshop.id, telegram_id=uid, language=ctx.lang, now=now
@@ -147,16 +164,19 @@ async def on_join_callback(ctx: Ctx, cb: JoinTap, message_id: int) -> list[Event
     ]
 
 
-async def on_join_text(ctx: Ctx, dialog: Dialog) -> list[Event]:
+async def on_join_text(ctx: Ctx, waiting: JoinStep, body: str) -> list[Event]:
     """Answer typing during the greeting or consent: ask again, with the buttons."""
-    workshop_id = dialog.data.get("workshop_id")
-    workshop = await ctx.svc.store.workshop(workshop_id) if isinstance(workshop_id, int) else None
+    workshop = await ctx.svc.store.workshop(waiting.workshop_id)
     if workshop is None:
         await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
         return [Send(ctx.tr.t("fallback.nothing_pending"))]
-    ctx = await _join_ctx(ctx, workshop, dialog)
-    if dialog.state is DialogState.JOIN_CONSENT:
+    ctx = await _join_ctx(ctx, workshop, waiting)
+    if isinstance(waiting, ConsentAsked):
         text, buttons = _consent(ctx, workshop_file(workshop), workshop.id)
     else:
         text, buttons = _greeting(ctx, workshop)
     return [Send(ctx.tr.t("input.use_buttons")), Send(text, buttons)]
+
+
+dialogs.handles(Greeting, on_join_text)
+dialogs.handles(ConsentAsked, on_join_text)

@@ -6,7 +6,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date
+from typing import ClassVar
 
+from bot.flows import dialogs
 from bot.flows.callbacks import (
     PlanAddStep,
     PlanEdit,
@@ -37,6 +39,7 @@ from bot.flows.common import (
     text_length_error,
     workshop_file,
 )
+from bot.flows.dialogs import Waiting
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
 from bot.flows.nav import TEAM_PREFIX, pick_workshop, start_link
 from bot.flows.schedule import add_months
@@ -278,11 +281,8 @@ async def new_plan(ctx: Ctx, workshop_id: int | None) -> list[Event]:
             return pick_workshop(ctx, current.choices, then="pl")
         assert current.workshop is not None
         workshop_id = current.workshop.id
-    await ctx.svc.store.set_dialog(
-        ctx.actor.telegram_id,
-        DialogState.PLAN_FIELD,
-        {"plan_id": None, "workshop_id": workshop_id, "field": "t", "wizard": True},
-        ctx.svc.clock.now(),
+    await dialogs.wait_for(
+        ctx, PlanFieldText(plan_id=None, workshop_id=workshop_id, field="t", wizard=True)
     )
     return [Send(ctx.tr.t("plan.ask_title"))]
 
@@ -298,11 +298,9 @@ def _cancel_button(tr: Translator, plan_id: int) -> Keyboard:
 async def ask_plan_field(ctx: Ctx, plan: Plan, code: str, *, wizard: bool) -> list[Event]:
     """Ask for a plan's title or objective, remembering what the next text is for."""
     field = PLAN_FIELDS[code]
-    await ctx.svc.store.set_dialog(
-        ctx.actor.telegram_id,
-        DialogState.PLAN_FIELD,
-        {"plan_id": plan.id, "workshop_id": plan.workshop_id, "field": code, "wizard": wizard},
-        ctx.svc.clock.now(),
+    await dialogs.wait_for(
+        ctx,
+        PlanFieldText(plan_id=plan.id, workshop_id=plan.workshop_id, field=code, wizard=wizard),
     )
     current = getattr(plan, field.name)
     text = ctx.tr.t(f"plan.ask_{field.name}", max=field.maximum)
@@ -332,11 +330,8 @@ async def ask_step_field(
 ) -> list[Event]:
     """Ask for one field of a step (a new one when `step_id` is None)."""
     field = STEP_FIELDS[code]
-    await ctx.svc.store.set_dialog(
-        ctx.actor.telegram_id,
-        DialogState.STEP_FIELD,
-        {"plan_id": plan.id, "step_id": step_id, "field": code, "wizard": wizard},
-        ctx.svc.clock.now(),
+    await dialogs.wait_for(
+        ctx, StepFieldText(plan_id=plan.id, step_id=step_id, field=code, wizard=wizard)
     )
     number = len(plan.steps) + (1 if step_id is None else 0)
     if step_id is not None:
@@ -376,53 +371,72 @@ def sdg_picker(tr: Translator, plan: Plan) -> tuple[str, Keyboard]:
     return tr.t("plan.ask_sdgs"), rows
 
 
-async def on_text(ctx: Ctx, state: DialogState, data: dict[str, object], body: str) -> list[Event]:
-    """Take typed text for the plan or step field the bot asked for."""
-    code = str(data.get("field", ""))
-    wizard = bool(data.get("wizard"))
+class PlanFieldText(Waiting):
+    """The plan's title (of a plan not yet created, with no plan id) or objective."""
+
+    state: ClassVar[DialogState] = DialogState.PLAN_FIELD
+    plan_id: int | None
+    workshop_id: int | None
+    field: str
+    wizard: bool = False
+
+
+class StepFieldText(Waiting):
+    """One field of a step (of a step not yet created, with no step id)."""
+
+    state: ClassVar[DialogState] = DialogState.STEP_FIELD
+    plan_id: int
+    step_id: int | None
+    field: str
+    wizard: bool = False
+
+
+async def on_plan_text(ctx: Ctx, waiting: PlanFieldText, body: str) -> list[Event]:
+    """Take typed text for the plan field the bot asked for."""
+    code, wizard = waiting.field, waiting.wizard
     text = clean_text_answer(body)
-    if state is DialogState.PLAN_FIELD:
-        field = PLAN_FIELDS.get(code)
-        if field is None:
-            return [Send(ctx.tr.t("notice.stale"))]
-        error = text_length_error(ctx.tr, text, 1, field.maximum)
-        if error:
-            return [Send(error)]
-        plan_id = data.get("plan_id")
-        now = ctx.svc.clock.now()
-        if plan_id is None:
-            workshop_id = data.get("workshop_id")
-            participant = (
-                await ctx.svc.store.participant(int(str(workshop_id)), ctx.actor.telegram_id)
-                if workshop_id is not None
-                else None
-            )
-            if participant is None:
-                await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
-                return [Send(ctx.tr.t("plan.join_first"))]
-            new_id = await ctx.svc.store.create_plan(
-                participant.workshop_id, participant.id, text, now
-            )
-            plan = await my_plan(ctx, new_id)
-            assert plan is not None
-            return [
-                Send(ctx.tr.t("plan.created", title=text)),
-                *await _after_plan_field(ctx, plan, "t", wizard),
-            ]
-        plan = await my_plan(ctx, int(str(plan_id)))
-        if plan is None:
+    field = PLAN_FIELDS.get(code)
+    if field is None:
+        return [Send(ctx.tr.t("notice.stale"))]
+    error = text_length_error(ctx.tr, text, 1, field.maximum)
+    if error:
+        return [Send(error)]
+    now = ctx.svc.clock.now()
+    if waiting.plan_id is None:
+        participant = (
+            await ctx.svc.store.participant(waiting.workshop_id, ctx.actor.telegram_id)
+            if waiting.workshop_id is not None
+            else None
+        )
+        if participant is None:
             await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
-            return [Send(ctx.tr.t("plan.not_member"))]
-        await ctx.svc.store.set_plan_field(plan.id, field.name, text, now)
-        plan = await my_plan(ctx, plan.id)
+            return [Send(ctx.tr.t("plan.join_first"))]
+        new_id = await ctx.svc.store.create_plan(participant.workshop_id, participant.id, text, now)
+        plan = await my_plan(ctx, new_id)
         assert plan is not None
-        return await _after_plan_field(ctx, plan, code, wizard)
+        return [
+            Send(ctx.tr.t("plan.created", title=text)),
+            *await _after_plan_field(ctx, plan, "t", wizard),
+        ]
+    plan = await my_plan(ctx, waiting.plan_id)
+    if plan is None:
+        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
+        return [Send(ctx.tr.t("plan.not_member"))]
+    await ctx.svc.store.set_plan_field(plan.id, field.name, text, now)
+    plan = await my_plan(ctx, plan.id)
+    assert plan is not None
+    return await _after_plan_field(ctx, plan, code, wizard)
+
+
+async def on_step_text(ctx: Ctx, waiting: StepFieldText, body: str) -> list[Event]:
+    """Take typed text for the step field the bot asked for."""
+    code, wizard, step_id = waiting.field, waiting.wizard, waiting.step_id
+    text = clean_text_answer(body)
     field = STEP_FIELDS.get(code)
-    plan = await my_plan(ctx, as_int(data.get("plan_id")))
+    plan = await my_plan(ctx, waiting.plan_id)
     if field is None or plan is None:
         await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
         return [Send(ctx.tr.t("plan.not_member"))]
-    step_id = as_int(data.get("step_id"))
     if step_id is not None and all(s.id != step_id for s in plan.steps):
         await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
         return [Send(ctx.tr.t("plan.step_gone"))]
@@ -445,15 +459,6 @@ async def on_text(ctx: Ctx, state: DialogState, data: dict[str, object], body: s
     else:
         await ctx.svc.store.set_step_field(step_id, field.name, text, now)
     return await _after_step_field(ctx, plan.id, step_id, code, wizard)
-
-
-def as_int(value: object) -> int | None:
-    """Return a stored dialog value as an int, or None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    return None
 
 
 async def _after_plan_field(ctx: Ctx, plan: Plan, code: str, wizard: bool) -> list[Event]:
@@ -685,8 +690,8 @@ async def on_callback(
 async def _on_plan(ctx: Ctx, plan: Plan, cb: PlanTap, message_id: int) -> list[Event]:
     """Handle a button about the plan as a whole (the person is one of its members)."""
     if isinstance(cb, PlanOpen):
-        dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
-        if dialog is not None and dialog.state in (DialogState.PLAN_FIELD, DialogState.STEP_FIELD):
+        waiting = dialogs.decode(await ctx.svc.store.dialog(ctx.actor.telegram_id))
+        if isinstance(waiting, PlanFieldText | StepFieldText):
             await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
         return [Notice(), *await card(ctx, plan)]
     if isinstance(cb, PlanEdit):
@@ -794,14 +799,14 @@ async def _after_sdgs(ctx: Ctx, plan: Plan) -> list[Event]:
 
 
 async def _skip(ctx: Ctx, plan: Plan, cb: PlanSkip) -> list[Event]:
-    dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
+    waiting = dialogs.decode(await ctx.svc.store.dialog(ctx.actor.telegram_id))
     code = cb.field
     step_id = cb.step or None
     expected = (
-        dialog is not None
-        and dialog.data.get("plan_id") == plan.id
-        and dialog.data.get("field") == code
-        and (dialog.data.get("step_id") or None) == step_id
+        isinstance(waiting, PlanFieldText | StepFieldText)
+        and waiting.plan_id == plan.id
+        and waiting.field == code
+        and (waiting.step_id if isinstance(waiting, StepFieldText) else None) == step_id
     )
     if not expected:
         return [Notice(ctx.tr.t("notice.stale"))]
@@ -818,15 +823,14 @@ async def _pick_date(
     day = add_months(await _today(ctx, plan), months)
     now = ctx.svc.clock.now()
     await ctx.svc.store.set_step_field(step.id, "due_date", day.isoformat(), now)
-    dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
-    wizard = bool(
-        dialog is not None
-        and dialog.state is DialogState.STEP_FIELD
-        and dialog.data.get("step_id") == step.id
-        and dialog.data.get("wizard")
-    )
+    waiting = dialogs.as_(await ctx.svc.store.dialog(ctx.actor.telegram_id), StepFieldText)
+    wizard = waiting is not None and waiting.step_id == step.id and waiting.wizard
     events: list[Event] = [
         Notice(),
         Edit(message_id, ctx.tr.t("plan.date_chosen", date=ctx.tr.date(day))),
     ]
     return [*events, *await _after_step_field(ctx, plan.id, step.id, "d", wizard)]
+
+
+dialogs.handles(PlanFieldText, on_plan_text)
+dialogs.handles(StepFieldText, on_step_text)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from typing import ClassVar
 
 from bot.content import WorkshopFile
+from bot.flows import dialogs
 from bot.flows.callbacks import (
     InstitutionPage,
     OpenDgca,
@@ -17,9 +19,10 @@ from bot.flows.callbacks import (
     ProfileName,
 )
 from bot.flows.common import Ctx, short_hash, text_length_error, workshop_file
+from bot.flows.dialogs import Waiting
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
 from bot.i18n import Html
-from storage import Dialog, DialogState, Participant, Workshop
+from storage import DialogState, Participant, Workshop
 
 INSTITUTIONS_PER_PAGE = 6
 
@@ -38,11 +41,57 @@ INSTITUTION = FieldRule("institution", 2, 120)
 POSITION = FieldRule("position", 2, 80)
 COUNTRY = FieldRule("country", 2, 60)
 
-PROFILE_TEXT_STATES = {
-    DialogState.PROFILE_NAME: NAME,
-    DialogState.PROFILE_INSTITUTION_TEXT: INSTITUTION,
-    DialogState.PROFILE_POSITION: POSITION,
-    DialogState.PROFILE_COUNTRY_TEXT: COUNTRY,
+
+class ProfileQuestion(Waiting):
+    """A profile question waits for the participant's answer (a base: no state of its own)."""
+
+    participant_id: int
+
+
+class AskName(ProfileQuestion):
+    """The name is typed (or taken from the Telegram profile with a button)."""
+
+    state: ClassVar[DialogState] = DialogState.PROFILE_NAME
+
+
+class AskInstitution(ProfileQuestion):
+    """The institution is picked from the workshop's list (a typed one that matches counts)."""
+
+    state: ClassVar[DialogState] = DialogState.PROFILE_INSTITUTION
+    expects_text: ClassVar[bool] = False
+
+
+class AskInstitutionText(ProfileQuestion):
+    """The institution is typed."""
+
+    state: ClassVar[DialogState] = DialogState.PROFILE_INSTITUTION_TEXT
+
+
+class AskPosition(ProfileQuestion):
+    """The position is typed."""
+
+    state: ClassVar[DialogState] = DialogState.PROFILE_POSITION
+
+
+class AskCountry(ProfileQuestion):
+    """The workshop's country is offered as a button (or another one is typed)."""
+
+    state: ClassVar[DialogState] = DialogState.PROFILE_COUNTRY
+    expects_text: ClassVar[bool] = False
+
+
+class AskCountryText(ProfileQuestion):
+    """The country is typed."""
+
+    state: ClassVar[DialogState] = DialogState.PROFILE_COUNTRY_TEXT
+
+
+# What a typed answer must look like, per question that takes one.
+TEXT_RULES: dict[type[ProfileQuestion], FieldRule] = {
+    AskName: NAME,
+    AskInstitutionText: INSTITUTION,
+    AskPosition: POSITION,
+    AskCountryText: COUNTRY,
 }
 
 
@@ -67,12 +116,12 @@ async def ask_next_profile_step(
     ctx: Ctx, participant: Participant, workshop: Workshop
 ) -> list[Event]:
     """Ask for the first missing detail, or finish the profile."""
-    store, now, tr = ctx.svc.store, ctx.svc.clock.now(), ctx.tr
+    store, tr = ctx.svc.store, ctx.tr
     uid, pid = ctx.actor.telegram_id, participant.id
     spec = workshop_file(workshop)
     field = _next_field(participant)
     if field == "name":
-        await store.set_dialog(uid, DialogState.PROFILE_NAME, {"participant_id": pid}, now)
+        await dialogs.wait_for(ctx, AskName(participant_id=pid))
         name = ctx.actor.full_name
         buttons: Keyboard = []
         if name and len(name) <= NAME.max_length:
@@ -82,20 +131,16 @@ async def ask_next_profile_step(
         return [Send(tr.t("profile.ask_name", step=1), buttons or None)]
     if field == "institution":
         if spec.institutions:
-            await store.set_dialog(
-                uid, DialogState.PROFILE_INSTITUTION, {"participant_id": pid}, now
-            )
+            await dialogs.wait_for(ctx, AskInstitution(participant_id=pid))
             return [Send(*_institution_page(ctx, spec, pid, 0))]
-        await store.set_dialog(
-            uid, DialogState.PROFILE_INSTITUTION_TEXT, {"participant_id": pid}, now
-        )
+        await dialogs.wait_for(ctx, AskInstitutionText(participant_id=pid))
         return [Send(tr.t("profile.ask_institution_text", step=2))]
     if field == "position":
-        await store.set_dialog(uid, DialogState.PROFILE_POSITION, {"participant_id": pid}, now)
+        await dialogs.wait_for(ctx, AskPosition(participant_id=pid))
         return [Send(tr.t("profile.ask_position", step=3))]
     if field == "country":
         if spec.country is not None:
-            await store.set_dialog(uid, DialogState.PROFILE_COUNTRY, {"participant_id": pid}, now)
+            await dialogs.wait_for(ctx, AskCountry(participant_id=pid))
             country = spec.country.get(ctx.lang)
             return [
                 Send(
@@ -106,7 +151,7 @@ async def ask_next_profile_step(
                     ],
                 )
             ]
-        await store.set_dialog(uid, DialogState.PROFILE_COUNTRY_TEXT, {"participant_id": pid}, now)
+        await dialogs.wait_for(ctx, AskCountryText(participant_id=pid))
         return [Send(tr.t("profile.ask_country_text", step=4))]
     await store.clear_dialog(uid)
     if not participant.profile_done:
@@ -168,50 +213,40 @@ PROFILE_TAPS: tuple[type[ProfileTap], ...] = (
     OtherCountry,
 )
 # The state a profile button belongs to: a button of another question is stale.
-EXPECTED_STATE: dict[type[ProfileTap], DialogState] = {
-    ProfileName: DialogState.PROFILE_NAME,
-    PickInstitution: DialogState.PROFILE_INSTITUTION,
-    InstitutionPage: DialogState.PROFILE_INSTITUTION,
-    OtherInstitution: DialogState.PROFILE_INSTITUTION,
-    PickCountry: DialogState.PROFILE_COUNTRY,
-    OtherCountry: DialogState.PROFILE_COUNTRY,
+EXPECTED: dict[type[ProfileTap], type[ProfileQuestion]] = {
+    ProfileName: AskName,
+    PickInstitution: AskInstitution,
+    InstitutionPage: AskInstitution,
+    OtherInstitution: AskInstitution,
+    PickCountry: AskCountry,
+    OtherCountry: AskCountry,
 }
 
 
 async def on_profile_callback(ctx: Ctx, cb: ProfileTap, message_id: int) -> list[Event]:
     """Handle the buttons of the profile questions."""
     found = await _own_participant(ctx, cb.participant)
-    dialog = await ctx.svc.store.dialog(ctx.actor.telegram_id)
+    waiting = dialogs.decode(await ctx.svc.store.dialog(ctx.actor.telegram_id))
     if (
         found is None
-        or dialog is None
-        or dialog.state is not EXPECTED_STATE[type(cb)]
-        or dialog.data.get("participant_id") != found[0].id
+        or type(waiting) is not EXPECTED[type(cb)]
+        or not isinstance(waiting, ProfileQuestion)
+        or waiting.participant_id != found[0].id
     ):
         return [Notice(ctx.tr.t("notice.stale"))]
     participant, workshop = found
     spec = workshop_file(workshop)
-    store, tr, now = ctx.svc.store, ctx.tr, ctx.svc.clock.now()
+    tr = ctx.tr
     if isinstance(cb, InstitutionPage):
         if cb.digest != short_hash(*spec.institutions):
             return [Notice(tr.t("notice.stale"))]
         text, buttons = _institution_page(ctx, spec, participant.id, cb.page)
         return [Notice(), Edit(message_id, text, buttons)]
     if isinstance(cb, OtherInstitution):
-        await store.set_dialog(
-            ctx.actor.telegram_id,
-            DialogState.PROFILE_INSTITUTION_TEXT,
-            {"participant_id": participant.id},
-            now,
-        )
+        await dialogs.wait_for(ctx, AskInstitutionText(participant_id=participant.id))
         return [Notice(), Edit(message_id, tr.t("profile.ask_institution_text", step=2))]
     if isinstance(cb, OtherCountry):
-        await store.set_dialog(
-            ctx.actor.telegram_id,
-            DialogState.PROFILE_COUNTRY_TEXT,
-            {"participant_id": participant.id},
-            now,
-        )
+        await dialogs.wait_for(ctx, AskCountryText(participant_id=participant.id))
         return [Notice(), Edit(message_id, tr.t("profile.ask_country_text", step=4))]
     if isinstance(cb, ProfileName):
         field, value, prompt = "name", ctx.actor.full_name, tr.t("profile.ask_name", step=1)
@@ -249,34 +284,45 @@ async def _save_field(
     return await ask_next_profile_step(ctx, updated, workshop)
 
 
-async def on_profile_text(ctx: Ctx, dialog: Dialog, text: str) -> list[Event]:
+async def on_profile_text(ctx: Ctx, waiting: ProfileQuestion, text: str) -> list[Event]:
     """Handle typed text while a profile question waits for it."""
-    found = await _own_participant(ctx, dialog.data.get("participant_id"))
+    found = await _own_participant(ctx, waiting.participant_id)
     if found is None:
         await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
         return [Send(ctx.tr.t("fallback.nothing_pending"))]
     participant, workshop = found
     value = clean_typed(text)
     spec = workshop_file(workshop)
-    if dialog.state in (DialogState.PROFILE_INSTITUTION, DialogState.PROFILE_INSTITUTION_TEXT):
+    if isinstance(waiting, AskInstitution | AskInstitutionText):
         # A typed name that matches the list takes the list's spelling, so that reports
         # per institution stay consistent.
         wanted = _normalise(value)
         for name in spec.institutions:
             if _normalise(name) == wanted:
                 return await _save_field(ctx, participant, workshop, "institution", name)
-    if dialog.state is DialogState.PROFILE_INSTITUTION:
+    if isinstance(waiting, AskInstitution):
         return [
             Send(ctx.tr.t("profile.pick_institution")),
             Send(*_institution_page(ctx, spec, participant.id, 0)),
         ]
-    if dialog.state is DialogState.PROFILE_COUNTRY:
+    if isinstance(waiting, AskCountry):
         return [
             Send(ctx.tr.t("input.use_buttons")),
             *await ask_next_profile_step(ctx, participant, workshop),
         ]
-    rule = PROFILE_TEXT_STATES[dialog.state]
+    rule = TEXT_RULES[type(waiting)]
     problem = text_length_error(ctx.tr, value, rule.min_length, rule.max_length)
     if problem:
         return [Send(problem)]
     return await _save_field(ctx, participant, workshop, rule.field, value)
+
+
+for _question in (
+    AskName,
+    AskInstitution,
+    AskInstitutionText,
+    AskPosition,
+    AskCountry,
+    AskCountryText,
+):
+    dialogs.handles(_question, on_profile_text)

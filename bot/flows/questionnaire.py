@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
+from pydantic import Field
+
 from bot.content import Option, Questionnaire, QuestionType, Slot
+from bot.flows import dialogs
 from bot.flows.callbacks import (
     Answer,
     Back,
@@ -23,6 +26,7 @@ from bot.flows.callbacks import (
     Toggle,
 )
 from bot.flows.common import Ctx, clean_text_answer, text_length_error
+from bot.flows.dialogs import Waiting
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
 from storage import AnswerValue, Dialog, DialogState, Participant, Response, Workshop
 
@@ -93,6 +97,24 @@ class Run:
     def slots(self) -> list[Slot]:
         """Return the questions shown in this run, in order."""
         return visible_slots(self.questionnaire, self.answers)
+
+
+class QuestionText(Waiting):
+    """A text question of a questionnaire run waits for its answer."""
+
+    state: ClassVar[DialogState] = DialogState.QUESTION_TEXT
+    response_id: int
+    question_id: str
+
+
+class QuestionMulti(Waiting):
+    """A multiple-choice question holds the options ticked but not yet confirmed."""
+
+    state: ClassVar[DialogState] = DialogState.QUESTION_MULTI
+    expects_text: ClassVar[bool] = False
+    response_id: int
+    question_id: str
+    selected: list[str] = Field(default_factory=list)
 
 
 AfterSubmit = Callable[[Ctx, Run], Awaitable[list[Event]]]
@@ -211,34 +233,26 @@ async def _ask(
     if nav:
         rows.append(nav)
     if question.type is QuestionType.TEXT:
-        await _set_dialog(
-            ctx, run, DialogState.QUESTION_TEXT, {"response_id": rid, "question_id": qid}
-        )
+        run.dialog = await dialogs.wait_for(ctx, QuestionText(response_id=rid, question_id=qid))
     elif question.type is QuestionType.MULTI:
-        data = {"response_id": rid, "question_id": qid, "selected": draft}
-        await _set_dialog(ctx, run, DialogState.QUESTION_MULTI, data)
+        waiting = QuestionMulti(response_id=rid, question_id=qid, selected=draft or [])
+        run.dialog = await dialogs.wait_for(ctx, waiting)
     else:
         await _clear_question_dialog(ctx, run)
     buttons = rows or None
     return Edit(edit, text, buttons) if edit is not None else Send(text, buttons)
 
 
-async def _set_dialog(ctx: Ctx, run: Run, state: DialogState, data: dict[str, Any]) -> None:
-    await ctx.svc.store.set_dialog(ctx.actor.telegram_id, state, data, ctx.svc.clock.now())
-    run.dialog = Dialog(ctx.actor.telegram_id, state, data)
-
-
 async def _multi_draft(ctx: Ctx, run: Run, question_id: str) -> list[str] | None:
     """Return the pending selection of a multi-choice question of this run, if any."""
-    dialog = run.dialog
+    waiting = dialogs.as_(run.dialog, QuestionMulti)
     if (
-        dialog is None
-        or dialog.state is not DialogState.QUESTION_MULTI
-        or dialog.data.get("response_id") != run.response.id
-        or dialog.data.get("question_id") != question_id
+        waiting is None
+        or waiting.response_id != run.response.id
+        or waiting.question_id != question_id
     ):
         return None
-    return [c for c in dialog.data.get("selected", []) if isinstance(c, str)]
+    return list(waiting.selected)
 
 
 async def _selection(ctx: Ctx, run: Run, question_id: str) -> list[str]:
@@ -562,10 +576,9 @@ async def _skip(ctx: Ctx, run: Run, slot: Slot, message_id: int) -> list[Event]:
     return [Notice(), *await _record_and_continue(ctx, run, slot, [], message_id)]
 
 
-async def on_text(
-    ctx: Ctx, response_id: int | None, question_id: str | None, text: str
-) -> list[Event]:
+async def on_text(ctx: Ctx, waiting: QuestionText, text: str) -> list[Event]:
     """Take typed text as the answer to the open text question."""
+    response_id, question_id = waiting.response_id, waiting.question_id
     run = await load_run(ctx, response_id)
     if run is None or run.response.submitted or run.response.current_question != question_id:
         await _clear_question_dialog(ctx, run)
@@ -691,3 +704,12 @@ async def _submit(ctx: Ctx, run: Run, message_id: int, after_submit: AfterSubmit
 
 def _local(run: Run, now: datetime) -> datetime:
     return now.astimezone(ZoneInfo(run.workshop.timezone))
+
+
+async def _on_multi_text(ctx: Ctx, waiting: QuestionMulti, text: str) -> list[Event]:
+    """Ask for the buttons again: a multiple-choice question is answered by ticking."""
+    return [Send(ctx.tr.t("input.use_buttons")), *await show_current(ctx, waiting.response_id)]
+
+
+dialogs.handles(QuestionText, on_text)
+dialogs.handles(QuestionMulti, _on_multi_text)

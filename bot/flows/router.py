@@ -7,6 +7,7 @@ from bot.flows import (
     broadcast,
     checkins,
     dgca,
+    dialogs,
     evaluation,
     join,
     menu,
@@ -22,7 +23,10 @@ from bot.flows.events import Event, Notice, Send
 from bot.flows.organizer import MAX_IMPORT_BYTES
 from bot.flows.schedule import EVALUATION_ID
 from bot.services import Services
-from storage import DialogState
+
+# The features that own waiting states register their handlers with `dialogs` when they are
+# imported; naming them here makes sure they are, before the first message arrives.
+WAITING_FEATURES = (broadcast, checkins, engine, evaluation, join, plans, profile)
 
 
 async def start(svc: Services, actor: Actor, payload: str | None) -> list[Event]:
@@ -69,34 +73,11 @@ async def unknown_command(svc: Services, actor: Actor) -> list[Event]:
 async def text(svc: Services, actor: Actor, body: str) -> list[Event]:
     """Handle typed text: the answer to what the bot waits for, or a hint."""
     ctx = await make_ctx(svc, actor)
-    dialog = await svc.store.dialog(actor.telegram_id)
-    if dialog is not None:
-        if dialog.state in profile.PROFILE_TEXT_STATES or dialog.state in (
-            DialogState.PROFILE_INSTITUTION,
-            DialogState.PROFILE_COUNTRY,
-        ):
-            return await profile.on_profile_text(ctx, dialog, body)
-        if dialog.state is DialogState.QUESTION_TEXT:
-            return await engine.on_text(
-                ctx, dialog.data.get("response_id"), dialog.data.get("question_id"), body
-            )
-        if dialog.state is DialogState.BROADCAST_MESSAGE:
-            return await broadcast.on_message(ctx, dialog.data.get("broadcast_id"), body, None)
-        if dialog.state is DialogState.BROADCAST_SCHEDULE:
-            return await broadcast.on_schedule_text(ctx, dialog.data.get("broadcast_id"), body)
-        if dialog.state is DialogState.FEEDBACK_COMMENT:
-            return await evaluation.on_comment_text(ctx, dialog.data, body)
-        if dialog.state in (DialogState.PLAN_FIELD, DialogState.STEP_FIELD):
-            return await plans.on_text(ctx, dialog.state, dialog.data, body)
-        if dialog.state is DialogState.UPDATE_EXTRA:
-            return await checkins.on_text(ctx, dialog.data, body)
-        if dialog.state is DialogState.QUESTION_MULTI:
-            return [
-                Send(ctx.tr.t("input.use_buttons")),
-                *await engine.show_current(ctx, int(dialog.data.get("response_id", 0))),
-            ]
-        if dialog.state in join.JOIN_STATES:
-            return await join.on_join_text(ctx, dialog)
+    waiting = dialogs.decode(await svc.store.dialog(actor.telegram_id))
+    if waiting is not None:
+        events = await dialogs.on_text(ctx, waiting, body)
+        if events is not None:
+            return events
     return await _nudge(ctx)
 
 
@@ -133,18 +114,14 @@ async def media(
 ) -> list[Event]:
     """Answer media sent in a private chat: a broadcast, a workshop file, or a hint."""
     ctx = await make_ctx(svc, actor)
-    dialog = await svc.store.dialog(actor.telegram_id)
-    if dialog is not None and dialog.state is DialogState.BROADCAST_MESSAGE and item is not None:
-        return await broadcast.on_message(ctx, dialog.data.get("broadcast_id"), None, item)
-    if dialog is not None and dialog.state is DialogState.UPDATE_EXTRA and item is not None:
-        return await checkins.on_media(ctx, dialog.data, item)
+    waiting = dialogs.decode(await svc.store.dialog(actor.telegram_id))
+    if waiting is not None and item is not None:
+        events = await dialogs.on_media(ctx, waiting, item)
+        if events is not None:
+            return events
     if item is not None and data is not None and is_workshop_file(item):
         return await organizer.import_document(ctx, item.file_name or "workshop.yaml", data)
-    if dialog is not None and (
-        dialog.state in profile.PROFILE_TEXT_STATES
-        or dialog.state
-        in (DialogState.QUESTION_TEXT, DialogState.PLAN_FIELD, DialogState.STEP_FIELD)
-    ):
+    if waiting is not None and waiting.expects_text:
         return [Send(ctx.tr.t("fallback.media_expected_text"))]
     return [Send(ctx.tr.t("fallback.media"))]
 

@@ -20,6 +20,7 @@ from bot.app import BotApplication
 from bot.clock import SimulatedClock
 from bot.content import Questionnaire, QuestionType, WorkshopFile
 from bot.delivery import Delivery
+from bot.flows import dialogs
 from bot.flows.callbacks import (
     Answer,
     CallbackData,
@@ -30,12 +31,13 @@ from bot.flows.callbacks import (
     Toggle,
     parse,
 )
+from bot.flows.questionnaire import QuestionText
 from bot.processor import OrderedUpdateProcessor
 from bot.rehearsal.people import Person
 from bot.rehearsal.progress import Progress
 from bot.rehearsal.transcript import Recorder
 from bot.services import Services
-from storage import BroadcastStatus, Dialog, DialogState, Store
+from storage import BroadcastStatus, Dialog, Store
 
 # Generous: charts and exports render in threads on a machine that may be busy.
 SETTLE_SECONDS = 120.0
@@ -438,8 +440,9 @@ class Player:
             if stop_after is not None and answered >= stop_after:
                 return False
             dialog = await self.dialog()
-            if dialog is not None and dialog.state is DialogState.QUESTION_TEXT:
-                qid = str(dialog.data.get("question_id"))
+            waiting = dialogs.as_(dialog, QuestionText)
+            if waiting is not None:
+                qid = waiting.question_id
                 choice = self.person.choose(
                     questionnaire, questionnaire.question(qid), assessment=assessment
                 )
