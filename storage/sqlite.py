@@ -6,17 +6,17 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from functools import partial
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 
 from storage.interface import StorageError
+from storage.migrate import migrations
 from storage.models import (
     AnswerValue,
     Dialog,
@@ -27,6 +27,11 @@ from storage.models import (
     User,
     Workshop,
 )
+from storage.rows import PROFILE_FIELDS, USER_FIELDS
+from storage.rows import dialog as _dialog
+from storage.rows import participant as _participant
+from storage.rows import response as _response
+from storage.rows import workshop as _workshop
 from storage.sqlite_comm import CommunicationMixin
 from storage.sqlite_plans import PlanMixin
 
@@ -38,8 +43,6 @@ BUSY_TIMEOUT_MS = 5000
 # A lock held by a backup or a long export can outlast busy_timeout; a unit of work is
 # retried this many times before the error reaches the caller.
 LOCKED_RETRIES = 5
-PROFILE_FIELDS = frozenset({"name", "institution", "position", "country"})
-USER_FIELDS = frozenset({"language", "timezone", "active_workshop_id"})
 
 
 def _transaction(
@@ -85,23 +88,6 @@ def sqlite_path(database_url: str) -> Path:
     return Path(rest)
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """Return the numbered migrations as (number, name, sql), in order."""
-    found: list[tuple[int, str, str]] = []
-    folder = resources.files("storage") / "migrations"
-    for entry in folder.iterdir():
-        name = entry.name
-        if not name.endswith(".sql"):
-            continue
-        number = int(name.split("_", 1)[0])
-        found.append((number, name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    numbers = [n for n, _, _ in found]
-    if numbers != list(range(1, len(numbers) + 1)):
-        raise StorageError(f"migrations are not numbered 1..n: {numbers}")
-    return found
-
-
 def check_writable(database_url: str) -> Path:
     """Create the database folder and prove the file can be written; return its path."""
     path = sqlite_path(database_url)
@@ -120,70 +106,6 @@ def check_writable(database_url: str) -> Path:
 
 def _ts(value: datetime) -> str:
     return value.isoformat()
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
-
-
-def _workshop(row: aiosqlite.Row | Mapping[str, Any]) -> Workshop:
-    return Workshop(
-        organizer_chat_id=row["organizer_chat_id"],
-        evaluation_opened_at=_dt(row["evaluation_opened_at"]),
-        association_id=row["association_id"],
-        id=row["id"],
-        slug=row["slug"],
-        join_code=row["join_code"],
-        language=row["language"],
-        timezone=row["timezone"],
-        start_date=date.fromisoformat(row["start_date"]),
-        end_date=date.fromisoformat(row["end_date"]),
-        spec=json.loads(row["spec_json"]),
-    )
-
-
-def _participant(row: aiosqlite.Row) -> Participant:
-    consent = _dt(row["consent_at"])
-    joined = _dt(row["joined_at"])
-    assert consent is not None and joined is not None
-    return Participant(
-        id=row["id"],
-        workshop_id=row["workshop_id"],
-        telegram_id=row["telegram_id"],
-        name=row["name"],
-        institution=row["institution"],
-        position=row["position"],
-        country=row["country"],
-        consent_at=consent,
-        profile_done=bool(row["profile_done"]),
-        joined_at=joined,
-        reminders_muted=bool(row["reminders_muted"]),
-        unreachable=row["unreachable_at"] is not None,
-    )
-
-
-def _dialog(telegram_id: int, row: aiosqlite.Row) -> Dialog | None:
-    try:
-        state = DialogState(row["state"])
-    except ValueError:
-        # A state from a newer or older release: treat as no pending dialog.
-        return None
-    return Dialog(telegram_id=telegram_id, state=state, data=json.loads(row["data_json"]))
-
-
-def _response(row: aiosqlite.Row) -> Response:
-    started = _dt(row["started_at"])
-    assert started is not None
-    return Response(
-        id=row["id"],
-        participant_id=row["participant_id"],
-        questionnaire_id=row["questionnaire_id"],
-        version=row["version"],
-        current_question=row["current_question"],
-        reviewing=bool(row["reviewing"]),
-        started_at=started,
-        submitted_at=_dt(row["submitted_at"]),
-    )
 
 
 class SqliteStore(PlanMixin, CommunicationMixin):

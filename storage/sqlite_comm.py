@@ -23,79 +23,14 @@ from storage.models import (
     SyncResult,
     Workshop,
 )
-
-BROADCAST_FIELDS = frozenset(
-    {
-        "audience",
-        "audience_arg",
-        "text",
-        "media_kind",
-        "media_file_id",
-        "status",
-        "scheduled_at",
-        "started_at",
-        "finished_at",
-        "progress_chat_id",
-        "progress_message_id",
-    }
-)
+from storage.rows import BROADCAST_FIELDS, group_answer_rows, outbox_buttons
+from storage.rows import broadcast as _broadcast
+from storage.rows import outbox as _outbox
+from storage.rows import scheduled as _scheduled
 
 
 def _ts(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
-
-
-def _scheduled(row: aiosqlite.Row) -> ScheduledRow:
-    due = _dt(row["due_at"])
-    assert due is not None
-    return ScheduledRow(
-        id=row["id"],
-        workshop_id=row["workshop_id"],
-        key=row["key"],
-        kind=row["kind"],
-        due_at=due,
-        expires_at=_dt(row["expires_at"]),
-        payload=json.loads(row["payload_json"]),
-        status=row["status"],
-    )
-
-
-def _outbox(row: aiosqlite.Row) -> OutboxRow:
-    return OutboxRow(
-        id=row["id"],
-        source=row["source"],
-        message=OutMessage(
-            chat_id=row["chat_id"],
-            text=row["text"],
-            participant_id=row["participant_id"],
-            buttons=json.loads(row["buttons_json"]) if row["buttons_json"] else None,
-            media_kind=row["media_kind"],
-            media_file_id=row["media_file_id"],
-        ),
-        status=row["status"],
-        attempts=row["attempts"],
-    )
-
-
-def _broadcast(row: aiosqlite.Row) -> Broadcast:
-    return Broadcast(
-        id=row["id"],
-        workshop_id=row["workshop_id"],
-        created_by=row["created_by"],
-        audience=row["audience"],
-        audience_arg=row["audience_arg"],
-        text=row["text"],
-        media_kind=row["media_kind"],
-        media_file_id=row["media_file_id"],
-        status=BroadcastStatus(row["status"]),
-        scheduled_at=_dt(row["scheduled_at"]),
-        progress_chat_id=row["progress_chat_id"],
-        progress_message_id=row["progress_message_id"],
-    )
 
 
 class _Base(Protocol):
@@ -120,7 +55,7 @@ async def _insert_outbox(
                 m.chat_id,
                 m.participant_id,
                 m.text,
-                json.dumps(m.buttons, ensure_ascii=False) if m.buttons else None,
+                outbox_buttons(m),
                 m.media_kind,
                 m.media_file_id,
                 _ts(now),
@@ -128,27 +63,6 @@ async def _insert_outbox(
         )
         added += cur.rowcount
     return added
-
-
-def _group_answer_rows(rows: list[aiosqlite.Row]) -> list[AnswerSet]:
-    """Group answer rows into one AnswerSet per participant."""
-    grouped: dict[int, AnswerSet] = {}
-    for row in rows:
-        found = grouped.get(row["participant_id"])
-        if found is None:
-            found = grouped[row["participant_id"]] = AnswerSet(
-                participant_id=row["participant_id"],
-                institution=row["institution"],
-                submitted_at=_dt(row["submitted_at"]),
-                answers={},
-                answered_at={},
-            )
-        if row["question_id"] is not None:
-            found.answers[row["question_id"]] = json.loads(row["value_json"])
-            answered = _dt(row["answered_at"])
-            if answered is not None:
-                found.answered_at[row["question_id"]] = answered
-    return list(grouped.values())
 
 
 class CommunicationMixin:
@@ -305,7 +219,7 @@ class CommunicationMixin:
             (workshop_id, questionnaire_id),
         )
         # Decoding tens of thousands of rows is CPU work: keep it off the event loop.
-        return await asyncio.to_thread(_group_answer_rows, rows)
+        return await asyncio.to_thread(group_answer_rows, rows)
 
     async def rate_session(
         self: _Base,

@@ -19,113 +19,26 @@ from storage.models import (
     OverdueStep,
     Plan,
     PlanData,
-    PlanMember,
-    PlanRecord,
     PlanStep,
     StepStatus,
     StepUpdate,
     Viewer,
     Workshop,
 )
+from storage.rows import LATEST_UPDATE, MEMBER_SELECT, STEP_SELECT, req_dt
+from storage.rows import association as _association
+from storage.rows import checkin as _checkin
+from storage.rows import evidence as _evidence
+from storage.rows import plan_data as build_plan_data
+from storage.rows import plans as build_plans
+from storage.rows import step as _step
+from storage.rows import update as _update
+from storage.rows import viewer as _viewer
 from storage.sqlite_comm import _insert_outbox
 
 
 def _ts(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _dt(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-def _odt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
-
-
-def _sdgs(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in text.split(",") if p)
-
-
-# The latest update of each step decides its status; ids grow with time, so max(id) is it.
-_LATEST = (
-    "SELECT u.step_id, u.status, u.created_at FROM step_updates u"
-    " JOIN (SELECT step_id, MAX(id) AS id FROM step_updates GROUP BY step_id) m ON m.id = u.id"
-)
-
-
-def _step(row: aiosqlite.Row) -> PlanStep:
-    return PlanStep(
-        id=row["id"],
-        plan_id=row["plan_id"],
-        position=row["position"],
-        action=row["action"],
-        responsible=row["responsible"],
-        resources=row["resources"],
-        indicator=row["indicator"],
-        due_date=date.fromisoformat(row["due_date"]) if row["due_date"] else None,
-        success=row["success"],
-        status=StepStatus(row["status"] or StepStatus.NOT_STARTED),
-        updated_at=_odt(row["updated_at"]),
-        removed=row["removed_at"] is not None,
-    )
-
-
-def _member(row: aiosqlite.Row) -> PlanMember:
-    return PlanMember(
-        participant_id=row["participant_id"],
-        telegram_id=row["telegram_id"],
-        name=row["name"],
-        role=row["role"],
-        language=row["language"],
-        unreachable=row["unreachable_at"] is not None,
-    )
-
-
-def _update(row: aiosqlite.Row) -> StepUpdate:
-    return StepUpdate(
-        id=row["id"],
-        step_id=row["step_id"],
-        author_id=row["author_id"],
-        status=StepStatus(row["status"]),
-        note=row["note"],
-        checkin_id=row["checkin_id"],
-        created_at=_dt(row["created_at"]),
-    )
-
-
-def _evidence(row: aiosqlite.Row) -> Evidence:
-    return Evidence(
-        id=row["id"],
-        update_id=row["update_id"],
-        kind=row["kind"],
-        file_id=row["file_id"],
-        url=row["url"],
-        file_name=row["file_name"],
-        created_at=_dt(row["created_at"]),
-    )
-
-
-def _checkin(row: aiosqlite.Row) -> Checkin:
-    return Checkin(
-        id=row["id"],
-        plan_id=row["plan_id"],
-        occasion=row["occasion"],
-        kind=row["kind"],
-        created_at=_dt(row["created_at"]),
-        answered_at=_odt(row["answered_at"]),
-        nudged_at=_odt(row["nudged_at"]),
-    )
-
-
-_STEP_SELECT = (
-    "SELECT s.*, l.status AS status, l.created_at AS updated_at FROM plan_steps s"  # noqa: S608
-    f" LEFT JOIN ({_LATEST}) l ON l.step_id = s.id"
-)
-_MEMBER_SELECT = (
-    "SELECT m.plan_id, m.participant_id, m.role, p.telegram_id, p.name, p.unreachable_at,"
-    " u.language FROM plan_members m JOIN participants p ON p.id = m.participant_id"
-    " LEFT JOIN users u ON u.telegram_id = p.telegram_id"
-)
 
 
 class _Base(Protocol):
@@ -147,37 +60,18 @@ async def _load_plans(db: aiosqlite.Connection, where: str, params: tuple[Any, .
         return []
     ids = tuple(r["id"] for r in rows)
     marks = ",".join("?" * len(ids))
-    steps: dict[int, list[PlanStep]] = {i: [] for i in ids}
-    for r in await _fetch(
+    step_rows = await _fetch(
         db,
-        f"{_STEP_SELECT} WHERE s.plan_id IN ({marks}) AND s.removed_at IS NULL"
+        f"{STEP_SELECT} WHERE s.plan_id IN ({marks}) AND s.removed_at IS NULL"
         " ORDER BY s.position, s.id",
         ids,
-    ):
-        steps[r["plan_id"]].append(_step(r))
-    members: dict[int, list[PlanMember]] = {i: [] for i in ids}
-    for r in await _fetch(
+    )
+    member_rows = await _fetch(
         db,
-        f"{_MEMBER_SELECT} WHERE m.plan_id IN ({marks}) ORDER BY m.role DESC, m.added_at",
+        f"{MEMBER_SELECT} WHERE m.plan_id IN ({marks}) ORDER BY m.role DESC, m.added_at",
         ids,
-    ):
-        members[r["plan_id"]].append(_member(r))
-    return [
-        Plan(
-            id=r["id"],
-            workshop_id=r["workshop_id"],
-            owner_id=r["owner_id"],
-            title=r["title"],
-            objective=r["objective"],
-            sdgs=_sdgs(r["sdgs"]),
-            team_token=r["team_token"],
-            created_at=_dt(r["created_at"]),
-            updated_at=_dt(r["updated_at"]),
-            steps=tuple(steps[r["id"]]),
-            members=tuple(members[r["id"]]),
-        )
-        for r in rows
-    ]
+    )
+    return build_plans(rows, step_rows, member_rows)
 
 
 async def _touch(db: aiosqlite.Connection, plan_id: int, now: datetime) -> None:
@@ -215,12 +109,12 @@ class PlanMixin:
     async def association(self: _Base, association_id: int) -> Association | None:
         """Return an association by id."""
         row = await self._one("SELECT * FROM associations WHERE id = ?", (association_id,))
-        return Association(row["id"], row["slug"], row["name"]) if row else None
+        return _association(row) if row else None
 
     async def all_associations(self: _Base) -> list[Association]:
         """Return every association, by name."""
         rows = await self._all("SELECT * FROM associations ORDER BY name, id", ())
-        return [Association(r["id"], r["slug"], r["name"]) for r in rows]
+        return [_association(r) for r in rows]
 
     async def association_workshops(self: _Base, association_id: int) -> list[Workshop]:
         """Return the workshops of an association, newest first."""
@@ -257,10 +151,7 @@ class PlanMixin:
             "SELECT * FROM association_viewers WHERE association_id = ? ORDER BY added_at",
             (association_id,),
         )
-        return [
-            Viewer(r["association_id"], r["telegram_id"], bool(r["digest"]), r["name"])
-            for r in rows
-        ]
+        return [_viewer(r) for r in rows]
 
     async def viewer_associations(self: _Base, telegram_id: int) -> list[Association]:
         """Return the associations someone views, by name."""
@@ -269,7 +160,7 @@ class PlanMixin:
             " ON v.association_id = a.id WHERE v.telegram_id = ? ORDER BY a.name, a.id",
             (telegram_id,),
         )
-        return [Association(r["id"], r["slug"], r["name"]) for r in rows]
+        return [_association(r) for r in rows]
 
     async def set_digest(self: _Base, association_id: int, telegram_id: int, enabled: bool) -> bool:
         """Turn a viewer's monthly digest on or off; False if they are not a viewer."""
@@ -390,7 +281,7 @@ class PlanMixin:
 
     async def step(self: _Base, step_id: int) -> PlanStep | None:
         """Return a step (removed or not) with its current status."""
-        row = await self._one(f"{_STEP_SELECT} WHERE s.id = ?", (step_id,))
+        row = await self._one(f"{STEP_SELECT} WHERE s.id = ?", (step_id,))
         return _step(row) if row else None
 
     async def set_step_field(
@@ -648,7 +539,7 @@ class PlanMixin:
         """Return live open steps dated before `before` whose lateness was not asked about."""
         rows = await self._all(
             f"SELECT s.id, s.plan_id, s.due_date, p.workshop_id FROM plan_steps s"  # noqa: S608
-            f" JOIN plans p ON p.id = s.plan_id LEFT JOIN ({_LATEST}) l ON l.step_id = s.id"
+            f" JOIN plans p ON p.id = s.plan_id LEFT JOIN ({LATEST_UPDATE}) l ON l.step_id = s.id"
             " WHERE s.removed_at IS NULL AND s.due_date IS NOT NULL AND s.due_date < ?"
             " AND COALESCE(l.status, 'not_started') NOT IN ('done', 'dropped')"
             " AND NOT EXISTS (SELECT 1 FROM plan_checkins c WHERE c.plan_id = s.plan_id"
@@ -680,7 +571,7 @@ class PlanMixin:
             scope = f"SELECT id FROM plans WHERE workshop_id IN ({marks})"  # noqa: S608
             step_rows = await _fetch(
                 db,
-                f"{_STEP_SELECT} WHERE s.plan_id IN ({scope}) ORDER BY s.plan_id, s.position",
+                f"{STEP_SELECT} WHERE s.plan_id IN ({scope}) ORDER BY s.plan_id, s.position",
                 ids,
             )
             update_rows = await _fetch(
@@ -701,7 +592,7 @@ class PlanMixin:
                 f"SELECT * FROM plan_checkins WHERE plan_id IN ({scope}) ORDER BY id",  # noqa: S608
                 ids,
             )
-            member_rows = await _fetch(db, f"{_MEMBER_SELECT} WHERE m.plan_id IN ({scope})", ids)
+            member_rows = await _fetch(db, f"{MEMBER_SELECT} WHERE m.plan_id IN ({scope})", ids)
             author_rows = await _fetch(
                 db,
                 "SELECT DISTINCT p.id, p.name FROM participants p JOIN step_updates u"  # noqa: S608
@@ -709,27 +600,14 @@ class PlanMixin:
                 f" WHERE s.plan_id IN ({scope})",
                 ids,
             )
-        members: dict[int, list[PlanMember]] = {}
-        for r in member_rows:
-            members.setdefault(r["plan_id"], []).append(_member(r))
-        return PlanData(
-            plans=[
-                PlanRecord(
-                    id=r["id"],
-                    workshop_id=r["workshop_id"],
-                    title=r["title"],
-                    institution=r["institution"],
-                    sdgs=_sdgs(r["sdgs"]),
-                    created_at=_dt(r["created_at"]),
-                )
-                for r in plan_rows
-            ],
-            steps=[_step(r) for r in step_rows],
-            updates=[_update(r) for r in update_rows],
-            evidence=[_evidence(r) for r in evidence_rows],
-            checkins=[_checkin(r) for r in checkin_rows],
-            members=members,
-            authors={r["id"]: r["name"] for r in author_rows},
+        return build_plan_data(
+            plan_rows,
+            step_rows,
+            update_rows,
+            evidence_rows,
+            checkin_rows,
+            member_rows,
+            author_rows,
         )
 
     async def last_digest(
@@ -743,7 +621,7 @@ class PlanMixin:
         )
         if row is None:
             return None
-        return row["period"], json.loads(row["figures_json"]), _dt(row["sent_at"])
+        return row["period"], json.loads(row["figures_json"]), req_dt(row["sent_at"])
 
     async def record_digest(
         self: _Base,
