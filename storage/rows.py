@@ -29,10 +29,12 @@ from storage.models import (
     PlanMember,
     PlanRecord,
     PlanStep,
+    Recipient,
     Response,
     ScheduledRow,
     StepStatus,
     StepUpdate,
+    User,
     Viewer,
     Workshop,
 )
@@ -131,6 +133,16 @@ def workshop(row: Row) -> Workshop:
     )
 
 
+def user(row: Row) -> User:
+    """Map a users row."""
+    return User(
+        telegram_id=row["telegram_id"],
+        language=row["language"],
+        active_workshop_id=row["active_workshop_id"],
+        timezone=row["timezone"],
+    )
+
+
 def participant(row: Row) -> Participant:
     """Map a participants row."""
     return Participant(
@@ -220,6 +232,20 @@ def broadcast(row: Row) -> Broadcast:
         scheduled_at=opt_dt(row["scheduled_at"]),
         progress_chat_id=row["progress_chat_id"],
         progress_message_id=row["progress_message_id"],
+    )
+
+
+def recipient(row: Row) -> Recipient:
+    """Map a row of the recipients query."""
+    return Recipient(
+        participant_id=row["id"],
+        telegram_id=row["telegram_id"],
+        language=row["language"],
+        institution=row["institution"],
+        muted=bool(row["reminders_muted"]),
+        unreachable=row["unreachable_at"] is not None,
+        dgca_done=bool(row["dgca_done"]),
+        evaluation_done=bool(row["eval_done"]),
     )
 
 

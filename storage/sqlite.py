@@ -31,6 +31,7 @@ from storage.rows import PROFILE_FIELDS, USER_FIELDS
 from storage.rows import dialog as _dialog
 from storage.rows import participant as _participant
 from storage.rows import response as _response
+from storage.rows import user as _user
 from storage.rows import workshop as _workshop
 from storage.sqlite_comm import CommunicationMixin
 from storage.sqlite_plans import PlanMixin
@@ -321,14 +322,7 @@ class SqliteStore(PlanMixin, CommunicationMixin):
     async def user(self, telegram_id: int) -> User | None:
         """Return a user's preferences."""
         row = await self._one("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,))
-        if row is None:
-            return None
-        return User(
-            telegram_id=row["telegram_id"],
-            language=row["language"],
-            active_workshop_id=row["active_workshop_id"],
-            timezone=row["timezone"],
-        )
+        return _user(row) if row else None
 
     async def _set_user_field(
         self, telegram_id: int, column: str, value: str | int, now: datetime

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -26,7 +25,9 @@ from storage.models import (
 from storage.rows import BROADCAST_FIELDS, group_answer_rows, outbox_buttons
 from storage.rows import broadcast as _broadcast
 from storage.rows import outbox as _outbox
+from storage.rows import recipient as _recipient
 from storage.rows import scheduled as _scheduled
+from storage.schedule_diff import diff_schedule, payload_json
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -184,19 +185,7 @@ class CommunicationMixin:
             " WHERE p.workshop_id = ? AND p.telegram_id IS NOT NULL ORDER BY p.id",
             (dgca_id, evaluation_id, workshop_id),
         )
-        return [
-            Recipient(
-                participant_id=r["id"],
-                telegram_id=r["telegram_id"],
-                language=r["language"],
-                institution=r["institution"],
-                muted=bool(r["reminders_muted"]),
-                unreachable=r["unreachable_at"] is not None,
-                dgca_done=bool(r["dgca_done"]),
-                evaluation_done=bool(r["eval_done"]),
-            )
-            for r in rows
-        ]
+        return [_recipient(r) for r in rows]
 
     # Evaluation and reports
 
@@ -268,49 +257,27 @@ class CommunicationMixin:
         self: _Base, workshop_id: int, items: list[ScheduledItem], now: datetime
     ) -> SyncResult:
         """Make a workshop's schedule match `items`, touching only what changed."""
-        added: list[str] = []
-        changed: list[str] = []
-        removed: list[str] = []
-        wanted = {item.key: item for item in items}
         async with self._tx() as db:
             async with db.execute(
                 "SELECT * FROM scheduled WHERE workshop_id = ?", (workshop_id,)
             ) as cur:
-                existing = {r["key"]: _scheduled(r) for r in await cur.fetchall()}
-            for key, row in existing.items():
-                if key not in wanted and row.status == "pending":
-                    await db.execute("DELETE FROM scheduled WHERE id = ?", (row.id,))
-                    removed.append(key)
-            for key, item in wanted.items():
-                payload = json.dumps(item.payload, ensure_ascii=False, sort_keys=True)
-                old = existing.get(key)
-                if old is None:
-                    await db.execute(
-                        "INSERT INTO scheduled (workshop_id, key, kind, due_at, expires_at,"
-                        " payload_json) VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            workshop_id,
-                            key,
-                            item.kind,
-                            _ts(item.due_at),
-                            _ts(item.expires_at),
-                            payload,
-                        ),
-                    )
-                    added.append(key)
-                    continue
-                same = (
-                    old.due_at == item.due_at
-                    and old.expires_at == item.expires_at
-                    and old.payload == item.payload
+                diff = diff_schedule([_scheduled(r) for r in await cur.fetchall()], items, now)
+            for row in diff.removed:
+                await db.execute("DELETE FROM scheduled WHERE id = ?", (row.id,))
+            for item in diff.added:
+                await db.execute(
+                    "INSERT INTO scheduled (workshop_id, key, kind, due_at, expires_at,"
+                    " payload_json) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        workshop_id,
+                        item.key,
+                        item.kind,
+                        _ts(item.due_at),
+                        _ts(item.expires_at),
+                        payload_json(item),
+                    ),
                 )
-                if same:
-                    continue
-                # A moved occasion that has not happened yet is due again, even if the old
-                # one was already sent; one in the past stays as it was.
-                status = old.status
-                if item.due_at > now and old.due_at != item.due_at:
-                    status = "pending"
+            for old, item, status in diff.changed:
                 await db.execute(
                     "UPDATE scheduled SET kind = ?, due_at = ?, expires_at = ?, payload_json = ?,"
                     " status = ?, done_at = CASE WHEN ? = 'pending' THEN NULL ELSE done_at END"
@@ -319,14 +286,13 @@ class CommunicationMixin:
                         item.kind,
                         _ts(item.due_at),
                         _ts(item.expires_at),
-                        payload,
+                        payload_json(item),
                         status,
                         status,
                         old.id,
                     ),
                 )
-                changed.append(key)
-        return SyncResult(added, changed, removed)
+        return diff.result()
 
     async def pending_schedule(self: _Base) -> list[ScheduledRow]:
         """Return every pending automatic message, soonest first."""
