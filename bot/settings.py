@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
     database_url: str = "sqlite:///data/bot.sqlite3"
+    # PostgreSQL connections this process may open; SQLite uses one connection regardless.
+    database_pool_size: Annotated[int, Field(ge=1, le=100)] = 10
     bot_admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     content_dir: Path = Field(default_factory=lambda: content.DEFAULT_DIR)
     max_concurrent_updates: Annotated[int, Field(ge=1, le=1024)] = 64

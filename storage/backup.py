@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage import is_postgres_url
 from storage.interface import StorageError
 from storage.sqlite import BUSY_TIMEOUT_MS, sqlite_path
 
@@ -27,6 +28,11 @@ class BackupResult:
 def backup_database(database_url: str, target: Path, *, force: bool = False) -> BackupResult:
     """Copy the database to `target` consistently, verify the copy, then move it into place."""
     started = time.monotonic()
+    if is_postgres_url(database_url):
+        raise StorageError(
+            "backup copies SQLite databases only; back up PostgreSQL with pg_dump"
+            " (see docs/operations.md)"
+        )
     source = sqlite_path(database_url)
     if not source.is_file():
         raise StorageError(f"database {source} does not exist")

@@ -12,9 +12,15 @@ from bot.flows.plans import parse_date
 from bot.flows.schedule import add_months
 from bot.plan_stats import compute
 from bot.services import Services
-from storage import OutMessage, StepStatus, Store
+from storage import OutMessage, ScheduledItem, StepStatus, Store
 
 NOW = datetime(2024, 3, 15, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Run the store contract (and the flows over it) on each backend."""
+    return any_store
 
 
 async def _setup(store: Store) -> tuple[int, int, int]:
@@ -273,3 +279,63 @@ async def test_retention_purges_only_workshops_past_their_period(svc: Services) 
     assert [s.status for s in data.steps] == [StepStatus.DONE]
     assert data.updates[0].note is None
     assert await store.user(1) is None
+
+
+async def test_team_tokens_evidence_and_nudges(store: Store) -> None:
+    workshop_id, ana, luis = await _setup(store)
+    first = await store.create_plan(workshop_id, ana, "Uno", NOW)
+    second = await store.create_plan(workshop_id, luis, "Dos", NOW)
+    assert [p.id for p in await store.plans_in(workshop_id)] == [first, second]
+    assert await store.plans_in(workshop_id + 100) == []
+    await store.set_team_token(first, "team-1")
+    await store.set_team_token(first, "team-2")
+    assert await store.plan_by_team_token("team-1") is None
+    found = await store.plan_by_team_token("team-2")
+    assert found is not None and found.id == first and found.team_token == "team-2"
+    step = await store.add_step(first, "Paso", NOW)
+    update = await store.record_update(step, ana, "in_progress", None, NOW)
+    evidence = await store.add_evidence(
+        update,
+        "document",
+        file_id="DOC",
+        url=None,
+        file_name="informe.pdf",
+        file_size=3_000_000_000,
+        now=NOW,
+    )
+    item = await store.evidence_item(evidence)
+    assert item is not None
+    assert (item[0].file_id, item[0].file_name, item[0].update_id, item[1]) == (
+        "DOC",
+        "informe.pdf",
+        update,
+        workshop_id,
+    )
+    assert await store.evidence_item(evidence + 100) is None
+    # A check-in opened by its scheduled occasion closes that occasion once.
+    [occasion] = (
+        await store.sync_schedule(
+            workshop_id,
+            [ScheduledItem("checkin:m1", "checkin", NOW, None, {})],
+            NOW,
+        )
+    ).added
+    [row] = await store.pending_schedule()
+    message = OutMessage(chat_id=2, text="¿Cómo va?")
+    opened = await store.open_checkins(
+        [(second, "m1", "scheduled")], [message], "ci", NOW, scheduled_id=row.id
+    )
+    assert [c.plan_id for c in opened] == [second] and occasion == "checkin:m1"
+    assert await store.open_checkins([(first, "m1", "scheduled")], [], "ci", NOW, row.id) == []
+    assert await store.pending_schedule() == []
+    checkin = await store.checkin(opened[0].id)
+    assert checkin is not None and (checkin.occasion, checkin.answered_at) == ("m1", None)
+    assert await store.checkin(opened[0].id + 100) is None
+    nudge = [OutMessage(chat_id=2, text="¿Y?")]
+    later = NOW + timedelta(days=7)
+    assert await store.nudge_checkin(opened[0].id, nudge, later)
+    assert not await store.nudge_checkin(opened[0].id, nudge, later)
+    nudged = await store.checkin(opened[0].id)
+    assert nudged is not None and nudged.nudged_at == later
+    assert await store.checkins_to_nudge(later) == []
+    assert await store.outbox_counts(f"cn:{opened[0].id}") == {"pending": 1}

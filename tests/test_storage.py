@@ -4,15 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from storage import DialogState, StorageError, Store, open_store
-from storage.sqlite import SqliteStore, migrations
+from storage import (
+    BroadcastStatus,
+    DialogState,
+    OutMessage,
+    ScheduledItem,
+    StorageError,
+    Store,
+    open_store,
+)
+from storage.migrate import migrations
+from storage.postgres import PostgresStore
+from storage.sqlite import SqliteStore
 
 NOW = datetime(2023, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Run every test here that asks for `store` on each backend."""
+    return any_store
+
+
+async def execute_raw(store: Store, sql: str) -> None:
+    """Run SQL past the interface, as an older release or someone at a console would."""
+    assert isinstance(store, SqliteStore | PostgresStore)
+    async with store._tx() as db:
+        await db.execute(sql)
 
 
 async def _workshop(store: Store, slug: str = "w1", code: str = "CODE1234567890abcd"):
@@ -31,8 +54,9 @@ async def _workshop(store: Store, slug: str = "w1", code: str = "CODE1234567890a
 
 async def test_migrations_are_numbered_and_recorded(store: Store) -> None:
     assert [n for n, _, _ in migrations()] == list(range(1, len(migrations()) + 1))
-    assert isinstance(store, SqliteStore)
-    assert await store.schema_version() == len(migrations())
+    assert isinstance(store, SqliteStore | PostgresStore)
+    folder = "migrations" if isinstance(store, SqliteStore) else "migrations_pg"
+    assert await store.schema_version() == len(migrations(folder))
 
 
 async def test_reopening_applies_no_migration_twice(db_url: str) -> None:
@@ -86,7 +110,7 @@ async def test_profile_fields_and_unknown_field(store: Store) -> None:
         await store.update_profile(p.id, field="telegram_id", value="1")
 
 
-async def test_dialog_roundtrip_and_unknown_state(store: Store, db_url: str) -> None:
+async def test_dialog_roundtrip_and_unknown_state(store: Store) -> None:
     await store.set_dialog(7, DialogState.PROFILE_NAME, {"participant_id": 3}, NOW)
     dialog = await store.dialog(7)
     assert dialog is not None and dialog.state is DialogState.PROFILE_NAME
@@ -94,12 +118,11 @@ async def test_dialog_roundtrip_and_unknown_state(store: Store, db_url: str) -> 
     await store.clear_dialog(7)
     assert await store.dialog(7) is None
     # A state written by another release is ignored rather than crashing.
-    raw = sqlite3.connect(db_url.removeprefix("sqlite:///"))
-    raw.execute(
-        "INSERT INTO dialogs (telegram_id, state, data_json, updated_at) VALUES (8, 'x', '{}', '')"
+    await execute_raw(
+        store,
+        "INSERT INTO dialogs (telegram_id, state, data_json, updated_at)"
+        " VALUES (8, 'x', '{}', CURRENT_TIMESTAMP)",
     )
-    raw.commit()
-    raw.close()
     assert await store.dialog(8) is None
 
 
@@ -169,11 +192,12 @@ async def test_concurrent_units_of_work_do_not_interleave(store: Store) -> None:
 
 
 async def test_failed_unit_of_work_is_rolled_back(store: Store) -> None:
-    assert isinstance(store, SqliteStore)
+    assert isinstance(store, SqliteStore | PostgresStore)
     with pytest.raises(RuntimeError):
         async with store._tx() as db:
             await db.execute(
-                "INSERT INTO users (telegram_id, created_at, updated_at) VALUES (1, '', '')"
+                "INSERT INTO users (telegram_id, created_at, updated_at)"
+                " VALUES (1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
             )
             raise RuntimeError("boom")
     assert await store.user(1) is None
@@ -203,7 +227,8 @@ async def test_run_state_reads_a_response_with_its_context(store: Store) -> None
     assert await store.run_state(r.id + 100, 7) is None
 
 
-async def test_one_trip_unit_rolls_back_as_a_whole(store: Store) -> None:
+async def test_one_trip_unit_rolls_back_as_a_whole(sqlite_store: Store) -> None:
+    store = sqlite_store
     assert isinstance(store, SqliteStore)
 
     def work(db: sqlite3.Connection) -> None:
@@ -219,8 +244,9 @@ async def test_one_trip_unit_rolls_back_as_a_whole(store: Store) -> None:
 
 
 async def test_one_trip_unit_waits_out_a_lock(
-    store: Store, db_url: str, caplog: pytest.LogCaptureFixture
+    sqlite_store: Store, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    store = sqlite_store
     assert isinstance(store, SqliteStore)
     other = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
     other.execute("PRAGMA busy_timeout = 0")
@@ -247,7 +273,7 @@ async def test_unwritable_database_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="not writable"):
         await open_store(f"sqlite:///{blocker}/sub/bot.sqlite3")
     with pytest.raises(StorageError, match="unsupported"):
-        await open_store("postgres://x")
+        await open_store("mysql://x")
 
 
 async def test_group_dimension_means_count_submitted_responses_only(store: Store) -> None:
@@ -275,3 +301,342 @@ async def test_group_dimension_means_count_submitted_responses_only(store: Store
     people, means = await store.group_dimension_means(workshop.id, "dgca")
     assert people == 2
     assert means == {"a": (3.0, 2), "b": (3.0, 1)}
+
+
+# The rest of the interface, method by method, on every backend.
+
+HOUR = timedelta(hours=1)
+
+
+async def _person(store: Store, workshop_id: int, telegram_id: int):
+    person, _ = await store.join(
+        workshop_id=workshop_id, telegram_id=telegram_id, language="es", now=NOW
+    )
+    return person
+
+
+async def _later_workshop(store: Store):
+    """Return a second workshop, in May 2024, after the one `_workshop` makes."""
+    workshop, _ = await store.upsert_workshop(
+        slug="new",
+        language="en",
+        timezone="UTC",
+        start_date=date(2024, 5, 1),
+        end_date=date(2024, 5, 2),
+        spec={"id": "new", "nested": {"list": [1, 2]}},
+        join_code="CODE1234567890bbbb",
+        now=NOW,
+    )
+    return workshop
+
+
+async def test_workshop_lookups_and_organizers(store: Store) -> None:
+    old, _ = await _workshop(store, "old", "CODE1234567890aaaa")
+    new = await _later_workshop(store)
+    assert await store.workshop(new.id) == new and new.spec["nested"] == {"list": [1, 2]}
+    assert await store.workshop_by_slug("old") == old
+    assert await store.workshop(new.id + 100) is None and await store.workshop_by_slug("x") is None
+    assert [w.slug for w in await store.all_workshops()] == ["new", "old"]
+    await store.add_organizer(old.id, 50, NOW)
+    await store.add_organizer(old.id, 50, NOW + HOUR)
+    await store.add_organizer(old.id, 51, NOW + HOUR)
+    await store.add_organizer(new.id, 50, NOW)
+    assert await store.organizers_of(old.id) == [50, 51]
+    assert await store.is_organizer(old.id, 51) and not await store.is_organizer(new.id, 51)
+    assert [w.slug for w in await store.organizer_workshops(50)] == ["new", "old"]
+    await store.set_organizer_chat(old.id, -100123456789012)
+    await store.set_evaluation_opened(old.id, NOW)
+    again = await store.workshop(old.id)
+    assert again is not None and again.organizer_chat_id == -100123456789012
+    assert again.evaluation_opened_at == NOW
+    await store.set_organizer_chat(old.id, None)
+    unlinked = await store.workshop(old.id)
+    assert unlinked is not None and unlinked.organizer_chat_id is None
+
+
+async def test_organizer_invite_is_used_once(store: Store) -> None:
+    workshop, _ = await _workshop(store)
+    await store.create_organizer_invite("tok", workshop.id, 1, NOW)
+    assert await store.use_organizer_invite("tok", 60, NOW) == ("ok", workshop.id)
+    assert await store.use_organizer_invite("tok", 61, NOW) == ("used", workshop.id)
+    assert await store.use_organizer_invite("nope", 61, NOW) == ("unknown", None)
+    assert await store.organizers_of(workshop.id) == [60]
+
+
+async def test_user_preferences_create_the_user(store: Store) -> None:
+    workshop, _ = await _workshop(store)
+    await store.set_user_language(9, "en", NOW)
+    await store.set_user_timezone(9, "Europe/Madrid", NOW)
+    await store.set_active_workshop(9, workshop.id, NOW)
+    await store.set_user_language(9, "es", NOW)
+    user = await store.user(9)
+    assert user is not None
+    assert (user.language, user.timezone, user.active_workshop_id) == (
+        "es",
+        "Europe/Madrid",
+        workshop.id,
+    )
+    # Telegram ids go past 32 bits.
+    await store.set_user_language(7_000_000_001, "en", NOW)
+    big = await store.user(7_000_000_001)
+    assert big is not None and big.language == "en"
+
+
+async def test_recipients_show_progress_mute_and_reachability(store: Store) -> None:
+    workshop, _ = await _workshop(store)
+    ana = await _person(store, workshop.id, 1)
+    luis = await _person(store, workshop.id, 2)
+    gone = await _person(store, workshop.id, 3)
+    assert await store.participant(workshop.id, 1) == ana
+    assert await store.participant(workshop.id, 99) is None
+    await store.update_profile(ana.id, field="institution", value="Sacaba")
+    dgca = await store.start_response(
+        participant_id=ana.id, questionnaire_id="dgca", version=1, first_question="a", now=NOW
+    )
+    await store.submit_response(dgca.id, NOW)
+    await store.start_response(
+        participant_id=luis.id, questionnaire_id="eval", version=1, first_question="a", now=NOW
+    )
+    await store.set_reminders_muted(luis.id, True)
+    await store.set_unreachable(2, NOW)
+    await store.forget_user(3, NOW)
+    found = {r.participant_id: r for r in await store.recipients(workshop.id, "dgca", "eval")}
+    assert set(found) == {ana.id, luis.id} and gone.id not in found
+    assert found[ana.id].dgca_done and not found[ana.id].evaluation_done
+    assert found[ana.id].institution == "Sacaba" and found[ana.id].language == "es"
+    assert found[luis.id].muted and found[luis.id].unreachable
+    assert not found[luis.id].evaluation_done
+    await store.set_unreachable(2, None)
+    await store.set_reminders_muted(luis.id, False)
+    luis_now = await store.participant_by_id(luis.id)
+    assert luis_now is not None and not luis_now.unreachable and not luis_now.reminders_muted
+
+
+async def test_find_move_reopen_and_answer_sets(store: Store) -> None:
+    workshop, _ = await _workshop(store)
+    ana = await _person(store, workshop.id, 1)
+    luis = await _person(store, workshop.id, 2)
+    await store.update_profile(luis.id, field="institution", value="Vinto")
+    assert await store.find_response(ana.id, "dgca") is None
+    r = await store.start_response(
+        participant_id=ana.id, questionnaire_id="dgca", version=1, first_question="a", now=NOW
+    )
+    assert await store.find_response(ana.id, "dgca") == r
+    await store.move_to(r.id, "c", reviewing=True, now=NOW)
+    await store.reopen_response(r.id, 2, NOW)
+    moved = await store.response(r.id)
+    assert moved is not None and (moved.current_question, moved.reviewing, moved.version) == (
+        "c",
+        True,
+        2,
+    )
+    await store.record_answer(r.id, "a", "5", next_question="b", reviewing=False, now=NOW)
+    await store.record_answer(r.id, "b", ["x"], next_question=None, reviewing=True, now=NOW + HOUR)
+    await store.submit_response(r.id, NOW + HOUR)
+    await store.reopen_response(r.id, 3, NOW)  # submitted: stays on its version
+    done = await store.response(r.id)
+    assert done is not None and done.version == 2 and done.submitted_at == NOW + HOUR
+    await store.start_response(
+        participant_id=luis.id, questionnaire_id="dgca", version=1, first_question="a", now=NOW
+    )
+    sets = {s.participant_id: s for s in await store.answer_sets(workshop.id, "dgca")}
+    assert sets[ana.id].answers == {"a": "5", "b": ["x"]}
+    assert sets[ana.id].answered_at == {"a": NOW, "b": NOW + HOUR}
+    assert sets[ana.id].submitted_at == NOW + HOUR
+    assert sets[luis.id].answers == {} and sets[luis.id].institution == "Vinto"
+    assert sets[luis.id].submitted_at is None
+    assert await store.answer_sets(workshop.id, "eval") == []
+
+
+async def test_session_ratings_change_and_take_a_comment(store: Store) -> None:
+    workshop, _ = await _workshop(store)
+    ana = await _person(store, workshop.id, 1)
+    luis = await _person(store, workshop.id, 2)
+    assert not await store.comment_session(ana.id, "s1", "no rating yet")
+    await store.rate_session(ana.id, workshop.id, "s2", 3, NOW)
+    await store.rate_session(ana.id, workshop.id, "s1", 2, NOW)
+    await store.rate_session(ana.id, workshop.id, "s1", 5, NOW)
+    await store.rate_session(luis.id, workshop.id, "s1", 4, NOW)
+    assert await store.comment_session(ana.id, "s1", "muy útil")
+    ratings = await store.session_ratings(workshop.id)
+    assert [(r.participant_id, r.session_id, r.rating, r.comment) for r in ratings] == [
+        (ana.id, "s1", 5, "muy útil"),
+        (luis.id, "s1", 4, None),
+        (ana.id, "s2", 3, None),
+    ]
+
+
+def _item(key: str, due: datetime, payload: dict | None = None) -> ScheduledItem:
+    return ScheduledItem(key, "reminder", due, due + HOUR, payload or {"k": key})
+
+
+async def test_schedule_sync_touches_only_what_changed(store: Store) -> None:
+    workshop, _ = await _workshop(store)
+    first = await store.sync_schedule(
+        workshop.id, [_item("b", NOW + 2 * HOUR), _item("a", NOW + HOUR), _item("c", NOW)], NOW
+    )
+    assert sorted(first.added) == ["a", "b", "c"] and not first.changed and not first.removed
+    assert [s.key for s in await store.pending_schedule()] == ["c", "a", "b"]
+    c = next(s for s in await store.schedule_of(workshop.id) if s.key == "c")
+    assert c.payload == {"k": "c"} and c.expires_at == NOW + HOUR
+    message = OutMessage(chat_id=1, text="recordatorio", participant_id=None)
+    assert await store.complete_scheduled(c.id, "done", [message], NOW)
+    assert not await store.complete_scheduled(c.id, "done", [message], NOW)
+    assert [s.key for s in await store.pending_schedule()] == ["a", "b"]
+    second = await store.sync_schedule(
+        workshop.id,
+        [_item("a", NOW + HOUR), _item("b", NOW + 3 * HOUR), _item("c", NOW + 5 * HOUR)],
+        NOW,
+    )
+    assert (second.added, sorted(second.changed), second.removed) == ([], ["b", "c"], [])
+    # The sent occasion moved to the future is due again, and its new reminder is queued anew.
+    moved = next(s for s in await store.schedule_of(workshop.id) if s.key == "c")
+    assert moved.status == "pending" and moved.due_at == NOW + 5 * HOUR
+    assert await store.complete_scheduled(moved.id, "done", [message], NOW + 5 * HOUR)
+    assert len(await store.pending_outbox(10)) == 2
+    third = await store.sync_schedule(workshop.id, [_item("c", NOW + 5 * HOUR)], NOW)
+    assert sorted(third.removed) == ["a", "b"]
+    assert [s.key for s in await store.schedule_of(workshop.id)] == ["c"]
+    assert await store.pending_schedule() == []
+
+
+async def test_outbox_sends_each_chat_once_per_source(store: Store) -> None:
+    buttons = [[{"text": "Sí", "callback_data": "y"}]]
+    messages = [
+        OutMessage(chat_id=1, text="uno", participant_id=None, buttons=buttons),
+        OutMessage(chat_id=2, text="dos", media_kind="photo", media_file_id="F"),
+        OutMessage(chat_id=1, text="otra vez"),
+        OutMessage(chat_id=-1001234567890, text="grupo"),
+    ]
+    assert await store.enqueue("src", messages, NOW) == 3
+    assert await store.enqueue("src", messages[:1], NOW) == 0
+    assert await store.enqueue("other", messages[:1], NOW) == 1
+    pending = await store.pending_outbox(10)
+    assert [(p.source, p.message.chat_id) for p in pending] == [
+        ("src", 1),
+        ("src", 2),
+        ("src", -1001234567890),
+        ("other", 1),
+    ]
+    assert pending[0].message.buttons == buttons and pending[0].message.text == "uno"
+    assert pending[1].message.media_file_id == "F" and pending[1].attempts == 0
+    assert [p.id for p in await store.pending_outbox(2, after_id=pending[0].id)] == [
+        pending[1].id,
+        pending[2].id,
+    ]
+    assert await store.retry_outbox(pending[0].id, "timeout") == 1
+    assert await store.retry_outbox(pending[0].id, "timeout") == 2
+    assert await store.retry_outbox(pending[0].id + 1000, "gone") == 0
+    await store.finish_outbox(pending[0].id, "sent", NOW)
+    await store.finish_outbox(pending[0].id, "failed", NOW, "too late")  # already finished
+    await store.finish_outbox(pending[1].id, "unreachable", NOW, "blocked")
+    assert await store.outbox_counts("src") == {"sent": 1, "unreachable": 1, "pending": 1}
+    assert await store.cancel_outbox("src") == 1
+    assert await store.cancel_outbox("src") == 0
+    assert await store.outbox_counts("src") == {"sent": 1, "unreachable": 1, "cancelled": 1}
+    assert [p.source for p in await store.pending_outbox(10)] == ["other"]
+
+
+async def test_broadcast_lifecycle(store: Store) -> None:
+    workshop, _ = await _workshop(store)
+    b = await store.create_broadcast(workshop.id, 50, "all", NOW)
+    draft = await store.broadcast(b)
+    assert draft is not None and draft.status is BroadcastStatus.DRAFT and draft.text is None
+    await store.update_broadcast(
+        b,
+        text="Hola",
+        audience="institution",
+        audience_arg="Sacaba",
+        status=BroadcastStatus.SCHEDULED,
+        scheduled_at=NOW + HOUR,
+        progress_chat_id=50,
+        progress_message_id=7,
+    )
+    with pytest.raises(ValueError):
+        await store.update_broadcast(b, workshop_id=1)
+    scheduled = await store.broadcast(b)
+    assert scheduled is not None
+    assert (scheduled.text, scheduled.audience, scheduled.audience_arg) == (
+        "Hola",
+        "institution",
+        "Sacaba",
+    )
+    assert scheduled.scheduled_at == NOW + HOUR and scheduled.progress_message_id == 7
+    other = await store.create_broadcast(workshop.id, 50, "all", NOW)
+    assert [x.id for x in await store.broadcasts_with_status(BroadcastStatus.SCHEDULED)] == [b]
+    both = await store.broadcasts_with_status(BroadcastStatus.SCHEDULED, BroadcastStatus.DRAFT)
+    assert [x.id for x in both] == [b, other]
+    messages = [OutMessage(chat_id=1, text="Hola"), OutMessage(chat_id=2, text="Hola")]
+    assert await store.start_broadcast(b, messages, NOW)
+    assert not await store.start_broadcast(b, messages, NOW)
+    sending = await store.broadcast(b)
+    assert sending is not None and sending.status is BroadcastStatus.SENDING
+    assert await store.outbox_counts(f"bc:{b}") == {"pending": 2}
+    assert await store.broadcast(other + 100) is None
+
+
+async def test_associations_viewers_and_invites(store: Store) -> None:
+    w1, _ = await _workshop(store, "w1", "CODE1234567890aaaa")
+    w2, _ = await _workshop(store, "w2", "CODE1234567890bbbb")
+    fam = await store.upsert_association("fam", "FAM Bolivia", NOW)
+    assert await store.upsert_association("fam", "FAM de Bolivia", NOW) == fam
+    amb = await store.upsert_association("amb", "AMB", NOW)
+    assert [a.name for a in await store.all_associations()] == ["AMB", "FAM de Bolivia"]
+    found = await store.association(fam)
+    assert found is not None and (found.slug, found.name) == ("fam", "FAM de Bolivia")
+    assert await store.association(fam + amb + 100) is None
+    await store.set_workshop_association(w1.id, fam)
+    await store.set_workshop_association(w2.id, fam)
+    await store.set_workshop_association(w2.id, None)
+    assert [w.slug for w in await store.association_workshops(fam)] == ["w1"]
+    linked = await store.workshop(w1.id)
+    assert linked is not None and linked.association_id == fam
+    assert await store.add_viewer(fam, 70, 1, NOW)
+    assert not await store.add_viewer(fam, 70, 1, NOW)
+    assert await store.add_viewer(amb, 70, 1, NOW)
+    assert [a.slug for a in await store.viewer_associations(70)] == ["amb", "fam"]
+    assert await store.set_digest(fam, 70, False)
+    assert not await store.set_digest(fam, 71, False)
+    assert [(v.telegram_id, v.digest) for v in await store.viewers_of(fam)] == [(70, False)]
+    assert await store.remove_viewer(amb, 70)
+    assert not await store.remove_viewer(amb, 70)
+    await store.create_viewer_invite("vt", fam, 1, NOW)
+    assert await store.use_viewer_invite("vt", 71, "Rosa", NOW) == ("ok", fam)
+    assert await store.use_viewer_invite("vt", 71, "Rosa", NOW) == ("already", fam)
+    assert await store.use_viewer_invite("vt", 72, "Otro", NOW) == ("used", fam)
+    assert await store.use_viewer_invite("nope", 72, "Otro", NOW) == ("unknown", None)
+    viewers = {v.telegram_id: v for v in await store.viewers_of(fam)}
+    assert viewers[71].name == "Rosa" and viewers[71].digest
+
+
+async def test_digest_is_recorded_once_per_period(store: Store) -> None:
+    fam = await store.upsert_association("fam", "FAM", NOW)
+    await store.add_viewer(fam, 70, 1, NOW)
+    assert await store.last_digest(fam, 70) is None
+    message = OutMessage(chat_id=70, text="Resumen")
+    assert await store.record_digest(fam, 70, "2024-01", {"plans": 3}, message, NOW)
+    assert not await store.record_digest(fam, 70, "2024-01", {"plans": 4}, message, NOW)
+    later = NOW + timedelta(days=31)
+    assert await store.record_digest(fam, 70, "2024-02", {"plans": 5, "x": [1]}, message, later)
+    assert await store.last_digest(fam, 70) == ("2024-02", {"plans": 5, "x": [1]}, later)
+    assert await store.outbox_counts(f"dg:{fam}:2024-01") == {"pending": 1}
+
+
+async def test_purge_clears_people_past_retention_only(store: Store) -> None:
+    old, _ = await _workshop(store, "old", "CODE1234567890aaaa")
+    new = await _later_workshop(store)
+    only_old = await _person(store, old.id, 1)
+    await store.update_profile(only_old.id, field="name", value="Ana")
+    await _person(store, old.id, 2)
+    await _person(store, new.id, 2)
+    await store.add_organizer(new.id, 3, NOW)
+    await _person(store, old.id, 3)
+    assert [w.slug for w in await store.workshops_to_purge(date(2024, 1, 1))] == ["old"]
+    assert await store.purge_workshop(old.id, NOW) == 3
+    assert await store.purge_workshop(old.id, NOW) == 0
+    assert await store.workshops_to_purge(date(2025, 1, 1)) == [new]
+    anon = await store.participant_by_id(only_old.id)
+    assert anon is not None and anon.name is None and anon.telegram_id is None
+    # Preferences stay for whoever still has a participation or a role.
+    assert await store.user(1) is None
+    assert await store.user(2) is not None and await store.user(3) is not None

@@ -1,0 +1,457 @@
+"""PostgreSQL storage for organizers, schedules, broadcasts and the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from storage.models import (
+    AnswerSet,
+    Broadcast,
+    BroadcastStatus,
+    OutboxRow,
+    OutMessage,
+    Recipient,
+    ScheduledItem,
+    ScheduledRow,
+    SessionRating,
+    SyncResult,
+    Workshop,
+)
+from storage.postgres_base import Base as _Base
+from storage.postgres_base import Conn, count
+from storage.rows import BROADCAST_FIELDS, group_answer_rows, outbox_buttons
+from storage.rows import broadcast as _broadcast
+from storage.rows import outbox as _outbox
+from storage.rows import recipient as _recipient
+from storage.rows import scheduled as _scheduled
+from storage.rows import workshop as _workshop
+from storage.schedule_diff import diff_schedule, payload_json
+
+
+async def insert_outbox(db: Conn, source: str, messages: list[OutMessage], now: datetime) -> int:
+    """Queue messages under a source in one statement; return how many were new."""
+    if not messages:
+        return 0
+    # One statement for a whole broadcast; the ordinality keeps the queue in message order.
+    status = await db.execute(
+        "INSERT INTO outbox (source, chat_id, participant_id, text, buttons_json, media_kind,"
+        " media_file_id, created_at)"
+        " SELECT $1, m.chat_id, m.participant_id, m.text, m.buttons_json, m.media_kind,"
+        " m.media_file_id, $2 FROM unnest($3::bigint[], $4::bigint[], $5::text[],"
+        " $6::jsonb[], $7::text[], $8::text[]) WITH ORDINALITY"
+        " AS m(chat_id, participant_id, text, buttons_json, media_kind, media_file_id, n)"
+        " ORDER BY m.n ON CONFLICT (source, chat_id) DO NOTHING",
+        source,
+        now,
+        [m.chat_id for m in messages],
+        [m.participant_id for m in messages],
+        [m.text for m in messages],
+        [outbox_buttons(m) for m in messages],
+        [m.media_kind for m in messages],
+        [m.media_file_id for m in messages],
+    )
+    return count(status)
+
+
+class CommunicationMixin:
+    """Organizers, schedules, broadcasts and the outbox, for PostgresStore."""
+
+    # Organizers
+
+    async def all_workshops(self: _Base) -> list[Workshop]:
+        """Return every workshop, newest first."""
+        rows = await self._all("SELECT * FROM workshops ORDER BY start_date DESC, id DESC")
+        return [_workshop(r) for r in rows]
+
+    async def add_organizer(self: _Base, workshop_id: int, telegram_id: int, now: datetime) -> None:
+        """Make someone an organizer of a workshop (once)."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO organizers (workshop_id, telegram_id, added_at) VALUES ($1, $2, $3)"
+                " ON CONFLICT (workshop_id, telegram_id) DO NOTHING",
+                workshop_id,
+                telegram_id,
+                now,
+            )
+
+    async def is_organizer(self: _Base, workshop_id: int, telegram_id: int) -> bool:
+        """Tell whether someone organizes a workshop."""
+        row = await self._one(
+            "SELECT 1 FROM organizers WHERE workshop_id = $1 AND telegram_id = $2",
+            workshop_id,
+            telegram_id,
+        )
+        return row is not None
+
+    async def organizers_of(self: _Base, workshop_id: int) -> list[int]:
+        """Return the Telegram ids of a workshop's organizers."""
+        rows = await self._all(
+            "SELECT telegram_id FROM organizers WHERE workshop_id = $1 ORDER BY added_at",
+            workshop_id,
+        )
+        return [int(r["telegram_id"]) for r in rows]
+
+    async def organizer_workshops(self: _Base, telegram_id: int) -> list[Workshop]:
+        """Return the workshops someone organizes, newest first."""
+        rows = await self._all(
+            "SELECT w.* FROM workshops w JOIN organizers o ON o.workshop_id = w.id"
+            " WHERE o.telegram_id = $1 ORDER BY w.start_date DESC, w.id DESC",
+            telegram_id,
+        )
+        return [_workshop(r) for r in rows]
+
+    async def create_organizer_invite(
+        self: _Base, token: str, workshop_id: int, created_by: int, now: datetime
+    ) -> None:
+        """Store a one-time organizer invitation."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO organizer_invites (token, workshop_id, created_by, created_at)"
+                " VALUES ($1, $2, $3, $4)",
+                token,
+                workshop_id,
+                created_by,
+                now,
+            )
+
+    async def use_organizer_invite(
+        self: _Base, token: str, telegram_id: int, now: datetime
+    ) -> tuple[str, int | None]:
+        """Redeem an invitation: ('ok' | 'used' | 'unknown', workshop id)."""
+        async with self._tx() as db:
+            # Locked so that two people tapping the same link at once cannot both redeem it.
+            row = await db.fetchrow(
+                "SELECT workshop_id, used_by FROM organizer_invites WHERE token = $1 FOR UPDATE",
+                token,
+            )
+            if row is None:
+                return "unknown", None
+            if row["used_by"] is not None:
+                return "used", row["workshop_id"]
+            await db.execute(
+                "UPDATE organizer_invites SET used_by = $1, used_at = $2 WHERE token = $3",
+                telegram_id,
+                now,
+                token,
+            )
+            await db.execute(
+                "INSERT INTO organizers (workshop_id, telegram_id, added_at) VALUES ($1, $2, $3)"
+                " ON CONFLICT (workshop_id, telegram_id) DO NOTHING",
+                row["workshop_id"],
+                telegram_id,
+                now,
+            )
+            return "ok", row["workshop_id"]
+
+    async def set_organizer_chat(self: _Base, workshop_id: int, chat_id: int | None) -> None:
+        """Link (or unlink, with None) the organizers' group of a workshop."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE workshops SET organizer_chat_id = $1 WHERE id = $2", chat_id, workshop_id
+            )
+
+    # Participants as recipients
+
+    async def set_reminders_muted(self: _Base, participant_id: int, muted: bool) -> None:
+        """Mute or restore automatic reminders for a participant."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE participants SET reminders_muted = $1 WHERE id = $2", muted, participant_id
+            )
+
+    async def set_unreachable(self: _Base, telegram_id: int, now: datetime | None) -> None:
+        """Mark a person unreachable (blocked the bot), or reachable again with None."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE participants SET unreachable_at = $1 WHERE telegram_id = $2",
+                now,
+                telegram_id,
+            )
+
+    async def recipients(
+        self: _Base, workshop_id: int, dgca_id: str, evaluation_id: str
+    ) -> list[Recipient]:
+        """Return every reachable-or-not participant of a workshop with their progress."""
+        rows = await self._all(
+            "SELECT p.id, p.telegram_id, p.institution, p.reminders_muted, p.unreachable_at,"
+            " u.language,"
+            " EXISTS (SELECT 1 FROM responses r WHERE r.participant_id = p.id"
+            "   AND r.questionnaire_id = $1 AND r.submitted_at IS NOT NULL) AS dgca_done,"
+            " EXISTS (SELECT 1 FROM responses r WHERE r.participant_id = p.id"
+            "   AND r.questionnaire_id = $2 AND r.submitted_at IS NOT NULL) AS eval_done"
+            " FROM participants p LEFT JOIN users u ON u.telegram_id = p.telegram_id"
+            " WHERE p.workshop_id = $3 AND p.telegram_id IS NOT NULL ORDER BY p.id",
+            dgca_id,
+            evaluation_id,
+            workshop_id,
+        )
+        return [_recipient(r) for r in rows]
+
+    # Evaluation and reports
+
+    async def set_evaluation_opened(self: _Base, workshop_id: int, when: datetime) -> None:
+        """Record that an organizer opened the evaluation by hand."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE workshops SET evaluation_opened_at = $1 WHERE id = $2", when, workshop_id
+            )
+
+    async def answer_sets(self: _Base, workshop_id: int, questionnaire_id: str) -> list[AnswerSet]:
+        """Return every participant's answers to a questionnaire of a workshop."""
+        rows = await self._all(
+            "SELECT r.id AS response_id, r.participant_id, r.submitted_at, p.institution,"
+            " a.question_id, a.value_json, a.answered_at FROM responses r"
+            " JOIN participants p ON p.id = r.participant_id"
+            " LEFT JOIN answers a ON a.response_id = r.id"
+            " WHERE p.workshop_id = $1 AND r.questionnaire_id = $2 ORDER BY r.participant_id",
+            workshop_id,
+            questionnaire_id,
+        )
+        return group_answer_rows(rows)
+
+    async def rate_session(
+        self: _Base,
+        participant_id: int,
+        workshop_id: int,
+        session_id: str,
+        rating: int,
+        now: datetime,
+    ) -> None:
+        """Store (or change) a participant's rating of a session."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO session_feedback (participant_id, workshop_id, session_id, rating,"
+                " rated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (participant_id, session_id)"
+                " DO UPDATE SET rating = EXCLUDED.rating, rated_at = EXCLUDED.rated_at",
+                participant_id,
+                workshop_id,
+                session_id,
+                rating,
+                now,
+            )
+
+    async def comment_session(
+        self: _Base, participant_id: int, session_id: str, comment: str
+    ) -> bool:
+        """Add a comment to a rating already given; False if there is no rating."""
+        async with self._tx() as db:
+            status = await db.execute(
+                "UPDATE session_feedback SET comment = $1 WHERE participant_id = $2"
+                " AND session_id = $3",
+                comment,
+                participant_id,
+                session_id,
+            )
+        return count(status) == 1
+
+    async def session_ratings(self: _Base, workshop_id: int) -> list[SessionRating]:
+        """Return every session rating of a workshop."""
+        rows = await self._all(
+            "SELECT participant_id, session_id, rating, comment FROM session_feedback"
+            " WHERE workshop_id = $1 ORDER BY session_id, participant_id",
+            workshop_id,
+        )
+        return [
+            SessionRating(r["participant_id"], r["session_id"], int(r["rating"]), r["comment"])
+            for r in rows
+        ]
+
+    # Schedule
+
+    async def sync_schedule(
+        self: _Base, workshop_id: int, items: list[ScheduledItem], now: datetime
+    ) -> SyncResult:
+        """Make a workshop's schedule match `items`, touching only what changed."""
+        async with self._tx() as db:
+            # Two imports of the same workshop at once would both insert its new occasions.
+            await db.execute("SELECT 1 FROM workshops WHERE id = $1 FOR UPDATE", workshop_id)
+            rows = await db.fetch("SELECT * FROM scheduled WHERE workshop_id = $1", workshop_id)
+            diff = diff_schedule([_scheduled(r) for r in rows], items, now)
+            for row in diff.removed:
+                await db.execute("DELETE FROM scheduled WHERE id = $1", row.id)
+            for item in diff.added:
+                await db.execute(
+                    "INSERT INTO scheduled (workshop_id, key, kind, due_at, expires_at,"
+                    " payload_json) VALUES ($1, $2, $3, $4, $5, $6)",
+                    workshop_id,
+                    item.key,
+                    item.kind,
+                    item.due_at,
+                    item.expires_at,
+                    payload_json(item),
+                )
+            for old, item, status in diff.changed:
+                await db.execute(
+                    "UPDATE scheduled SET kind = $1, due_at = $2, expires_at = $3,"
+                    " payload_json = $4, status = $5,"
+                    " done_at = CASE WHEN $5 = 'pending' THEN NULL ELSE done_at END"
+                    " WHERE id = $6",
+                    item.kind,
+                    item.due_at,
+                    item.expires_at,
+                    payload_json(item),
+                    status,
+                    old.id,
+                )
+        return diff.result()
+
+    async def pending_schedule(self: _Base) -> list[ScheduledRow]:
+        """Return every pending automatic message, soonest first."""
+        rows = await self._all(
+            "SELECT * FROM scheduled WHERE status = 'pending' ORDER BY due_at, id"
+        )
+        return [_scheduled(r) for r in rows]
+
+    async def schedule_of(self: _Base, workshop_id: int) -> list[ScheduledRow]:
+        """Return a workshop's schedule, soonest first."""
+        rows = await self._all(
+            "SELECT * FROM scheduled WHERE workshop_id = $1 ORDER BY due_at, id", workshop_id
+        )
+        return [_scheduled(r) for r in rows]
+
+    async def complete_scheduled(
+        self: _Base,
+        scheduled_id: int,
+        status: str,
+        messages: list[OutMessage],
+        now: datetime,
+    ) -> bool:
+        """Queue an occasion's messages and close it, atomically; False if already closed."""
+        async with self._tx() as db:
+            due = await db.fetchval(
+                "UPDATE scheduled SET status = $1, done_at = $2 WHERE id = $3"
+                " AND status = 'pending' RETURNING due_at",
+                status,
+                now,
+                scheduled_id,
+            )
+            if due is None:
+                return False
+            # The due time is part of the source so that a moved session gets a new reminder.
+            await insert_outbox(db, f"sch:{scheduled_id}:{due.isoformat()}", messages, now)
+            return True
+
+    # Outbox
+
+    async def enqueue(self: _Base, source: str, messages: list[OutMessage], now: datetime) -> int:
+        """Queue messages under a source; a chat gets at most one per source."""
+        async with self._tx() as db:
+            return await insert_outbox(db, source, messages, now)
+
+    async def pending_outbox(self: _Base, limit: int, after_id: int = 0) -> list[OutboxRow]:
+        """Return queued messages in order, from after `after_id`."""
+        rows = await self._all(
+            "SELECT * FROM outbox WHERE status = 'pending' AND id > $1 ORDER BY id LIMIT $2",
+            after_id,
+            limit,
+        )
+        return [_outbox(r) for r in rows]
+
+    async def finish_outbox(
+        self: _Base, outbox_id: int, status: str, now: datetime, error: str | None = None
+    ) -> None:
+        """Record how a queued message ended: sent, unreachable, failed or cancelled."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2,"
+                " sent_at = CASE WHEN $1 = 'sent' THEN $3 ELSE sent_at END"
+                " WHERE id = $4 AND status = 'pending'",
+                status,
+                error,
+                now,
+                outbox_id,
+            )
+
+    async def retry_outbox(self: _Base, outbox_id: int, error: str) -> int:
+        """Count a failed attempt, leaving the message queued; return the attempts so far."""
+        async with self._tx() as db:
+            attempts = await db.fetchval(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2"
+                " RETURNING attempts",
+                error,
+                outbox_id,
+            )
+        return int(attempts) if attempts is not None else 0
+
+    async def outbox_counts(self: _Base, source: str) -> dict[str, int]:
+        """Return how many messages of a source are in each state."""
+        rows = await self._all(
+            "SELECT status, COUNT(*) AS n FROM outbox WHERE source = $1 GROUP BY status", source
+        )
+        return {r["status"]: int(r["n"]) for r in rows}
+
+    async def cancel_outbox(self: _Base, source: str) -> int:
+        """Withdraw the messages of a source not sent yet; return how many."""
+        async with self._tx() as db:
+            status = await db.execute(
+                "UPDATE outbox SET status = 'cancelled' WHERE source = $1 AND status = 'pending'",
+                source,
+            )
+        return count(status)
+
+    # Broadcasts
+
+    async def create_broadcast(
+        self: _Base, workshop_id: int, created_by: int, audience: str, now: datetime
+    ) -> int:
+        """Start a draft broadcast; return its id."""
+        async with self._tx() as db:
+            broadcast_id = await db.fetchval(
+                "INSERT INTO broadcasts (workshop_id, created_by, audience, status, created_at)"
+                " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                workshop_id,
+                created_by,
+                audience,
+                BroadcastStatus.DRAFT.value,
+                now,
+            )
+        return int(broadcast_id)
+
+    async def update_broadcast(self: _Base, broadcast_id: int, **fields: Any) -> None:
+        """Change some fields of a broadcast."""
+        unknown = set(fields) - BROADCAST_FIELDS
+        if unknown:
+            raise ValueError(f"not broadcast fields: {sorted(unknown)}")
+        if not fields:
+            return
+        values = [v.value if isinstance(v, BroadcastStatus) else v for v in fields.values()]
+        # Column names come from the fixed set above, never from input.
+        assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(fields, start=2))
+        async with self._tx() as db:
+            await db.execute(
+                f"UPDATE broadcasts SET {assignments} WHERE id = $1",  # noqa: S608
+                broadcast_id,
+                *values,
+            )
+
+    async def start_broadcast(
+        self: _Base, broadcast_id: int, messages: list[OutMessage], now: datetime
+    ) -> bool:
+        """Queue a broadcast for its recipients and mark it sending, atomically."""
+        async with self._tx() as db:
+            status = await db.execute(
+                "UPDATE broadcasts SET status = $1, started_at = $2"
+                " WHERE id = $3 AND status = ANY($4::text[])",
+                BroadcastStatus.SENDING.value,
+                now,
+                broadcast_id,
+                [BroadcastStatus.DRAFT.value, BroadcastStatus.SCHEDULED.value],
+            )
+            if count(status) != 1:
+                return False
+            await insert_outbox(db, f"bc:{broadcast_id}", messages, now)
+            return True
+
+    async def broadcast(self: _Base, broadcast_id: int) -> Broadcast | None:
+        """Return a broadcast by id."""
+        row = await self._one("SELECT * FROM broadcasts WHERE id = $1", broadcast_id)
+        return _broadcast(row) if row else None
+
+    async def broadcasts_with_status(self: _Base, *statuses: BroadcastStatus) -> list[Broadcast]:
+        """Return broadcasts in any of the given states, oldest first."""
+        rows = await self._all(
+            "SELECT * FROM broadcasts WHERE status = ANY($1::text[]) ORDER BY id",
+            [s.value for s in statuses],
+        )
+        return [_broadcast(r) for r in rows]
