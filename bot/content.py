@@ -10,7 +10,7 @@ import re
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cached_property
 from itertools import pairwise
@@ -314,6 +314,25 @@ class ReminderSettings(Strict):
     notify_agenda_changes: bool = True
 
 
+class QuietHours(Strict):
+    """The local night: nothing the bot sends on its own goes out between `start` and `end`."""
+
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+
+    @model_validator(mode="after")
+    def _check(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("quiet hours need a start and an end that differ")
+        return self
+
+    def contains(self, moment: time) -> bool:
+        """Tell whether a wall-clock time falls in the quiet hours (which may span midnight)."""
+        if self.start > self.end:
+            return moment >= self.start or moment < self.end
+        return self.start <= moment < self.end
+
+
 class FollowUp(Strict):
     """How the bot follows up action plans after the workshop."""
 
@@ -379,6 +398,7 @@ class WorkshopFile(Strict):
     report_min_group: Annotated[int, Field(ge=1, le=50)] = 3
     association: AssociationRef | None = None
     follow_up: FollowUp = Field(default_factory=FollowUp)
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
 
     @field_validator("timezone")
     @classmethod
@@ -408,9 +428,36 @@ class WorkshopFile(Strict):
         """Attach the workshop's time zone to a wall-clock time from the file."""
         return naive.replace(tzinfo=self.zone) if naive.tzinfo is None else naive
 
+    def is_quiet(self, moment: datetime) -> bool:
+        """Tell whether `moment` falls in the workshop's quiet hours, where it is held."""
+        return self.quiet_hours.contains(moment.astimezone(self.zone).time())
+
+    def daytime(self, moment: datetime) -> datetime:
+        """Return `moment`, or the end of the quiet hours it falls in (the next morning)."""
+        if not self.is_quiet(moment):
+            return moment
+        local = moment.astimezone(self.zone)
+        day = local.date()
+        if local.time() >= self.quiet_hours.end:
+            day += timedelta(days=1)
+        return datetime.combine(day, self.quiet_hours.end, tzinfo=self.zone)
+
     def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Return the cross-field mistakes, each with the path of the field at fault."""
         found: list[tuple[tuple[str | int, ...], str]] = []
+        quiet = self.quiet_hours
+        for path, value in (
+            (("follow_up", "send_time"), self.follow_up.send_time),
+            (("reminders", "agenda_digest_time"), self.reminders.agenda_digest_time),
+        ):
+            if quiet.contains(value):
+                found.append(
+                    (
+                        path,
+                        f"{value:%H:%M} is in the quiet hours "
+                        f"({quiet.start:%H:%M}-{quiet.end:%H:%M}): pick a daytime hour",
+                    )
+                )
         if self.end_date < self.start_date:
             found.append((("end_date",), "the workshop ends before it starts"))
         if len(set(self.institutions)) != len(self.institutions):

@@ -338,6 +338,9 @@ class ReminderRunner:
                 if row.kind == "checkin":
                     latest_checkin[row.workshop_id] = row
             for row in rows:
+                if await reminders.waits_for_morning(svc, row, now):
+                    # Left pending: the minute tick takes it when the quiet hours end.
+                    continue
                 if row.kind == "checkin" and latest_checkin[row.workshop_id] is not row:
                     if await svc.store.complete_scheduled(row.id, "skipped", [], now):
                         handled += 1

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
+from bot.content import WorkshopFile
 from bot.flows import dialogs
 from bot.flows.callbacks import (
     Audience,
@@ -296,7 +297,7 @@ async def on_callback(
         workshop = await store.workshop(broadcast.workshop_id)
         assert workshop is not None
         spec = workshop_file(workshop)
-        example = (now.astimezone(spec.zone)).strftime("%d/%m/%Y %H:%M")
+        example = _example(spec, now)
         return [
             Notice(),
             Edit(message_id, ctx.tr.t("broadcast.ask_when", zone=spec.timezone, example=example)),
@@ -322,7 +323,7 @@ async def on_schedule_text(ctx: Ctx, broadcast_id: int | None, text: str) -> lis
     assert workshop is not None
     spec = workshop_file(workshop)
     now = ctx.svc.clock.now()
-    example = (now.astimezone(spec.zone)).strftime("%d/%m/%Y %H:%M")
+    example = _example(spec, now)
     match = WHEN.match(text)
     when: datetime | None = None
     if match:
@@ -335,6 +336,18 @@ async def on_schedule_text(ctx: Ctx, broadcast_id: int | None, text: str) -> lis
         return [Send(ctx.tr.t("broadcast.bad_when", example=example))]
     if when <= now:
         return [Send(ctx.tr.t("broadcast.past_when", example=example))]
+    if spec.is_quiet(when):
+        quiet = spec.quiet_hours
+        return [
+            Send(
+                ctx.tr.t(
+                    "broadcast.night_when",
+                    start=f"{quiet.start:%H:%M}",
+                    end=f"{quiet.end:%H:%M}",
+                    example=example,
+                )
+            )
+        ]
     await ctx.svc.store.update_broadcast(
         broadcast.id,
         status=BroadcastStatus.SCHEDULED,
@@ -393,3 +406,8 @@ async def _on_when_text(ctx: Ctx, waiting: BroadcastWhen, text: str) -> list[Eve
 
 dialogs.handles(BroadcastMessage, _on_message_text, _on_message_media)
 dialogs.handles(BroadcastWhen, _on_when_text)
+
+
+def _example(spec: WorkshopFile, now: datetime) -> str:
+    """Return a valid sending time to show as an example: an hour from now, by day."""
+    return spec.daytime(now + timedelta(hours=1)).astimezone(spec.zone).strftime("%d/%m/%Y %H:%M")

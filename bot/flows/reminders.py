@@ -108,6 +108,18 @@ def _message(
     )
 
 
+async def waits_for_morning(svc: Services, row: ScheduledRow, now: datetime) -> bool:
+    """Tell whether a due occasion must wait: it is night where its workshop is held.
+
+    Occasions are planned at daytime hours; this catches those that fall due at night anyway
+    (the bot was down, a workshop was imported late). Check-ins keep their own send time.
+    """
+    if row.kind == "checkin":
+        return False
+    workshop = await svc.store.workshop(row.workshop_id)
+    return workshop is not None and workshop_file(workshop).is_quiet(now)
+
+
 async def compose(svc: Services, row: ScheduledRow, now: datetime) -> tuple[str, list[OutMessage]]:
     """Decide what a due occasion sends: ('done', messages) or ('skipped', []) if too late."""
     workshop = await svc.store.workshop(row.workshop_id)

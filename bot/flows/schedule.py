@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import dataclasses
 from datetime import date, datetime, time, timedelta
 
 from bot.content import AgendaSession, WorkshopFile
@@ -21,7 +22,21 @@ def session_times(spec: WorkshopFile, session: AgendaSession) -> tuple[datetime,
 def plan(
     spec: WorkshopFile, *, has_evaluation: bool, opened_at: datetime | None = None
 ) -> list[ScheduledItem]:
-    """List every automatic message the workshop file asks for."""
+    """List every automatic message the workshop file asks for, each at a daytime hour."""
+    planned = []
+    for item in _occasions(spec, has_evaluation=has_evaluation, opened_at=opened_at):
+        due = spec.daytime(item.due_at)
+        # A nudge timed from a window closing at 23:00 goes the next morning; one whose
+        # morning comes too late (a reminder for a session at 08:00) is not sent at all.
+        if item.expires_at is not None and due >= item.expires_at:
+            continue
+        planned.append(dataclasses.replace(item, due_at=due))
+    return planned
+
+
+def _occasions(
+    spec: WorkshopFile, *, has_evaluation: bool, opened_at: datetime | None
+) -> list[ScheduledItem]:
     r = spec.reminders
     items: list[ScheduledItem] = []
     if spec.dgca_window is not None:

@@ -60,9 +60,11 @@ async def test_dgca_invitation_and_nudges_only_to_those_not_done(bot: Harness) -
     await bot.tap(bob, "De acuerdo")
     await bot.tap(bob, "De acuerdo")
 
-    await bot.at(la_paz(24, 22, 59))
-    assert not any("Quedan 3 días" in t for t in texts(bob))
+    # Three days before the 23:00 close is at night: the nudge waits for the morning.
     await bot.at(la_paz(24, 23))
+    await bot.at(la_paz(25, 7, 59))
+    assert not any("Quedan 3 días" in t for t in texts(bob))
+    await bot.at(la_paz(25, 8))
     nudge = next(m for m in bob.messages if "Quedan 3 días" in (m.text or ""))
     assert len(ana.messages) == before_ana
     # The nudge takes Bob to his first unanswered statement.
@@ -71,6 +73,9 @@ async def test_dgca_invitation_and_nudges_only_to_those_not_done(bot: Harness) -
     assert await bot.tick() == 0  # nothing is sent twice
     assert sum("Quedan 3 días" in t for t in texts(bob)) == 1
     await bot.at(la_paz(26, 23))
+    assert not any("Queda 1 día para" in t for t in texts(bob))
+    # The last nudge comes the morning of the closing day.
+    await bot.at(la_paz(27, 8))
     assert sum("Queda 1 día para" in t for t in texts(bob)) == 1
 
 
@@ -84,7 +89,7 @@ async def test_muted_participants_get_no_reminders(bot: Harness) -> None:
     await bot.send(ana, "/reminders")
     await bot.tap(ana, "🔔 Activar")
     assert "activados de nuevo" in (ana.last.text or "")
-    await bot.at(la_paz(24, 23))
+    await bot.at(la_paz(25, 8))
     assert any("Quedan 3 días" in t for t in texts(ana))
 
 
