@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -208,7 +209,8 @@ class CommunicationMixin:
             workshop_id,
             questionnaire_id,
         )
-        return group_answer_rows(rows)
+        # Decoding tens of thousands of rows is CPU work: keep it off the event loop.
+        return await asyncio.to_thread(group_answer_rows, rows)
 
     async def rate_session(
         self: _Base,
