@@ -118,6 +118,16 @@ class QuestionType(StrEnum):
     MULTI = "multi"
     NPS = "scale_0_10"
     TEXT = "text"
+    # One item of a list the workshop provides (its institutions, its country), paged, with
+    # "other" typed when the question allows it.
+    PICK = "pick"
+
+
+class PickSource(StrEnum):
+    """Where a pick question's list comes from: the workshop file."""
+
+    INSTITUTIONS = "institutions"
+    COUNTRY = "country"
 
 
 class ShowIf(Strict):
@@ -141,9 +151,22 @@ class Question(Strict):
     max_length: Annotated[int, Field(ge=1, le=3500)] = 1000
     min_choices: Annotated[int, Field(ge=0)] = 1
     max_choices: Annotated[int, Field(ge=1)] | None = None
+    # Pick questions: the list, the label of the button that lets the person type instead
+    # (no button: only the list), and the question as asked when typing.
+    source: PickSource | None = None
+    other: Text | None = None
+    text_other: Text | None = None
+    # Text questions: offer the name of the person's Telegram profile as a one-tap answer.
+    suggest: Literal["telegram_name"] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Question:
+        if (self.type is QuestionType.PICK) != (self.source is not None):
+            raise ValueError("a pick question needs a source, and only a pick question has one")
+        if self.type is not QuestionType.PICK and (self.other or self.text_other):
+            raise ValueError("only a pick question has other and text_other")
+        if self.suggest is not None and self.type is not QuestionType.TEXT:
+            raise ValueError("only a text question can suggest an answer")
         if self.type is QuestionType.LIKERT and self.scale is None:
             raise ValueError("a likert question needs a scale")
         if self.type in (QuestionType.SINGLE, QuestionType.MULTI):
@@ -152,7 +175,9 @@ class Question(Strict):
             codes = [o.code for o in self.options]
             if len(codes) != len(set(codes)):
                 raise ValueError("option codes must be unique within a question")
-        if self.type is QuestionType.TEXT and self.min_length > self.max_length:
+        if self.type in (QuestionType.TEXT, QuestionType.PICK) and (
+            self.min_length > self.max_length
+        ):
             raise ValueError("min_length is greater than max_length")
         # One idea per message on a phone; it also keeps question messages within Telegram's
         # 4,096 characters, with the progress line and the echoed answer.
@@ -202,6 +227,10 @@ class Questionnaire(Strict):
     version: Annotated[int, Field(ge=1, le=9999)]
     title: Text
     intro: Text | None = None
+    # A short form (the profile) numbers its questions as steps, and is submitted with its
+    # last answer; a survey shows section progress and ends on a review before submitting.
+    progress: Literal["section", "step"] = "section"
+    review: bool = True
     scales: dict[Ident, Scale] = Field(default_factory=dict)
     sections: Annotated[list[Section], Field(min_length=1)]
 

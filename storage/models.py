@@ -60,6 +60,8 @@ class DialogState(StrEnum):
 
     JOIN_GREETING = "join_greeting"
     JOIN_CONSENT = "join_consent"
+    # Profile questions before 0.5 (they now run as a questionnaire): kept so that rows
+    # stored by an older release still read; no flow waits in them any more.
     PROFILE_NAME = "profile_name"
     PROFILE_INSTITUTION = "profile_institution"
     PROFILE_INSTITUTION_TEXT = "profile_institution_text"
@@ -74,6 +76,19 @@ class DialogState(StrEnum):
     PLAN_FIELD = "plan_field"
     STEP_FIELD = "step_field"
     UPDATE_EXTRA = "update_extra"
+
+
+# States no flow waits in any more (see above).
+RETIRED_DIALOG_STATES = frozenset(
+    {
+        DialogState.PROFILE_NAME,
+        DialogState.PROFILE_INSTITUTION,
+        DialogState.PROFILE_INSTITUTION_TEXT,
+        DialogState.PROFILE_POSITION,
+        DialogState.PROFILE_COUNTRY,
+        DialogState.PROFILE_COUNTRY_TEXT,
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -246,7 +246,7 @@ FieldCode = Annotated[str, Chars(1)]
 ScopeKind = Literal["a", "w"]
 
 
-# Joining a workshop and the profile questions (bot/flows/join.py).
+# Joining a workshop (bot/flows/join.py).
 class JoinLanguage(CallbackData, prefix="jl"):
     """Greet again in another of the workshop's languages."""
 
@@ -267,48 +267,9 @@ class Consent(CallbackData, prefix="jc"):
     accept: bool
 
 
-class ProfileName(CallbackData, prefix="pn"):
-    """Use the name from the Telegram profile."""
-
-    participant: Id
-
-
-class PickInstitution(CallbackData, prefix="pi"):
-    """Pick an institution from the workshop's list (the digest spots a changed list)."""
-
-    participant: Id
-    index: Small
-    digest: Digest
-
-
-class InstitutionPage(CallbackData, prefix="pp"):
-    """Show another page of the institution list."""
-
-    participant: Id
-    page: Small
-    digest: Digest
-
-
-class OtherInstitution(CallbackData, prefix="po"):
-    """Type an institution that is not in the list."""
-
-    participant: Id
-
-
-class PickCountry(CallbackData, prefix="pc"):
-    """Take the workshop's country."""
-
-    participant: Id
-
-
-class OtherCountry(CallbackData, prefix="pk"):
-    """Type another country."""
-
-    participant: Id
-
-
-# Questionnaires: the DGCA and the evaluation (bot/flows/questionnaire.py). Every button
-# carries the questionnaire's version, so a tap from before a change of statements is refused.
+# Questionnaires: the DGCA, the evaluation and the profile (bot/flows/questionnaire.py). Every
+# button carries the questionnaire's version, so a tap from before a change of statements is
+# refused.
 class Answer(CallbackData, prefix="qa"):
     """Answer a question with one option."""
 
@@ -345,6 +306,42 @@ class Back(CallbackData, prefix="qb"):
 
 class Skip(CallbackData, prefix="qs"):
     """Skip an optional question."""
+
+    response: Id
+    version: Version
+    question: Code
+
+
+class Pick(CallbackData, prefix="qp"):
+    """Answer a pick question with an item of its list (the digest spots a changed list)."""
+
+    response: Id
+    version: Version
+    question: Code
+    index: Small
+    digest: Digest
+
+
+class PickPage(CallbackData, prefix="qg"):
+    """Show another page of a pick question's list."""
+
+    response: Id
+    version: Version
+    question: Code
+    page: Small
+    digest: Digest
+
+
+class PickOther(CallbackData, prefix="qo"):
+    """Type an answer to a pick question instead of picking one."""
+
+    response: Id
+    version: Version
+    question: Code
+
+
+class Suggest(CallbackData, prefix="qu"):
+    """Take the suggested answer of a text question (the Telegram profile's name)."""
 
     response: Id
     version: Version

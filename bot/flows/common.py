@@ -88,6 +88,12 @@ def short_hash(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:6]
 
 
+def normalise(text: str) -> str:
+    """Fold case, accents and spacing, so that typed names compare with listed ones."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
 def clean_text_answer(text: str) -> str:
     """Trim a typed answer and drop control characters, keeping line breaks."""
     kept = "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cs"))

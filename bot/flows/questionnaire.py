@@ -1,4 +1,10 @@
-"""The questionnaire engine: runs any questionnaire file, one question per message."""
+"""The form engine: runs any questionnaire file, one question per message.
+
+It runs the DGCA and the evaluation (section progress, a review, then submit) and the profile
+(numbered steps, submitted with its last answer). Answers live in `responses` and `answers`;
+a form whose answers mean more elsewhere (the profile fills the participant's record)
+registers what happens when it is submitted with `on_submitted`.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,23 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from bot.content import Option, Questionnaire, QuestionType, Slot
+from bot.content import (
+    Option,
+    PickSource,
+    Question,
+    Questionnaire,
+    QuestionType,
+    Slot,
+    WorkshopFile,
+)
 from bot.flows import dialogs
 from bot.flows.callbacks import (
     Answer,
     Back,
     Done,
+    Pick,
+    PickOther,
+    PickPage,
     ReviewEdit,
     ReviewQuestion,
     ReviewSection,
@@ -23,9 +40,17 @@ from bot.flows.callbacks import (
     Skip,
     Submit,
     SubmitConfirm,
+    Suggest,
     Toggle,
 )
-from bot.flows.common import Ctx, clean_text_answer, text_length_error
+from bot.flows.common import (
+    Ctx,
+    clean_text_answer,
+    normalise,
+    short_hash,
+    text_length_error,
+    workshop_file,
+)
 from bot.flows.dialogs import Waiting
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
 from storage import AnswerValue, Dialog, DialogState, Participant, Response, Workshop
@@ -36,6 +61,7 @@ REVIEW_LINE_CHARS = 70
 # 4,096 characters whatever the questionnaire's own limit.
 ECHO_CHARS = 600
 NPS_ROWS = ((0, 6), (6, 11))
+PICK_PER_PAGE = 6
 
 
 def is_skipped(value: AnswerValue | None) -> bool:
@@ -100,11 +126,14 @@ class Run:
 
 
 class QuestionText(Waiting):
-    """A text question of a questionnaire run waits for its answer."""
+    """A text question (or a pick question, typed) waits for its answer."""
 
     state: ClassVar[DialogState] = DialogState.QUESTION_TEXT
     response_id: int
     question_id: str
+    # A pick question whose list is shown takes typed text only when it matches an item;
+    # once the person chose to type ("other"), any text within the limits is the answer.
+    typing: bool = False
 
 
 class QuestionMulti(Waiting):
@@ -118,6 +147,8 @@ class QuestionMulti(Waiting):
 
 
 AfterSubmit = Callable[[Ctx, Run], Awaitable[list[Event]]]
+# Called with each answer as it is stored (the question id and the value).
+AnswerSink = Callable[[Ctx, Run, str, AnswerValue], Awaitable[None]]
 
 
 def option_label(ctx: Ctx, q: Questionnaire, slot: Slot, value: AnswerValue) -> str:
@@ -125,16 +156,19 @@ def option_label(ctx: Ctx, q: Questionnaire, slot: Slot, value: AnswerValue) -> 
     if is_skipped(value):
         return ctx.tr.t("question.skipped")
     question = slot.question
-    if question.type is QuestionType.TEXT:
+    if question.type in (QuestionType.TEXT, QuestionType.PICK):
         return str(value)
     by_code = {o.code: o for o in q.options_of(question)}
     codes = value if isinstance(value, list) else [value]
     return ", ".join(by_code[c].label.get(ctx.lang) for c in codes if c in by_code)
 
 
-def _header(ctx: Ctx, run: Run, slot: Slot) -> str:
+def _header(ctx: Ctx, run: Run, slot: Slot, *, typing: bool = False) -> str:
     slots = run.slots()
     position = next(i for i, s in enumerate(slots) if s.question.id == slot.question.id) + 1
+    asked = slot.question.text_other if typing and slot.question.text_other else slot.question.text
+    if run.questionnaire.progress == "step":
+        return ctx.tr.t("question.step", n=position, total=len(slots), text=asked.get(ctx.lang))
     lines = [
         ctx.tr.t(
             "question.progress",
@@ -146,12 +180,15 @@ def _header(ctx: Ctx, run: Run, slot: Slot) -> str:
     if slot.subsection is not None:
         lines.append(ctx.tr.t("question.subsection", title=slot.subsection.title.get(ctx.lang)))
     lines.append("")
-    lines.append(ctx.tr.t("question.text", text=slot.question.text.get(ctx.lang)))
+    lines.append(ctx.tr.t("question.text", text=asked.get(ctx.lang)))
     return "\n".join(lines)
 
 
-def _hint(ctx: Ctx, slot: Slot) -> str | None:
+def _hint(ctx: Ctx, run: Run, slot: Slot) -> str | None:
     question = slot.question
+    if run.questionnaire.progress == "step":
+        # A short form's questions say what they expect, with an example, themselves.
+        return None
     if question.type is QuestionType.MULTI:
         return ctx.tr.t("question.hint_multi")
     if question.type is QuestionType.TEXT:
@@ -191,9 +228,16 @@ def _option_rows(
         rows.append([Button(ctx.tr.t("button.done"), Done(rid, run.version, question.id).pack())])
         return rows
     if question.type is QuestionType.TEXT:
+        rows = []
+        suggestion = _suggestion(ctx, question)
+        if suggestion is not None:
+            label = ctx.tr.plain("button.use_value", value=suggestion)
+            rows.append([Button(label, Suggest(rid, run.version, question.id).pack())])
         if isinstance(chosen, str):
-            return [[Button(ctx.tr.t("button.keep"), Done(rid, run.version, question.id).pack())]]
-        return []
+            rows.append(
+                [Button(ctx.tr.t("button.keep"), Done(rid, run.version, question.id).pack())]
+            )
+        return rows
     return [
         [
             Button(
@@ -205,13 +249,83 @@ def _option_rows(
     ]
 
 
+def _suggestion(ctx: Ctx, question: Question) -> str | None:
+    """Return the one-tap answer a text question offers, if it fits the question's limits."""
+    if question.suggest != "telegram_name":
+        return None
+    name = ctx.actor.full_name
+    return name if question.min_length <= len(name) <= question.max_length else None
+
+
+def pick_items(run: Run, slot: Slot) -> list[str]:
+    """Return the list a pick question offers, from the workshop file."""
+    spec = workshop_file(run.workshop)
+    return _items(spec, slot.question.source, run.workshop.language)
+
+
+def _items(spec: WorkshopFile, source: PickSource | None, lang: str) -> list[str]:
+    if source is PickSource.INSTITUTIONS:
+        return list(spec.institutions)
+    if source is PickSource.COUNTRY and spec.country is not None:
+        # Stored in the workshop's language, so that reports group one spelling.
+        return [spec.country.get(lang)]
+    return []
+
+
+def _pick_page(ctx: Ctx, run: Run, slot: Slot, items: list[str], page: int) -> tuple[str, Keyboard]:
+    question, rid, version = slot.question, run.response.id, run.version
+    digest = short_hash(*items)
+    pages = max(1, -(-len(items) // PICK_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    start = page * PICK_PER_PAGE
+    rows: Keyboard = [
+        [Button(item, Pick(rid, version, question.id, index, digest).pack())]
+        for index, item in enumerate(items[start : start + PICK_PER_PAGE], start=start)
+    ]
+    turn: list[Button] = []
+    if page > 0:
+        back = ctx.tr.plain("button.previous_page")
+        turn.append(Button(back, PickPage(rid, version, question.id, page - 1, digest).pack()))
+    if page < pages - 1:
+        more = ctx.tr.plain("button.next_page")
+        turn.append(Button(more, PickPage(rid, version, question.id, page + 1, digest).pack()))
+    if turn:
+        rows.append(turn)
+    if question.other is not None:
+        other = question.other.get(ctx.lang)
+        rows.append([Button(other, PickOther(rid, version, question.id).pack())])
+    text = _header(ctx, run, slot)
+    if pages > 1:
+        text += "\n" + ctx.tr.t("question.page", page=page + 1, pages=pages)
+    return text, rows
+
+
 async def _ask(
-    ctx: Ctx, run: Run, slot: Slot, *, edit: int | None = None, draft: list[str] | None = None
+    ctx: Ctx,
+    run: Run,
+    slot: Slot,
+    *,
+    edit: int | None = None,
+    draft: list[str] | None = None,
+    page: int = 0,
+    typing: bool = False,
 ) -> Event:
     """Show a question (as a new message, or by editing `edit`), arming text input."""
     question = slot.question
     rid, version, qid = run.response.id, run.version, question.id
     chosen = run.answers.get(qid)
+    if question.type is QuestionType.PICK:
+        items = pick_items(run, slot)
+        # An empty list (a workshop without institutions) can only be answered by typing.
+        typing = typing or not items
+        if not typing:
+            text, rows = _pick_page(ctx, run, slot, items, page)
+        else:
+            text, rows = _header(ctx, run, slot, typing=True), []
+        run.dialog = await dialogs.wait_for(
+            ctx, QuestionText(response_id=rid, question_id=qid, typing=typing)
+        )
+        return Edit(edit, text, rows or None) if edit is not None else Send(text, rows or None)
     if question.type is QuestionType.MULTI:
         # Re-showing a multi-choice question keeps the selection not yet confirmed.
         if draft is None:
@@ -221,12 +335,14 @@ async def _ask(
     text = _header(ctx, run, slot)
     if question.type is QuestionType.TEXT and isinstance(chosen, str):
         text += "\n\n" + ctx.tr.t("question.current_answer", answer=_shorten(chosen, ECHO_CHARS))
-    hint = _hint(ctx, slot)
+    hint = _hint(ctx, run, slot)
     if hint:
         text += "\n\n" + hint
     rows = _option_rows(ctx, run, slot, chosen, draft)
     nav: list[Button] = []
-    if [s.question.id for s in run.slots()].index(qid) > 0:
+    # A short form goes forward only, like a conversation; a survey lets people go back.
+    stepwise = run.questionnaire.progress == "step"
+    if not stepwise and [s.question.id for s in run.slots()].index(qid) > 0:
         nav.append(Button(ctx.tr.t("button.back"), Back(rid, version, qid).pack()))
     if question.optional:
         nav.append(Button(ctx.tr.t("button.skip"), Skip(rid, version, qid).pack()))
@@ -323,7 +439,11 @@ async def open_questionnaire(
     assert run is not None
     events: list[Event] = []
     slot = first_open(questionnaire, run.answers)
-    if not run.answers and questionnaire.intro is not None:
+    if slot is None and not questionnaire.review:
+        return await _finish(ctx, run)
+    # A short form starts and resumes at its next question, without a preamble.
+    stepwise = questionnaire.progress == "step"
+    if not stepwise and not run.answers and questionnaire.intro is not None:
         events.append(
             Send(
                 ctx.tr.t(
@@ -334,7 +454,7 @@ async def open_questionnaire(
                 )
             )
         )
-    elif run.answers and slot is not None:
+    elif not stepwise and run.answers and slot is not None:
         events.append(
             Send(
                 ctx.tr.t(
@@ -373,7 +493,7 @@ def _stale(ctx: Ctx) -> list[Event]:
 
 
 # Every button of a questionnaire run; each carries the response and the version.
-QuestionTap = Answer | Toggle | Done | Back | Skip
+QuestionTap = Answer | Toggle | Done | Back | Skip | Pick | PickPage | PickOther | Suggest
 ReviewTap = ReviewEdit | ReviewSection | ReviewQuestion | ReviewShow | Submit | SubmitConfirm
 RunTap = QuestionTap | ReviewTap
 RUN_TAPS: tuple[type[RunTap], ...] = (
@@ -382,6 +502,10 @@ RUN_TAPS: tuple[type[RunTap], ...] = (
     Done,
     Back,
     Skip,
+    Pick,
+    PickPage,
+    PickOther,
+    Suggest,
     ReviewEdit,
     ReviewSection,
     ReviewQuestion,
@@ -413,8 +537,11 @@ async def on_run_callback(
         if run.response.version != run.version:
             await ctx.svc.store.reopen_response(run.response.id, run.version, ctx.svc.clock.now())
         return [Notice(ctx.tr.t("notice.changed")), *await show_current(ctx, run.response.id)]
-    if isinstance(cb, Answer | Toggle | Done | Back | Skip):
+    if isinstance(cb, Answer | Toggle | Done | Back | Skip | Pick | PickPage | PickOther | Suggest):
         return await _on_question(ctx, run, cb, message_id)
+    if not run.questionnaire.review:
+        # A form without a review (the profile) is submitted by its last answer, never by hand.
+        return _stale(ctx)
     at_review = run.response.current_question is None
     if isinstance(cb, ReviewQuestion):
         slot = next((s for s in run.slots() if s.question.id == cb.question), None)
@@ -472,7 +599,35 @@ async def _on_question(ctx: Ctx, run: Run, cb: QuestionTap, message_id: int) -> 
         return await _done(ctx, run, slot, message_id)
     if isinstance(cb, Back):
         return await _back(ctx, run, slot, message_id)
-    return await _skip(ctx, run, slot, message_id)
+    if isinstance(cb, Skip):
+        return await _skip(ctx, run, slot, message_id)
+    if isinstance(cb, Suggest):
+        suggestion = _suggestion(ctx, slot.question)
+        if slot.question.type is not QuestionType.TEXT or suggestion is None:
+            return _stale(ctx)
+        return [Notice(), *await _record_and_continue(ctx, run, slot, suggestion, message_id)]
+    return await _on_pick(ctx, run, slot, cb, message_id)
+
+
+async def _on_pick(
+    ctx: Ctx, run: Run, slot: Slot, cb: Pick | PickPage | PickOther, message_id: int
+) -> list[Event]:
+    """Handle a pick question's buttons: an item, another page, or typing instead."""
+    if slot.question.type is not QuestionType.PICK:
+        return _stale(ctx)
+    items = pick_items(run, slot)
+    if isinstance(cb, PickOther):
+        if slot.question.other is None:
+            return _stale(ctx)
+        return [Notice(), await _ask(ctx, run, slot, edit=message_id, typing=True)]
+    if cb.digest != short_hash(*items):
+        # The workshop's list changed since these buttons were drawn.
+        return [Notice(ctx.tr.t("notice.changed")), await _ask(ctx, run, slot)]
+    if isinstance(cb, PickPage):
+        return [Notice(), await _ask(ctx, run, slot, edit=message_id, page=cb.page)]
+    if not 0 <= cb.index < len(items):
+        return _stale(ctx)
+    return [Notice(), *await _record_and_continue(ctx, run, slot, items[cb.index], message_id)]
 
 
 def _chosen_text(ctx: Ctx, run: Run, slot: Slot, value: AnswerValue) -> str:
@@ -493,14 +648,20 @@ async def _record_and_continue(
         list(value) if isinstance(value, list) else value,
         next_question=nxt.question.id if nxt else None,
         reviewing=run.response.reviewing or nxt is None,
-        is_text=slot.question.type is QuestionType.TEXT and not is_skipped(value),
+        is_text=slot.question.type in (QuestionType.TEXT, QuestionType.PICK)
+        and not is_skipped(value),
         now=ctx.svc.clock.now(),
     )
+    sink = _SINKS.get(run.questionnaire.id)
+    if sink is not None:
+        await sink(ctx, run, qid, value)
     events: list[Event] = []
     if message_id is not None:
         events.append(Edit(message_id, _chosen_text(ctx, run, slot, value)))
     if nxt is None:
         await _clear_question_dialog(ctx, run)
+        if not run.questionnaire.review:
+            return [*events, *await _finish(ctx, run)]
         events.append(_review(ctx, run))
     else:
         events.append(await _ask(ctx, run, nxt))
@@ -584,10 +745,25 @@ async def on_text(ctx: Ctx, waiting: QuestionText, text: str) -> list[Event]:
         await _clear_question_dialog(ctx, run)
         return [Send(ctx.tr.t("fallback.nothing_pending"))]
     slot = next((s for s in run.slots() if s.question.id == question_id), None)
-    if slot is None or slot.question.type is not QuestionType.TEXT:
+    if slot is None or slot.question.type not in (QuestionType.TEXT, QuestionType.PICK):
         await _clear_question_dialog(ctx, run)
         return await show_current(ctx, run.response.id)
     value = clean_text_answer(text)
+    if slot.question.type is QuestionType.PICK:
+        # A typed name that matches the list takes the list's spelling, so that reports per
+        # institution stay consistent.
+        wanted = normalise(value)
+        match = next((i for i in pick_items(run, slot) if normalise(i) == wanted), None)
+        if match is not None:
+            return await _record_and_continue(ctx, run, slot, match, None)
+        if not waiting.typing:
+            other = slot.question.other
+            notice = (
+                ctx.tr.t("question.not_in_list", other=other.get(ctx.lang))
+                if other is not None
+                else ctx.tr.t("input.use_buttons")
+            )
+            return [Send(notice), await _ask(ctx, run, slot)]
     problem = text_length_error(ctx.tr, value, slot.question.min_length, slot.question.max_length)
     if problem:
         return [Send(problem)]
@@ -704,6 +880,30 @@ async def _submit(ctx: Ctx, run: Run, message_id: int, after_submit: AfterSubmit
 
 def _local(run: Run, now: datetime) -> datetime:
     return now.astimezone(ZoneInfo(run.workshop.timezone))
+
+
+# Where a form's answers go besides `answers`, and what follows the last answer of a form
+# without a review, by questionnaire id.
+_SINKS: dict[str, AnswerSink] = {}
+_ENDINGS: dict[str, AfterSubmit] = {}
+
+
+def register_form(
+    questionnaire_id: str, *, sink: AnswerSink | None = None, ending: AfterSubmit | None = None
+) -> None:
+    """Register where a form's answers also go, and what follows its last answer."""
+    if sink is not None:
+        _SINKS[questionnaire_id] = sink
+    if ending is not None:
+        _ENDINGS[questionnaire_id] = ending
+
+
+async def _finish(ctx: Ctx, run: Run) -> list[Event]:
+    """Submit a form without a review, then run what its owner registered."""
+    await ctx.svc.store.submit_response(run.response.id, ctx.svc.clock.now())
+    await _clear_question_dialog(ctx, run)
+    ending = _ENDINGS.get(run.questionnaire.id)
+    return await ending(ctx, run) if ending is not None else []
 
 
 async def _on_multi_text(ctx: Ctx, waiting: QuestionMulti, text: str) -> list[Event]:

@@ -1,4 +1,4 @@
-"""Join links (/start) and the profile questions."""
+"""Join links (/start), the greeting and the consent."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.flows import join, profile, router
+from bot.flows import join, router
 from bot.flows.callbacks import Consent, JoinContinue, JoinLanguage
 from bot.flows.common import Ctx
 from bot.flows.events import Event
@@ -21,4 +21,3 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add the join handlers."""
     app.add_handler(command_handler("start", _start))
     app.add_handler(callback_handler(join.on_join_callback, (JoinLanguage, JoinContinue, Consent)))
-    app.add_handler(callback_handler(profile.on_profile_callback, profile.PROFILE_TAPS))

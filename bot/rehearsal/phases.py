@@ -21,31 +21,30 @@ from datetime import datetime, time, timedelta
 
 from bot.apidouble import ChatMessage
 from bot.content import WorkshopFile
+from bot.flows import dialogs
 from bot.flows.callbacks import (
     Audience,
     BroadcastSend,
     CommentSession,
     Consent,
-    InstitutionPage,
     JoinContinue,
     JoinLanguage,
     LinkGroup,
     OpenDgca,
     OpenEvaluation,
     OrgInvite,
-    OtherCountry,
-    OtherInstitution,
-    PickCountry,
-    PickInstitution,
-    ProfileName,
+    Pick,
+    PickOther,
+    PickPage,
     RateSession,
     Report,
+    Suggest,
 )
+from bot.flows.questionnaire import QuestionText
 from bot.flows.schedule import EVALUATION_ID
 from bot.rehearsal import plans as plan_phases
 from bot.rehearsal.people import SESSION_COMMENTS, DgcaPlan, Person
 from bot.rehearsal.world import Player, RehearsalError, T, World, field_is
-from storage import DialogState
 
 JOIN_WAVES = (timedelta(hours=1), timedelta(hours=6), timedelta(days=1), timedelta(days=2))
 DGCA_WAVES = (timedelta(minutes=20), timedelta(hours=3), timedelta(days=1, hours=2))
@@ -186,26 +185,29 @@ async def _join_one(player: Player) -> None:
         if Consent in kinds:
             await player.tap(Consent, field_is("accept", True), message=last)
             continue
-        dialog = await player.dialog()
-        state = dialog.state if dialog is not None else None
-        if state is DialogState.PROFILE_NAME:
-            if person.typed_name is None and ProfileName in kinds:
-                await player.tap(ProfileName, message=last)
+        # The profile questions: what the bot waits for says which one is asked.
+        waiting = dialogs.as_(await player.dialog(), QuestionText)
+        question = waiting.question_id if waiting is not None else None
+        if waiting is None:
+            break
+        if question == "name":
+            if person.typed_name is None and Suggest in kinds:
+                await player.tap(Suggest, message=last)
             else:
                 await player.say(person.typed_name or person.full_name)
-        elif state is DialogState.PROFILE_INSTITUTION:
-            await _pick_institution(player, person)
-        elif state is DialogState.PROFILE_INSTITUTION_TEXT:
+        elif question == "institution" and waiting.typing:
             await player.say(person.institution)
-        elif state is DialogState.PROFILE_POSITION:
+        elif question == "institution":
+            await _pick_institution(player, person)
+        elif question == "position":
             await player.say(person.position)
-        elif state is DialogState.PROFILE_COUNTRY:
-            if person.typed_country:
-                await player.tap(OtherCountry, message=last)
-            else:
-                await player.tap(PickCountry, message=last)
-        elif state is DialogState.PROFILE_COUNTRY_TEXT:
+        elif question == "country" and waiting.typing:
             await player.say(person.typed_country or "Bolivia")
+        elif question == "country":
+            if person.typed_country:
+                await player.tap(PickOther, message=last)
+            else:
+                await player.tap(Pick, message=last)
         else:
             break
     raise RehearsalError(f"{player.name}: stuck while joining" + player.context())
@@ -215,21 +217,21 @@ async def _pick_institution(player: Player, person: Person) -> None:
     """Tap the person's institution, turning pages of the list to find it."""
     wanted = person.listed_institution
     if wanted is None:
-        await player.tap(OtherInstitution)
+        await player.tap(PickOther)
         return
-    if player.find(PickInstitution, field_is("index", wanted)):
-        await player.tap(PickInstitution, field_is("index", wanted))
+    if player.find(Pick, field_is("index", wanted)):
+        await player.tap(Pick, field_is("index", wanted))
         return
-    found = player.find(PickInstitution)
+    found = player.find(Pick)
     if found is None:
         raise RehearsalError(f"{player.name}: no list of institutions" + player.context())
     page = found[0]
-    shown = [cb.index for cb in _callbacks(page, PickInstitution)]
-    pages = [cb.page for cb in _callbacks(page, InstitutionPage)]
+    shown = [cb.index for cb in _callbacks(page, Pick)]
+    pages = [cb.page for cb in _callbacks(page, PickPage)]
     if not shown or not pages:
         raise RehearsalError(f"{player.name}: cannot find {person.institution!r}")
     target = max(pages) if wanted > max(shown) else min(pages)
-    await player.tap(InstitutionPage, field_is("page", target), message=page)
+    await player.tap(PickPage, field_is("page", target), message=page)
 
 
 def _callbacks(message: ChatMessage, kind: type[T]) -> list[T]:

@@ -40,7 +40,6 @@ from bot.flows.callbacks import (
     EvaluationAdmin,
     Evidence,
     Forget,
-    InstitutionPage,
     JoinContinue,
     JoinLanguage,
     LinkGroup,
@@ -50,11 +49,10 @@ from bot.flows.callbacks import (
     OpenMenu,
     OrgAction,
     OrgInvite,
-    OtherCountry,
-    OtherInstitution,
-    PickCountry,
-    PickInstitution,
+    Pick,
     PickLanguage,
+    PickOther,
+    PickPage,
     PickTimezone,
     PickWorkshop,
     PlanAddStep,
@@ -70,7 +68,6 @@ from bot.flows.callbacks import (
     PlanSdgDone,
     PlanSkip,
     PlanTeam,
-    ProfileName,
     ProgressDigest,
     ProgressEvidence,
     ProgressExport,
@@ -94,6 +91,7 @@ from bot.flows.callbacks import (
     StepUp,
     Submit,
     SubmitConfirm,
+    Suggest,
     Toggle,
     UpdateNext,
     UpdateStart,
@@ -320,16 +318,6 @@ def review(kind: type[CallbackData], *extra: object) -> Data:
     return data
 
 
-def profile(kind: type[CallbackData], *extra: object) -> Data:
-    async def data(world: World) -> str:
-        pid, _ = await world.participant_ids()
-        digest = short_hash(*workshop_file(world.here).institutions)
-        fields = [digest if f == "digest" else f for f in extra]
-        return kind(pid, *fields).pack()  # type: ignore[call-arg]
-
-    return data
-
-
 def here(kind: type[CallbackData], *extra: object) -> Data:
     async def data(world: World) -> str:
         return kind(world.here.id, *extra).pack()  # type: ignore[call-arg]
@@ -492,12 +480,6 @@ KIND_ROWS = [
     Row("JoinLanguage", JOINED, here(JoinLanguage, "en")),
     Row("JoinContinue", JOINED, here(JoinContinue)),
     Row("Consent", JOINED, here(Consent, True)),
-    Row("ProfileName", JOINED, profile(ProfileName)),
-    Row("PickInstitution", JOINED, profile(PickInstitution, 0, "digest")),
-    Row("InstitutionPage", JOINED, profile(InstitutionPage, 1, "digest")),
-    Row("OtherInstitution", JOINED, profile(OtherInstitution)),
-    Row("PickCountry", JOINED, profile(PickCountry)),
-    Row("OtherCountry", JOINED, profile(OtherCountry)),
     Row("Answer", PARTICIPANT_ONLY, question(Answer, "4")),
     # The DGCA has no multiple-choice and no optional statement: toggles, "done" and "skip"
     # are stale even for the participant.
@@ -505,6 +487,12 @@ KIND_ROWS = [
     Row("Done", only(), question(Done)),
     Row("Back", PARTICIPANT_ONLY, question(Back)),
     Row("Skip", only(), question(Skip)),
+    # The DGCA has no pick or suggested-answer question either (the profile has, and the
+    # participant's is submitted): these are stale for everyone too.
+    Row("Pick", only(), question(Pick, 0, "abcdef")),
+    Row("PickPage", only(), question(PickPage, 1, "abcdef")),
+    Row("PickOther", only(), question(PickOther)),
+    Row("Suggest", only(), question(Suggest)),
     Row("ReviewEdit", PARTICIPANT_ONLY, review(ReviewEdit)),
     Row("ReviewSection", PARTICIPANT_ONLY, review(ReviewSection, 0)),
     Row("ReviewQuestion", PARTICIPANT_ONLY, review(ReviewQuestion)),

@@ -110,9 +110,9 @@ async def test_typed_institution_matching_the_list_is_accepted(bot: Harness) -> 
     await bot.tap(eva, "Acepto")
     await bot.send(eva, "Eva Mamani")
     reply = await bot.send(eva, "Municipio inventado")
-    assert "No encuentro esa institución" in (eva.messages[-2].text or "")
+    assert "no está en la lista" in (eva.messages[-2].text or "")
     assert "Otra institución" in eva.buttons(reply)
-    await bot.tap(eva, "›")  # second page of the list
+    await bot.tap(eva, "Siguiente ›")  # second page of the list
     assert "Página 2 de 2" in (eva.last.text or "")
     await bot.send(eva, "gobierno autonomo municipal de   el alto")
     participant = await bot.services.store.participant(workshop.id, eva.id)

@@ -234,7 +234,10 @@ async def test_mydata_and_forget(bot: Harness) -> None:
     kept = json.loads(data.decode("utf-8"))
     part = kept["participations"][0]
     assert part["name"] == "Ana Quispe" and part["position"] == "Jefa de Sistemas"
-    first = part["responses"][0]["answers"][0]
+    # The profile is a questionnaire too: its answers come with the DGCA's.
+    by_form = {r["questionnaire"]: r for r in part["responses"]}
+    assert "Bolivia" in [a["answer_label"] for a in by_form["profile"]["answers"]]
+    first = by_form["dgca"]["answers"][0]
     assert first["answer_label"] == "De acuerdo" and "líderes políticos" in first["question_text"]
 
     await bot.send(ana, "/forget")

@@ -202,7 +202,10 @@ async def test_dgca_report_goes_to_the_group_when_the_window_closes(bot: Harness
         await dgca(bot, user, ["De acuerdo", "Totalmente de acuerdo"])
     chat = bot.double.new_group(title="Equipo", members=[org])
     await bot.services.store.set_organizer_chat(workshop_id, chat.id)
+    # The window closes at 23:00; the report waits for the morning, out of the quiet hours.
     await bot.at(la_paz(27, 23))
+    assert not any(m.photo for m in chat.messages)
+    await bot.at(la_paz(28, 8))
     await bot.double.wait_for(lambda: sum(1 for m in chat.messages if m.photo) == 7, timeout=10)
     assert "Afirmaciones más fuertes" in (chat.last.text or "")
 
