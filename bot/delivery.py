@@ -11,8 +11,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from telegram import Bot
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import ContextTypes, JobQueue
 
 from bot.flows import broadcast as broadcast_flow
@@ -31,6 +39,12 @@ from storage import BroadcastStatus, OutboxRow, ScheduledRow
 
 log = logging.getLogger(__name__)
 WINDOW_MARGIN = 0.01
+# Round trips remembered to know the fastest one lately (see RateLimiter.wait).
+RTT_SAMPLES = 100
+# Sends in flight at once: 30/s at round trips up to 400 ms. A SIGKILL can repeat this many.
+SEND_WINDOW = 12
+# The recorded outcome of a send that may or may not have reached Telegram.
+UNKNOWN_OUTCOME = "outcome unknown, not retried"
 
 
 @dataclass(frozen=True)
@@ -42,8 +56,27 @@ class Limits:
     per_group_per_minute: float = 20.0
 
 
+@dataclass
+class Ticket:
+    """One send's reserved slot: when it left, and when it was answered."""
+
+    chat_id: int
+    sent_at: float
+    answered_at: float | None = None
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def rtt(self) -> float:
+        """Return the round trip (0 until answered)."""
+        return 0.0 if self.answered_at is None else self.answered_at - self.sent_at
+
+
 class RateLimiter:
-    """Spaces sends to stay within Telegram's limits; a 429 pauses everything."""
+    """Spaces sends to stay within Telegram's limits; a 429 pauses everything.
+
+    Several sends may be in flight: every limit counts from when a send left, plus how much
+    longer its round trip took than the fastest one lately (see `wait`).
+    """
 
     def __init__(
         self,
@@ -57,7 +90,9 @@ class RateLimiter:
         self._next_global = 0.0
         self._paused_until = 0.0
         self._next_chat: dict[int, float] = {}
-        self._recent: deque[float] = deque(maxlen=max(1, int(limits.per_second)))
+        self._recent: deque[Ticket] = deque(maxlen=max(1, int(limits.per_second)))
+        self._rtts: deque[float] = deque(maxlen=RTT_SAMPLES)
+        self._lock = asyncio.Lock()
 
     def _chat_gap(self, chat_id: int) -> float:
         # Group and channel ids are negative; they have a per-minute limit.
@@ -65,26 +100,63 @@ class RateLimiter:
             return 60.0 / self.limits.per_group_per_minute
         return self.limits.per_chat_seconds
 
-    async def wait(self, chat_id: int) -> None:
-        """Wait until a message to `chat_id` may be sent, and reserve that slot."""
-        now = self._clock()
-        slot = max(now, self._next_global, self._paused_until, self._next_chat.get(chat_id, 0.0))
-        window = self._recent
-        if len(window) == window.maxlen:
-            # Never more than the limit in any second as Telegram counts it. The window holds
-            # when earlier sends were answered: by then Telegram had counted them, so a stall
-            # on our side can never squeeze one more into its second.
-            slot = max(slot, window[0] + 1.0 + WINDOW_MARGIN)
-        self._next_global = slot + 1.0 / self.limits.per_second
-        self._next_chat[chat_id] = slot + self._chat_gap(chat_id)
-        if len(self._next_chat) > 10_000:
-            self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
-        if slot > now:
-            await self._sleep(slot - now)
+    def _lateness(self, ticket: Ticket) -> float:
+        # Telegram counts a send when it arrives, somewhere within its round trip. A round
+        # trip longer than the fastest one lately may have been late on the way there (a
+        # stall on our side, a slow network): count it as having arrived that much later.
+        fastest = min(self._rtts, default=ticket.rtt)
+        return max(0.0, ticket.rtt - fastest)
 
-    def sent(self) -> None:
-        """Record that a send was answered (whatever the answer)."""
-        self._recent.append(self._clock())
+    def now(self) -> float:
+        """Return the limiter's clock."""
+        return self._clock()
+
+    def ready_at(self, chat_id: int) -> float:
+        """Return when a message to `chat_id` may go, as far as that chat's limit goes."""
+        return self._next_chat.get(chat_id, 0.0)
+
+    async def wait(self, chat_id: int) -> Ticket:
+        """Wait until a message to `chat_id` may be sent, and reserve that slot.
+
+        Reservations are made one at a time, in the order asked for.
+        """
+        async with self._lock:
+            while True:
+                now = self._clock()
+                slot = max(now, self._next_global, self._paused_until, self.ready_at(chat_id))
+                window = self._recent
+                if len(window) == window.maxlen:
+                    oldest = window[0]
+                    if oldest.answered_at is None:
+                        # Not answered within a second: when it arrived is anyone's guess.
+                        await oldest.answered.wait()
+                        continue
+                    # Never more than the limit in any second as Telegram counts it.
+                    earliest = oldest.sent_at + self._lateness(oldest) + 1.0 + WINDOW_MARGIN
+                    slot = max(slot, earliest)
+                if slot <= now:
+                    break
+                # Then look again: a 429 may have paused everything meanwhile.
+                await self._sleep(slot - now)
+            ticket = Ticket(chat_id, now)
+            window.append(ticket)
+            self._next_global = now + 1.0 / self.limits.per_second
+            self._next_chat[chat_id] = now + self._chat_gap(chat_id)
+            if len(self._next_chat) > 10_000:
+                self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
+            return ticket
+
+    def sent(self, ticket: Ticket) -> None:
+        """Record that a send was answered (whatever the answer), or abandoned."""
+        if ticket.answered_at is not None:
+            return
+        ticket.answered_at = self._clock()
+        self._rtts.append(ticket.rtt)
+        chat = ticket.chat_id
+        # The chat's next message must also arrive a full gap after this one did.
+        after = ticket.sent_at + self._chat_gap(chat) + self._lateness(ticket)
+        self._next_chat[chat] = max(self._next_chat.get(chat, 0.0), after)
+        ticket.answered.set()
 
     def pause(self, seconds: float) -> None:
         """Stop all sending for `seconds`, as Telegram's retry_after asks."""
@@ -99,9 +171,28 @@ class SenderStats:
     sent: int = 0
     unreachable: int = 0
     failed: int = 0
+    unknown: int = 0
     rate_limited: int = 0
     retry_after_total: float = 0.0
     network_retries: int = 0
+    most_in_flight: int = 0
+
+
+def not_delivered(exc: NetworkError) -> bool:
+    """Tell whether a network error certainly means Telegram did not get the message.
+
+    True when no connection was made (refused, connect timeout, no free connection in the
+    pool) or Telegram answered with an error (a 5xx). False when the request may have been
+    written before the failure (a read timeout, a dropped connection): then Telegram may
+    well have delivered it, and sending again would repeat it.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return True
+    if isinstance(exc, TimedOut):
+        return False
+    # No transport error behind it: Telegram answered, with a 5xx or an unreadable page.
+    return cause is None or isinstance(cause, TelegramError)
 
 
 FinishHook = Callable[[str], Awaitable[None]]
@@ -109,9 +200,10 @@ FinishHook = Callable[[str], Awaitable[None]]
 
 @dataclass
 class OutboxSender:
-    """Sends queued messages one at a time, in order, within the limits.
+    """Sends queued messages within the limits, several at once, each chat's in order.
 
-    One message is in flight at a time, so a crash can send at most that one twice.
+    Up to `window` sends are in flight, never two to one chat, so a crash can send at most
+    `window` messages twice: those whose answer had not been recorded yet.
     """
 
     bot: Bot
@@ -120,102 +212,231 @@ class OutboxSender:
     on_finish: FinishHook | None = None
     max_attempts: int = 5
     backoff_seconds: float = 1.0
+    window: int = SEND_WINDOW
     stats: SenderStats = field(default_factory=SenderStats)
     _event: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _stopping: bool = False
+    _in_flight: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    _busy_chats: set[int] = field(default_factory=set)
+    # Set whenever a send in flight ends: its chat and its place in the window are free.
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _finished: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    _reporter: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Start sending in the background."""
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox-sender")
+        if self.on_finish is not None:
+            self._reporter = asyncio.create_task(self._report(), name="outbox-progress")
 
     def wake(self) -> None:
         """Tell the sender there is something new in the outbox."""
         self._event.set()
 
+    @property
+    def in_flight(self) -> int:
+        """Return how many messages are in flight (sent, their outcome not yet recorded)."""
+        return len(self._in_flight)
+
     async def stop(self) -> None:
-        """Finish the message in flight, then stop."""
+        """Finish the messages in flight, then stop."""
         self._stopping = True
         self._event.set()
+        self._changed.set()
         if self._task is not None:
             try:
-                await asyncio.wait_for(self._task, timeout=8)
+                await asyncio.wait_for(self._drain(self._task), timeout=8)
             except TimeoutError:
-                log.warning("the outbox sender did not stop in time; its message may go again")
+                log.warning(
+                    "the outbox sender did not stop in time; its %d message(s) in flight"
+                    " may go again",
+                    len(self._in_flight),
+                )
+                await self._cancel()
             except asyncio.CancelledError:
                 pass
             self._task = None
+        if self._reporter is not None:
+            self._reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reporter
+            self._reporter = None
+
+    async def _cancel(self) -> None:
+        tasks = [t for t in (self._task, *self._in_flight.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _drain(self, task: asyncio.Task[None]) -> None:
+        await task
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight.values()))
+        # The progress of what just finished is still shown (a broadcast's final report).
+        await self._finished.join()
 
     async def _run(self) -> None:
         while not self._stopping:
+            # Cleared before reading: a wake during the read then leads to another read.
+            self._event.clear()
             try:
                 rows = await self.services.store.pending_outbox(200)
             except Exception:
                 log.exception("cannot read the outbox")
                 rows = []
+            # Rows in flight are still pending in the store; their task owns them.
+            rows = [r for r in rows if r.id not in self._in_flight]
             if not rows:
-                self._event.clear()
-                # A stop that came while the outbox was being read set the event just cleared.
                 if self._stopping:
                     return
                 # Also look again now and then: another process (an import) may add rows.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._event.wait(), timeout=15)
                 continue
-            for row in rows:
-                if self._stopping:
-                    return
-                try:
-                    await self._deliver(row)
-                except Exception:
-                    log.exception("outbox message %s could not be handled", row.id)
-                    await self.services.store.finish_outbox(
-                        row.id, "failed", self.services.clock.now(), "internal error"
-                    )
+            await self._dispatch(rows)
 
-    async def _deliver(self, row: OutboxRow) -> None:
+    def _next_row(self, queue: list[OutboxRow], now: float) -> tuple[int | None, float]:
+        """Return the index of the first row that may go now, else when one may."""
+        soonest = float("inf")
+        seen: set[int] = set()
+        for i, row in enumerate(queue):
+            chat = row.message.chat_id
+            if chat in seen:
+                # A later message to a chat waits for the earlier one: no overtaking.
+                continue
+            seen.add(chat)
+            if chat in self._busy_chats:
+                continue
+            ready = self.limiter.ready_at(chat)
+            if ready <= now:
+                return i, now
+            soonest = min(soonest, ready)
+        return None, soonest
+
+    async def _dispatch(self, rows: list[OutboxRow]) -> None:
+        queue = list(rows)
+        while queue and not self._stopping:
+            # Cleared before looking: an answer that comes after the look sets it again.
+            self._changed.clear()
+            if len(self._in_flight) >= self.window:
+                await self._changed.wait()
+                continue
+            now = self.limiter.now()
+            index, soonest = self._next_row(queue, now)
+            if index is None:
+                # Every chat left is busy or resting (its per-chat gap): a message to one
+                # of them must not hold up the others, so wait for an answer or the rest.
+                timeout = None if soonest == float("inf") else max(0.0, soonest - now)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout=timeout)
+                continue
+            row = queue.pop(index)
+            ticket = await self.limiter.wait(row.message.chat_id)
+            if self._stopping:
+                self.limiter.sent(ticket)
+                return
+            self._start(row, ticket)
+
+    def _start(self, row: OutboxRow, ticket: Ticket) -> None:
+        chat = row.message.chat_id
+        self._busy_chats.add(chat)
+        task = asyncio.create_task(self._handle(row, ticket), name=f"outbox-{row.id}")
+        self._in_flight[row.id] = task
+        self.stats.most_in_flight = max(self.stats.most_in_flight, len(self._in_flight))
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._in_flight.pop(row.id, None)
+            self._busy_chats.discard(chat)
+            self._changed.set()
+
+        task.add_done_callback(done)
+
+    async def _handle(self, row: OutboxRow, ticket: Ticket) -> None:
+        try:
+            await self._deliver(row, ticket)
+        except Exception:
+            log.exception("outbox message %s could not be handled", row.id)
+            await self.services.store.finish_outbox(
+                row.id, "failed", self.services.clock.now(), "internal error"
+            )
+            if self.on_finish is not None:
+                self._finished.put_nowait(row.source)
+
+    async def _deliver(self, row: OutboxRow, ticket: Ticket) -> None:
         store, message = self.services.store, row.message
         error: str | None = None
-        while True:
-            await self.limiter.wait(message.chat_id)
-            try:
+        try:
+            while True:
                 try:
-                    await self._send(row)
-                finally:
-                    self.limiter.sent()
-                status = "sent"
-            except RetryAfter as exc:
-                seconds = retry_seconds(exc)
-                self.stats.rate_limited += 1
-                self.stats.retry_after_total += seconds
-                log.warning("flood control: pausing all sending for %.0f s", seconds)
-                self.limiter.pause(seconds)
-                continue
-            except Forbidden as exc:
-                status, error = "unreachable", exc.message
-                await store.set_unreachable(message.chat_id, self.services.clock.now())
-            except BadRequest as exc:
-                error = exc.message
-                status = "unreachable" if "chat not found" in exc.message.lower() else "failed"
-            except (TimedOut, NetworkError) as exc:
-                attempts = await store.retry_outbox(row.id, str(exc))
-                self.stats.network_retries += 1
-                if attempts < self.max_attempts:
-                    await asyncio.sleep(self.backoff_seconds * 2 ** (attempts - 1))
+                    try:
+                        await self._send(row)
+                    finally:
+                        self.limiter.sent(ticket)
+                    status = "sent"
+                except RetryAfter as exc:
+                    seconds = retry_seconds(exc)
+                    self.stats.rate_limited += 1
+                    self.stats.retry_after_total += seconds
+                    log.warning("flood control: pausing all sending for %.0f s", seconds)
+                    self.limiter.pause(seconds)
+                    ticket = await self.limiter.wait(message.chat_id)
                     continue
-                status, error = "failed", str(exc)
-            break
+                except Forbidden as exc:
+                    status, error = "unreachable", exc.message
+                    await store.set_unreachable(message.chat_id, self.services.clock.now())
+                except BadRequest as exc:
+                    error = exc.message
+                    status = "unreachable" if "chat not found" in exc.message.lower() else "failed"
+                except NetworkError as exc:
+                    if not not_delivered(exc):
+                        # Telegram may have it: a second copy is worse than a missing one.
+                        status, error = "failed", f"{UNKNOWN_OUTCOME}: {exc}"
+                        break
+                    attempts = await store.retry_outbox(row.id, str(exc))
+                    self.stats.network_retries += 1
+                    if attempts < self.max_attempts:
+                        await asyncio.sleep(self.backoff_seconds * 2 ** (attempts - 1))
+                        ticket = await self.limiter.wait(message.chat_id)
+                        continue
+                    status, error = "failed", str(exc)
+                break
+        finally:
+            # A ticket left open would hold every later reservation (RateLimiter.wait).
+            self.limiter.sent(ticket)
         await store.finish_outbox(row.id, status, self.services.clock.now(), error)
         if status == "sent":
             self.stats.sent += 1
         elif status == "unreachable":
             self.stats.unreachable += 1
+        elif error is not None and error.startswith(UNKNOWN_OUTCOME):
+            self.stats.unknown += 1
+            log.warning("outbox message %s to %s: %s", row.id, message.chat_id, error)
         else:
             self.stats.failed += 1
             log.warning("outbox message %s failed: %s", row.id, error)
         if self.on_finish is not None:
-            await self.on_finish(row.source)
+            self._finished.put_nowait(row.source)
+
+    async def _report(self) -> None:
+        # One at a time, in the background: a slow progress edit holds up no send, and two
+        # messages finishing together cannot both post a broadcast's final report.
+        assert self.on_finish is not None
+        while True:
+            source = await self._finished.get()
+            sources = [source]
+            while not self._finished.empty():
+                sources.append(self._finished.get_nowait())
+            try:
+                for each in dict.fromkeys(sources):
+                    try:
+                        await self.on_finish(each)
+                    except Exception:
+                        log.exception("progress of %s not updated", each)
+            finally:
+                for _ in sources:
+                    self._finished.task_done()
 
     async def _send(self, row: OutboxRow) -> None:
         m = row.message
@@ -429,7 +650,7 @@ class Delivery:
         self.sender.start()
 
     async def stop(self) -> None:
-        """Stop sending after the message in flight."""
+        """Stop sending after the messages in flight."""
         await self.sender.stop()
 
 

@@ -1,8 +1,12 @@
-"""The rate limiter, on a fake clock."""
+"""The rate limiter on a fake clock, and which network errors may be retried."""
 
 from __future__ import annotations
 
-from bot.delivery import Limits, RateLimiter
+import httpx
+import pytest
+from telegram.error import NetworkError, TelegramError, TimedOut
+
+from bot.delivery import Limits, RateLimiter, not_delivered
 
 
 class Clock:
@@ -52,8 +56,75 @@ async def test_never_more_than_the_limit_in_any_second() -> None:
     limiter = RateLimiter(Limits(per_second=2, per_chat_seconds=0), clock, clock.sleep)
     slots = []
     for chat in range(1, 6):
-        await limiter.wait(chat)
+        ticket = await limiter.wait(chat)
         slots.append(clock.now)
-        limiter.sent()
-    # Spacing alone would allow sends at 0.0, 0.5, 1.0; the window counts from the answers.
+        limiter.sent(ticket)
+    # Spacing alone would allow sends at 0.0, 0.5, 1.0; the window keeps any two a second apart.
     assert all(b - a >= 1.0 for a, b in zip(slots, slots[2:], strict=False))
+
+
+@pytest.mark.parametrize(
+    ("first_rtt", "second_rtt", "third_leaves"),
+    [
+        # A steady round trip costs nothing: the window counts from when the first left.
+        (0.25, 0.25, 101.01),
+        # A round trip 0.7 s slower than the fastest may have reached Telegram 0.7 s late.
+        (0.9, 0.2, 101.71),
+    ],
+)
+async def test_the_window_counts_from_departures_and_late_answers(
+    first_rtt: float, second_rtt: float, third_leaves: float
+) -> None:
+    clock = Clock()
+    limiter = RateLimiter(Limits(per_second=2, per_chat_seconds=0), clock, clock.sleep)
+    first = await limiter.wait(1)
+    second = await limiter.wait(2)
+    answers = sorted([(first, first_rtt), (second, second_rtt)], key=lambda a: a[0].sent_at + a[1])
+    for ticket, rtt in answers:
+        clock.now = ticket.sent_at + rtt
+        limiter.sent(ticket)
+    await limiter.wait(3)
+    assert clock.now == pytest.approx(third_leaves)
+
+
+async def test_the_next_message_to_a_chat_waits_for_a_late_answer() -> None:
+    clock = Clock()
+    limiter = RateLimiter(Limits(per_second=30, per_chat_seconds=1.0), clock, clock.sleep)
+    fast = await limiter.wait(1)
+    clock.now += 0.1
+    limiter.sent(fast)  # the fastest round trip: 0.1 s
+    slow = await limiter.wait(2)
+    clock.now += 0.6
+    limiter.sent(slow)
+    assert limiter.ready_at(1) == pytest.approx(101.0)
+    assert limiter.ready_at(2) == pytest.approx(100.1 + 1.0 + 0.5)
+
+
+def _raised(exc: TelegramError, cause: BaseException | None) -> TelegramError:
+    try:
+        raise exc from cause
+    except TelegramError as raised:
+        return raised
+
+
+@pytest.mark.parametrize(
+    ("error", "certain"),
+    [
+        # No connection was made, or no free one: the request never left.
+        (_raised(NetworkError("httpx.ConnectError: refused"), httpx.ConnectError("x")), True),
+        (_raised(TimedOut(), httpx.ConnectTimeout("x")), True),
+        (_raised(TimedOut("Pool timeout: ..."), httpx.PoolTimeout("x")), True),
+        # Telegram answered with an error: it did not take the message.
+        (NetworkError("Bad Gateway"), True),
+        (_raised(NetworkError("Internal Server Error (500)"), TelegramError("bad JSON")), True),
+        # The request may have been written: Telegram may have delivered it.
+        (_raised(TimedOut(), httpx.ReadTimeout("x")), False),
+        (_raised(TimedOut(), httpx.WriteTimeout("x")), False),
+        (TimedOut(), False),
+        (_raised(NetworkError("httpx.ReadError"), httpx.ReadError("x")), False),
+        (_raised(NetworkError("httpx.RemoteProtocolError"), httpx.RemoteProtocolError("x")), False),
+        (_raised(NetworkError("Unknown error in HTTP implementation"), OSError()), False),
+    ],
+)
+def test_only_certain_failures_are_retried(error: NetworkError, certain: bool) -> None:
+    assert not_delivered(error) is certain
