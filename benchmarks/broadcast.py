@@ -4,20 +4,29 @@ Run with::
 
     .venv/bin/python -m benchmarks.broadcast            # full: 5,000 participants, 3 runs
     .venv/bin/python -m benchmarks.broadcast --quick    # 600 participants, 2 runs
+    .venv/bin/python -m benchmarks.broadcast --rtt 250 --rtt-jitter 20   # a distant Telegram
 
 Each run gets a fresh temporary SQLite database and a fresh BotApiDouble on 127.0.0.1 that
 enforces Telegram's limits (30 messages/s overall, 1/s per chat, 20/min per group). The bot
 is built with the production factory (`bot.app.build_application`) and started like
 `python -m bot run` does, so the real `OutboxSender` and `RateLimiter` do the sending.
 
-Two scenarios, each a set of runs, and the median of every figure over the runs:
+`--rtt MS` makes the double hold every Bot API call that long before answering it (with
+`--rtt-jitter MS`, a different time for each call, uniform within ± that much), as a
+network between the bot and Telegram would: the sender must keep several messages in flight
+to reach 30/s.
+
+Three scenarios, each a set of runs, and the median of every figure over the runs:
 
 * matching limits: messages per second between the first and the last accepted send
   (goal: at least 95 % of 30/s), 429 replies (goal: 0), and every recipient has exactly one
   copy;
 * injected 429s: `--inject` flood-control replies with `--retry-after` seconds, spread evenly
   through the broadcast; total time (first to last accepted send) against the ideal,
-  (N - 1)/30 s plus the sum of every retry_after the double sent (goal: within 5 %).
+  (N - 1)/30 s plus the sum of every retry_after the double sent (goal: within 5 %);
+* reminders: `--reminders` participants, the clock moved to the DGCA's opening and one
+  reminder tick run as the JobQueue would; the time from the first invitation the double
+  accepted to the last (goal: within 8 s for 200).
 
 The benchmark asserts nothing; it prints its figures. Ctrl-C stops it cleanly.
 """
@@ -31,6 +40,7 @@ import itertools
 import logging
 import os
 import platform
+import random
 import re
 import signal
 import statistics
@@ -50,7 +60,7 @@ import content as content_pkg
 from bot.apidouble import BotApiDouble, RateLimits
 from bot.app import ALLOWED_UPDATES, BotApplication, build_application
 from bot.content import Content, load_content, load_workshop_file
-from bot.delivery import Delivery
+from bot.delivery import Delivery, SenderStats
 from bot.flows import broadcast as broadcast_flow
 from bot.flows.workshops import import_workshop
 from bot.i18n import I18n
@@ -70,6 +80,12 @@ BROADCAST_TEXT = "Recordatorio: mañana empezamos a las 09:00 en punto. ¡Les es
 INJECTED_MARK = "[injected by the benchmark]"
 RETRY_AFTER = re.compile(r"retry after (\d+)")
 PROGRESS_EVERY = 15.0
+# The DGCA opens on 2023-11-20 at 09:00 La Paz: every participant who has not answered it is
+# invited then.
+DGCA_OPENS = datetime(2023, 11, 20, 13, 0, tzinfo=UTC)
+REMINDER_GOAL_S = 8.0
+# Jittered delays armed ahead of the calls that will take them (one per call).
+JITTER_STOCK = 200
 
 T = TypeVar("T")
 
@@ -85,6 +101,10 @@ class BenchClock:
 
     def now(self) -> datetime:
         return self._start + timedelta(seconds=time.monotonic() - self._t0)
+
+    def jump(self, to: datetime) -> None:
+        """Move the clock to `to`; it runs on in real time from there."""
+        self._start, self._t0 = to, time.monotonic()
 
 
 class LogCounter(logging.Handler):
@@ -125,8 +145,11 @@ class RunResult:
     gap_max_ms: float = 0.0
     sender_sent: int = 0
     sender_429: int = 0
+    sender_unknown: int = 0
+    most_in_flight: int = 0
     log_errors: int = 0
     violations: int = 0
+    load: float = 0.0
 
     @property
     def percent(self) -> float:
@@ -244,6 +267,16 @@ async def populate(
     return workshop_id, organizer.id, chat_ids
 
 
+async def timed_populate(
+    result: RunResult, double: BotApiDouble, app: BotApplication
+) -> tuple[int, int, list[int]]:
+    """Populate the run's participants, as `populate`, and note how long it took."""
+    started = time.monotonic()
+    populated = await populate(double, app, result.participants)
+    result.setup_s = time.monotonic() - started
+    return populated
+
+
 async def inject_evenly(
     double: BotApiDouble, base_accepted: int, total: int, count: int, retry_after: int
 ) -> None:
@@ -329,17 +362,45 @@ async def one_run(
         double = BotApiDouble(token=TOKEN, bot_username="taller_bench_bot", limits=limits)
         await double.start()
         stack.push_async_callback(double.stop)
-        settings = bench_settings(double, database_url)
-        app = build_application(settings, env.content, env.i18n, clock=BenchClock())
-        stack.push_async_callback(stop_app, app)
         stack.push_async_callback(cancel_all, helpers)
+        if env.rtt > 0:
+            helpers.append(asyncio.create_task(network(double, env.rtt, env.jitter)))
+        settings = bench_settings(double, database_url)
+        clock = BenchClock()
+        app = build_application(settings, env.content, env.i18n, clock=clock)
+        stack.push_async_callback(stop_app, app)
         await interruptible(start_app(app), env.stop)
-        await interruptible(
-            measure(label, result, double, app, helpers, inject, retry_after), env.stop
-        )
+        if scenario == "reminders":
+            work = measure_reminders(label, result, double, app, clock)
+        else:
+            work = measure(label, result, double, app, helpers, inject, retry_after)
+        await interruptible(work, env.stop)
     result.violations = len(double.violations)
     result.log_errors = env.logs.errors - errors_before
+    result.load = os.getloadavg()[0]
     return result
+
+
+async def network(double: BotApiDouble, rtt: float, jitter: float) -> None:
+    """Hold every Bot API call `rtt` seconds (± up to `jitter`, a new draw for each call).
+
+    The double holds one delay per armed entry, taken by the next call, so the jittered
+    ones are kept in stock ahead of the calls.
+    """
+    if jitter <= 0:
+        double.delay("*", rtt, times=10**9)
+        return
+    rng = random.Random(20231120)
+    while True:
+        stocked = len(double.requests)
+        for _ in range(JITTER_STOCK):
+            double.delay("*", max(0.0, rng.uniform(rtt - jitter, rtt + jitter)))
+        # Top up when half of the stock has been taken, at most every 50 ms.
+        await double.wait_for(
+            lambda stocked=stocked: len(double.requests) - stocked >= JITTER_STOCK // 2,
+            timeout=24 * 3600,
+            poll_interval=0.05,
+        )
 
 
 async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
@@ -361,18 +422,14 @@ async def measure(
 ) -> None:
     """Populate the database, launch the broadcast, wait for it and fill in `result`."""
     svc, delivery = services_of(app), delivery_of(app)
-    started = time.monotonic()
-    workshop_id, organizer_id, chat_ids = await populate(double, app, result.participants)
-    result.setup_s = time.monotonic() - started
+    workshop_id, organizer_id, chat_ids = await timed_populate(result, double, app)
 
     # From here on the only sends are the broadcast's (no progress chat is set).
     base_accepted = double.stats.sends_accepted
-    base_times = len(double.stats.accepted_times)
-    base_requests = len(double.requests)
     base_429 = double.stats.rate_limited
     sender = delivery.sender.stats
-    base_sent, base_limited = sender.sent, sender.rate_limited
-    base_finished = sender.sent + sender.unreachable + sender.failed
+    base = Baseline.take(double, sender)
+    base_finished = finished(sender)
 
     store = svc.store
     broadcast_id = await store.create_broadcast(workshop_id, organizer_id, "all", svc.clock.now())
@@ -398,7 +455,7 @@ async def measure(
         )
         # Every row finished (sent, unreachable or failed) and none is left queued.
         await double.wait_for(
-            lambda: sender.sent + sender.unreachable + sender.failed - base_finished >= queued,
+            lambda: finished(sender) - base_finished >= queued,
             timeout=30,
             poll_interval=0.05,
         )
@@ -406,7 +463,41 @@ async def measure(
     except AssertionError:
         print(f"  {label}: incomplete after {budget:.0f} s", file=sys.stderr)
 
-    times = double.stats.accepted_times[base_times:]
+    tally(result, double, sender, base, chat_ids, BROADCAST_TEXT)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Where the double's and the sender's counts stood before the measured sends."""
+
+    times: int
+    requests: int
+    sent: int
+    limited: int
+    unknown: int
+
+    @classmethod
+    def take(cls, double: BotApiDouble, sender: SenderStats) -> Baseline:
+        """Read the counts now."""
+        return cls(
+            len(double.stats.accepted_times),
+            len(double.requests),
+            sender.sent,
+            sender.rate_limited,
+            sender.unknown,
+        )
+
+
+def tally(
+    result: RunResult,
+    double: BotApiDouble,
+    sender: SenderStats,
+    base: Baseline,
+    chat_ids: list[int],
+    text: str | None,
+) -> None:
+    """Fill in what the double and the sender saw since `base`; `text` None: any message."""
+    times = double.stats.accepted_times[base.times :]
     result.sent = len(times)
     if len(times) >= 2:
         result.span_s = times[-1] - times[0]
@@ -415,7 +506,7 @@ async def measure(
         result.gap_p50_ms = percentile(gaps, 0.50)
         result.gap_p99_ms = percentile(gaps, 0.99)
         result.gap_max_ms = max(gaps)
-    for request in double.requests[base_requests:]:
+    for request in double.requests[base.requests :]:
         if request.status != 429:
             continue
         description = request.description or ""
@@ -428,14 +519,45 @@ async def measure(
             result.injected_retry_after_sum += seconds
     for chat_id in chat_ids:
         messages = double.chat_messages(chat_id)
-        copies = sum(1 for m in messages if m.text == BROADCAST_TEXT)
+        copies = sum(1 for m in messages if text is None or m.text == text)
         result.unexpected += len(messages) - copies
         if copies == 0:
             result.missing += 1
         elif copies > 1:
             result.duplicates += copies - 1
-    result.sender_sent = sender.sent - base_sent
-    result.sender_429 = sender.rate_limited - base_limited
+    result.sender_sent = sender.sent - base.sent
+    result.sender_429 = sender.rate_limited - base.limited
+    result.sender_unknown = sender.unknown - base.unknown
+    result.most_in_flight = sender.most_in_flight
+
+
+def finished(stats: SenderStats) -> int:
+    """Return how many outbox rows the sender has finished, whatever their outcome."""
+    return stats.sent + stats.unreachable + stats.failed + stats.unknown
+
+
+async def measure_reminders(
+    label: str, result: RunResult, double: BotApiDouble, app: BotApplication, clock: BenchClock
+) -> None:
+    """Move the clock to the DGCA's opening, run one reminder tick and time the invitations."""
+    svc, delivery = services_of(app), delivery_of(app)
+    _, _, chat_ids = await timed_populate(result, double, app)
+    sender = delivery.sender.stats
+    base = Baseline.take(double, sender)
+    clock.jump(DGCA_OPENS)
+    # What the JobQueue's job does when the occasion falls due.
+    await delivery.runner.tick()
+    try:
+        await double.wait_for(
+            lambda: all(double.chat_messages(c) for c in chat_ids),
+            timeout=result.participants / PER_SECOND * 4 + 60,
+            poll_interval=0.05,
+        )
+        await double.wait_for(lambda: delivery.sender.in_flight == 0, timeout=30)
+        result.complete = not await svc.store.pending_outbox(1)
+    except AssertionError:
+        print(f"  {label}: incomplete", file=sys.stderr)
+    tally(result, double, sender, base, chat_ids, None)
 
 
 # ---------------------------------------------------------------------- printing
@@ -461,6 +583,22 @@ MATCHING_COLUMNS = [
     Column("gap p50 ms", lambda r: r.gap_p50_ms, 1),
     Column("gap p99 ms", lambda r: r.gap_p99_ms, 1),
     Column("gap max ms", lambda r: r.gap_max_ms, 0),
+    Column("in flight", lambda r: r.most_in_flight),
+    Column("unknown", lambda r: r.sender_unknown),
+    Column("load", lambda r: r.load, 2),
+]
+
+REMINDER_COLUMNS = [
+    Column("participants", lambda r: r.participants),
+    Column("setup s", lambda r: r.setup_s, 1),
+    Column("sent", lambda r: r.sent),
+    Column("first→last s", lambda r: r.span_s, 2),
+    Column("msgs/s", lambda r: r.rate, 2),
+    Column("429s", lambda r: r.http_429),
+    Column("missing", lambda r: r.missing),
+    Column("duplicates", lambda r: r.duplicates),
+    Column("in flight", lambda r: r.most_in_flight),
+    Column("load", lambda r: r.load, 2),
 ]
 
 INJECTED_COLUMNS = [
@@ -477,6 +615,7 @@ INJECTED_COLUMNS = [
     Column("over ideal¹ %", lambda r: (r.ratio_injected - 1) * 100, 2),
     Column("missing", lambda r: r.missing),
     Column("duplicates", lambda r: r.duplicates),
+    Column("load", lambda r: r.load, 2),
 ]
 
 
@@ -519,23 +658,32 @@ def render(title: str, columns: list[Column], results: list[RunResult]) -> str:
     return "\n".join(out)
 
 
-def goals(matching: list[RunResult], injected: list[RunResult]) -> str:
+def goals(
+    matching: list[RunResult], injected: list[RunResult], reminded: Sequence[RunResult] = ()
+) -> str:
+    """Return the goals with the medians measured and a verdict for each."""
     rows: list[tuple[str, str, bool]] = []
     if matching:
         pct = statistics.median(r.percent for r in matching)
         n429 = statistics.median(r.http_429 for r in matching)
         rows.append(("throughput ≥ 95 % of 30/s", f"{pct:.1f} %", pct >= 95))
         rows.append(("no 429 with matching limits", f"{n429:.0f}", n429 == 0))
-    if matching or injected:
-        exact = all(r.missing == 0 and r.duplicates == 0 for r in [*matching, *injected])
+    everything = [*matching, *injected, *reminded]
+    if everything:
+        exact = all(r.missing == 0 and r.duplicates == 0 for r in everything)
         rows.append(("exactly one copy per recipient", "yes" if exact else "no", exact))
     if injected:
         over = statistics.median((r.ratio - 1) * 100 for r in injected)
         over1 = statistics.median((r.ratio_injected - 1) * 100 for r in injected)
         rows.append(("injected: total within 5 % of ideal", f"{over:+.2f} %", abs(over) <= 5))
         rows.append(("injected: total within 5 % of ideal¹", f"{over1:+.2f} %", abs(over1) <= 5))
+    if reminded:
+        span = statistics.median(r.span_s for r in reminded)
+        name = f"reminders: first to last ≤ {REMINDER_GOAL_S:.0f} s"
+        rows.append((name, f"{span:.2f} s", span <= REMINDER_GOAL_S))
     width = max((len(name) for name, _, _ in rows), default=0)
-    lines = ["Goals (medians over the runs)"]
+    load = os.getloadavg()
+    lines = [f"Goals (medians over the runs); load average now {load[0]:.2f} {load[1]:.2f}"]
     lines.extend(f"  {name.ljust(width)}  {value:>9}  {verdict(ok)}" for name, value, ok in rows)
     return "\n".join(lines)
 
@@ -578,6 +726,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="participants of the injected scenario (default: as --participants)",
     )
     parser.add_argument(
+        "--reminders", type=int, default=200, help="participants reminded at once (0: skip)"
+    )
+    parser.add_argument("--rtt", type=float, default=0.0, help="round trip of every call, ms")
+    parser.add_argument(
+        "--rtt-jitter", type=float, default=0.0, help="± this much on each round trip, ms"
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="600 participants, 2 runs (a fast check)"
     )
     args = parser.parse_args(argv)
@@ -591,6 +746,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("need at least 2 participants and 1 run")
     if args.inject < 0 or args.retry_after < 1:
         parser.error("--inject must be ≥ 0 and --retry-after ≥ 1")
+    if args.reminders < 0 or args.rtt < 0 or args.rtt_jitter < 0:
+        parser.error("--reminders, --rtt and --rtt-jitter must be ≥ 0")
     return args
 
 
@@ -602,6 +759,8 @@ class Environment:
     i18n: I18n
     logs: LogCounter
     stop: asyncio.Event
+    rtt: float = 0.0
+    jitter: float = 0.0
 
 
 async def bench(args: argparse.Namespace) -> None:
@@ -627,9 +786,17 @@ async def bench(args: argparse.Namespace) -> None:
             loop.add_signal_handler(sig, on_signal)
     logs = LogCounter()
     logging.getLogger().addHandler(logs)
-    env = Environment(load_content(CONTENT_DIR), I18n.load(CONTENT_DIR / "locales"), logs, stop)
+    env = Environment(
+        load_content(CONTENT_DIR),
+        I18n.load(CONTENT_DIR / "locales"),
+        logs,
+        stop,
+        rtt=args.rtt / 1000,
+        jitter=args.rtt_jitter / 1000,
+    )
     matching: list[RunResult] = []
     injected: list[RunResult] = []
+    reminded: list[RunResult] = []
     expected = args.runs * (
         args.participants / PER_SECOND
         + (
@@ -639,6 +806,7 @@ async def bench(args: argparse.Namespace) -> None:
         )
     )
     print(f"Broadcast benchmark: {machine()}")
+    print(f"Network: {network_text(args)}; load average {load_text()}")
     print(f"sending alone takes about {expected / 60:.1f} min, plus setup", flush=True)
     try:
         for run in range(1, args.runs + 1):
@@ -673,22 +841,54 @@ async def bench(args: argparse.Namespace) -> None:
                 file=sys.stderr,
                 flush=True,
             )
+        for run in range(1, args.runs + 1 if args.reminders else 1):
+            label = f"reminders, run {run}/{args.runs}"
+            print(f"  {label}: {args.reminders} participants", file=sys.stderr, flush=True)
+            result = await one_run(label, "reminders", args.reminders, env)
+            reminded.append(result)
+            print(
+                f"  {label}: first to last in {result.span_s:.2f} s, {result.missing} missing",
+                file=sys.stderr,
+                flush=True,
+            )
     finally:
         logging.getLogger().removeHandler(logs)
         for sig in signals:
             with contextlib.suppress(NotImplementedError):
                 loop.remove_signal_handler(sig)
-        report(args, matching, injected)
+        report(args, matching, injected, reminded)
 
 
-def report(args: argparse.Namespace, matching: list[RunResult], injected: list[RunResult]) -> None:
+def network_text(args: argparse.Namespace) -> str:
+    """Describe the simulated network."""
+    if not args.rtt:
+        return "no delay (round trip on 127.0.0.1)"
+    jitter = f" ± {args.rtt_jitter:g} ms" if args.rtt_jitter else ""
+    return f"every Bot API call held {args.rtt:g} ms{jitter}"
+
+
+def load_text() -> str:
+    """Return the load average over 1, 5 and 15 minutes."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def report(
+    args: argparse.Namespace,
+    matching: list[RunResult],
+    injected: list[RunResult],
+    reminded: list[RunResult],
+) -> None:
     """Print every finished run and the medians (only finished runs after Ctrl-C)."""
-    planned = args.runs * (2 if args.inject else 1)
+    planned = args.runs * (1 + bool(args.inject) + bool(args.reminders))
+    done = len(matching) + len(injected) + len(reminded)
     print()
-    if len(matching) + len(injected) < planned:
-        print(f"Interrupted: {len(matching) + len(injected)} of {planned} runs finished.")
+    if done < planned:
+        print(f"Interrupted: {done} of {planned} runs finished.")
     print(f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"Machine: {machine()}")
+    print(f"Network: {network_text(args)}")
+    print(f"Load average (1, 5, 15 min): {load_text()}")
     print(
         f"Limits: the double enforces {PER_SECOND}/s overall and 1/s per chat; "
         f"the bot is configured with SEND_PER_SECOND={PER_SECOND}, "
@@ -716,9 +916,18 @@ def report(args: argparse.Namespace, matching: list[RunResult], injected: list[R
             " every 429 the double sent;\n  ideal¹ = (N-1)/30 s + Σ retry_after of the"
             " injected 429s only (what it would be if the limits caused none)"
         )
-    if matching or injected:
+    if reminded:
         print()
-        print(goals(matching, injected))
+        print(
+            render(
+                f"Reminders: the DGCA's invitation to {args.reminders} participants at once",
+                REMINDER_COLUMNS,
+                reminded,
+            )
+        )
+    if matching or injected or reminded:
+        print()
+        print(goals(matching, injected, reminded))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
