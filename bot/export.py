@@ -4,6 +4,12 @@ Every word arrives translated from the caller in `ExportLabels`, so this module 
 language. The XLSX holds one wide sheet per questionnaire (a row per participant, a code and a
 label column per question), a long sheet for analysts (a row per answer) and an "about" sheet;
 the CSV holds the long format only. Cells typed by participants are never read as formulas.
+
+Workbooks are streamed with XlsxWriter in `constant_memory` mode: each row goes to a
+temporary file as soon as the next one starts, so a workbook of half a million cells takes
+seconds and a few megabytes instead of openpyxl's tens of seconds and a cell object per value
+(benchmarks/README.md compares the writers). Rows must therefore be written in order, and
+everything that depends on the data (column widths, the header's height) is computed first.
 """
 
 from __future__ import annotations
@@ -11,9 +17,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+import pickle
 import re
 import textwrap
-import zipfile
 from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -21,12 +27,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
-from openpyxl.writer.excel import ExcelWriter
+# XlsxWriter has type hints but no py.typed marker, so mypy sees its objects as Any.
+from xlsxwriter import Workbook  # type: ignore[import-untyped]
 
 __all__ = [
     "DATETIME_FORMAT",
@@ -47,6 +49,8 @@ CSV_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MULTI_SEPARATOR = "; "
 # OWASP's list of characters that make Excel or LibreOffice read a cell as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# Characters XML 1.0 cannot hold (the same set openpyxl refuses).
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 MAX_SHEET_NAME = 31
 SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 # Excel refuses a sheet named "History": it keeps that name for change tracking.
@@ -56,15 +60,45 @@ MAX_CELL_CHARS = 32_767
 NUMERIC_CODE = re.compile(r"0|[1-9][0-9]{0,14}")
 HEADER_LINE_PT = 15.0
 MAX_HEADER_LINES = 6
+# Excel measures column widths in widths of the digit "0" of Calibri 11: 7 pixels.
+DIGIT_PX = 7
+DATETIME_CHARS = len("2023-11-28 10:05:00")  # str() of a datetime, as widths count it
+CREATOR = "taller-bot"
+# Rows pickled at once on their way to the worker process: a few milliseconds of work.
+ROWS_PER_SLICE = 50
+# Never strings_to_formulas: a participant's "=SUM(A1)" stays text whichever write is used.
+WORKBOOK_OPTIONS = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
 
-# Excel's default body font; a Font without a name makes LibreOffice fall back to a serif.
-HEADER_FONT = Font(name="Calibri", size=11, bold=True)
-HEADER_FILL = PatternFill(fill_type="solid", start_color="FFE7E6E6", end_color="FFE7E6E6")
-HEADER_BORDER = Border(bottom=Side(style="thin", color="FF808080"))
-HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
-CODE_FONT = Font(name="Calibri", size=11, color="FF595959")
-# Codes mix numbers and text ("5", "na"); centring stops them from zigzagging left and right.
-CODE_ALIGNMENT = Alignment(horizontal="center")
+# Cell styles by name. Excel's default body font is named: without it LibreOffice falls back
+# to a serif. Codes mix numbers and text ("5", "na"); centring stops them from zigzagging.
+STYLES: dict[str, dict[str, Any]] = {
+    "": {},
+    "header": {
+        "font_name": "Calibri",
+        "font_size": 11,
+        "bold": True,
+        "pattern": 1,
+        "bg_color": "#E7E6E6",
+        "bottom": 1,
+        "bottom_color": "#808080",
+        "text_wrap": True,
+        "valign": "top",
+    },
+    "code": {"font_name": "Calibri", "font_size": 11, "font_color": "#595959", "align": "center"},
+    "center": {"align": "center"},
+    "key": {"font_name": "Calibri", "font_size": 11, "bold": True},
+    "left": {"align": "left"},
+    "note": {"text_wrap": True, "valign": "top"},
+}
+
+Value = str | int | float | datetime | None
+Worksheet = Any  # xlsxwriter.worksheet.Worksheet
+Format = Any  # xlsxwriter.format.Format
 
 
 @dataclass(frozen=True)
@@ -96,6 +130,30 @@ class ExportSheet:
     title: str
     questions: list[ExportQuestion]
     rows: list[ExportRow]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _unpack_sheet, (self.questionnaire_id, self.title, self.questions, _pack(self.rows))
+
+
+def _unpack_sheet(
+    questionnaire_id: str, title: str, questions: list[ExportQuestion], slices: list[bytes]
+) -> ExportSheet:
+    return ExportSheet(questionnaire_id, title, questions, _unpack(slices))
+
+
+def _pack(rows: Sequence[Any]) -> list[bytes]:
+    # Workbooks are built in the bot's worker process, and the executor pickles their rows
+    # on a thread of the bot's own process. One pickle.dumps of every row holds the GIL, and
+    # so the event loop, for about 100 ms at 1,000 participants; slices of a few
+    # milliseconds each let the loop run in between.
+    return [
+        pickle.dumps(rows[start : start + ROWS_PER_SLICE], pickle.HIGHEST_PROTOCOL)
+        for start in range(0, len(rows), ROWS_PER_SLICE)
+    ]
+
+
+def _unpack(slices: list[bytes]) -> list[Any]:
+    return [row for piece in slices for row in pickle.loads(piece)]
 
 
 @dataclass(frozen=True)
@@ -154,29 +212,18 @@ def build_xlsx(
     what is exported. Datetimes must be aware; they appear in `tz`, whose name is in the headers.
     """
     generated_local = _local(generated_at, tz)
-    wb = Workbook()
-    for default in list(wb.worksheets):
-        wb.remove(default)
+    book = _Book(generated_at, title=_clean(workshop))
     taken: set[str] = set()
     for sheet in sheets:
         name = sheet_name(sheet.title, taken, fallback=sheet.questionnaire_id)
         taken.add(name.casefold())
-        _write_wide(wb.create_sheet(name), sheet, labels, tz)
+        _write_wide(book, name, sheet, labels, tz)
     long_name = sheet_name(labels.long_sheet, taken, fallback="long")
     taken.add(long_name.casefold())
-    _write_long(wb.create_sheet(long_name), sheets, labels, tz)
+    _write_long(book, long_name, sheets, labels, tz)
     about_name = sheet_name(labels.about_sheet, taken, fallback="about")
-    _write_about(wb.create_sheet(about_name), labels, workshop, generated_local, tz)
-    wb.active = 0
-
-    # Core properties are stored as naive UTC; fixing them keeps the bytes free of the clock.
-    generated_utc = generated_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
-    wb.properties.created = generated_utc
-    wb.properties.modified = generated_utc
-    wb.properties.title = _clean(workshop)
-    wb.properties.creator = "taller-bot"
-    wb.properties.lastModifiedBy = "taller-bot"
-    return _save(wb, generated_local)
+    _write_about(book, about_name, labels, workshop, generated_local, tz)
+    return book.close()
 
 
 def build_csv(sheets: Sequence[ExportSheet], labels: ExportLabels, *, tz: ZoneInfo) -> bytes:
@@ -268,31 +315,43 @@ def _wide_headers(sheet: ExportSheet, labels: ExportLabels, tz: ZoneInfo) -> lis
     return headers
 
 
-def _write_wide(ws: Worksheet, sheet: ExportSheet, labels: ExportLabels, tz: ZoneInfo) -> None:
+def _write_wide(
+    book: _Book, name: str, sheet: ExportSheet, labels: ExportLabels, tz: ZoneInfo
+) -> None:
     headers = _wide_headers(sheet, labels, tz)
-    for col, header in enumerate(headers, start=1):
-        _put(ws, 1, col, header)
-    for r, row in enumerate(sheet.rows, start=2):
-        _put(ws, r, 1, row.participant)
-        _put(ws, r, 2, row.institution)
-        _put(ws, r, 3, _local(row.submitted_at, tz) if row.submitted_at else None)
-        for i, q in enumerate(sheet.questions):
+    rows: list[list[Value]] = []
+    for row in sheet.rows:
+        cells: list[Value] = [
+            row.participant,
+            row.institution,
+            _local(row.submitted_at, tz) if row.submitted_at else None,
+        ]
+        for q in sheet.questions:
             value = row.answers.get(q.id)
             if value is None:
+                cells += (None, None)
                 continue
             answer = _answer(q, value, labels)
-            if answer.code is not None:
-                code_cell = _put(ws, r, 4 + 2 * i, answer.code)
-                code_cell.font = CODE_FONT
-                code_cell.alignment = CODE_ALIGNMENT
-            _put(ws, r, 5 + 2 * i, answer.label)
+            cells += (answer.code, answer.label)
+        rows.append(cells)
 
-    widths = [_width(ws, 1, 8, 16), _width(ws, 2, 14, 40), _width(ws, 3, 18, 30)]
+    longest = _longest(rows, len(headers))
+    widths = [
+        _width(longest[0], headers[0], 8, 16),
+        _width(longest[1], headers[1], 14, 40),
+        _width(longest[2], headers[2], 18, 30),
+    ]
+    styles = ["", "", ""]
     for i in range(len(sheet.questions)):
+        code, label = 3 + 2 * i, 4 + 2 * i
         # Wide enough for the question to wrap onto about three header lines.
-        label_low = min(max(24.0, len(headers[4 + 2 * i]) / 3), 45.0)
-        widths += [_width(ws, 4 + 2 * i, 9, 16), _width(ws, 5 + 2 * i, label_low, 45)]
-    _finish_table(ws, headers, widths, freeze="C2")
+        label_low = min(max(24.0, len(headers[label]) / 3), 45.0)
+        widths += [
+            _width(longest[code], headers[code], 9, 16),
+            _width(longest[label], headers[label], label_low, 45),
+        ]
+        styles += ["code", ""]
+    book.table(name, headers, rows, widths, styles, freeze_col=2)
 
 
 def _long_headers(labels: ExportLabels, tz: ZoneInfo) -> list[str]:
@@ -330,13 +389,11 @@ def _long_rows(
 
 
 def _write_long(
-    ws: Worksheet, sheets: Sequence[ExportSheet], labels: ExportLabels, tz: ZoneInfo
+    book: _Book, name: str, sheets: Sequence[ExportSheet], labels: ExportLabels, tz: ZoneInfo
 ) -> None:
     headers = _long_headers(labels, tz)
-    for col, header in enumerate(headers, start=1):
-        _put(ws, 1, col, header)
-    for r, row in enumerate(_long_rows(sheets, labels, tz), start=2):
-        values: list[Any] = [
+    rows: list[list[Value]] = [
+        [
             row.participant,
             row.institution,
             row.questionnaire,
@@ -346,60 +403,42 @@ def _write_long(
             row.answer.label,
             row.answered_at,
         ]
-        for col, value in enumerate(values, start=1):
-            _put(ws, r, col, value)
-        ws.cell(row=r, column=6).alignment = CODE_ALIGNMENT
-    widths = [
-        _width(ws, 1, 8, 16),
-        _width(ws, 2, 14, 40),
-        _width(ws, 3, 10, 20),
-        _width(ws, 4, 8, 16),
-        _width(ws, 5, 30, 60),
-        _width(ws, 6, 8, 16),
-        _width(ws, 7, 20, 45),
-        _width(ws, 8, 18, 30),
+        for row in _long_rows(sheets, labels, tz)
     ]
-    _finish_table(ws, headers, widths, freeze="A2")
+    longest = _longest(rows, len(headers))
+    bounds = [(8, 16), (14, 40), (10, 20), (8, 16), (30, 60), (8, 16), (20, 45), (18, 30)]
+    widths = [
+        _width(longest[col], headers[col], low, high) for col, (low, high) in enumerate(bounds)
+    ]
+    styles = ["", "", "", "", "", "center", "", ""]
+    # The code column is centred even where a question has no code, as typed values will be.
+    book.table(name, headers, rows, widths, styles, freeze_col=0, styled_blanks={5})
 
 
 def _write_about(
-    ws: Worksheet, labels: ExportLabels, workshop: str, generated: datetime, tz: ZoneInfo
+    book: _Book,
+    name: str,
+    labels: ExportLabels,
+    workshop: str,
+    generated: datetime,
+    tz: ZoneInfo,
 ) -> None:
+    ws = book.sheet(name)
+    book.column_width(ws, 0, 24)
+    book.column_width(ws, 1, 50)
     rows: list[tuple[str, str | datetime]] = [
         (labels.workshop, workshop),
         (labels.generated, generated),
         (labels.timezone, tz.key),
     ]
-    for r, (key, value) in enumerate(rows, start=1):
-        _put(ws, r, 1, key).font = HEADER_FONT
-        _put(ws, r, 2, value).alignment = Alignment(horizontal="left")
+    for r, (key, value) in enumerate(rows):
+        book.put(ws, r, 0, key, "key")
+        book.put(ws, r, 1, value, "left")
     if labels.pseudonymous_note:
-        note = _put(ws, len(rows) + 2, 1, labels.pseudonymous_note)
-        note.alignment = Alignment(wrap_text=True, vertical="top")
-        ws.merge_cells(start_row=len(rows) + 2, start_column=1, end_row=len(rows) + 2, end_column=2)
-        ws.row_dimensions[len(rows) + 2].height = HEADER_LINE_PT * _line_count(
-            labels.pseudonymous_note, 24 + 50
-        )
-    ws.column_dimensions["A"].width = 24
-    ws.column_dimensions["B"].width = 50
-
-
-def _finish_table(ws: Worksheet, headers: list[str], widths: list[float], *, freeze: str) -> None:
-    for col, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(col)].width = width
-    lines = 1
-    for col, header in enumerate(headers, start=1):
-        cell = ws.cell(row=1, column=col)
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.border = HEADER_BORDER
-        cell.alignment = HEADER_ALIGNMENT
-        lines = max(lines, _line_count(header, widths[col - 1]))
-    # Excel does not grow a row to fit wrapped text on opening, so the height is set here.
-    ws.row_dimensions[1].height = HEADER_LINE_PT * min(lines, MAX_HEADER_LINES)
-    ws.freeze_panes = freeze
-    last = get_column_letter(len(headers))
-    ws.auto_filter.ref = f"A1:{last}{max(ws.max_row, 1)}"
+        r = len(rows) + 1
+        # Excel does not grow a row to fit wrapped text on opening, so the height is set here.
+        book.row_height(ws, r, HEADER_LINE_PT * _line_count(labels.pseudonymous_note, 24 + 50))
+        book.merge(ws, r, 0, 1, labels.pseudonymous_note, "note")
 
 
 def _line_count(text: str, width: float) -> int:
@@ -408,35 +447,34 @@ def _line_count(text: str, width: float) -> int:
     return sum(max(len(textwrap.wrap(part, per_line)), 1) for part in text.split("\n"))
 
 
-def _width(ws: Worksheet, col: int, low: float, high: float) -> float:
-    longest = 0
-    for (value,) in ws.iter_rows(min_row=2, min_col=col, max_col=col, values_only=True):
-        if value is not None:
-            longest = max(longest, len(str(value)))
+def _longest(rows: Sequence[Sequence[Value]], columns: int) -> list[int]:
+    """Return the length of the longest value written in each column (str() of it)."""
+    longest = [0] * columns
+    for row in rows:
+        for col, value in enumerate(row):
+            if value is None:
+                continue
+            size = (
+                len(value)
+                if isinstance(value, str)
+                else DATETIME_CHARS
+                if isinstance(value, datetime)
+                else len(str(value))
+            )
+            if size > longest[col]:
+                longest[col] = size
+    return longest
+
+
+def _width(longest: int, header: str, low: float, high: float) -> float:
     # The header wraps, but a word cut in two ("Particip-ante") reads badly; bold runs wider.
-    words = str(ws.cell(row=1, column=col).value or "").split()
+    words = header.split()
     longest = max(longest, *(math.ceil(len(w) * 1.15) for w in words), 0)
     return float(min(max(longest + 2, low), high))
 
 
-def _put(
-    ws: Worksheet, row: int, col: int, value: str | int | datetime | None
-) -> Cell | MergedCell:
-    cell = ws.cell(row=row, column=col)
-    if isinstance(value, datetime):
-        cell.value = value
-        cell.number_format = DATETIME_FORMAT
-    elif isinstance(value, str):
-        text = _clean(value)
-        cell.value = text
-        if text.startswith(FORMULA_TRIGGERS):
-            # openpyxl turns "=..." into a formula; "s" keeps it a string, and the quote prefix
-            # keeps it one when someone edits the cell in Excel or LibreOffice.
-            cell.data_type = "s"
-            cell.quotePrefix = True
-    else:
-        cell.value = value
-    return cell
+def _is_formula_like(text: str) -> bool:
+    return text.startswith(FORMULA_TRIGGERS)
 
 
 def _clean(text: str) -> str:
@@ -444,31 +482,149 @@ def _clean(text: str) -> str:
     return ILLEGAL_CHARACTERS_RE.sub("", text)[:MAX_CELL_CHARS]
 
 
+class _Book:
+    """An XlsxWriter workbook streamed row by row, its formats made once, saved to bytes."""
+
+    def __init__(self, generated_at: datetime, *, title: str = "") -> None:
+        self._buffer = io.BytesIO()
+        self._workbook = Workbook(self._buffer, WORKBOOK_OPTIONS)
+        # Stored as naive UTC. Fixing it keeps the bytes free of the clock; XlsxWriter dates
+        # the zip entries 1980-01-31 itself.
+        created = generated_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+        properties: dict[str, Any] = {"created": created, "author": CREATOR}
+        if title:
+            properties["title"] = title
+        self._workbook.set_properties(properties)
+        self._formats: dict[tuple[str, bool, bool], Format | None] = {}
+        # Participants' texts repeat (institutions, question texts): clean each once.
+        self._cleaned: dict[str, str] = {}
+
+    def sheet(self, name: str) -> Worksheet:
+        """Add a worksheet named `name` (already valid and unique)."""
+        return self._workbook.add_worksheet(name)
+
+    def format(self, style: str, *, date: bool = False, quote: bool = False) -> Format | None:
+        """Return the cell format of a style, as a date or with a quote prefix if asked."""
+        key = (style, date, quote)
+        if key not in self._formats:
+            spec = dict(STYLES[style])
+            if date:
+                spec["num_format"] = DATETIME_FORMAT
+            if quote:
+                # The quote prefix keeps the text a string when someone edits the cell.
+                spec["quote_prefix"] = True
+            self._formats[key] = self._workbook.add_format(spec) if spec else None
+        return self._formats[key]
+
+    def column_width(self, ws: Worksheet, col: int, width: float) -> None:
+        """Set a column's width in characters, stored as openpyxl stored it (no padding)."""
+        ws.set_column_pixels(col, col, round(width * DIGIT_PX))
+
+    def row_height(self, ws: Worksheet, row: int, height: float) -> None:
+        """Set a row's height in points; in constant_memory mode, before the row is written."""
+        ws.set_row(row, height)
+
+    def merge(
+        self, ws: Worksheet, row: int, first_col: int, last_col: int, text: str, style: str
+    ) -> None:
+        """Write `text` across the cells of one row from `first_col` to `last_col`."""
+        text = self._clean(text)
+        ws.merge_range(
+            row, first_col, row, last_col, text, self.format(style, quote=_is_formula_like(text))
+        )
+
+    def put(self, ws: Worksheet, row: int, col: int, value: Value, style: str = "") -> None:
+        """Write one cell: text is always a string, never a formula, a link or a number."""
+        if value is None:
+            return
+        if isinstance(value, str):
+            text = self._clean(value)
+            ws.write_string(row, col, text, self.format(style, quote=_is_formula_like(text)))
+        elif isinstance(value, datetime):
+            ws.write_datetime(row, col, value, self.format(style, date=True))
+        elif isinstance(value, bool):
+            ws.write_boolean(row, col, value, self.format(style))
+        else:
+            ws.write_number(row, col, value, self.format(style))
+
+    def table(
+        self,
+        name: str,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[Value]],
+        widths: Sequence[float],
+        styles: Sequence[str],
+        *,
+        freeze_col: int,
+        styled_blanks: AbstractSet[int] = frozenset(),
+    ) -> None:
+        """Write a sheet: a styled, frozen, filtered header row above `rows`, in order."""
+        ws = self.sheet(name)
+        for col, width in enumerate(widths):
+            self.column_width(ws, col, width)
+        lines = max([_line_count(h, w) for h, w in zip(headers, widths, strict=True)], default=1)
+        # Excel does not grow a row to fit wrapped text on opening, so the height is set here.
+        self.row_height(ws, 0, HEADER_LINE_PT * min(max(lines, 1), MAX_HEADER_LINES))
+        for col, header in enumerate(headers):
+            self.put(ws, 0, col, header, "header")
+        ws.freeze_panes(1, freeze_col)
+        if headers:
+            ws.autofilter(0, 0, len(rows), len(headers) - 1)
+        self._rows(ws, rows, styles, styled_blanks)
+
+    def _rows(
+        self,
+        ws: Worksheet,
+        rows: Sequence[Sequence[Value]],
+        styles: Sequence[str],
+        styled_blanks: AbstractSet[int],
+    ) -> None:
+        # The hot loop of every export (half a million cells at 1,000 participants): formats
+        # are looked up once per column, and strings cleaned once per distinct value.
+        plain = [self.format(s) for s in styles]
+        quoted = [self.format(s, quote=True) for s in styles]
+        dates = [self.format(s, date=True) for s in styles]
+        blanks = [(col, plain[col]) for col in sorted(styled_blanks)]
+        write_string, write_number = ws.write_string, ws.write_number
+        write_datetime, write_blank = ws.write_datetime, ws.write_blank
+        clean = self._clean
+        for r, values in enumerate(rows, start=1):
+            col = -1
+            for value in values:
+                col += 1
+                if value is None:
+                    continue
+                kind = type(value)
+                if kind is str:
+                    text = clean(value)  # type: ignore[arg-type]
+                    fmt = quoted[col] if text.startswith(FORMULA_TRIGGERS) else plain[col]
+                    write_string(r, col, text, fmt)
+                elif kind is int or kind is float:
+                    write_number(r, col, value, plain[col])
+                elif kind is datetime:
+                    write_datetime(r, col, value, dates[col])
+                else:
+                    self.put(ws, r, col, value, styles[col])
+            for col, fmt in blanks:
+                if values[col] is None:
+                    write_blank(r, col, None, fmt)
+
+    def _clean(self, text: str) -> str:
+        cleaned = self._cleaned.get(text)
+        if cleaned is None:
+            cleaned = self._cleaned[text] = _clean(text)
+        return cleaned
+
+    def close(self) -> bytes:
+        """Finish the workbook and return its bytes."""
+        self._workbook.close()
+        return self._buffer.getvalue()
+
+
 def _csv_text(text: str) -> str:
     text = ILLEGAL_CHARACTERS_RE.sub("", text)
     # A leading apostrophe is how spreadsheets are told "this is text, not a formula".
     return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
-
-
-def _save(wb: Workbook, stamp: datetime) -> bytes:
-    # openpyxl's save() stamps the clock on the core properties, and its zip entries carry the
-    # current time; ExcelWriter skips the first, and re-packing with a fixed time the second.
-    raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(wb, archive).save()
-    # ZIP cannot store times before 1980.
-    date_time = max(stamp, datetime(1980, 1, 1)).timetuple()[:6]
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(raw) as source,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
-    ):
-        for entry in source.infolist():
-            info = zipfile.ZipInfo(entry.filename, date_time=date_time)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o600 << 16
-            target.writestr(info, source.read(entry))
-    return out.getvalue()
 
 
 @dataclass(frozen=True)
@@ -479,21 +635,25 @@ class Table:
     headers: list[str]
     rows: list[list[str | int | datetime | None]]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _unpack_table, (self.title, self.headers, _pack(self.rows))
+
+
+def _unpack_table(title: str, headers: list[str], slices: list[bytes]) -> Table:
+    return Table(title, headers, _unpack(slices))
+
 
 def build_tables_xlsx(tables: Sequence[Table], *, generated_at: datetime, tz: ZoneInfo) -> bytes:
     """Write plain tables as one sheet each, with styled headers and safe cells."""
-    wb = Workbook()
-    first = True
+    book = _Book(generated_at)
+    taken: set[str] = set()
     for table in tables:
-        ws = wb.active if first else wb.create_sheet()
-        assert ws is not None
-        first = False
-        ws.title = _fit_utf16(_sanitize_sheet_name(table.title), MAX_SHEET_NAME) or "Sheet"
-        for col, header in enumerate(table.headers, start=1):
-            _put(ws, 1, col, header)
-        for r, row in enumerate(table.rows, start=2):
-            for col, value in enumerate(row, start=1):
-                _put(ws, r, col, _local(value, tz) if isinstance(value, datetime) else value)
-        widths = [_width(ws, col, 8, 60) for col in range(1, len(table.headers) + 1)]
-        _finish_table(ws, table.headers, widths, freeze="A2")
-    return _save(wb, _local(generated_at, tz))
+        name = sheet_name(table.title, taken, fallback="Sheet")
+        taken.add(name.casefold())
+        rows: list[list[Value]] = [
+            [_local(v, tz) if isinstance(v, datetime) else v for v in row] for row in table.rows
+        ]
+        longest = _longest(rows, len(table.headers))
+        widths = [_width(longest[c], h, 8, 60) for c, h in enumerate(table.headers)]
+        book.table(name, table.headers, rows, widths, [""] * len(table.headers), freeze_col=0)
+    return book.close()
