@@ -52,7 +52,7 @@ def build_application(
     the_clock = clock or SystemClock()
 
     async def post_init(app: BotApplication) -> None:
-        store = await open_store(settings.database_url)
+        store = await open_store(settings.database_url, pool_size=settings.database_pool_size)
         # "spawn": a fresh interpreter, not a fork of a process that already runs threads.
         pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         app.bot_data.services = Services(

@@ -16,7 +16,7 @@ from bot.content import Content, ContentError, load_content, load_workshop_file
 from bot.i18n import I18n
 from bot.logs import setup_logging
 from bot.settings import Settings
-from storage import StorageError, open_store
+from storage import StorageError, is_postgres_url, open_store
 
 log = logging.getLogger("bot")
 
@@ -55,7 +55,8 @@ def _run(args: argparse.Namespace) -> int:
         raise StartupError("--webhook needs WEBHOOK_URL (the public https:// address of the bot)")
     setup_logging(settings.log_level, settings.token)
     content, i18n = load_all(settings.content_dir)
-    check_writable(settings.database_url)
+    if not is_postgres_url(settings.database_url):
+        check_writable(settings.database_url)
     # Ask Telegram once before PTB starts, so a bad token or an unreachable server ends
     # with one line instead of PTB's retry-loop traceback.
     asyncio.run(_preflight(settings))
@@ -125,7 +126,7 @@ async def _import(path: Path, settings: Settings, content: Content, i18n: I18n) 
     from bot.services import Services
 
     spec = load_workshop_file(path)
-    store = await open_store(settings.database_url)
+    store = await open_store(settings.database_url, pool_size=settings.database_pool_size)
     clock = SystemClock()
     svc = Services(store=store, content=content, i18n=i18n, clock=clock)
     try:
