@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
@@ -158,6 +159,8 @@ class Question(Strict):
     text_other: Text | None = None
     # Text questions: offer the name of the person's Telegram profile as a one-tap answer.
     suggest: Literal["telegram_name"] | None = None
+    # A name, not a paragraph: line breaks and repeated spaces are folded (always for picks).
+    single_line: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> Question:
@@ -314,6 +317,16 @@ class Window(Strict):
     closes: datetime
 
 
+class SessionKind(StrEnum):
+    """What a slot of the agenda is: only sessions of content are rated by default."""
+
+    SESSION = "session"
+    REGISTRATION = "registration"
+    WELCOME = "welcome"
+    BREAK = "break"
+    CLOSING = "closing"
+
+
 class AgendaSession(Strict):
     """One session of the agenda, in the workshop's local time."""
 
@@ -321,11 +334,19 @@ class AgendaSession(Strict):
     start: datetime
     end: datetime
     title: Text
+    kind: SessionKind = SessionKind.SESSION
     speakers: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
         default_factory=list
     )
     place: Text | None = None
     online_link: HttpUrl | None = None
+    # Ask participants to rate it; by default only sessions of content are rated.
+    rate: bool | None = None
+
+    @property
+    def rated(self) -> bool:
+        """Tell whether participants are asked to rate this session."""
+        return self.rate if self.rate is not None else self.kind is SessionKind.SESSION
 
 
 class ReminderSettings(Strict):
@@ -336,18 +357,36 @@ class ReminderSettings(Strict):
         default_factory=lambda: [3, 1]
     )
     agenda_digest: bool = True
-    agenda_digest_time: time = time(18, 0)
+    agenda_digest_time: ClockTime = time(18, 0)
     session_minutes_before: Annotated[int, Field(ge=0, le=240)] = 15
+    # Sessions in the same place, this close to each other, share one reminder.
+    block_gap_minutes: Annotated[int, Field(ge=0, le=240)] = 30
+    # "end_of_day": one message after the day's last session asks for the day's ratings, one
+    # session after the other; "each": a message at the end of every rated session.
+    ratings: Literal["end_of_day", "each"] = "end_of_day"
     evaluation_invitation: bool = True
     evaluation_nudge_hours_before_close: Annotated[int, Field(ge=0, le=24 * 14)] = 24
     notify_agenda_changes: bool = True
 
 
+def _clock_time(value: Any) -> Any:
+    """Refuse what YAML reads from an unquoted 21:00 (an integer) or a time with a zone."""
+    if isinstance(value, bool | int | float):
+        raise ValueError('write times in quotes, like "21:00"')
+    if isinstance(value, str) and not re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", value.strip()):
+        raise ValueError(f'{value!r} is not a time like "21:00"')
+    return value
+
+
+# A wall-clock time in the workshop's time zone, written "HH:MM" in the file.
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+
+
 class QuietHours(Strict):
     """The local night: nothing the bot sends on its own goes out between `start` and `end`."""
 
-    start: time = time(21, 0)
-    end: time = time(8, 0)
+    start: ClockTime = time(21, 0)
+    end: ClockTime = time(8, 0)
 
     @model_validator(mode="after")
     def _check(self) -> QuietHours:
@@ -370,7 +409,7 @@ class FollowUp(Strict):
         default_factory=lambda: [1, 3, 6]
     )
     # Local time at which check-ins, nudges and digests go out; never at night.
-    send_time: time = time(10, 0)
+    send_time: ClockTime = time(10, 0)
     nudge_after_days: Annotated[int, Field(ge=1, le=60)] = 7
     overdue_checkins: bool = True
     # The agenda session at whose start everyone is invited to write a plan (default: the last).
@@ -639,6 +678,28 @@ class Content:
         return self.questionnaires[qid]
 
 
+# The form that asks participants' details after joining; its ids name the fields of the
+# participant's record that it fills (bot/flows/profile.py).
+PROFILE_FORM = "profile"
+PROFILE_FIELDS = frozenset({"name", "institution", "position", "country"})
+
+
+def _check_profile(qdir: Path, form: Questionnaire | None) -> None:
+    """Refuse a missing or unsuitable profile form when the bot starts, not at the first join."""
+    path = qdir / f"{PROFILE_FORM}.yaml"
+    if form is None:
+        raise ContentError(path, ["no questionnaire with id 'profile' (participants' details)"])
+    problems = []
+    if form.review:
+        problems.append("review: the profile is submitted with its last answer (review: false)")
+    for slot in form.slots():
+        q = slot.question
+        if q.id in PROFILE_FIELDS and q.type not in (QuestionType.TEXT, QuestionType.PICK):
+            problems.append(f"question {q.id!r}: a field of the record is a text or pick question")
+    if problems:
+        raise ContentError(path, problems)
+
+
 def load_content(root: Path) -> Content:
     """Load and validate every content file under `root`."""
     qdir = root / "questionnaires"
@@ -652,6 +713,7 @@ def load_content(root: Path) -> Content:
         questionnaires[q.id] = q
     if "dgca" not in questionnaires:
         raise ContentError(qdir, ["no questionnaire with id 'dgca'"])
+    _check_profile(qdir, questionnaires.get(PROFILE_FORM))
     workshops: dict[str, WorkshopFile] = {}
     for path in sorted((root / "workshops").glob("*.yaml")):
         w = load_workshop_file(path)

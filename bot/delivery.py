@@ -592,6 +592,8 @@ class ReminderRunner:
                         )
             for broadcast in await svc.store.broadcasts_with_status(BroadcastStatus.SCHEDULED):
                 if broadcast.scheduled_at is not None and broadcast.scheduled_at <= now:
+                    if await broadcast_flow.waits_for_morning(svc, broadcast, now):
+                        continue  # due in the night (the bot was down): sent in the morning
                     await broadcast_flow.launch(svc, broadcast.id)
                     handled += 1
             # Overdue steps, nudges and digests follow from the data, not from schedule rows.

@@ -52,10 +52,16 @@ def diff_schedule(
         # A moved occasion that has not happened yet is due again, even if the old
         # one was already sent; one in the past stays as it was.
         status = old.status
-        if item.due_at > now and old.due_at != item.due_at:
+        if item.due_at > now and old.due_at != item.due_at and not _moved_out_of_night(old, item):
             status = "pending"
         changed.append((old, item, status))
     return ScheduleDiff(removed, added, changed)
+
+
+def _moved_out_of_night(old: ScheduledRow, item: ScheduledItem) -> bool:
+    """Tell whether the item is the old occasion, only moved out of the quiet hours."""
+    night = item.payload.get("night")
+    return isinstance(night, str) and datetime.fromisoformat(night) == old.due_at
 
 
 def payload_json(item: ScheduledItem) -> str:

@@ -187,6 +187,22 @@ def test_flows_never_import_telegram() -> None:
     assert not wrong, "flows importing telegram: " + ", ".join(wrong)
 
 
+# The calls that run SQL in sqlite3, aiosqlite and asyncpg.
+SQL_CALLS = frozenset(
+    {
+        "execute",
+        "executemany",
+        "executescript",
+        "execute_fetchall",
+        "execute_insert",
+        "fetch",
+        "fetchrow",
+        "fetchval",
+        "copy_records_to_table",
+    }
+)
+
+
 def test_only_storage_runs_sql() -> None:
     wrong = []
     for name, path in modules().items():
@@ -194,7 +210,7 @@ def test_only_storage_runs_sql() -> None:
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("execute", "executemany", "executescript")
+                and node.func.attr in SQL_CALLS
             ):
                 wrong.append(f"{name}:{node.lineno}")
     assert not wrong, "SQL calls outside storage/: " + ", ".join(wrong)

@@ -15,11 +15,15 @@ from bot.flows.callbacks import (
     Answer,
     CallbackData,
     Chars,
-    Digits,
     Forget,
+    OpenDgca,
+    OpenEvaluation,
     OpenMenu,
+    PlanNew,
     PlanSkip,
+    ProgressView,
     Report,
+    UpdateStart,
     ViewerRemove,
     parse,
     registered,
@@ -159,5 +163,29 @@ def test_pattern_matches_only_its_kinds() -> None:
     assert not rx.match("1qa:1:1:q:1")
 
 
-def test_digits_and_chars_are_the_declared_bounds() -> None:
-    assert Digits(12).n == 12 and Chars(6).n == 6
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("1od:12", OpenDgca(12)),
+        ("1oe:12", OpenEvaluation(12)),
+        ("1mn", OpenMenu()),
+        ("1pl:new:7", PlanNew(7)),
+        ("1pl:new:0", PlanNew(None)),
+        ("1pu:st:4", UpdateStart(4, None)),
+        ("1pu:st:4:0", UpdateStart(4, None)),
+        ("1pu:st:4:9", UpdateStart(4, 9)),
+        ("1pg:v:a3", ProgressView("a", 3)),
+        ("1pg:v:w5", ProgressView("w", 5)),
+    ],
+)
+def test_long_lived_buttons_of_the_previous_release_still_work(old: str, new: object) -> None:
+    assert parse(old) == new
+    assert cb.pattern([type(new)]).match(old)  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    "old",
+    ["1pl:o:3", "1pu:s:4:5:dn", "1pg:x:a3", "1pg:v:z3", "1od:1234567890123", "1od", "1ws:3:mn"],
+)
+def test_other_buttons_of_the_previous_release_are_refused(old: str) -> None:
+    assert parse(old) is None

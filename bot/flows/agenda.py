@@ -43,7 +43,14 @@ def zone_label(zone: str) -> str:
 
 
 def session_lines(
-    tr: Translator, spec: WorkshopFile, session: AgendaSession, own_zone: str | None, lang: str
+    tr: Translator,
+    spec: WorkshopFile,
+    session: AgendaSession,
+    own_zone: str | None,
+    lang: str,
+    *,
+    place: bool = True,
+    link: bool = True,
 ) -> str:
     """Describe one session: times (also in the reader's zone), title, speakers, place, link."""
     start, end = session_times(spec, session)
@@ -55,12 +62,12 @@ def session_lines(
         line += "\n" + tr.t("agenda.own_time", when=own, zone=zone_label(own_zone))
     if session.speakers:
         line += "\n" + tr.t("agenda.speakers", speakers=", ".join(session.speakers))
-    place = session.place.get(lang) if session.place else None
-    if place:
-        line += "\n" + tr.t("agenda.place", place=place)
-    link = session.online_link or spec.online_link
-    if link:
-        line += "\n" + tr.t("agenda.link", link=str(link))
+    where = session.place.get(lang) if session.place else None
+    if place and where:
+        line += "\n" + tr.t("agenda.place", place=where)
+    url = session.online_link or spec.online_link
+    if link and url:
+        line += "\n" + tr.t("agenda.link", link=str(url))
     return line
 
 

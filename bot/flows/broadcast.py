@@ -408,6 +408,12 @@ dialogs.handles(BroadcastMessage, _on_message_text, _on_message_media)
 dialogs.handles(BroadcastWhen, _on_when_text)
 
 
+async def waits_for_morning(svc: Services, broadcast: Broadcast, now: datetime) -> bool:
+    """Tell whether a scheduled broadcast that fell due must wait: it is night at the workshop."""
+    workshop = await svc.store.workshop(broadcast.workshop_id)
+    return workshop is not None and workshop_file(workshop).is_quiet(now)
+
+
 def _example(spec: WorkshopFile, now: datetime) -> str:
     """Return a valid sending time to show as an example: an hour from now, by day."""
     return spec.daytime(now + timedelta(hours=1)).astimezone(spec.zone).strftime("%d/%m/%Y %H:%M")

@@ -210,6 +210,8 @@ def parse(data: str | None) -> CallbackData | None:
     if not data or len(data.encode()) > MAX_BYTES:
         return None
     head, *parts = data.split(SEP)
+    if head.startswith(LEGACY_VERSION):
+        return _legacy(head[len(LEGACY_VERSION) :], parts)
     if not head.startswith(CODEC_VERSION):
         return None
     cls = _REGISTRY.get(head[len(CODEC_VERSION) :])
@@ -229,8 +231,42 @@ def registered() -> list[type[CallbackData]]:
 
 def pattern(classes: Iterable[type[CallbackData]]) -> re.Pattern[str]:
     """Match the callback data of the given button kinds (for a handler's filter)."""
-    alternatives = "|".join(sorted(re.escape(c.prefix) for c in classes))
-    return re.compile(rf"^{CODEC_VERSION}(?:{alternatives})(?::|$)")
+    kinds = list(classes)
+    current = "|".join(sorted(re.escape(c.prefix) for c in kinds))
+    heads = [f"{CODEC_VERSION}(?:{current})"]
+    legacy = sorted({_LEGACY_KIND[c] for c in kinds if c in _LEGACY_KIND})
+    if legacy:
+        heads.append(f"{LEGACY_VERSION}(?:{'|'.join(legacy)})")
+    return re.compile(rf"^(?:{'|'.join(heads)})(?::|$)")
+
+
+# Release 0.4 wrote buttons as "1<kind>:<positional fields>". The ones that stay in chats for
+# months (reminders, check-ins, invitations, digests) are still understood; any other old
+# button gets the polite "no longer active".
+LEGACY_VERSION = "1"
+
+
+def _legacy(kind: str, parts: list[str]) -> CallbackData | None:
+    """Decode a long-lived button of release 0.4, or return None."""
+    read_id = _int_field(12)[1]
+    try:
+        if kind == "od" and len(parts) == 1:
+            return OpenDgca(read_id(parts[0]))
+        if kind == "oe" and len(parts) == 1:
+            return OpenEvaluation(read_id(parts[0]))
+        if kind == "mn" and not parts:
+            return OpenMenu()
+        if kind == "pl" and len(parts) == 2 and parts[0] == "new":
+            return PlanNew(read_id(parts[1]) or None)
+        if kind == "pu" and len(parts) in (2, 3) and parts[0] == "st":
+            step = read_id(parts[2]) if len(parts) == 3 else 0
+            return UpdateStart(read_id(parts[1]), step or None)
+        if kind == "pg" and len(parts) == 2 and parts[0] == "v" and parts[1][:1] in ("a", "w"):
+            scope: ScopeKind = "a" if parts[1][0] == "a" else "w"
+            return ProgressView(scope, read_id(parts[1][1:]))
+    except _Refused:
+        return None
+    return None
 
 
 # Option codes of a questionnaire (content/questionnaires) are at most 6 characters.
@@ -756,3 +792,13 @@ class ViewerRemove(CallbackData, prefix="vwr"):
 
     association: Id
     viewer: TelegramId
+
+
+_LEGACY_KIND: dict[type[CallbackData], str] = {
+    OpenDgca: "od",
+    OpenEvaluation: "oe",
+    OpenMenu: "mn",
+    PlanNew: "pl",
+    UpdateStart: "pu",
+    ProgressView: "pg",
+}

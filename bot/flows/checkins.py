@@ -270,7 +270,7 @@ async def on_media(ctx: Ctx, waiting: UpdateExtra, item: Media) -> list[Event]:
 def daytime(spec: WorkshopFile, now: datetime) -> bool:
     """Tell whether it is a reasonable hour to write to people where the workshop is."""
     local = now.astimezone(spec.zone).time()
-    return spec.follow_up.send_time <= local < DAY_END
+    return spec.follow_up.send_time <= local < DAY_END and not spec.is_quiet(now)
 
 
 def _reachable(members: Iterable[PlanMember]) -> list[PlanMember]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from bot.content import WorkshopFile
+from bot.content import AgendaSession, WorkshopFile
 from bot.flows import dialogs
 from bot.flows import questionnaire as engine
 from bot.flows.callbacks import CommentSession, EvaluationAdmin, OpenMenu, RateSession
@@ -148,9 +148,16 @@ async def on_admin_callback(ctx: Ctx, cb: EvaluationAdmin, message_id: int) -> l
 # Session ratings.
 
 
-def rating_buttons(workshop_id: int, session_id: str) -> Keyboard:
-    """Return the one-tap 1-5 rating row for a session."""
-    return [[Button(str(n), RateSession(workshop_id, session_id, n).pack()) for n in range(1, 6)]]
+# A "rating" of 0 skips a session in the day's series of ratings.
+SKIP_RATING = 0
+
+
+def rating_buttons(workshop_id: int, session_id: str, skip: str | None = None) -> Keyboard:
+    """Return the one-tap 1-5 rating row for a session, and a skip button if labelled."""
+    rows = [[Button(str(n), RateSession(workshop_id, session_id, n).pack()) for n in range(1, 6)]]
+    if skip is not None:
+        rows.append([Button(skip, RateSession(workshop_id, session_id, SKIP_RATING).pack())])
+    return rows
 
 
 async def on_rating_callback(
@@ -176,24 +183,48 @@ async def on_rating_callback(
         )
         return [Notice(), Send(ctx.tr.t("feedback.ask_comment", title=title, max=COMMENT_MAX))]
     rating = cb.rating
-    if not 1 <= rating <= 5:
+    following = await _next_to_rate(ctx, workshop.id, participant.id, spec, session)
+    if rating == SKIP_RATING and following is None and spec.reminders.ratings == "end_of_day":
+        return [Notice(), Edit(message_id, ctx.tr.t("feedback.day_done"))]
+    if rating == SKIP_RATING and following is not None:
+        text, rows = "", []
+    elif not 1 <= rating <= 5:
         return [Notice(ctx.tr.t("notice.stale"))]
-    await ctx.svc.store.rate_session(participant.id, workshop.id, session.id, rating, now)
-    return [
-        Notice(),
-        Edit(
-            message_id,
-            ctx.tr.t("feedback.rated", title=title, rating=rating),
-            [
-                [
-                    Button(
-                        ctx.tr.t("button.add_comment"),
-                        CommentSession(workshop.id, session.id).pack(),
-                    )
-                ]
-            ],
+    else:
+        await ctx.svc.store.rate_session(participant.id, workshop.id, session.id, rating, now)
+        text = ctx.tr.t("feedback.rated", title=title, rating=rating)
+        rows = [
+            [Button(ctx.tr.t("button.add_comment"), CommentSession(workshop.id, session.id).pack())]
+        ]
+    if following is not None:
+        # One message for the day's ratings: it moves on to the next session.
+        ask = ctx.tr.t("feedback.ask", title=following.title.get(ctx.lang))
+        text = f"{text}\n\n{ask}" if text else ask
+        skip = ctx.tr.plain("button.skip")
+        rows = [*rating_buttons(workshop.id, following.id, skip), *rows]
+    return [Notice(), Edit(message_id, text, rows)]
+
+
+async def _next_to_rate(
+    ctx: Ctx, workshop_id: int, participant_id: int, spec: WorkshopFile, rated: AgendaSession
+) -> AgendaSession | None:
+    """Return the day's next rated session this person has not rated, in day-rating mode."""
+    if spec.reminders.ratings != "end_of_day":
+        return None
+    done = {
+        r.session_id
+        for r in await ctx.svc.store.session_ratings(workshop_id)
+        if r.participant_id == participant_id
+    }
+    later = sorted(
+        (
+            s
+            for s in spec.agenda
+            if s.rated and s.start.date() == rated.start.date() and s.start > rated.start
         ),
-    ]
+        key=lambda s: s.start,
+    )
+    return next((s for s in later if s.id not in done), None)
 
 
 class SessionComment(Waiting):

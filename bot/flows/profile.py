@@ -8,16 +8,16 @@ broadcasts and exports read.
 
 from __future__ import annotations
 
-from bot.content import Questionnaire
+from bot.content import PROFILE_FIELDS, PROFILE_FORM, Questionnaire
 from bot.flows import questionnaire as engine
 from bot.flows.callbacks import OpenDgca, OpenMenu
 from bot.flows.common import Ctx, workshop_file
 from bot.flows.events import Button, Event, Send
 from storage import AnswerValue, Participant, Workshop
 
-PROFILE_ID = "profile"
+PROFILE_ID = PROFILE_FORM
 # The questions whose answers are the participant's record, by the record's field names.
-RECORD_FIELDS = ("name", "institution", "position", "country")
+RECORD_FIELDS = tuple(sorted(PROFILE_FIELDS))
 
 
 async def ask_next_profile_step(
@@ -54,8 +54,15 @@ async def _answers_from_record(ctx: Ctx, participant: Participant, form: Questio
     answered = await store.answers(response.id)
     for field, value in known.items():
         if field in form.question_ids and field not in answered:
+            # Typed by the person: /forget and the retention purge remove it.
             await store.record_answer(
-                response.id, field, value, next_question=None, reviewing=False, now=now
+                response.id,
+                field,
+                value,
+                next_question=None,
+                reviewing=False,
+                is_text=True,
+                now=now,
             )
 
 

@@ -578,6 +578,7 @@ async def digest_tick(svc: Services, now: datetime) -> int:
         if (
             local.day > DIGEST_CATCH_UP_DAYS
             or not spec.follow_up.send_time <= local.time() < DAY_END
+            or spec.is_quiet(now)
         ):
             continue
         viewers = [v for v in await svc.store.viewers_of(association.id) if v.digest]

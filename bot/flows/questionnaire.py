@@ -598,6 +598,8 @@ async def _on_question(ctx: Ctx, run: Run, cb: QuestionTap, message_id: int) -> 
     if isinstance(cb, Done):
         return await _done(ctx, run, slot, message_id)
     if isinstance(cb, Back):
+        if run.questionnaire.progress == "step":
+            return _stale(ctx)  # a stepwise form shows no Back button
         return await _back(ctx, run, slot, message_id)
     if isinstance(cb, Skip):
         return await _skip(ctx, run, slot, message_id)
@@ -749,6 +751,8 @@ async def on_text(ctx: Ctx, waiting: QuestionText, text: str) -> list[Event]:
         await _clear_question_dialog(ctx, run)
         return await show_current(ctx, run.response.id)
     value = clean_text_answer(text)
+    if slot.question.single_line or slot.question.type is QuestionType.PICK:
+        value = " ".join(value.split())
     if slot.question.type is QuestionType.PICK:
         # A typed name that matches the list takes the list's spelling, so that reports per
         # institution stay consistent.
@@ -900,7 +904,8 @@ def register_form(
 
 async def _finish(ctx: Ctx, run: Run) -> list[Event]:
     """Submit a form without a review, then run what its owner registered."""
-    await ctx.svc.store.submit_response(run.response.id, ctx.svc.clock.now())
+    if not await ctx.svc.store.submit_response(run.response.id, ctx.svc.clock.now()):
+        return [Notice(ctx.tr.t("notice.already_submitted"))]
     await _clear_question_dialog(ctx, run)
     ending = _ENDINGS.get(run.questionnaire.id)
     return await ending(ctx, run) if ending is not None else []

@@ -11,6 +11,7 @@ from bot.flows.common import workshop_file
 from bot.flows.evaluation import rating_buttons
 from bot.flows.events import Button, Keyboard
 from bot.flows.schedule import EVALUATION_ID
+from bot.i18n import Translator
 from bot.services import Services
 from storage import OutMessage, Recipient, ScheduledRow, Workshop
 
@@ -71,15 +72,10 @@ def _message(
             + agenda_text(tr, spec, lang, zone, [day])
         )
     elif row.kind == "session":
-        session = next((s for s in spec.agenda if s.id == row.payload.get("session")), None)
-        if session is None:
+        block = _block_reminder(tr, spec, row, zone, lang)
+        if block is None:
             return None
-        minutes = spec.reminders.session_minutes_before
-        text = (
-            tr.t("reminder.session", minutes=minutes)
-            + "\n"
-            + session_lines(tr, spec, session, zone, lang)
-        )
+        text = block
     elif row.kind in EVALUATION_KINDS:
         closes = (row.expires_at or row.due_at).astimezone(spec.zone)
         key = (
@@ -92,12 +88,17 @@ def _message(
     elif row.kind == "plan_invite":
         text = tr.t("plan.invitation", title=title)
         buttons = [[Button(tr.plain("plan.button_write"), PlanNew(workshop.id).pack())]]
-    elif row.kind == "feedback":
-        session = next((s for s in spec.agenda if s.id == row.payload.get("session")), None)
+    elif row.kind in ("feedback", "feedback_day"):
+        # A day's prompt asks for its first session; each rating brings the next one.
+        ids = row.payload.get("sessions") or [row.payload.get("session")]
+        session = next((s for s in spec.agenda if s.id in ids), None)
         if session is None:
             return None
         text = tr.t("feedback.ask", title=session.title.get(lang))
-        buttons = rating_buttons(workshop.id, session.id)
+        if row.kind == "feedback_day" and len(ids) > 1:
+            text = tr.t("feedback.ask_day", count=len(ids)) + "\n\n" + text
+        skip = tr.plain("button.skip") if len(ids) > 1 else None
+        buttons = rating_buttons(workshop.id, session.id, skip)
     else:
         return None
     return OutMessage(
@@ -106,6 +107,26 @@ def _message(
         participant_id=recipient.participant_id,
         buttons=keyboard_json(buttons),
     )
+
+
+def _block_reminder(
+    tr: Translator, spec: WorkshopFile, row: ScheduledRow, zone: str | None, lang: str
+) -> str | None:
+    """Write the reminder of a block of sessions: each one, then the place and link once."""
+    # Rows stored by 0.4 name one session, without the link flag.
+    ids = row.payload.get("sessions") or [row.payload.get("session")]
+    sessions = [s for s in spec.agenda if s.id in ids]
+    if not sessions:
+        return None
+    lines = [tr.t("reminder.session", minutes=spec.reminders.session_minutes_before)]
+    lines += [session_lines(tr, spec, s, zone, lang, place=False, link=False) for s in sessions]
+    first = sessions[0]
+    if first.place is not None:
+        lines.append(tr.t("agenda.place", place=first.place.get(lang)))
+    url = first.online_link or spec.online_link
+    if url and row.payload.get("link", True):
+        lines.append(tr.t("agenda.link", link=str(url)))
+    return "\n".join(lines)
 
 
 async def waits_for_morning(svc: Services, row: ScheduledRow, now: datetime) -> bool:

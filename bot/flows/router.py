@@ -85,6 +85,9 @@ async def _nudge(ctx: Ctx) -> list[Event]:
     """Point someone who typed out of turn back to where they are."""
     current = await current_workshop(ctx)
     if current.participant is not None and current.workshop is not None:
+        if not current.participant.profile_done:
+            # Also where a profile begun before 0.5 waits in a retired dialog state.
+            return await profile.ask_next_profile_step(ctx, current.participant, current.workshop)
         spec = workshop_file(current.workshop)
         response = await ctx.svc.store.find_response(current.participant.id, spec.dgca)
         if response is not None and not response.submitted:

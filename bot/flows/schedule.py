@@ -30,6 +30,11 @@ def plan(
         # morning comes too late (a reminder for a session at 08:00) is not sent at all.
         if item.expires_at is not None and due >= item.expires_at:
             continue
+        if due != item.due_at:
+            # Kept so that a re-import does not send again what an older release sent at
+            # night (storage/schedule_diff.py).
+            payload = {**item.payload, "night": item.due_at.isoformat()}
+            item = dataclasses.replace(item, payload=payload)
         planned.append(dataclasses.replace(item, due_at=due))
     return planned
 
@@ -61,32 +66,83 @@ def _occasions(
                 )
             )
     if r.session_minutes_before:
-        for session in sessions:
-            start, _ = session_times(spec, session)
-            due = start - timedelta(minutes=r.session_minutes_before)
-            items.append(
-                ScheduledItem(
-                    f"session:{session.id}", "session", due, start, {"session": session.id}
-                )
-            )
+        items.extend(_session_reminders(spec, sessions))
     if spec.session_feedback:
-        for session in sessions:
-            _, end = session_times(spec, session)
-            items.append(
-                ScheduledItem(
-                    f"feedback:{session.id}",
-                    "feedback",
-                    end,
-                    end + FEEDBACK_USEFUL,
-                    {"session": session.id},
-                )
-            )
+        items.extend(_rating_prompts(spec, sessions))
     if spec.dgca_window is not None:
         closes = spec.local(spec.dgca_window.closes)
         items.append(ScheduledItem("report:dgca", "report_dgca", closes, None, {}))
     if has_evaluation:
         items.extend(_evaluation_items(spec, sessions, opened_at))
     items.extend(_follow_up_items(spec, sessions))
+    return items
+
+
+def session_blocks(spec: WorkshopFile, sessions: list[AgendaSession]) -> list[list[AgendaSession]]:
+    """Group the sessions that follow each other in the same place and link, day by day."""
+    gap = timedelta(minutes=spec.reminders.block_gap_minutes)
+    blocks: list[list[AgendaSession]] = []
+    for session in sorted(sessions, key=lambda s: s.start):
+        last = blocks[-1][-1] if blocks else None
+        if (
+            last is not None
+            and last.start.date() == session.start.date()
+            and session.start - last.end <= gap
+            and (last.place, last.online_link) == (session.place, session.online_link)
+        ):
+            blocks[-1].append(session)
+        else:
+            blocks.append([session])
+    return blocks
+
+
+def _session_reminders(spec: WorkshopFile, sessions: list[AgendaSession]) -> list[ScheduledItem]:
+    """Plan one reminder per block of sessions; the meeting link goes once a day."""
+    items = []
+    linked_days: set[date] = set()
+    for block in session_blocks(spec, sessions):
+        first = block[0]
+        start, _ = session_times(spec, first)
+        due = start - timedelta(minutes=spec.reminders.session_minutes_before)
+        day = first.start.date()
+        link = bool(first.online_link or spec.online_link) and day not in linked_days
+        if link:
+            linked_days.add(day)
+        payload = {"sessions": [s.id for s in block], "link": link}
+        items.append(ScheduledItem(f"session:{first.id}", "session", due, start, payload))
+    return items
+
+
+def _rating_prompts(spec: WorkshopFile, sessions: list[AgendaSession]) -> list[ScheduledItem]:
+    """Plan the requests to rate sessions: after each one, or once after the day's last."""
+    rated = [s for s in sessions if s.rated]
+    if spec.reminders.ratings == "each":
+        items = []
+        for session in rated:
+            _, end = session_times(spec, session)
+            payload = {"session": session.id}
+            items.append(
+                ScheduledItem(
+                    f"feedback:{session.id}", "feedback", end, end + FEEDBACK_USEFUL, payload
+                )
+            )
+        return items
+    days: dict[date, list[AgendaSession]] = {}
+    for session in rated:
+        days.setdefault(session.start.date(), []).append(session)
+    items = []
+    for day, of_day in sorted(days.items()):
+        last_end = max(spec.local(s.end) for s in sessions if s.start.date() == day)
+        asked = {"sessions": [s.id for s in of_day]}
+        items.append(
+            ScheduledItem(
+                f"feedback_day:{day.isoformat()}",
+                "feedback_day",
+                last_end,
+                last_end + FEEDBACK_USEFUL,
+                asked,
+            )
+        )
     return items
 
 

@@ -317,19 +317,42 @@ async def agenda(world: World) -> None:
 
             await world.crowd(curious, look, step=TYPING_STEP, label="looked at the agenda")
         await world.advance_to(end)
+        # Ratings are asked after each session or once the day is over (one message that
+        # moves from session to session): rate whatever is asked now, in agenda order.
+        for asked in sessions[: i + 1]:
+            if asked.rated:
+                await _rate_or_skip(world, joined, asked.id)
 
-        def wants(player: Player, session_id: str = session.id) -> bool:
-            person = _person(player)
-            return bool(
-                person.rng("rates", session_id).random() < person.rating_share
-                and player.find(RateSession, field_is("session", session_id))
-            )
 
-        async def rate(player: Player, session_id: str = session.id) -> None:
-            await _rate(player, session_id)
+def _asks(player: Player, session_id: str) -> bool:
+    return (
+        player.find(RateSession, lambda cb: cb.session == session_id and cb.rating > 0) is not None
+    )
 
-        raters = [p for p in joined if wants(p)]
-        await world.crowd(raters, rate, step=RATING_STEP, label=f"rated «{session.id}»")
+
+async def _rate_or_skip(world: World, joined: list[Player], session_id: str) -> None:
+    """Let those asked about a session rate it (if they want) or skip it (if they can)."""
+    asked = [p for p in joined if _asks(p, session_id)]
+
+    def wants(player: Player) -> bool:
+        return _person(player).rng("rates", session_id).random() < _person(player).rating_share
+
+    async def rate(player: Player) -> None:
+        await _rate(player, session_id)
+
+    async def skip(player: Player) -> None:
+        await player.tap(RateSession, lambda cb: cb.session == session_id and cb.rating == 0)
+
+    skippers = [
+        p
+        for p in asked
+        if not wants(p)
+        and p.find(RateSession, lambda cb: cb.session == session_id and cb.rating == 0)
+    ]
+    await world.crowd(
+        [p for p in asked if wants(p)], rate, step=RATING_STEP, label=f"rated «{session_id}»"
+    )
+    await world.crowd(skippers, skip, step=RATING_STEP, label=f"skipped «{session_id}»")
 
 
 async def _rate(player: Player, session_id: str) -> None:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -95,6 +96,11 @@ class Summary:
     broadcast_delivered: int = 0
     bot_messages: int = 0
     bot_edits: int = 0
+    # Per workshop day: the most messages one participant got, and the median; first those
+    # the bot sent on its own (no action of the person in the minute before), then all.
+    messages_per_day: dict[str, list[int]] = field(default_factory=dict)
+    # Messages that reached a participant in the workshop's quiet hours (goal: none).
+    night_messages: int = 0
     files_sent: int = 0
     files_written: int = 0
     bytes_written: int = 0
@@ -133,6 +139,10 @@ class Summary:
             ("broadcast", f"{self.broadcast_delivered} delivered"),
             ("messages sent by the bot", f"{self.bot_messages} (and {self.bot_edits} edits), "
              f"{self.files_sent} of them files"),
+            ("per participant and day", "; ".join(
+                f"{day}: unasked at most {most} (median {median}), all at most {top} ({mid})"
+                for day, (most, median, top, mid) in self.messages_per_day.items()
+            ) + f"; {self.night_messages} at night"),
             (f"written to {out}/", f"{self.transcripts} transcripts, {self.files_written} files "
              f"({self.bytes_written / 1e6:.1f} MB), summary.md, bot.log"),
             ("simulated time", f"{self.simulated_from} to {self.simulated_to}"),
@@ -439,7 +449,44 @@ async def _figures(world: World, summary: Summary) -> None:
     )
     summary.bot_messages = world.recorder.sent
     summary.bot_edits = world.recorder.edited
+    _count_per_day(world, summary)
     summary.files_sent = len(world.recorder.files)
+
+
+def _count_per_day(world: World, summary: Summary) -> None:
+    """Count what each participant received on each workshop day, and at night."""
+    spec = world.spec
+    people = {p.id for p in world.players}
+    last_action: dict[int, datetime] = {}
+    sends: list[tuple[int, datetime, bool]] = []
+    for e in world.recorder.entries:
+        if e.chat_id not in people:
+            continue
+        if not e.by_bot:
+            last_action[e.chat_id] = e.at
+        elif e.action == "send":
+            acted = last_action.get(e.chat_id)
+            asked = acted is not None and e.at - acted <= timedelta(minutes=1)
+            sends.append((e.chat_id, e.at, asked))
+    summary.night_messages = sum(1 for _, at, asked in sends if not asked and spec.is_quiet(at))
+    day = spec.start_date
+    while day <= spec.end_date:
+        of_day = [
+            (chat, asked) for chat, at, asked in sends if at.astimezone(spec.zone).date() == day
+        ]
+        unasked = collections.Counter(chat for chat, asked in of_day if not asked)
+        every = collections.Counter(chat for chat, _ in of_day)
+        few = sorted(unasked.get(p, 0) for p in people)
+        all_ = sorted(every.get(p, 0) for p in people)
+        if few:
+            middle = len(few) // 2
+            summary.messages_per_day[day.isoformat()] = [
+                few[-1],
+                few[middle],
+                all_[-1],
+                all_[middle],
+            ]
+        day += timedelta(days=1)
 
 
 async def _write(world: World | None, summary: Summary, out: Path) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.content import ContentError, load_workshop_file
+from bot.flows import checkins
 from bot.flows.common import workshop_file
 from tests.e2e.harness import COCHABAMBA, Harness
 from tests.e2e.test_reminders import finish_dgca, la_paz, two_participants
@@ -82,3 +83,23 @@ def test_quiet_hours_move_a_moment_to_the_next_morning() -> None:
     assert spec.daytime(la_paz(25, 8)) == la_paz(25, 8)
     assert spec.daytime(la_paz(25, 20, 59)) == la_paz(25, 20, 59)
     assert spec.is_quiet(la_paz(25, 21)) and not spec.is_quiet(la_paz(25, 20, 59))
+
+
+def test_an_unquoted_time_is_refused_in_plain_words(tmp_path) -> None:
+    text = COCHABAMBA.read_text(encoding="utf-8")
+    path = tmp_path / "unquoted.yaml"
+    # YAML reads an unquoted 21:00 as the number 1260 (minutes): refused, not misread.
+    path.write_text(text + "\nquiet_hours: {start: 21:00, end: '08:00'}\n", encoding="utf-8")
+    with pytest.raises(ContentError) as caught:
+        load_workshop_file(path)
+    assert "quiet_hours.start" in str(caught.value) and "quotes" in str(caught.value)
+
+
+def test_follow_up_honours_a_workshops_own_quiet_hours(tmp_path) -> None:
+    text = COCHABAMBA.read_text(encoding="utf-8")
+    path = tmp_path / "early.yaml"
+    path.write_text(text + "\nquiet_hours: {start: '19:00', end: '07:00'}\n", encoding="utf-8")
+    spec = load_workshop_file(path)
+    # Check-ins and digests go between send_time and 20:00, but never in the quiet hours.
+    assert checkins.daytime(spec, la_paz(30, 18, 59))
+    assert not checkins.daytime(spec, la_paz(30, 19, 30))

@@ -104,9 +104,18 @@ async def test_agenda_digest_and_session_reminders(bot: Harness) -> None:
     assert "29 nov" not in digest.split("\n", 1)[1]
     await bot.at(la_paz(28, 8, 15))
     reminder = ana.last.text or ""
+    # The morning's three sessions in the main hall share one reminder, with the link.
     assert "Empieza en 15 minutos" in reminder and "Registro y palabras de bienvenida" in reminder
-    assert "Salón principal" in reminder and "meet.example.org" in reminder
+    assert "Los ODS y el papel" in reminder and "Innovación y gobierno digital" in reminder
+    assert reminder.count("Salón principal") == 1 and "meet.example.org" in reminder
     assert await bot.tick() == 0
+    # The afternoon's block gets its own reminder; the link was already sent today.
+    await bot.at(la_paz(28, 13, 45))
+    afternoon = ana.last.text or ""
+    assert "Resultados de la autoevaluación DGCA" in afternoon and "Casos de servicios" in afternoon
+    assert "meet.example.org" not in afternoon
+    day = [t for t in texts(ana) if "Empieza en 15 minutos" in t]
+    assert len(day) == 2
 
 
 async def test_missed_reminders_are_sent_once_if_useful_else_skipped(bot: Harness) -> None:
@@ -115,12 +124,12 @@ async def test_missed_reminders_are_sent_once_if_useful_else_skipped(bot: Harnes
     await bot.at(la_paz(28, 8, 20))
     welcome = [t for t in texts(ana) if "Registro y palabras" in t and "15 minutos" in t]
     assert len(welcome) == 1
-    # Down again past 08:45 and 09:00: the 09:00 session's reminder is useless now.
-    await bot.at(la_paz(28, 9, 5))
-    assert not any("Los ODS y el papel" in t and "15 minutos" in t for t in texts(ana))
+    # Down again from before 13:45 past 14:00: the afternoon's reminder is useless now.
+    await bot.at(la_paz(28, 14, 5))
+    assert not any("Resultados de la autoevaluación" in t and "15 minutos" in t for t in texts(ana))
     statuses = {r.key: r.status for r in await bot.services.store.schedule_of(workshop_id)}
     assert statuses["session:welcome"] == "done"
-    assert statuses["session:sdgs"] == "skipped"
+    assert statuses["session:dgca_results"] == "skipped"
     assert statuses["digest:2023-11-28"] == "skipped"  # missed and past: not sent late
 
 
@@ -150,8 +159,8 @@ async def test_agenda_change_reschedules_and_tells_participants(
     moved = tmp_path / "moved.yaml"
     moved.write_text(
         COCHABAMBA.read_text("utf-8").replace(
-            "start: 2023-11-28T09:00\n    end: 2023-11-28T10:30",
-            "start: 2023-11-28T09:15\n    end: 2023-11-28T10:40",
+            "start: 2023-11-28T14:00\n    end: 2023-11-28T15:30",
+            "start: 2023-11-28T14:30\n    end: 2023-11-28T15:40",
         ),
         "utf-8",
     )
@@ -159,14 +168,14 @@ async def test_agenda_change_reschedules_and_tells_participants(
     await bot.flush()
     after = {r.key: r for r in await bot.services.store.schedule_of(workshop_id)}
     changed = [k for k in after if after[k].due_at != before[k].due_at]
-    assert sorted(changed) == ["feedback:sdgs", "session:sdgs"]
+    assert sorted(changed) == ["session:dgca_results"]
     assert after["session:welcome"].id == before["session:welcome"].id
     notice = next(t for t in texts(ana) if "Cambio en la agenda" in t)
-    assert "09:15–10:40" in notice and "antes: martes 28 nov, 09:00–10:30" in notice
-    await bot.at(la_paz(28, 8, 45))
-    assert not any("Los ODS" in t and "15 minutos" in t for t in texts(ana))
-    await bot.at(la_paz(28, 9, 0))
-    assert sum("Los ODS" in t and "15 minutos" in t for t in texts(ana)) == 1
+    assert "14:30–15:40" in notice and "antes: martes 28 nov, 14:00–15:30" in notice
+    await bot.at(la_paz(28, 13, 45))
+    assert not any("Resultados de la" in t and "15 minutos" in t for t in texts(ana))
+    await bot.at(la_paz(28, 14, 15))
+    assert sum("Resultados de la" in t and "15 minutos" in t for t in texts(ana)) == 1
     # Importing the same file again changes nothing and tells nobody.
     count = len(ana.messages)
     await bot.import_workshop(moved)

@@ -98,22 +98,36 @@ async def test_organizer_opens_the_evaluation_early(bot: Harness) -> None:
 
 async def test_session_rating_and_comment(bot: Harness) -> None:
     _, (ana,), workshop_id = await group(bot, 1)
-    await bot.at(la_paz(28, 9, 0))  # the welcome session ended
+    await bot.at(la_paz(28, 9, 0))  # the welcome words ended: they are not rated
+    assert not any("¿Cómo calificaría" in (m.text or "") for m in ana.messages)
+    await bot.at(la_paz(28, 17, 0))  # the day's last session ended: one message for the day
     ask = next(m for m in ana.messages if "¿Cómo calificaría la sesión" in (m.text or ""))
-    assert ana.buttons(ask) == ["1", "2", "3", "4", "5"]
+    assert "las 4 sesiones de hoy" in (ask.text or "") and "Los ODS" in (ask.text or "")
+    assert ana.buttons(ask) == ["1", "2", "3", "4", "5", "Omitir ›"]
     await bot.tap(ana, "4", message=ask)
-    assert "con 4 de 5" in (bot.double.message(ask.chat_id, ask.message_id).text or "")
-    await bot.tap(ana, "💬 Añadir un comentario")
-    await bot.send(ana, "Muy clara la bienvenida")
+    edited = bot.double.message(ask.chat_id, ask.message_id)
+    # The same message thanks, then asks about the next session.
+    assert "con 4 de 5" in (edited.text or "") and "Innovación y gobierno" in (edited.text or "")
+    assert ana.buttons(edited) == ["1", "2", "3", "4", "5", "Omitir ›", "💬 Añadir un comentario"]
+    await bot.tap(ana, "💬 Añadir un comentario", message=edited)
+    await bot.send(ana, "Muy clara la presentación")
     assert "Gracias por su comentario" in (ana.last.text or "")
     ratings = await bot.services.store.session_ratings(workshop_id)
     assert [(r.session_id, r.rating, r.comment) for r in ratings] == [
-        ("welcome", 4, "Muy clara la bienvenida")
+        ("sdgs", 4, "Muy clara la presentación")
     ]
-    await ana.tap_data(RateSession(workshop_id, "welcome", 9).pack(), message=ask)
+    await ana.tap_data(RateSession(workshop_id, "sdgs", 9).pack(), message=ask)
     await ana.tap_data(RateSession(workshop_id, "nosuch", 3).pack(), message=ask)
     await bot.settle()
     assert len(await bot.services.store.session_ratings(workshop_id)) == 1
+    # Skipping moves on without a rating; after the last session, a thank-you.
+    await bot.tap(ana, "Omitir ›", message=edited)  # Innovación
+    await bot.tap(ana, "5", message=edited)  # Resultados de la autoevaluación
+    await bot.tap(ana, "Omitir ›", message=edited)  # Casos de servicios, the day's last
+    final = bot.double.message(ask.chat_id, ask.message_id)
+    assert "Gracias por calificar las sesiones de hoy" in (final.text or "")
+    ratings = await bot.services.store.session_ratings(workshop_id)
+    assert sorted((r.session_id, r.rating) for r in ratings) == [("dgca_results", 5), ("sdgs", 4)]
 
 
 async def test_dgca_report_hides_small_groups_then_charts(bot: Harness) -> None:
