@@ -5,10 +5,12 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+# matplotlib is imported on the first drawing, not with this module: the data classes and
+# constants here are used on the event loop, where that import stalled it for half a second.
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Okabe–Ito, safe for colour-blind readers; one palette for every chart of the product.
 OKABE_ITO = {
@@ -43,6 +45,9 @@ class ProfileChart:
 
 def build_profile_figure(chart: ProfileChart) -> Figure:
     """Draw dimension scores on a 1–5 axis as horizontal bars, top to bottom."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0.30, 0.14, 0.62, 0.70))

@@ -10,16 +10,7 @@ import math
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from matplotlib.artist import Artist
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import to_rgb
-from matplotlib.figure import Figure
-from matplotlib.legend import Legend
-from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
-from matplotlib.transforms import blended_transform_factory, offset_copy
+from typing import TYPE_CHECKING
 
 from bot.charts import DPI, LABEL_WRAP, OKABE_ITO, PLAIN, WIDTH_IN, to_png
 
@@ -37,6 +28,15 @@ __all__ = [
     "steps_by_status_figure",
     "to_png",
 ]
+
+# matplotlib is imported where a chart is drawn, not with this module: flows build the data
+# classes below on the event loop, and importing matplotlib there stalled it for half a
+# second on the first report after a start (benchmarks/report.py).
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.legend import Legend
 
 Fmt = Callable[[float, int], str]
 Pct = Callable[[float], str]
@@ -117,6 +117,9 @@ class Distribution:
 
 
 def _new_figure() -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(WIDTH_IN, MIN_HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(fig)
     return fig
@@ -243,6 +246,8 @@ def _strip(ax: Axes, keep: tuple[str, ...] = ("bottom",)) -> None:
 
 def _contrast_text(colour: str) -> str:
     # Pick whichever of dark or white text has the higher WCAG contrast on the segment.
+    from matplotlib.colors import to_rgb
+
     def lum(rgb: tuple[float, float, float]) -> float:
         lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
         return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
@@ -330,6 +335,8 @@ def profile_vs_group_figure(
     no_data: str,
 ) -> Figure:
     """Draw one participant's dimension scores beside the group means as paired bars."""
+    from matplotlib.patches import Patch
+
     rows = list(zip(labels, own, group, strict=True))
     header = _header(frame)
     fig = _new_figure()
@@ -431,6 +438,9 @@ def diverging_figure(
     group_title: str | None = None,
 ) -> DivergingChart:
     """Draw agreement answers as diverging stacked bars, with N/A apart on the right."""
+    from matplotlib.patches import Patch
+    from matplotlib.transforms import blended_transform_factory
+
     k = len(scale_labels)
     colours = _scale_colours(k)
     for row in rows:
@@ -597,6 +607,8 @@ def majority(dist: Distribution) -> tuple[str, int] | None:
 
 def distribution_figure(frame: Frame, dist: Distribution, *, pct: Pct, n_label: str) -> Figure:
     """Draw a categorical question as horizontal bars in scale order, with count and share."""
+    from matplotlib.ticker import MaxNLocator
+
     rows = list(zip(dist.labels, dist.counts, strict=True))
     total = sum(dist.counts)
     header = _header(frame, dist.question)
@@ -651,6 +663,9 @@ def steps_by_status_figure(
     axis_label: str,
 ) -> Figure:
     """Draw each institution's action-plan steps as one bar stacked by status."""
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
+
     if len(statuses) > len(STATUS_COLOURS):
         raise ValueError(f"at most {len(STATUS_COLOURS)} statuses, got {len(statuses)}")
     rows = list(zip(institutions, counts, strict=True))
@@ -731,6 +746,9 @@ def monthly_figure(
     frame: Frame, months: list[str], values: list[int], *, axis_label: str
 ) -> Figure:
     """Draw a count per month as vertical bars with the value above each."""
+    from matplotlib.ticker import MaxNLocator
+    from matplotlib.transforms import offset_copy
+
     rows = list(zip(months, values, strict=True))
     header = _header(frame)
     fig = _new_figure()
