@@ -4,18 +4,19 @@ Benchmark mode::
 
     .venv/bin/python -m benchmarks.report                     # 1,000 participants, 5 runs
     .venv/bin/python -m benchmarks.report --participants 1000 --runs 3 --tracemalloc
-    .venv/bin/python -m benchmarks.report --reuse-simulation   # simulate once, copy per run
+    .venv/bin/python -m benchmarks.report --simulate-each-run  # a new simulation per run
+    .venv/bin/python -m benchmarks.report --quick              # smoke test: 30, 1 run
 
-Each run gets a fresh temporary SQLite database, simulates a workshop
-(`benchmarks.simulate.simulate_workshop`), then builds the full organizer report the way the
-bot does: the flows `dgca_report`, `evaluation_report`, `status_report` and
-`export_events(..., "xlsx")` run on the event loop (queries and aggregation), then every
-`SendPhoto.render` and `SendDocument.build` runs with `asyncio.to_thread`, one after the
-other, as `handlers.common.Responder` does. Sending to Telegram is left out.
+The workshop is simulated once (`benchmarks.simulate.simulate_workshop`) and every run gets
+a fresh copy of that database and a fresh worker process, then builds the full organizer
+report the way the bot does: each of the flows `dgca_report`, `evaluation_report`,
+`status_report` and `export_events(..., "xlsx")` runs on the event loop (queries and
+aggregation) and is followed by its files made as `bot.output.Responder` makes them
+(`render_event`): charts on the Responder's chart thread, workbooks in the worker process.
+Sending to Telegram is left out.
 
-Simulating goes through the `Store` one transaction per answer, as the bot writes them, so
-it takes about a minute for 1,000 participants (it is not part of the measured report);
-`--reuse-simulation` simulates once and gives every run a fresh copy of that database.
+Simulating goes through the `Store` one transaction per answer, as the bot writes them
+(about 10 s for 1,000 participants here; not part of the measured report).
 
 Figures per run, and the median over runs:
 
@@ -25,12 +26,16 @@ Figures per run, and the median over runs:
   allocations during the report (tracing slows everything down, so times are then inflated);
 * event-loop stalls: a heartbeat task on the same loop sleeps 5 ms again and again and
   records how late it wakes; the worst and the 99th percentile lateness during the report,
-  and the phase (flow or rendered file) the worst one fell in. The goal is no stall over
-  100 ms.
+  and the phase (flow or rendered file) the worst one fell in.
 * the garbage collector's passes during the report: a pass holds the GIL whichever thread
   triggered it, so a long one stalls the loop even while the work is in a thread;
-* a blocking baseline: one chart rendered directly on the loop under the same heartbeat,
-  which shows that the probe sees a stall as long as the blocking call;
+* a blocking baseline, after the last run only: one chart rendered directly on the loop
+  under the same heartbeat, which shows that the probe sees a stall as long as the call;
+* the 1-minute load average when each run ended, beside each run's figures.
+
+The goals (issue "Exports in seconds", 1,000 participants): the XLSX in under 3 s, the full
+report in under 10 s, peak RSS of the bot's process under 150 MB (medians over the runs),
+and no event-loop stall of 50 ms or more in any run.
 * outside the report: one participant's `profile_event` (sent after each DGCA submission),
   which aggregates the whole group on the loop.
 
@@ -69,6 +74,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from benchmarks.simulate import FIRST_TELEGRAM_ID, simulate_workshop
 from bot.content import QuestionType, load_content
@@ -79,6 +85,7 @@ from bot.flows.events import Event, Send, SendDocument, SendPhoto
 from bot.flows.exports import export_events
 from bot.flows.reports import dgca_report, evaluation_report, status_report
 from bot.flows.schedule import EVALUATION_ID
+from bot.output import Responder
 from bot.services import Services
 from storage import Store, Workshop, open_store
 from tests.support import CONTENT_DIR, FakeClock, make_services
@@ -88,7 +95,12 @@ CLOCK_NOW = datetime(2023, 11, 29, 22, 0, tzinfo=UTC)
 SEED = 7
 HEARTBEAT_S = 0.005
 RSS_EVERY = 4  # heartbeat ticks between two RSS samples
-STALL_GOAL_MS = 100.0
+# The goals of issue "Exports in seconds", at 1,000 participants.
+STALL_GOAL_MS = 50.0  # in every run, not only the median
+REPORT_GOAL_S = 10.0
+XLSX_GOAL_S = 3.0
+RSS_GOAL_MB = 150.0
+QUICK_PARTICIPANTS = 30
 BENCH_PARTICIPANTS = 1000
 SAMPLE_PARTICIPANTS = 40
 MB = 1024 * 1024
@@ -104,6 +116,20 @@ def current_rss() -> int:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def worker_peak_rss(svc: Services) -> int:
+    """Return the peak RSS (VmHWM) of the bot's worker process, in bytes (0 if unknown)."""
+    processes = getattr(svc.process_pool, "_processes", None) or {}
+    peak = 0
+    for pid in processes:
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii") as f:
+                line = next(x for x in f if x.startswith("VmHWM:"))
+            peak = max(peak, int(line.split()[1]) * 1024)
+        except (OSError, StopIteration, ValueError):
+            pass
+    return peak
 
 
 def max_rss() -> int:
@@ -243,6 +269,9 @@ class RunResult:
     gc_longest_ms: float
     gc_longest_generation: int
     gc_total_ms: float
+    xlsx_s: float = 0.0
+    load: float = 0.0  # the 1-minute load average when the run ended
+    worker_peak_mb: float = 0.0
 
     @property
     def flows_s(self) -> float:
@@ -266,6 +295,9 @@ class Report:
     events: list[Event] = field(default_factory=list)
     names: list[str] = field(default_factory=list)  # a file name per event ("" for texts)
     phases: list[Phase] = field(default_factory=list)
+    photos: int = 0
+    documents: int = 0
+    first_photo: tuple[SendPhoto, str] | None = None
 
 
 FlowCall = Callable[[], Awaitable[list[Event]]]
@@ -312,32 +344,56 @@ def _names(svc: Services, workshop: Workshop, flow: str, events: list[Event]) ->
 
 
 async def build_report(
-    svc: Services, workshop: Workshop, *, keep: Callable[[str, bytes], None] | None = None
+    svc: Services,
+    workshop: Workshop,
+    *,
+    keep: Callable[[str, bytes], None] | None = None,
+    retain: bool = True,
 ) -> Report:
-    """Run the four organizer flows, then render every file off the loop, in order."""
+    """Run the four organizer flows, each followed by rendering its files off the loop.
+
+    As in the bot, where each is one tap of the organizer: the Responder renders a flow's
+    events before the next update. With `retain` off, the events are dropped once rendered
+    (as the Responder drops them), so they do not inflate the memory figures.
+    """
     lang = svc.i18n.pick(workshop.language)
     report = Report()
-    for name, call in _flows(svc, workshop, lang):
+    for flow, call in _flows(svc, workshop, lang):
         start = time.perf_counter()
         events = await call()
-        report.phases.append(Phase(name, "flow", start, time.perf_counter()))
-        report.events += events
-        report.names += _names(svc, workshop, name, events)
-    for event, name in zip(report.events, report.names, strict=True):
-        if isinstance(event, SendPhoto):
-            work = event.render
-        elif isinstance(event, SendDocument):
-            work = event.build
-        else:
-            continue
-        start = time.perf_counter()
-        # As the Responder does: heavy files in the worker process, charts in a thread.
-        heavy = isinstance(event, SendDocument) and event.separate_process
-        data = await svc.build(work, separate_process=heavy)
-        report.phases.append(Phase(name, "render", start, time.perf_counter()))
-        if keep is not None:
-            keep(name, data)
+        report.phases.append(Phase(flow, "flow", start, time.perf_counter()))
+        names = _names(svc, workshop, flow, events)
+        if retain:
+            report.events += events
+            report.names += names
+        for event, name in zip(events, names, strict=True):
+            if not isinstance(event, SendPhoto | SendDocument):
+                continue
+            if isinstance(event, SendPhoto):
+                report.photos += 1
+                report.first_photo = report.first_photo or (event, name)
+            else:
+                report.documents += 1
+            start = time.perf_counter()
+            data = await render_event(svc, event)
+            report.phases.append(Phase(name, "render", start, time.perf_counter()))
+            if keep is not None:
+                keep(name, data)
+        del events
     return report
+
+
+async def render_event(svc: Services, event: SendPhoto | SendDocument) -> bytes:
+    """Draw a chart or build a file exactly as `bot.output.Responder` does before sending."""
+    if isinstance(event, SendPhoto):
+        # Ready for charts drawn in the worker process, should SendPhoto get the flag that
+        # SendDocument has (and the Responder honour it): see benchmarks/README.md.
+        if getattr(event, "separate_process", False) and svc.process_pool is not None:
+            return await svc.build(event.render, separate_process=True)
+        # The Responder's own chart thread, and its collection after each chart.
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(Responder._charts, Responder._draw, event.render)
+    return await svc.build(event.build, separate_process=event.separate_process)
 
 
 # ---------------------------------------------------------------- benchmark mode
@@ -384,6 +440,8 @@ async def _measure(
     index: int, args: argparse.Namespace, svc: Services, workshop: Workshop, simulate_s: float
 ) -> RunResult:
     gc.collect()
+    # As bot.app's post_init does once everything long-lived is loaded.
+    gc.freeze()
     rss_before = current_rss()
     sizes: list[int] = []
     if args.tracemalloc:
@@ -392,9 +450,12 @@ async def _measure(
         async with Heartbeat() as beat:
             start = time.perf_counter()
             report = await build_report(
-                svc, workshop, keep=lambda _n, data: sizes.append(len(data))
+                svc, workshop, keep=lambda _n, data: sizes.append(len(data)), retain=False
             )
             end = time.perf_counter()
+    gc.unfreeze()
+    load = os.getloadavg()[0]
+    worker_mb = _mb(worker_peak_rss(svc))
     traced = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
     if args.tracemalloc:
         tracemalloc.stop()
@@ -418,13 +479,16 @@ async def _measure(
 
     # The baseline: the same probe, and one chart drawn right on the loop (what the
     # Responder avoids with asyncio.to_thread).
-    photo = next(
-        (e, n) for e, n in zip(report.events, report.names, strict=True) if isinstance(e, SendPhoto)
-    )
+    # Only after the last run: it loads matplotlib into this process, which would then count
+    # in the memory of the runs after it.
+    photo = report.first_photo
+    assert photo is not None
+    block_ms = 0.0
     async with Heartbeat() as baseline:
-        block_start = time.perf_counter()
-        photo[0].render()
-        block_ms = (time.perf_counter() - block_start) * 1000
+        if index == args.runs:
+            block_start = time.perf_counter()
+            photo[0].render()
+            block_ms = (time.perf_counter() - block_start) * 1000
         await asyncio.sleep(HEARTBEAT_S * 2)
 
     # Not part of the organizer report: what one participant's DGCA submission costs the
@@ -456,8 +520,11 @@ async def _measure(
         rss_peak_report_mb=_mb(max(beat.rss_peak, current_rss())),
         maxrss_mb=_mb(max_rss()),
         traced_peak_mb=_mb(traced) if traced is not None else None,
-        photos=sum(isinstance(e, SendPhoto) for e in report.events),
-        documents=sum(isinstance(e, SendDocument) for e in report.events),
+        photos=report.photos,
+        documents=report.documents,
+        xlsx_s=sum(p.seconds for p in report.phases if p.name.endswith(".xlsx")),
+        load=load,
+        worker_peak_mb=worker_mb,
         output_mb=_mb(sum(sizes)),
         baseline_block_ms=block_ms,
         baseline_stall_ms=baseline.worst()[1] * 1000,
@@ -494,10 +561,11 @@ def machine_info() -> list[str]:
             return "?"
 
     return [
-        f"machine: {cpu}, {os.cpu_count()} CPUs ({usable} usable){mem}{load}",
+        f"Machine: python {platform.python_version()}, {cpu}, {os.cpu_count()} CPUs"
+        f" ({usable} usable){mem}{load}",
         f"system: {platform.platform()}",
         f"python {platform.python_version()} ({platform.python_implementation()}),"
-        f" matplotlib {version('matplotlib')}, openpyxl {version('openpyxl')},"
+        f" matplotlib {version('matplotlib')}, xlsxwriter {version('xlsxwriter')},"
         f" aiosqlite {version('aiosqlite')}, SQLite {sqlite3.sqlite_version},"
         f" switch interval {sys.getswitchinterval() * 1000:.0f} ms",
     ]
@@ -507,12 +575,13 @@ def describe_run(r: RunResult) -> list[str]:
     slow_flow, slow_render = r.slowest("flow"), r.slowest("render")
     flows = ", ".join(f"{p.name} {p.seconds * 1000:.0f}" for p in r.phases if p.kind == "flow")
     traced = f", traced Python peak {r.traced_peak_mb:.1f} MB" if r.traced_peak_mb else ""
-    verdict = "OK" if r.stall_worst_ms <= STALL_GOAL_MS else "OVER THE GOAL"
+    verdict = "OK" if r.stall_worst_ms < STALL_GOAL_MS else "OVER THE GOAL"
     return [
-        f"run {r.index}: {r.participants} participants, simulated in {r.simulate_s:.1f} s",
+        f"run {r.index}: {r.participants} participants, simulated in {r.simulate_s:.1f} s,"
+        f" load average {r.load:.2f} at the end",
         f"  report {r.total_s:.2f} s = flows on the loop {r.flows_s:.2f} s"
-        f" + rendering in threads {r.render_s:.2f} s"
-        f" ({r.photos} charts, {r.documents} files, {r.output_mb:.1f} MB)",
+        f" + rendering off the loop {r.render_s:.2f} s"
+        f" ({r.photos} charts, {r.documents} files, {r.output_mb:.1f} MB); XLSX {r.xlsx_s:.2f} s",
         f"  flows (ms): {flows}",
         f"  slowest file: {slow_render.name} {slow_render.seconds * 1000:.0f} ms;"
         f" slowest flow: {slow_flow.name} {slow_flow.seconds * 1000:.0f} ms",
@@ -523,22 +592,30 @@ def describe_run(r: RunResult) -> list[str]:
         f"  garbage collector: {r.gc_passes} passes ({r.gc_full} full), {r.gc_total_ms:.0f} ms"
         f" in all, longest {r.gc_longest_ms:.0f} ms (generation {r.gc_longest_generation})",
         f"  memory: RSS {r.rss_before_mb:.0f} MB before, {r.rss_peak_report_mb:.0f} MB peak"
-        f" during the report; ru_maxrss {r.maxrss_mb:.0f} MB{traced}",
-        f"  baseline: {r.baseline_chart} rendered on the loop blocked it"
-        f" {r.baseline_block_ms:.0f} ms; the probe saw a {r.baseline_stall_ms:.0f} ms stall",
+        f" during the report; ru_maxrss {r.maxrss_mb:.0f} MB{traced};"
+        f" worker process peak {r.worker_peak_mb:.0f} MB",
+        (
+            f"  baseline: {r.baseline_chart} rendered on the loop blocked it"
+            f" {r.baseline_block_ms:.0f} ms; the probe saw a {r.baseline_stall_ms:.0f} ms stall"
+            if r.baseline_block_ms
+            else "  baseline: drawn after the last run only"
+        ),
         f"  participant flow (not in the report): profile_event took {r.profile_ms:.0f} ms,"
         f" worst loop stall {r.profile_stall_ms:.1f} ms",
     ]
 
 
 def describe_medians(results: list[RunResult]) -> list[str]:
+    """Summarize the runs: medians, then each goal with every run and its load average."""
+
     def med(get: Callable[[RunResult], float]) -> float:
         return statistics.median(get(r) for r in results)
 
     rows: list[tuple[str, float, str]] = [
         ("report wall time", med(lambda r: r.total_s), "s"),
         ("  flows on the loop", med(lambda r: r.flows_s), "s"),
-        ("  rendering in threads", med(lambda r: r.render_s), "s"),
+        ("  rendering off the loop", med(lambda r: r.render_s), "s"),
+        ("  XLSX (worker process)", med(lambda r: r.xlsx_s), "s"),
         ("worst loop stall", med(lambda r: r.stall_worst_ms), "ms"),
         ("p99 loop stall", med(lambda r: r.stall_p99_ms), "ms"),
         ("worst stall in flows", med(lambda r: r.flow_stall_ms), "ms"),
@@ -546,15 +623,16 @@ def describe_medians(results: list[RunResult]) -> list[str]:
         ("longest garbage-collector pass", med(lambda r: r.gc_longest_ms), "ms"),
         ("RSS peak during report", med(lambda r: r.rss_peak_report_mb), "MB"),
         ("ru_maxrss (process peak)", med(lambda r: r.maxrss_mb), "MB"),
-        ("baseline: chart on the loop", med(lambda r: r.baseline_block_ms), "ms"),
-        ("baseline: stall seen", med(lambda r: r.baseline_stall_ms), "ms"),
+        ("worker process peak RSS", med(lambda r: r.worker_peak_mb), "MB"),
+        ("baseline (last run): chart on the loop", results[-1].baseline_block_ms, "ms"),
+        ("baseline (last run): stall seen", results[-1].baseline_stall_ms, "ms"),
         ("participant profile_event", med(lambda r: r.profile_ms), "ms"),
         ("  its worst loop stall", med(lambda r: r.profile_stall_ms), "ms"),
         ("simulation", med(lambda r: r.simulate_s), "s"),
     ]
     traced = [r.traced_peak_mb for r in results if r.traced_peak_mb is not None]
     if traced:
-        rows.insert(9, ("traced Python peak", statistics.median(traced), "MB"))
+        rows.insert(11, ("traced Python peak", statistics.median(traced), "MB"))
     for name in [p.name for p in results[0].phases if p.kind == "flow"]:
         rows.append(
             (
@@ -570,12 +648,46 @@ def describe_medians(results: list[RunResult]) -> list[str]:
     for name, value, unit in rows:
         digits = 2 if unit == "s" else 1 if unit == "ms" else 0
         out.append(f"  {name.ljust(width)}  {value:>9.{digits}f} {unit}")
-    worst = max(r.stall_worst_ms for r in results)
-    verdict = "met" if worst <= STALL_GOAL_MS else "NOT met"
-    out.append(
-        f"goal (no loop stall over {STALL_GOAL_MS:.0f} ms): {verdict};"
-        f" worst over all runs {worst:.1f} ms"
+    out.append("goals (median; each run with the load average when it ended):")
+    out += goal_lines(
+        results,
+        [
+            ("XLSX", lambda r: r.xlsx_s, "s", XLSX_GOAL_S, False),
+            ("full report", lambda r: r.total_s, "s", REPORT_GOAL_S, False),
+            (
+                "peak RSS during the report",
+                lambda r: r.rss_peak_report_mb,
+                "MB",
+                RSS_GOAL_MB,
+                False,
+            ),
+            ("worst event-loop stall", lambda r: r.stall_worst_ms, "ms", STALL_GOAL_MS, True),
+        ],
     )
+    return out
+
+
+def goal_lines(
+    results: Sequence[Any], goals: Sequence[tuple[str, Any, str, float, bool]]
+) -> list[str]:
+    """One line per goal: the median, every run with its load, and met or not.
+
+    A goal marked `every` must hold in every run; the others are judged on the median.
+    """
+    out = []
+    for name, get, unit, limit, every in goals:
+        values = [get(r) for r in results]
+        digits = 2 if unit == "s" else 0 if unit == "MB" else 1
+        runs = ", ".join(
+            f"{v:.{digits}f} (load {r.load:.1f})" for v, r in zip(values, results, strict=True)
+        )
+        median = statistics.median(values)
+        met = all(v < limit for v in values) if every else median < limit
+        judged = "in every run" if every else "median"
+        out.append(
+            f"  {name}: {median:.{digits}f} {unit} [{runs}];"
+            f" goal < {limit:g} {unit} {judged}: {'met' if met else 'NOT met'}"
+        )
     return out
 
 
@@ -721,6 +833,7 @@ def _readme(args: argparse.Namespace, report: Report, profile: SendPhoto, local:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Read the command line; --quick and --samples change the defaults."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.report",
         description="Time the organizer report for a simulated workshop, or write samples.",
@@ -737,9 +850,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--reuse-simulation",
         action="store_true",
-        help="simulate once and give each run a fresh copy of that database",
+        default=True,
+        help="simulate once and give each run a fresh copy of that database (the default)",
+    )
+    parser.add_argument(
+        "--simulate-each-run",
+        dest="reuse_simulation",
+        action="store_false",
+        help="simulate the workshop anew in every run",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a smoke test: {QUICK_PARTICIPANTS} participants, 1 run",
     )
     args = parser.parse_args(argv)
+    if args.quick:
+        args.participants, args.runs = args.participants or QUICK_PARTICIPANTS, 1
     if args.participants is None:
         args.participants = SAMPLE_PARTICIPANTS if args.samples else BENCH_PARTICIPANTS
     if args.participants < 1 or args.runs < 1:
@@ -748,6 +875,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Run the benchmark or write the samples."""
     args = parse_args(argv)
     try:
         asyncio.run(samples(args) if args.samples else benchmark(args))

@@ -69,3 +69,29 @@ def test_memory_quick() -> None:
     row = re.search(rf"^\s+1\s+3\s+108\s+((?:{NUMBER}\s+){{6}}{NUMBER})$", out, re.M)
     assert row, out
     assert re.search(rf"Goal: peak RSS < 150 MB: {NUMBER} MB {VERDICT}$", out, re.M), out
+
+
+GOAL = (
+    rf"\[.*\(load {NUMBER}\).*\]; goal < {NUMBER} (?:s|MB|ms) (?:median|in every run): {VERDICT}$"
+)
+
+
+def test_report_quick() -> None:
+    out = run_quick("report")
+    assert re.search(r"^run 1: 30 participants, .* load average", out, re.M), out
+    for figure in ("XLSX", "full report", "peak RSS during the report", "worst event-loop stall"):
+        assert re.search(rf"^  {figure}: {NUMBER} (?:s|MB|ms) {GOAL}", out, re.M), out
+
+
+def test_progress_export_quick() -> None:
+    out = run_quick("progress_export")
+    assert re.search(r"^20 plans x 5 steps x 4 updates per step", out, re.M), out
+    assert re.search(rf"XLSX {NUMBER} s \({NUMBER} KB\)", out), out
+    for figure in ("XLSX", "dashboard and export", "peak RSS during the run"):
+        assert re.search(rf"^  {figure}: {NUMBER} (?:s|MB) {GOAL}", out, re.M), out
+
+
+def test_xlsx_writers_quick() -> None:
+    out = run_quick("xlsx_writers")
+    for writer in ("xlsxwriter constant_memory", "openpyxl write-only"):
+        assert re.search(rf"^  {writer}\s+1\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}", out, re.M), out
