@@ -7,9 +7,10 @@ the CSV holds the long format only. Cells typed by participants are never read a
 
 Workbooks are streamed with XlsxWriter in `constant_memory` mode: each row goes to a
 temporary file as soon as the next one starts, so a workbook of half a million cells takes
-seconds and a few megabytes instead of openpyxl's tens of seconds and a cell object per value
-(benchmarks/README.md compares the writers). Rows must therefore be written in order, and
-everything that depends on the data (column widths, the header's height) is computed first.
+about 3 s and a few megabytes, where openpyxl kept a cell object per value and took 10 s
+alone, 22-27 s beside the report's charts (benchmarks/README.md compares the writers). Rows
+must therefore be written in order, and everything that depends on the data (column widths,
+the header's height) is computed first.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from storage import Workshop
 if TYPE_CHECKING:
     from bot import export as ex
 else:
-    # openpyxl is loaded when the first export is built, not when the bot starts.
+    # XlsxWriter is loaded when the first export is built, not when the bot starts.
     ex = lazy_module("bot.export")
 
 
