@@ -27,7 +27,6 @@ from bot.flows import broadcast as broadcast_flow
 from bot.flows import checkins, progress, reminders, retention
 from bot.output import (
     Responder,
-    clear_buttons,
     edit_text,
     retry_seconds,
     send_file,
@@ -487,7 +486,10 @@ class BroadcastTracker:
             )
             self._last_edit.pop(broadcast_id, None)
             return
-        await self.show(broadcast_id, counts, final=done)
+        if done:
+            # Several sends finish together: the first hook to see none pending reported.
+            return
+        await self.show(broadcast_id, counts, final=False)
 
     async def show(self, broadcast_id: int, counts: dict[str, int], *, final: bool) -> None:
         """Edit the organizer's progress message (or send the final report)."""
@@ -502,7 +504,18 @@ class BroadcastTracker:
                 # the final report must not be lost to it.
                 await send_text(self.bot, chat_id, text, previews=True)
                 if message_id is not None:
-                    await clear_buttons(self.bot, chat_id, message_id)
+                    # The progress message shows the final count, not the last one it had.
+                    bar = await broadcast_flow.finished_bar(self.services, broadcast, counts)
+                    await edit_text(
+                        self.bot,
+                        chat_id,
+                        message_id,
+                        bar,
+                        None,
+                        retry=False,
+                        previews=True,
+                        resend=False,
+                    )
             else:
                 # Waiting out flood control here would hold up the outbox sender.
                 await edit_text(

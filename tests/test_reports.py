@@ -7,8 +7,17 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.content import Content
-from bot.flows.reports import dimension_stats, statement_stats, strongest_and_weakest
+from bot.flows.reports import (
+    StatementStat,
+    _formatters,
+    caption_for,
+    dimension_stats,
+    statement_stats,
+    strongest_and_weakest,
+)
+from bot.report_charts import Distribution, majority
 from storage import AnswerSet
+from tests.support import load_i18n
 
 NOW = datetime(2023, 11, 28, tzinfo=UTC)
 
@@ -58,3 +67,22 @@ def test_strongest_and_weakest_need_enough_answers(content: Content) -> None:
     best, worst = strongest_and_weakest(statement_stats(q, sets, "es"), minimum=3, k=2)
     assert [s.question_id for s in best] == ["lea_1", "lea_4"]
     assert [s.question_id for s in worst] == ["lea_2", "lea_3"]
+
+
+@pytest.mark.parametrize(
+    ("counts", "na", "expected"),
+    [
+        ([3, 1, 0], 0, "representa la mayoría de «P» (3 de 4, 75 %)"),
+        ([2, 2, 0], 0, "La respuesta más frecuente a «P» es <b>Muy bueno</b> (2 de 4, 50 %)"),
+        ([2, 1, 1], 1, "La respuesta más frecuente a «P» es <b>Muy bueno</b> (2 de 4, 50 %)"),
+    ],
+)
+def test_a_caption_says_majority_only_above_half_and_states_its_base(
+    counts: list[int], na: int, expected: str
+) -> None:
+    tr = load_i18n()("es")
+    stat = StatementStat("q", "P", "s", ["Muy bueno", "Bueno", "Malo"], counts, na, None)
+    _, pct = _formatters(tr)
+    caption = caption_for(tr, stat, majority(Distribution("P", stat.labels, counts)), pct)
+    assert expected in caption
+    assert ("«No sé / No aplica», aparte: 1." in caption) == bool(na)

@@ -387,6 +387,16 @@ async def progress(
     return text, [[Button(tr.t("button.stop_broadcast"), BroadcastStop(broadcast.id).pack())]]
 
 
+async def finished_bar(svc: Services, broadcast: Broadcast, counts: dict[str, int]) -> str:
+    """Write what the progress message says once a broadcast is over, without a Stop button."""
+    user = await svc.store.user(broadcast.created_by)
+    workshop = await svc.store.workshop(broadcast.workshop_id)
+    lang = svc.i18n.pick(user.language if user else None, workshop.language if workshop else None)
+    tr = svc.i18n(lang)
+    sent, total = counts.get("sent", 0), sum(counts.values())
+    return tr.t("broadcast.progress_done", sent=tr.integer(sent), total=tr.integer(total))
+
+
 async def resume_interrupted(svc: Services) -> list[int]:
     """Return the broadcasts a restart interrupted; their outbox rows carry on by themselves."""
     return [b.id for b in await svc.store.broadcasts_with_status(BroadcastStatus.SENDING)]

@@ -296,6 +296,27 @@ def _open_answers(
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def caption_for(
+    tr: Translator, stat: StatementStat, top: tuple[str, int] | None, pct: Callable[[float], str]
+) -> str:
+    """Say the most given answer: "the majority" only above half, always with its base."""
+    if top is None or not stat.answered:
+        return tr.t("report.no_answers", question=stat.text)
+    answer, count = top
+    key = "report.majority" if 2 * count > stat.answered else "report.most_frequent"
+    text = tr.t(
+        key,
+        answer=answer,
+        question=stat.text,
+        count=count,
+        n=stat.answered,
+        share=pct(count / stat.answered),
+    )
+    if stat.not_applicable:
+        text += " " + tr.t("report.base_not_applicable", n=stat.not_applicable)
+    return text
+
+
 async def evaluation_report(svc: Services, workshop: Workshop, lang: str) -> list[Event]:
     """Describe the evaluation report: a chart per question, open answers, session ratings."""
     tr, spec = svc.i18n(lang), workshop_file(workshop)
@@ -316,18 +337,7 @@ async def evaluation_report(svc: Services, workshop: Workshop, lang: str) -> lis
             dist = rc.Distribution(stat.text, stat.labels, stat.counts)
             top = rc.majority(dist)
             frame = _frame(tr, spec, lang, q.title.get(lang), stat.answered, now)
-            caption = (
-                tr.t(
-                    "report.majority",
-                    answer=top[0],
-                    question=stat.text,
-                    count=top[1],
-                    n=stat.answered,
-                    share=pct(top[1] / stat.answered),
-                )
-                if top and stat.answered
-                else tr.t("report.no_answers", question=stat.text)
-            )
+            caption = caption_for(tr, stat, top, pct)
             question = q.question(stat.question_id)
             scale = q.scales.get(question.scale) if question.scale else None
             if scale is not None and scale.kind is ScaleKind.AGREEMENT:

@@ -106,6 +106,9 @@ async def test_broadcast_to_everyone_with_one_blocked(bot: Harness) -> None:
     await bot.double.wait_for(lambda: "Difusión terminada" in (org.last.text or ""), timeout=5)
     report = org.last.text or ""
     assert "Entregados: 2" in report and "Inalcanzables (bloquearon el bot): 1" in report
+    # The progress message ends on the final count, without its Stop button.
+    bar = next(m for m in org.messages if "Envío terminado" in (m.text or ""))
+    assert "2 de 3 entregados" in (bar.text or "") and not org.buttons(bar)
     for user in (ana, cris):
         copies = [m for m in user.messages if "8:30 <en punto>" in (m.text or "")]
         assert len(copies) == 1

@@ -51,7 +51,12 @@ SUMMARY = "summary.json"
 NAMES = (*TRANSCRIPTS, SUMMARY)
 # Measured on the wall clock, or bytes of files that embed the random join link or the
 # wall-clock time: the same seed cannot give the same numbers.
-UNSTABLE_FIGURES = ("wall_seconds", "phase_seconds", "bytes_written")
+UNSTABLE_FIGURES = ("wall_seconds", "phase_seconds", "bytes_written", "bot_edits")
+# With several sends in flight, how many times a broadcast's progress message is edited
+# before the end depends on when Telegram's answers come back; its final text does not.
+PROGRESS_EDIT = re.compile(
+    r"\*\*\d\d:\d\d\*\* 🤖 edits #\d+:\n\n> 📤 (?:Enviando|Sending)…[^\n]*\n(?:>[^\n]*\n)*\n?"
+)
 TOKEN_PREFIXES = ("org-", "view-", "team-")
 # A payload after `?start=` in a link or `/start ` as typed; the shortest token is 12
 # characters (9 random bytes), so fixed payloads like `dgca` are left alone.
@@ -102,7 +107,11 @@ def collect(out: Path, summary: Summary) -> Outcome:
             strict=True,
         )
     )
-    outputs = {name: texts[slug] for name, slug in TRANSCRIPTS.items() if slug in texts}
+    outputs = {
+        name: PROGRESS_EDIT.sub("", texts[slug])
+        for name, slug in TRANSCRIPTS.items()
+        if slug in texts
+    }
     missing = [f"{slug}.md" for slug in TRANSCRIPTS.values() if slug not in texts]
     summary_path = out / "summary.json"
     if summary_path.exists():
