@@ -347,9 +347,12 @@ class Responder:
                 await edit_text(bot, chat_id, event.message_id, event.text, event.buttons)
             elif isinstance(event, SendPhoto):
                 await with_retry(lambda: bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO))
-                png = await asyncio.get_running_loop().run_in_executor(
-                    self._charts, self._draw, event.render
-                )
+                if event.separate_process and self.services.process_pool is not None:
+                    png = await self.services.build(event.render, separate_process=True)
+                else:
+                    png = await asyncio.get_running_loop().run_in_executor(
+                        self._charts, self._draw, event.render
+                    )
                 await send_file(bot, chat_id, "photo", png, event.caption, event.buttons)
             elif isinstance(event, SendDocument):
                 await with_retry(lambda: bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT))

@@ -50,6 +50,9 @@ class SendPhoto:
     render: Callable[[], bytes]
     caption: str
     buttons: Keyboard | None = None
+    # Drawn in the worker process when the host has one, so that neither matplotlib's memory
+    # nor its garbage collection lands in the bot's process; `render` must then pickle.
+    separate_process: bool = False
 
 
 @dataclass(frozen=True)

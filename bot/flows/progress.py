@@ -223,6 +223,7 @@ def chart_events(tr: Translator, name: str, figures: Figures, now: datetime) -> 
             SendPhoto(
                 render=partial(_status_png, frame, rows, statuses, tr.plain("progress.axis_steps")),
                 caption=tr.t("progress.chart_status_caption", name=name),
+                separate_process=True,
             )
         )
     if figures.done_by_month:
@@ -233,6 +234,7 @@ def chart_events(tr: Translator, name: str, figures: Figures, now: datetime) -> 
             SendPhoto(
                 render=partial(_monthly_png, frame, months, values, tr.plain("progress.axis_done")),
                 caption=tr.t("progress.chart_monthly_caption", n=sum(values)),
+                separate_process=True,
             )
         )
     return events

@@ -153,14 +153,27 @@ def _short(text: str, limit: int = CAPTION_STATEMENT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _percent(tr: Translator, share: float) -> str:
+    return tr.plain("report.percent", value=tr.number(share * 100, 0))
+
+
 def _formatters(tr: Translator) -> tuple[Callable[[float, int], str], Callable[[float], str]]:
-    def fmt(value: float, digits: int) -> str:
-        return tr.number(value, digits)
+    # Module-level callables, not closures: charts are drawn in the worker process.
+    return tr.number, partial(_percent, tr)
 
-    def pct(share: float) -> str:
-        return tr.plain("report.percent", value=tr.number(share * 100, 0))
 
-    return fmt, pct
+def _dimension_png(
+    frame: rc.Frame,
+    figure_args: tuple[list[str], list[float | None], list[int]],
+    axis_label: str,
+    fmt: Callable[[float, int], str],
+    no_data: str,
+) -> bytes:
+    return rc.to_png(
+        rc.dimension_means_figure(
+            frame, *figure_args, axis_label=axis_label, fmt=fmt, no_data=no_data
+        )
+    )
 
 
 def _frame(
@@ -213,16 +226,16 @@ async def dgca_report(
     ]
     events: list[Event] = [
         SendPhoto(
-            render=lambda: rc.to_png(
-                rc.dimension_means_figure(
-                    frame,
-                    *figure_args,
-                    axis_label=tr.plain("report.axis_mean"),
-                    fmt=fmt,
-                    no_data=tr.plain("profile_chart.no_data"),
-                )
+            render=partial(
+                _dimension_png,
+                frame,
+                figure_args,
+                tr.plain("report.axis_mean"),
+                fmt,
+                tr.plain("profile_chart.no_data"),
             ),
             caption="\n".join(caption_lines),
+            separate_process=True,
         )
     ]
     na_label = q.scales["agreement"].not_applicable if "agreement" in q.scales else None
@@ -243,6 +256,7 @@ async def dgca_report(
             SendPhoto(
                 render=partial(_diverging_png, section_frame, likert, labels, na_text, pct),
                 caption="\n".join(lines)[:1024],
+                separate_process=True,
             )
         )
     best, worst = strongest_and_weakest(stats, minimum)
@@ -349,7 +363,7 @@ async def evaluation_report(svc: Services, workshop: Workshop, lang: str) -> lis
                 render = partial(
                     _distribution_png, frame, dist, pct, tr.plain("report.answers_axis")
                 )
-            events.append(SendPhoto(render=render, caption=caption[:1024]))
+            events.append(SendPhoto(render=render, caption=caption[:1024], separate_process=True))
     ratings = await svc.store.session_ratings(workshop.id)
     if len(sets) >= minimum or any(r.comment for r in ratings):
         body = _open_answers(tr, q, sets, lang, ratings, spec)
