@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -130,7 +131,9 @@ async def figures_for(svc: Services, scope: Scope) -> tuple[Figures, PlanData, l
     workshops = await _workshops(svc, scope)
     data = await svc.store.plan_data([w.id for w in workshops])
     now = svc.clock.now()
-    return compute(data, _today(workshops, now), now), data, workshops
+    # Thousands of plans take a while to count: a thread keeps the event loop answering.
+    figures = await asyncio.to_thread(compute, data, _today(workshops, now), now)
+    return figures, data, workshops
 
 
 def _pct(tr: Translator, share: float) -> str:
@@ -510,7 +513,7 @@ async def export_events(ctx: Ctx, scope: Scope) -> list[Event]:
         return [Send(ctx.tr.t("progress.no_plans", name="—"))]
     zone = workshop_file(workshops[0]).zone
     now = ctx.svc.clock.now()
-    tables = _tables(ctx.tr, data, workshops, ctx.lang)
+    tables = await asyncio.to_thread(_tables, ctx.tr, data, workshops, ctx.lang)
     association = await ctx.svc.store.association(scope.id) if scope.kind == "a" else None
     slug = association.slug if association is not None else workshops[0].slug
     name = export_filename(
