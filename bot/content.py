@@ -584,14 +584,31 @@ def _read_yaml(path: Path) -> Any:
     return parse_yaml(text, path)
 
 
+class _Loader(yaml.SafeLoader):
+    """A safe loader that leaves dates and times as text, for the models to read.
+
+    PyYAML builds `2026-02-30` into a date itself and raises a bare ValueError, with no line;
+    as text, the model refuses it like any other wrong value, naming the field and its line.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def parse_yaml(text: str, path: Path | str) -> Any:
     """Parse YAML text, naming the line of a syntax error."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise ContentError(path, [f"{where}not valid YAML"]) from exc
+    except (ValueError, RecursionError, OverflowError) as exc:
+        # What the safe loader can still raise on odd input (deep nesting, huge numbers).
+        raise ContentError(path, [f"not readable as YAML ({type(exc).__name__})"]) from exc
 
 
 def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.content import ContentError, Questionnaire, load_content, load_questionnaire
+from bot.content import (
+    ContentError,
+    Questionnaire,
+    load_content,
+    load_questionnaire,
+    load_workshop_file,
+)
 from tests.support import CONTENT_DIR, DATA
 
 QUOTED = (
@@ -115,3 +121,21 @@ def test_all_types_fixture_is_valid() -> None:
         "nps",
         "comment",
     ]
+
+
+def test_an_impossible_date_names_its_field_and_line(tmp_path: Path) -> None:
+    text = (CONTENT_DIR / "workshops" / "cochabamba-2023.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "feb30.yaml"
+    path.write_text(text.replace("start_date: 2023-11-28", "start_date: 2023-02-30"), "utf-8")
+    with pytest.raises(ContentError) as caught:
+        load_workshop_file(path)
+    message = str(caught.value)
+    assert "start_date" in message and "line " in message
+
+
+@pytest.mark.parametrize("text", ["a: " + "[" * 5000, "a: 1e999999999"])
+def test_odd_yaml_is_a_content_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ContentError):
+        load_workshop_file(path)
