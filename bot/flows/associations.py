@@ -8,6 +8,7 @@ from bot.flows.callbacks import ProgressView, ViewerInvite, ViewerPanel, ViewerR
 from bot.flows.common import Ctx
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SetCommands
 from bot.flows.nav import VIEWER_PREFIX, start_link
+from bot.i18n import Html
 from storage import Association
 
 INVITE_BYTES = 12
@@ -44,7 +45,8 @@ async def _panel(ctx: Ctx, association: Association, message_id: int | None) -> 
     names = "\n".join(
         ctx.tr.t("viewer.line", name=v.name or str(v.telegram_id)) for v in viewers
     ) or ctx.tr.t("viewer.none")
-    text = ctx.tr.t("viewer.panel", name=association.name, viewers=names)
+    # The lines are HTML already (each name escaped once): not escaped again.
+    text = ctx.tr.t("viewer.panel", name=association.name, viewers=Html(names))
     rows: Keyboard = [
         [Button(ctx.tr.plain("viewer.button_invite"), ViewerInvite(association.id).pack())]
     ]
