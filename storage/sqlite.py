@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -94,6 +96,10 @@ def check_writable(database_url: str) -> Path:
     path = sqlite_path(database_url)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Personal data: a new file is readable by its owner only (SQLite gives its -wal and
+        # -shm files the same permissions). An existing file keeps the ones it has.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             conn.execute("BEGIN IMMEDIATE")

@@ -640,3 +640,15 @@ async def test_purge_clears_people_past_retention_only(store: Store) -> None:
     # Preferences stay for whoever still has a participation or a role.
     assert await store.user(1) is None
     assert await store.user(2) is not None and await store.user(3) is not None
+
+
+async def test_a_new_database_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        await store.set_user_language(1, "es", datetime(2024, 1, 1, tzinfo=UTC))
+    finally:
+        await store.close()
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}  # noqa: ASYNC240
+    assert modes["new.sqlite3"] == 0o600
+    assert all(mode & 0o077 == 0 for mode in modes.values()), modes

@@ -105,7 +105,9 @@ def text_length_error(tr: Translator, text: str, minimum: int, maximum: int) -> 
     length = len(text)
     if length > maximum:
         return tr.t("input.too_long", length=length, max=maximum)
-    if length < minimum:
+    # Invisible characters (zero-width spaces, joiners, marks) do not make a name.
+    visible = sum(1 for c in text if not c.isspace() and unicodedata.category(c) != "Cf")
+    if length < minimum or (minimum and visible == 0):
         return tr.t("input.too_short", min=minimum)
     return None
 
