@@ -17,7 +17,7 @@ from tornado.httpserver import HTTPServer
 from bot.clock import Clock, SystemClock
 from bot.content import Content
 from bot.context import BotContext, BotData
-from bot.delivery import Delivery, Limits, build_delivery
+from bot.delivery import SEND_WINDOW, Delivery, Limits, build_delivery
 from bot.handlers import register
 from bot.i18n import FALLBACK, I18n
 from bot.output import bot_commands
@@ -121,12 +121,12 @@ def build_application(
 
 def connection_pool_size(settings: Settings) -> int:
     """Return how many connections to the Bot API the bot may open at once."""
-    # One per work slot and one for the outbox sender. An update may want two at once (the
-    # button's answer beside the reply); then a call waits for a free one (POOL_TIMEOUT),
-    # which is cheaper than more connections: httpcore checks every open connection on
-    # every request, and twice the connections cost about 1 ms of CPU per answer
-    # (benchmarks/README.md).
-    return max(8, settings.max_concurrent_updates) + 1
+    # One per work slot and one per send the outbox keeps in flight. An update may want
+    # two at once (the button's answer beside the reply); then a call waits for a free one
+    # (POOL_TIMEOUT), which is cheaper than more connections: httpcore checks every open
+    # connection on every request, and twice the connections cost about 1 ms of CPU per
+    # answer (benchmarks/README.md).
+    return max(8, settings.max_concurrent_updates) + SEND_WINDOW
 
 
 async def _set_commands(app: BotApplication, i18n: I18n) -> None:
