@@ -28,7 +28,7 @@ EN_ANSWERS = [
 async def join_es(bot: Harness, user: SimUser, code: str) -> None:
     """Go from the join link to a finished profile, in Spanish, with the listed institution."""
     greeting = await bot.send(user, f"/start {code}")
-    assert "Bienvenida/o" in (greeting.text or "")
+    assert "Le damos la bienvenida" in (greeting.text or "")
     await bot.tap(user, "Continuar ›")
     assert "Sus datos" in (user.last.text or "")
     await bot.tap(user, "Acepto")
@@ -36,7 +36,7 @@ async def join_es(bot: Harness, user: SimUser, code: str) -> None:
     await bot.tap(user, "Gobierno Autónomo Municipal de Sacaba")
     await bot.send(user, "Jefa de Sistemas")
     await bot.tap(user, "Bolivia")
-    assert "Ya está inscrito/a" in (user.last.text or "")
+    assert "Su inscripción en" in (user.last.text or "")
 
 
 async def test_spanish_journey_from_link_to_profile_chart(bot: Harness) -> None:
@@ -49,7 +49,7 @@ async def test_spanish_journey_from_link_to_profile_chart(bot: Harness) -> None:
 
     await bot.tap(ana, "📝 Empezar la autoevaluación")
     intro, first = ana.messages[-2], ana.messages[-1]
-    assert "36 afirmaciones" in (intro.text or "")
+    assert "36 preguntas" in (intro.text or "")
     assert progress(first) == ("Liderazgo", 1, 36)
     assert ana.buttons(first) == ES_ANSWERS  # one answer per row, no Back on the first
 
@@ -95,7 +95,7 @@ async def test_english_journey_with_typed_institution(bot: Harness) -> None:
     bob = bot.double.new_user(first_name="Bob", last_name=None, language_code="en")
     greeting = await bot.send(bob, f"/start {workshop.join_code}")
     # The greeting comes in the workshop's language, with the switch offered.
-    assert "Bienvenida/o" in (greeting.text or "")
+    assert "Le damos la bienvenida" in (greeting.text or "")
     await bot.tap(bob, "🌐 English")
     assert "Welcome!" in (bob.last.text or "")
     assert bob.last.message_id == greeting.message_id  # switched in place
@@ -174,7 +174,7 @@ async def test_rejoining_and_two_workshops(bot: Harness, tmp_path) -> None:
     ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
     await join_es(bot, ana, workshop.join_code)
     again = await bot.send(ana, f"/start {workshop.join_code}")
-    assert "Ya está inscrito/a" in (again.text or "")
+    assert "Ya participa en" in (again.text or "")
     parts = await bot.services.store.participations(ana.id)
     assert len(parts) == 1
 

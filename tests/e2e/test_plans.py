@@ -72,13 +72,13 @@ async def write_plan(bot: Harness, ana: SimUser) -> None:
     await bot.send(ana, "30/06/2024")
     await bot.send(ana, "50 licencias tramitadas en línea")
     assert "Paso 1 guardado" in (ana.last.text or "")
-    await bot.tap(ana, "➕ Añadir otro paso")
+    await bot.tap(ana, "➕ Agregar otro paso")
     await bot.send(ana, "Capacitar al personal de ventanilla")
     await bot.tap(ana, "Omitir ›")
     await bot.tap(ana, "Omitir ›")
     await bot.tap(ana, "Omitir ›")
     # Picked with a button: three months after today, 29 Nov 2023.
-    await bot.tap(ana, "En 1 m")
+    await bot.tap(ana, "En 1 mes(es)")
     await bot.tap(ana, "Omitir ›")
     await bot.tap(ana, "✅ Listo por ahora")
     card = ana.last.text or ""
@@ -101,12 +101,12 @@ async def team_up(bot: Harness, ana: SimUser, luis: SimUser) -> None:
 
 async def appoint_viewer(bot: Harness, admin: SimUser, vera: SimUser, eve: SimUser) -> None:
     await bot.send(admin, "/viewer")
-    assert "Lectores de Asociación de Municipalidades de Bolivia" in (admin.last.text or "")
-    await bot.tap(admin, "🔗 Enlace para un nuevo lector")
+    assert "Seguimiento de Asociación de Municipalidades de Bolivia" in (admin.last.text or "")
+    await bot.tap(admin, "🔗 Invitar a una persona")
     link = re.search(r"start=(view-[\w-]+)", admin.last.text or "")
     assert link, admin.last.text
     await bot.send(vera, f"/start {link[1]}")
-    assert "Ahora es lector" in (vera.last.text or "")
+    assert "Ahora puede seguir los planes" in (vera.last.text or "")
     await bot.send(eve, f"/start {link[1]}")
     assert "ya fue usado" in (eve.last.text or "")
 
@@ -150,9 +150,9 @@ async def test_plan_followed_up_for_six_months_across_restarts(bot: Harness) -> 
 
     # Step 2 was due on 29 Dec: the overdue check-in goes out the next day at 10:00.
     await bot.at(la_paz(2023, 12, 30, 9, 0))
-    assert count(ana, "tenía fecha") == 0
+    assert count(ana, "vencía el") == 0
     await bot.at(la_paz(2023, 12, 30, 10, 0))
-    assert count(ana, "tenía fecha") == 1 and count(luis, "tenía fecha") == 1
+    assert count(ana, "vencía el") == 1 and count(luis, "vencía el") == 1
     # The monthly digest reaches the viewer on the 1st, at 10:00 local.
     await bot.at(la_paz(2024, 1, 1, 9, 0))
     assert count(vera, "Resumen mensual") == 0
@@ -207,7 +207,7 @@ async def test_plan_followed_up_for_six_months_across_restarts(bot: Harness) -> 
     # The export: plans, steps with their latest status, every update with its evidence.
     await bot.tap(
         vera,
-        "📥 Exportar XLSX",
+        "📥 Exportar Excel",
         message=next(m for m in vera.messages if "Avance de los planes" in (m.text or "")),
     )
     document = vera.last.document
@@ -246,7 +246,7 @@ async def test_participants_and_strangers_cannot_open_dashboards(bot: Harness) -
     workshop = await bot.import_workshop()
     ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
     await join_es(bot, ana, workshop.join_code)
-    assert "lectores de una asociación" in (await bot.send(ana, "/progress")).text  # type: ignore[operator]
+    assert "acceso de seguimiento de una asociación" in (await bot.send(ana, "/progress")).text  # type: ignore[operator]
     assert "Solo los administradores" in (await bot.send(ana, "/viewer")).text  # type: ignore[operator]
     await ana.tap_data(ProgressView("a", workshop.association_id or 1).pack())
     await bot.settle()

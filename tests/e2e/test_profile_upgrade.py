@@ -41,7 +41,7 @@ async def test_typing_in_a_retired_state_resumes_the_profile(bot: Harness) -> No
     assert "Paso 3 de 4" in (reply.text or "") and "cargo" in (reply.text or "")
     await bot.send(ana, "Jefa   de\nSistemas")
     await bot.tap(ana, "Bolivia")
-    assert "Ya está inscrito/a" in (ana.last.text or "")
+    assert "Su inscripción en" in (ana.last.text or "")
     participant = await bot.services.store.participant_by_id(participant_id)
     assert participant is not None and participant.profile_done
     assert participant.name == "Ana Secreta" and participant.position == "Jefa de Sistemas"

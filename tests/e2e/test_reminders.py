@@ -73,10 +73,10 @@ async def test_dgca_invitation_and_nudges_only_to_those_not_done(bot: Harness) -
     assert await bot.tick() == 0  # nothing is sent twice
     assert sum("Quedan 3 días" in t for t in texts(bob)) == 1
     await bot.at(la_paz(26, 23))
-    assert not any("Queda 1 día para" in t for t in texts(bob))
+    assert not any("Queda un día para" in t for t in texts(bob))
     # The last nudge comes the morning of the closing day.
     await bot.at(la_paz(27, 8))
-    assert sum("Queda 1 día para" in t for t in texts(bob)) == 1
+    assert sum("Queda un día para" in t for t in texts(bob)) == 1
 
 
 async def test_muted_participants_get_no_reminders(bot: Harness) -> None:

@@ -108,8 +108,8 @@ async def test_session_rating_and_comment(bot: Harness) -> None:
     edited = bot.double.message(ask.chat_id, ask.message_id)
     # The same message thanks, then asks about the next session.
     assert "con 4 de 5" in (edited.text or "") and "Innovación y gobierno" in (edited.text or "")
-    assert ana.buttons(edited) == ["1", "2", "3", "4", "5", "Omitir ›", "💬 Añadir un comentario"]
-    await bot.tap(ana, "💬 Añadir un comentario", message=edited)
+    assert ana.buttons(edited) == ["1", "2", "3", "4", "5", "Omitir ›", "💬 Agregar un comentario"]
+    await bot.tap(ana, "💬 Agregar un comentario", message=edited)
     await bot.send(ana, "Muy clara la presentación")
     assert "Gracias por su comentario" in (ana.last.text or "")
     ratings = await bot.services.store.session_ratings(workshop_id)
@@ -151,7 +151,7 @@ async def test_dgca_report_hides_small_groups_then_charts(bot: Harness) -> None:
     assert "Liderazgo: 3,0 (n = 3)" in means  # (5 + 3 + 1) / 3
     assert "n = 3" in (photos[1].caption or "")
     summary = new[-1].text or ""
-    assert "Afirmaciones más fuertes" in summary and "Afirmaciones más débiles" in summary
+    assert "Afirmaciones con más acuerdo" in summary and "Afirmaciones con menos acuerdo" in summary
 
 
 async def test_evaluation_report_with_majority_captions_and_documents(bot: Harness) -> None:
@@ -221,7 +221,7 @@ async def test_dgca_report_goes_to_the_group_when_the_window_closes(bot: Harness
     assert not any(m.photo for m in chat.messages)
     await bot.at(la_paz(28, 8))
     await bot.double.wait_for(lambda: sum(1 for m in chat.messages if m.photo) == 7, timeout=10)
-    assert "Afirmaciones más fuertes" in (chat.last.text or "")
+    assert "Afirmaciones con más acuerdo" in (chat.last.text or "")
 
 
 @pytest.fixture

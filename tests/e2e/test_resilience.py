@@ -34,8 +34,8 @@ SEED = 20231128
 # behind a restart and a queue of profile charts.
 STEP_TIMEOUT = 180.0
 
-RESUME = "Sigamos donde quedó"
-INTRO = "36 afirmaciones"
+RESUME = "Sigamos donde lo dejó"
+INTRO = "36 preguntas"
 ALREADY_DONE = "Ya envió su autoevaluación"
 SUBMITTED = "respuestas enviadas el"
 ALREADY_SUBMITTED = "Ya envió estas respuestas"

@@ -118,7 +118,7 @@ async def test_sigkill_mid_questionnaire_then_resume(
 
     def resumed() -> bool:
         texts = [m.text or "" for m in ana.messages[before:]]
-        marks = [i for i, t in enumerate(texts) if "Sigamos donde quedó" in t]
+        marks = [i for i, t in enumerate(texts) if "Sigamos donde lo dejó" in t]
         return bool(marks) and any("/36" in t for t in texts[marks[-1] + 1 :])
 
     await until(double, resumed, "resume after the kill")
