@@ -317,7 +317,9 @@ def _date_buttons(tr: Translator, plan_id: int, step_id: int, today: date) -> Ke
     rows: Keyboard = []
     row: list[Button] = []
     for months in DATE_CHOICES:
-        label = tr.plain("plan.date_in", n=months, date=tr.date(add_months(today, months)))
+        # The catalogs have no plural forms yet: one month has a key of its own.
+        key = "plan.date_in_one" if months == 1 else "plan.date_in"
+        label = tr.plain(key, n=months, date=tr.date(add_months(today, months)))
         row.append(Button(label, StepDate(plan_id, step_id, months).pack()))
         if len(row) == 2:
             rows.append(row)

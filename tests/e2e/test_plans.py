@@ -78,7 +78,7 @@ async def write_plan(bot: Harness, ana: SimUser) -> None:
     await bot.tap(ana, "Omitir ›")
     await bot.tap(ana, "Omitir ›")
     # Picked with a button: three months after today, 29 Nov 2023.
-    await bot.tap(ana, "En 1 mes(es)")
+    await bot.tap(ana, "En 1 mes ·")
     await bot.tap(ana, "Omitir ›")
     await bot.tap(ana, "✅ Listo por ahora")
     card = ana.last.text or ""
