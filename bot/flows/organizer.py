@@ -65,6 +65,11 @@ async def _pick_or_run(ctx: Ctx, action: OrgActionName) -> list[Event]:
     workshops = await _my_workshops(ctx)
     if not workshops:
         return _refuse(ctx)
+    if ctx.chat_id is not None and ctx.chat_id < 0:
+        # Reports carry personal data: in a group, only for the workshops linked to it.
+        workshops = [w for w in workshops if w.organizer_chat_id == ctx.chat_id]
+        if not workshops:
+            return [Send(ctx.tr.t("organizer.group_not_linked"))]
     if len(workshops) == 1:
         return await _run(ctx, workshops[0], action)
     rows: Keyboard = [

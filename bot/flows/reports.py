@@ -461,6 +461,10 @@ async def on_callback(ctx: Ctx, cb: Report, message_id: int) -> list[Event]:
     workshop = await ctx.svc.store.workshop(workshop_id)
     if workshop is None:
         return [Notice(ctx.tr.t("notice.stale"))]
+    if ctx.chat_id is not None and ctx.chat_id < 0 and workshop.organizer_chat_id != ctx.chat_id:
+        # A report's button copied into a group not linked to its workshop: personal data
+        # stays in private chats and the workshop's own group.
+        return [Notice(ctx.tr.t("notice.stale"))]
     lang = ctx.svc.i18n.pick(workshop.language)
     notice = Notice(ctx.tr.t("report.preparing"))
     if kind == "dgca":

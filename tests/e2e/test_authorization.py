@@ -226,6 +226,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory, content: Content) -> A
         here = await bot.import_workshop()
         other = await bot.import_workshop(other_file)
         group = bot.double.new_group(title="Equipo")
+        # The organizers' group of this workshop, as /linkgroup makes it.
+        await bot.services.store.set_organizer_chat(here.id, group.id)
         world = World(bot, here, other, group)
         for role, (user_id, setup) in ROLES.items():
             user = bot.double.new_user(
@@ -280,6 +282,8 @@ class Row:
     chat: str = "private"
     # The catalog key of this action's refusal, when it has its own.
     refusal: str | None = None
+    # Roles refused with another key than the row's.
+    refusal_for: dict[str, str] = field(default_factory=dict)
 
 
 async def _dgca_at_question(world: World) -> tuple[int, int, str]:
@@ -456,7 +460,14 @@ COMMAND_ROWS = [
     Row("broadcast", ORGANIZER_ONLY | {"organizer_other": A}),
     Row("invite", ORGANIZER_ONLY | {"organizer_other": A}),
     Row("report", ORGANIZER_ONLY | {"organizer_other": A}),
-    Row("report", ORGANIZER_ONLY | {"organizer_other": A}, chat="group"),
+    # In a group, reports only for the workshops linked to it (the group is this workshop's):
+    # an organizer of another workshop is told to link the group or ask in private.
+    Row(
+        "report",
+        ORGANIZER_ONLY,
+        chat="group",
+        refusal_for={"organizer_other": "organizer.group_not_linked"},
+    ),
     Row("openeval", ORGANIZER_ONLY | {"organizer_other": A}),
     Row("organizer", only("admin")),
     Row("linkgroup", ORGANIZER_ONLY | {"organizer_other": A}, chat="group"),
@@ -715,7 +726,9 @@ async def test_authorization_matrix(world: World, row: Row, role: str) -> None:
     await quiesce(world.bot)
     expected = row.outcomes[role]
     tr = world.bot.services.i18n("es")
-    if row.refusal is not None:
+    if role in row.refusal_for:
+        refusal = tr.t(row.refusal_for[role])
+    elif row.refusal is not None:
         refusal = tr.t(row.refusal)
     else:
         refusal = tr.t("notice.stale") if data is not None else tr.t("organizer.only")
