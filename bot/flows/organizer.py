@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from io import BytesIO
 
-from bot.content import ContentError
+from bot.content import ContentError, WorkshopFile
 from bot.flows import broadcast, evaluation, reports
 from bot.flows.callbacks import (
     Audience,
@@ -235,6 +235,18 @@ async def redeem(ctx: Ctx, token: str) -> list[Event]:
 # Workshop files sent to the bot.
 
 
+async def _keeps_association(ctx: Ctx, existing: Workshop | None, spec: WorkshopFile) -> bool:
+    """Tell whether a file leaves the workshop's association as it is (same id, same name)."""
+    current = (
+        await ctx.svc.store.association(existing.association_id)
+        if existing is not None and existing.association_id is not None
+        else None
+    )
+    if spec.association is None or current is None:
+        return spec.association is None and current is None
+    return (spec.association.id, spec.association.name) == (current.slug, current.name)
+
+
 async def import_document(ctx: Ctx, file_name: str, data: bytes) -> list[Event]:
     """Import a workshop file sent as a document; errors come back with line and field."""
     try:
@@ -262,6 +274,10 @@ async def import_document(ctx: Ctx, file_name: str, data: bytes) -> list[Event]:
     )
     if not allowed:
         return _refuse(ctx)
+    if not is_admin(ctx) and not await _keeps_association(ctx, existing, spec):
+        # Naming an association gives its viewers' panel and its plans: only an
+        # administrator attaches a workshop to one, creates one or renames one.
+        return [Send(ctx.tr.t("organizer.association_admin_only", file=file_name))]
     now = ctx.svc.clock.now()
     try:
         result = await import_workshop(ctx.svc, spec, file_name, now)
