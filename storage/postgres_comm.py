@@ -123,12 +123,13 @@ class CommunicationMixin:
         async with self._tx() as db:
             # Locked so that two people tapping the same link at once cannot both redeem it.
             row = await db.fetchrow(
-                "SELECT workshop_id, used_by FROM organizer_invites WHERE token = $1 FOR UPDATE",
+                "SELECT workshop_id, used_at FROM organizer_invites WHERE token = $1 FOR UPDATE",
                 token,
             )
             if row is None:
                 return "unknown", None
-            if row["used_by"] is not None:
+            # used_at, not used_by: /forget clears who used it, and it stays used.
+            if row["used_at"] is not None:
                 return "used", row["workshop_id"]
             await db.execute(
                 "UPDATE organizer_invites SET used_by = $1, used_at = $2 WHERE token = $3",

@@ -193,8 +193,17 @@ class PlanMixin:
             if row is None:
                 return "unknown", None
             association_id = int(row["association_id"])
-            if row["used_by"] is not None:
-                return ("already" if row["used_by"] == telegram_id else "used"), association_id
+            # used_at, not used_by: /forget clears who used it, and it stays used. Its user
+            # is "already" a viewer only while they still are one (a removed one is not).
+            if row["used_at"] is not None:
+                still = await db.fetchval(
+                    "SELECT 1 FROM association_viewers WHERE association_id = $1"
+                    " AND telegram_id = $2",
+                    association_id,
+                    telegram_id,
+                )
+                mine = row["used_by"] == telegram_id and still is not None
+                return ("already" if mine else "used"), association_id
             await db.execute(
                 "UPDATE viewer_invites SET used_by = $1, used_at = $2 WHERE token = $3",
                 telegram_id,

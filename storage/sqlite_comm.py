@@ -127,12 +127,13 @@ class CommunicationMixin:
         """Redeem an invitation: ('ok' | 'used' | 'unknown', workshop id)."""
         async with self._tx() as db:
             async with db.execute(
-                "SELECT workshop_id, used_by FROM organizer_invites WHERE token = ?", (token,)
+                "SELECT workshop_id, used_at FROM organizer_invites WHERE token = ?", (token,)
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
                 return "unknown", None
-            if row["used_by"] is not None:
+            # used_at, not used_by: /forget clears who used it, and it stays used.
+            if row["used_at"] is not None:
                 return "used", row["workshop_id"]
             await db.execute(
                 "UPDATE organizer_invites SET used_by = ?, used_at = ? WHERE token = ?",

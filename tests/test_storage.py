@@ -652,3 +652,29 @@ async def test_a_new_database_file_is_readable_by_its_owner_only(tmp_path: Path)
     modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}  # noqa: ASYNC240
     assert modes["new.sqlite3"] == 0o600
     assert all(mode & 0o077 == 0 for mode in modes.values()), modes
+
+
+async def test_a_used_invitation_stays_used_after_forget(any_store: Store) -> None:
+    store = any_store
+    workshop, _ = await _workshop(store)
+    association = await store.upsert_association("amb", "AMB", NOW)
+    await store.create_organizer_invite("org-tok", workshop.id, 1, NOW)
+    await store.create_viewer_invite("view-tok", association, 1, NOW)
+    assert (await store.use_organizer_invite("org-tok", 60, NOW))[0] == "ok"
+    assert (await store.use_viewer_invite("view-tok", 60, "Ana", NOW))[0] == "ok"
+    await store.forget_user(60, NOW)
+    # Forgetting who used a link does not make it usable again by whoever holds it.
+    assert (await store.use_organizer_invite("org-tok", 61, NOW))[0] == "used"
+    assert (await store.use_viewer_invite("view-tok", 61, "Eve", NOW))[0] == "used"
+    assert await store.viewer_associations(61) == []
+
+
+async def test_a_removed_viewer_reusing_the_link_is_told_it_is_used(any_store: Store) -> None:
+    store = any_store
+    association = await store.upsert_association("amb", "AMB", NOW)
+    await store.create_viewer_invite("view-tok", association, 1, NOW)
+    assert (await store.use_viewer_invite("view-tok", 70, "Vera", NOW))[0] == "ok"
+    assert (await store.use_viewer_invite("view-tok", 70, "Vera", NOW))[0] == "already"
+    assert await store.remove_viewer(association, 70)
+    assert (await store.use_viewer_invite("view-tok", 70, "Vera", NOW))[0] == "used"
+    assert await store.viewer_associations(70) == []
