@@ -33,7 +33,8 @@ LANGUAGES: tuple[str, ...] = ("es", "en")
 ID_PATTERN = r"^[a-z0-9][a-z0-9_]{0,15}$"
 OPTION_CODE_PATTERN = r"^[a-z0-9_]{1,6}$"
 JOIN_CODE_PATTERN = r"^[A-Za-z0-9_-]{16,48}$"
-MIN_DISTINCT_CODE_CHARS = 10
+MIN_DISTINCT_CODE_CHARS = 12
+MAX_SAME_CODE_CHAR = 3
 MAX_QUESTION_CHARS = 600
 
 Ident = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -480,10 +481,20 @@ class WorkshopFile(Strict):
     @field_validator("join_code")
     @classmethod
     def _unguessable(cls, value: str | None) -> str | None:
-        # A hand-written code must still be hard to guess (leave it out to get 96 random bits).
-        if value is not None and len(set(value)) < MIN_DISTINCT_CODE_CHARS:
+        # A hand-written code must be as hard to guess as a generated one (96 random bits in
+        # 16 characters of 64 kinds): many different characters, none repeated much, mixed.
+        if value is None:
+            return value
+        kinds = sum(
+            any(test(c) for c in value)
+            for test in (str.islower, str.isupper, str.isdigit, lambda c: c in "-_")
+        )
+        most = max(value.count(c) for c in set(value))
+        if len(set(value)) < MIN_DISTINCT_CODE_CHARS or most > MAX_SAME_CODE_CHAR or kinds < 3:
             raise ValueError(
-                f"join_code needs at least {MIN_DISTINCT_CODE_CHARS} different characters"
+                f"join_code is too easy to guess: use at least {MIN_DISTINCT_CODE_CHARS}"
+                f" different characters, none more than {MAX_SAME_CODE_CHAR} times, mixing"
+                " lowercase, uppercase and digits (or leave it out to get a random one)"
             )
         return value
 

@@ -139,3 +139,23 @@ def test_odd_yaml_is_a_content_error(tmp_path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ContentError):
         load_workshop_file(path)
+
+
+@pytest.mark.parametrize(
+    ("code", "ok"),
+    [
+        ("abcdefghijaaaaaa", False),  # ten different characters, one of them seven times
+        ("aaaabbbbccccdddd", False),
+        ("abcdefghijklmnop", False),  # lowercase only
+        ("Tq7-xR2mK9pL4wZ_", True),
+    ],
+)
+def test_a_hand_set_join_code_must_be_hard_to_guess(tmp_path: Path, code: str, ok: bool) -> None:
+    text = (CONTENT_DIR / "workshops" / "cochabamba-2023.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "code.yaml"
+    path.write_text(text + f"\njoin_code: {code}\n", encoding="utf-8")
+    if ok:
+        assert load_workshop_file(path).join_code == code
+        return
+    with pytest.raises(ContentError, match="too easy to guess"):
+        load_workshop_file(path)

@@ -105,6 +105,15 @@ def is_workshop_file(item: Media | None) -> bool:
     )
 
 
+def _oversize_workshop_file(item: Media | None) -> bool:
+    return (
+        item is not None
+        and item.kind == "document"
+        and (item.file_name or "").lower().endswith((".yaml", ".yml"))
+        and (item.file_size or 0) > MAX_IMPORT_BYTES
+    )
+
+
 async def wants_workshop_file(svc: Services, actor: Actor) -> bool:
     """Tell whether this person may import workshop files (so the host downloads them)."""
     if actor.telegram_id in svc.admin_ids:
@@ -124,6 +133,19 @@ async def media(
             return events
     if item is not None and data is not None and is_workshop_file(item):
         return await organizer.import_document(ctx, item.file_name or "workshop.yaml", data)
+    if _oversize_workshop_file(item) and await wants_workshop_file(svc, actor):
+        assert item is not None
+        kib = (item.file_size or 0) // 1024
+        return [
+            Send(
+                ctx.tr.t(
+                    "organizer.file_too_big",
+                    file=item.file_name or "",
+                    size=ctx.tr.integer(kib),
+                    max=ctx.tr.integer(MAX_IMPORT_BYTES // 1024),
+                )
+            )
+        ]
     if waiting is not None and waiting.expects_text:
         return [Send(ctx.tr.t("fallback.media_expected_text"))]
     return [Send(ctx.tr.t("fallback.media"))]
