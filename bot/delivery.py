@@ -11,15 +11,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from telegram import Bot
 from telegram.error import (
     BadRequest,
     Forbidden,
     NetworkError,
     RetryAfter,
-    TelegramError,
-    TimedOut,
 )
 from telegram.ext import ContextTypes, JobQueue
 
@@ -28,6 +25,7 @@ from bot.flows import checkins, progress, reminders, retention
 from bot.output import (
     Responder,
     edit_text,
+    not_delivered,
     retry_seconds,
     send_file,
     send_text,
@@ -175,23 +173,6 @@ class SenderStats:
     retry_after_total: float = 0.0
     network_retries: int = 0
     most_in_flight: int = 0
-
-
-def not_delivered(exc: NetworkError) -> bool:
-    """Tell whether a network error certainly means Telegram did not get the message.
-
-    True when no connection was made (refused, connect timeout, no free connection in the
-    pool) or Telegram answered with an error (a 5xx). False when the request may have been
-    written before the failure (a read timeout, a dropped connection): then Telegram may
-    well have delivered it, and sending again would repeat it.
-    """
-    cause = exc.__cause__
-    if isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        return True
-    if isinstance(exc, TimedOut):
-        return False
-    # No transport error behind it: Telegram answered, with a 5xx or an unreadable page.
-    return cause is None or isinstance(cause, TelegramError)
 
 
 FinishHook = Callable[[str], Awaitable[None]]

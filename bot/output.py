@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
+import httpx
 from telegram import (
     Bot,
     BotCommand,
@@ -22,7 +23,7 @@ from telegram import (
     LinkPreviewOptions,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.flows.events import (
     Button,
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 MAX_RETRIES = 3
+# Waits before trying again a call that certainly did not get through (Telegram down for a
+# few seconds, a 502): about 8 s in all, within what a person waits for a reply.
+FAILURE_BACKOFF = (0.5, 1.0, 2.0, 4.0)
 ANSWER_ATTEMPTS = 2
 ANSWER_RETRY_SECONDS = 0.5
 COMMAND_NAMES = (
@@ -123,18 +127,46 @@ def retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def not_delivered(exc: NetworkError) -> bool:
+    """Tell whether a network error certainly means Telegram did not get the request.
+
+    True when no connection was made (refused, connect timeout, no free connection in the
+    pool) or Telegram answered with an error (a 5xx). False when the request may have been
+    written before the failure (a read timeout, a dropped connection): then Telegram may
+    well have acted on it, and sending again would repeat it.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return True
+    if isinstance(exc, TimedOut):
+        return False
+    # No transport error behind it: Telegram answered, with a 5xx or an unreadable page.
+    return cause is None or isinstance(cause, TelegramError)
+
+
 async def with_retry(call: Callable[[], Awaitable[T]]) -> T:
-    """Make a Bot API call, waiting out flood control (429) a few times."""
-    for attempt in range(MAX_RETRIES + 1):
+    """Make a Bot API call, waiting out flood control (429) and failures certainly not done.
+
+    A call whose outcome is unknown (it timed out after being sent) is never repeated.
+    """
+    floods = failures = 0
+    while True:
         try:
             return await call()
         except RetryAfter as exc:
-            if attempt == MAX_RETRIES:
+            floods += 1
+            if floods > MAX_RETRIES:
                 raise
             delay = retry_seconds(exc)
             log.warning("flood control: waiting %.0f s before retrying", delay)
             await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
+        except NetworkError as exc:
+            failures += 1
+            if failures > len(FAILURE_BACKOFF) or not not_delivered(exc):
+                raise
+            delay = FAILURE_BACKOFF[failures - 1]
+            log.warning("Bot API call failed (%s): trying again in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
 
 
 async def _call(call: Callable[[], Awaitable[T]], retry: bool) -> T:

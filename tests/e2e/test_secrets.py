@@ -100,8 +100,12 @@ async def test_failures_log_no_token(
     bot: Harness, operator_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ana = bot.double.new_user(first_name="Ana", language_code="es")
-    # A network failure (a gateway error page), then a 401 as for a revoked token.
-    bot.double.inject("sendMessage", status=502, chat_id=ana.id)
+    # A network failure (gateway error pages, past the retries), then a 401 as for a revoked
+    # token.
+    from bot import output
+
+    monkeypatch.setattr(output, "FAILURE_BACKOFF", (0.0, 0.0, 0.0, 0.0))
+    bot.double.inject("sendMessage", status=502, chat_id=ana.id, times=5)
     await bot.send(ana, "/help")
     bot.double.inject("sendMessage", status=401, description="Unauthorized", chat_id=ana.id)
     await bot.send(ana, "/help")
