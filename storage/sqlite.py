@@ -159,6 +159,9 @@ class SqliteStore(PlanMixin, CommunicationMixin):
         # only an OS crash or power loss can drop the latest commits.
         await self._conn.execute("PRAGMA synchronous = NORMAL")
         await self._conn.execute("PRAGMA foreign_keys = ON")
+        # What /forget and the retention purge delete is overwritten, not left readable in
+        # the file's free pages.
+        await self._conn.execute("PRAGMA secure_delete = ON")
 
     async def _migrate(self) -> None:
         for number, name, sql in migrations():
@@ -771,7 +774,16 @@ class SqliteStore(PlanMixin, CommunicationMixin):
             )
             await db.execute("DELETE FROM dialogs WHERE telegram_id = ?", (telegram_id,))
             await db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
+        await self._checkpoint()
         return len(ids)
+
+    async def _checkpoint(self) -> None:
+        """Copy the write-ahead log into the file and empty it: erased data leaves it too."""
+        try:
+            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            # A reader (a backup) may hold the log; the next checkpoint empties it.
+            log.info("write-ahead log not emptied after an erasure: %s", exc)
 
     async def workshops_to_purge(self, before: date) -> list[Workshop]:
         """Return workshops not purged yet whose last day is before `before`."""
@@ -807,6 +819,7 @@ class SqliteStore(PlanMixin, CommunicationMixin):
                 if left is not None and left[0] == 0:
                     await db.execute("DELETE FROM dialogs WHERE telegram_id = ?", (telegram_id,))
                     await db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
+        await self._checkpoint()
         return len(ids)
 
 

@@ -678,3 +678,20 @@ async def test_a_removed_viewer_reusing_the_link_is_told_it_is_used(any_store: S
     assert await store.remove_viewer(association, 70)
     assert (await store.use_viewer_invite("view-tok", 70, "Vera", NOW))[0] == "used"
     assert await store.viewer_associations(70) == []
+
+
+async def test_forgotten_words_leave_the_file_and_its_log(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        workshop, _ = await _workshop(store)
+        participant, _ = await store.join(
+            workshop_id=workshop.id, telegram_id=77, language="es", now=NOW
+        )
+        await store.update_profile(participant.id, field="name", value="Zyxwqvutsr Secreta")
+        assert await store.forget_user(77, NOW) == 1
+        files = [p for p in tmp_path.iterdir() if p.name.startswith("bot.sqlite3")]  # noqa: ASYNC240
+        kept = b"".join(p.read_bytes() for p in files)
+    finally:
+        await store.close()
+    assert b"Zyxwqvutsr" not in kept
