@@ -71,18 +71,21 @@ COMMAND_NAMES = (
 )
 ORGANIZER_COMMANDS = ("broadcast", "invite", "report", "openeval", "progress", "viewer")
 VIEWER_COMMANDS = ("progress",)
+ADMIN_COMMANDS = ("organizers",)
 
 
 def bot_commands(
-    i18n: I18n, lang: str, *, organizer: bool = False, viewer: bool = False
+    i18n: I18n, lang: str, *, organizer: bool = False, viewer: bool = False, admin: bool = False
 ) -> list[BotCommand]:
-    """Return the command menu in `lang` (with the tools of organizers and viewers)."""
+    """Return the command menu in `lang` (with the tools of organizers, viewers, admins)."""
     tr = i18n(lang)
     names: tuple[str, ...] = COMMAND_NAMES
-    if organizer:
+    if organizer or admin:
         names += ORGANIZER_COMMANDS
     elif viewer:
         names += VIEWER_COMMANDS
+    if admin:
+        names += ADMIN_COMMANDS
     return [BotCommand(name, tr.plain(f"command.{name}")) for name in names]
 
 
@@ -406,7 +409,11 @@ class Responder:
                     await self.delivery.runner.tick()
             elif isinstance(event, SetCommands):
                 commands = bot_commands(
-                    self.services.i18n, event.lang, organizer=event.organizer, viewer=event.viewer
+                    self.services.i18n,
+                    event.lang,
+                    organizer=event.organizer,
+                    viewer=event.viewer,
+                    admin=event.admin,
                 )
                 await set_commands(bot, chat_id, commands)
         self._answer_soon()

@@ -15,6 +15,8 @@ from storage.models import (
     Dialog,
     DialogState,
     Evidence,
+    InviteStatus,
+    Organizer,
     OutboxRow,
     OutMessage,
     OverdueStep,
@@ -47,8 +49,18 @@ class CommunicationStore(Protocol):
         """Return every workshop, newest first."""
         ...
 
-    async def add_organizer(self, workshop_id: int, telegram_id: int, now: datetime) -> None:
+    async def add_organizer(
+        self, workshop_id: int, telegram_id: int, now: datetime, name: str | None = None
+    ) -> None:
         """Make someone an organizer of a workshop (once)."""
+        ...
+
+    async def organizer_roster(self, workshop_id: int) -> list[Organizer]:
+        """Return a workshop's organizers, first appointed first."""
+        ...
+
+    async def remove_organizer(self, workshop_id: int, telegram_id: int) -> bool:
+        """Remove an organizer from a workshop; tell whether they were one."""
         ...
 
     async def is_organizer(self, workshop_id: int, telegram_id: int) -> bool:
@@ -70,9 +82,19 @@ class CommunicationStore(Protocol):
         ...
 
     async def use_organizer_invite(
-        self, token: str, telegram_id: int, now: datetime
-    ) -> tuple[str, int | None]:
-        """Redeem an invitation: ('ok' | 'used' | 'unknown', workshop id)."""
+        self, token: str, telegram_id: int, name: str | None, now: datetime, not_before: datetime
+    ) -> tuple[InviteStatus, int | None]:
+        """Redeem an invitation created at or after `not_before`, with its workshop id."""
+        ...
+
+    async def pending_organizer_invites(
+        self, workshop_id: int, not_before: datetime
+    ) -> list[datetime]:
+        """Return when each usable invitation of a workshop was created, oldest first."""
+        ...
+
+    async def revoke_organizer_invites(self, workshop_id: int, now: datetime) -> int:
+        """Cancel a workshop's unused invitations; return how many."""
         ...
 
     async def set_organizer_chat(self, workshop_id: int, chat_id: int | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 AnswerValue = str | list[str]
 
@@ -276,6 +276,20 @@ class Association:
     id: int
     slug: str
     name: str
+
+
+# What redeeming a one-time invitation link found.
+InviteStatus = Literal["ok", "used", "unknown", "expired", "revoked"]
+
+
+@dataclass(frozen=True)
+class Organizer:
+    """A person who organizes a workshop."""
+
+    workshop_id: int
+    telegram_id: int
+    added_at: datetime
+    name: str | None = None
 
 
 @dataclass(frozen=True)

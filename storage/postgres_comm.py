@@ -10,6 +10,8 @@ from storage.models import (
     AnswerSet,
     Broadcast,
     BroadcastStatus,
+    InviteStatus,
+    Organizer,
     OutboxRow,
     OutMessage,
     Recipient,
@@ -21,8 +23,9 @@ from storage.models import (
 )
 from storage.postgres_base import Base as _Base
 from storage.postgres_base import Conn, count
-from storage.rows import BROADCAST_FIELDS, group_answer_rows, outbox_buttons
+from storage.rows import BROADCAST_FIELDS, group_answer_rows, invite_status, outbox_buttons
 from storage.rows import broadcast as _broadcast
+from storage.rows import organizer as _organizer
 from storage.rows import outbox as _outbox
 from storage.rows import recipient as _recipient
 from storage.rows import scheduled as _scheduled
@@ -65,16 +68,37 @@ class CommunicationMixin:
         rows = await self._all("SELECT * FROM workshops ORDER BY start_date DESC, id DESC")
         return [_workshop(r) for r in rows]
 
-    async def add_organizer(self: _Base, workshop_id: int, telegram_id: int, now: datetime) -> None:
+    async def add_organizer(
+        self: _Base, workshop_id: int, telegram_id: int, now: datetime, name: str | None = None
+    ) -> None:
         """Make someone an organizer of a workshop (once)."""
         async with self._tx() as db:
             await db.execute(
-                "INSERT INTO organizers (workshop_id, telegram_id, added_at) VALUES ($1, $2, $3)"
-                " ON CONFLICT (workshop_id, telegram_id) DO NOTHING",
+                "INSERT INTO organizers (workshop_id, telegram_id, added_at, name)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (workshop_id, telegram_id) DO NOTHING",
                 workshop_id,
                 telegram_id,
                 now,
+                name,
             )
+
+    async def organizer_roster(self: _Base, workshop_id: int) -> list[Organizer]:
+        """Return a workshop's organizers, first appointed first."""
+        rows = await self._all(
+            "SELECT * FROM organizers WHERE workshop_id = $1 ORDER BY added_at, telegram_id",
+            workshop_id,
+        )
+        return [_organizer(r) for r in rows]
+
+    async def remove_organizer(self: _Base, workshop_id: int, telegram_id: int) -> bool:
+        """Remove an organizer from a workshop; tell whether they were one."""
+        async with self._tx() as db:
+            status = await db.execute(
+                "DELETE FROM organizers WHERE workshop_id = $1 AND telegram_id = $2",
+                workshop_id,
+                telegram_id,
+            )
+            return count(status) > 0
 
     async def is_organizer(self: _Base, workshop_id: int, telegram_id: int) -> bool:
         """Tell whether someone organizes a workshop."""
@@ -117,20 +141,26 @@ class CommunicationMixin:
             )
 
     async def use_organizer_invite(
-        self: _Base, token: str, telegram_id: int, now: datetime
-    ) -> tuple[str, int | None]:
-        """Redeem an invitation: ('ok' | 'used' | 'unknown', workshop id)."""
+        self: _Base,
+        token: str,
+        telegram_id: int,
+        name: str | None,
+        now: datetime,
+        not_before: datetime,
+    ) -> tuple[InviteStatus, int | None]:
+        """Redeem an invitation created at or after `not_before`, with its workshop id."""
         async with self._tx() as db:
             # Locked so that two people tapping the same link at once cannot both redeem it.
             row = await db.fetchrow(
-                "SELECT workshop_id, used_at FROM organizer_invites WHERE token = $1 FOR UPDATE",
+                "SELECT workshop_id, created_at, used_at, revoked_at FROM organizer_invites"
+                " WHERE token = $1 FOR UPDATE",
                 token,
             )
             if row is None:
                 return "unknown", None
-            # used_at, not used_by: /forget clears who used it, and it stays used.
-            if row["used_at"] is not None:
-                return "used", row["workshop_id"]
+            status = invite_status(row["created_at"], row["used_at"], row["revoked_at"], not_before)
+            if status != "ok":
+                return status, row["workshop_id"]
             await db.execute(
                 "UPDATE organizer_invites SET used_by = $1, used_at = $2 WHERE token = $3",
                 telegram_id,
@@ -138,13 +168,38 @@ class CommunicationMixin:
                 token,
             )
             await db.execute(
-                "INSERT INTO organizers (workshop_id, telegram_id, added_at) VALUES ($1, $2, $3)"
-                " ON CONFLICT (workshop_id, telegram_id) DO NOTHING",
+                "INSERT INTO organizers (workshop_id, telegram_id, added_at, name)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (workshop_id, telegram_id) DO NOTHING",
                 row["workshop_id"],
                 telegram_id,
                 now,
+                name,
             )
             return "ok", row["workshop_id"]
+
+    async def pending_organizer_invites(
+        self: _Base, workshop_id: int, not_before: datetime
+    ) -> list[datetime]:
+        """Return when each usable invitation of a workshop was created, oldest first."""
+        rows = await self._all(
+            "SELECT created_at FROM organizer_invites WHERE workshop_id = $1"
+            " AND used_at IS NULL AND revoked_at IS NULL AND created_at >= $2"
+            " ORDER BY created_at",
+            workshop_id,
+            not_before,
+        )
+        return [r["created_at"] for r in rows]
+
+    async def revoke_organizer_invites(self: _Base, workshop_id: int, now: datetime) -> int:
+        """Cancel a workshop's unused invitations; return how many."""
+        async with self._tx() as db:
+            status = await db.execute(
+                "UPDATE organizer_invites SET revoked_at = $1 WHERE workshop_id = $2"
+                " AND used_at IS NULL AND revoked_at IS NULL",
+                now,
+                workshop_id,
+            )
+            return count(status)
 
     async def set_organizer_chat(self: _Base, workshop_id: int, chat_id: int | None) -> None:
         """Link (or unlink, with None) the organizers' group of a workshop."""

@@ -21,6 +21,8 @@ from storage.models import (
     Dialog,
     DialogState,
     Evidence,
+    InviteStatus,
+    Organizer,
     OutboxRow,
     OutMessage,
     Participant,
@@ -347,6 +349,23 @@ def checkin(row: Row) -> Checkin:
 def association(row: Row) -> Association:
     """Map an associations row."""
     return Association(row["id"], row["slug"], row["name"])
+
+
+def invite_status(
+    created_at: datetime, used_at: object, revoked_at: object, not_before: datetime
+) -> InviteStatus:
+    """Say whether an invitation can still be redeemed, and if not why."""
+    # used_at, not used_by: /forget erases who used it, and it stays used.
+    if used_at is not None:
+        return "used"
+    if revoked_at is not None:
+        return "revoked"
+    return "expired" if created_at < not_before else "ok"
+
+
+def organizer(row: Row) -> Organizer:
+    """Map an organizers row."""
+    return Organizer(row["workshop_id"], row["telegram_id"], req_dt(row["added_at"]), row["name"])
 
 
 def viewer(row: Row) -> Viewer:

@@ -13,6 +13,8 @@ from storage.models import (
     AnswerSet,
     Broadcast,
     BroadcastStatus,
+    InviteStatus,
+    Organizer,
     OutboxRow,
     OutMessage,
     Recipient,
@@ -22,8 +24,9 @@ from storage.models import (
     SyncResult,
     Workshop,
 )
-from storage.rows import BROADCAST_FIELDS, group_answer_rows, outbox_buttons
+from storage.rows import BROADCAST_FIELDS, group_answer_rows, invite_status, outbox_buttons, req_dt
 from storage.rows import broadcast as _broadcast
+from storage.rows import organizer as _organizer
 from storage.rows import outbox as _outbox
 from storage.rows import recipient as _recipient
 from storage.rows import scheduled as _scheduled
@@ -76,14 +79,33 @@ class CommunicationMixin:
         rows = await self._all("SELECT * FROM workshops ORDER BY start_date DESC, id DESC", ())
         return [self._workshop_row(r) for r in rows]
 
-    async def add_organizer(self: _Base, workshop_id: int, telegram_id: int, now: datetime) -> None:
+    async def add_organizer(
+        self: _Base, workshop_id: int, telegram_id: int, now: datetime, name: str | None = None
+    ) -> None:
         """Make someone an organizer of a workshop (once)."""
         async with self._tx() as db:
             await db.execute(
-                "INSERT INTO organizers (workshop_id, telegram_id, added_at) VALUES (?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                (workshop_id, telegram_id, _ts(now)),
+                "INSERT INTO organizers (workshop_id, telegram_id, added_at, name)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (workshop_id, telegram_id) DO NOTHING",
+                (workshop_id, telegram_id, _ts(now), name),
             )
+
+    async def organizer_roster(self: _Base, workshop_id: int) -> list[Organizer]:
+        """Return a workshop's organizers, first appointed first."""
+        rows = await self._all(
+            "SELECT * FROM organizers WHERE workshop_id = ? ORDER BY added_at, telegram_id",
+            (workshop_id,),
+        )
+        return [_organizer(r) for r in rows]
+
+    async def remove_organizer(self: _Base, workshop_id: int, telegram_id: int) -> bool:
+        """Remove an organizer from a workshop; tell whether they were one."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "DELETE FROM organizers WHERE workshop_id = ? AND telegram_id = ?",
+                (workshop_id, telegram_id),
+            )
+            return cur.rowcount > 0
 
     async def is_organizer(self: _Base, workshop_id: int, telegram_id: int) -> bool:
         """Tell whether someone organizes a workshop."""
@@ -122,29 +144,60 @@ class CommunicationMixin:
             )
 
     async def use_organizer_invite(
-        self: _Base, token: str, telegram_id: int, now: datetime
-    ) -> tuple[str, int | None]:
-        """Redeem an invitation: ('ok' | 'used' | 'unknown', workshop id)."""
+        self: _Base,
+        token: str,
+        telegram_id: int,
+        name: str | None,
+        now: datetime,
+        not_before: datetime,
+    ) -> tuple[InviteStatus, int | None]:
+        """Redeem an invitation created at or after `not_before`, with its workshop id."""
         async with self._tx() as db:
             async with db.execute(
-                "SELECT workshop_id, used_at FROM organizer_invites WHERE token = ?", (token,)
+                "SELECT workshop_id, created_at, used_at, revoked_at FROM organizer_invites"
+                " WHERE token = ?",
+                (token,),
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
                 return "unknown", None
-            # used_at, not used_by: /forget clears who used it, and it stays used.
-            if row["used_at"] is not None:
-                return "used", row["workshop_id"]
+            status = invite_status(
+                req_dt(row["created_at"]), row["used_at"], row["revoked_at"], not_before
+            )
+            if status != "ok":
+                return status, row["workshop_id"]
             await db.execute(
                 "UPDATE organizer_invites SET used_by = ?, used_at = ? WHERE token = ?",
                 (telegram_id, _ts(now), token),
             )
             await db.execute(
-                "INSERT INTO organizers (workshop_id, telegram_id, added_at) VALUES (?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                (row["workshop_id"], telegram_id, _ts(now)),
+                "INSERT INTO organizers (workshop_id, telegram_id, added_at, name)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (workshop_id, telegram_id) DO NOTHING",
+                (row["workshop_id"], telegram_id, _ts(now), name),
             )
             return "ok", row["workshop_id"]
+
+    async def pending_organizer_invites(
+        self: _Base, workshop_id: int, not_before: datetime
+    ) -> list[datetime]:
+        """Return when each usable invitation of a workshop was created, oldest first."""
+        rows = await self._all(
+            "SELECT created_at FROM organizer_invites WHERE workshop_id = ?"
+            " AND used_at IS NULL AND revoked_at IS NULL ORDER BY created_at",
+            (workshop_id,),
+        )
+        created = [req_dt(r["created_at"]) for r in rows]
+        return [c for c in created if c >= not_before]
+
+    async def revoke_organizer_invites(self: _Base, workshop_id: int, now: datetime) -> int:
+        """Cancel a workshop's unused invitations; return how many."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE organizer_invites SET revoked_at = ? WHERE workshop_id = ?"
+                " AND used_at IS NULL AND revoked_at IS NULL",
+                (_ts(now), workshop_id),
+            )
+            return cur.rowcount
 
     async def set_organizer_chat(self: _Base, workshop_id: int, chat_id: int | None) -> None:
         """Link (or unlink, with None) the organizers' group of a workshop."""

@@ -354,13 +354,58 @@ async def test_workshop_lookups_and_organizers(store: Store) -> None:
     assert unlinked is not None and unlinked.organizer_chat_id is None
 
 
-async def test_organizer_invite_is_used_once(store: Store) -> None:
+async def test_organizer_invite_is_used_once(any_store: Store) -> None:
+    store = any_store
     workshop, _ = await _workshop(store)
     await store.create_organizer_invite("tok", workshop.id, 1, NOW)
-    assert await store.use_organizer_invite("tok", 60, NOW) == ("ok", workshop.id)
-    assert await store.use_organizer_invite("tok", 61, NOW) == ("used", workshop.id)
-    assert await store.use_organizer_invite("nope", 61, NOW) == ("unknown", None)
+    assert await store.pending_organizer_invites(workshop.id, NOW) == [NOW]
+    assert await store.use_organizer_invite("tok", 60, "Olga", NOW, NOW) == ("ok", workshop.id)
+    assert await store.use_organizer_invite("tok", 61, "Eve", NOW, NOW) == ("used", workshop.id)
+    assert await store.use_organizer_invite("nope", 61, None, NOW, NOW) == ("unknown", None)
     assert await store.organizers_of(workshop.id) == [60]
+    assert [(o.telegram_id, o.name) for o in await store.organizer_roster(workshop.id)] == [
+        (60, "Olga")
+    ]
+    assert await store.pending_organizer_invites(workshop.id, NOW) == []
+
+
+async def test_organizer_invites_expire_and_can_be_revoked(any_store: Store) -> None:
+    store = any_store
+    workshop, _ = await _workshop(store)
+    later = NOW + timedelta(days=8)
+    await store.create_organizer_invite("old", workshop.id, 1, NOW)
+    await store.create_organizer_invite("new", workshop.id, 1, later)
+    await store.create_organizer_invite("kept", workshop.id, 1, later)
+    week_before = later - timedelta(days=7)
+    # Only invitations created within the validity window count as pending.
+    assert await store.pending_organizer_invites(workshop.id, week_before) == [later, later]
+    assert await store.use_organizer_invite("old", 60, None, later, week_before) == (
+        "expired",
+        workshop.id,
+    )
+    assert await store.revoke_organizer_invites(workshop.id, later) == 3
+    assert await store.use_organizer_invite("new", 61, None, later, week_before) == (
+        "revoked",
+        workshop.id,
+    )
+    assert await store.pending_organizer_invites(workshop.id, week_before) == []
+    assert await store.organizers_of(workshop.id) == []
+    # Revoking again finds nothing; a used invitation is never revoked.
+    assert await store.revoke_organizer_invites(workshop.id, later) == 0
+
+
+async def test_removing_an_organizer(any_store: Store) -> None:
+    store = any_store
+    workshop, _ = await _workshop(store)
+    await store.add_organizer(workshop.id, 60, NOW, "Olga")
+    await store.add_organizer(workshop.id, 61, NOW + timedelta(seconds=1))
+    assert [o.telegram_id for o in await store.organizer_roster(workshop.id)] == [60, 61]
+    assert await store.remove_organizer(workshop.id, 60)
+    assert not await store.remove_organizer(workshop.id, 60)
+    assert not await store.is_organizer(workshop.id, 60)
+    assert [(o.telegram_id, o.name) for o in await store.organizer_roster(workshop.id)] == [
+        (61, None)
+    ]
 
 
 async def test_user_preferences_create_the_user(store: Store) -> None:
@@ -660,11 +705,11 @@ async def test_a_used_invitation_stays_used_after_forget(any_store: Store) -> No
     association = await store.upsert_association("amb", "AMB", NOW)
     await store.create_organizer_invite("org-tok", workshop.id, 1, NOW)
     await store.create_viewer_invite("view-tok", association, 1, NOW)
-    assert (await store.use_organizer_invite("org-tok", 60, NOW))[0] == "ok"
+    assert (await store.use_organizer_invite("org-tok", 60, "Ana", NOW, NOW))[0] == "ok"
     assert (await store.use_viewer_invite("view-tok", 60, "Ana", NOW))[0] == "ok"
     await store.forget_user(60, NOW)
     # Forgetting who used a link does not make it usable again by whoever holds it.
-    assert (await store.use_organizer_invite("org-tok", 61, NOW))[0] == "used"
+    assert (await store.use_organizer_invite("org-tok", 61, "Eve", NOW, NOW))[0] == "used"
     assert (await store.use_viewer_invite("view-tok", 61, "Eve", NOW))[0] == "used"
     assert await store.viewer_associations(61) == []
 

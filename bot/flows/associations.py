@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from bot.flows.access import Action, Role, associations_for, has_any_role
 from bot.flows.callbacks import ProgressView, ViewerInvite, ViewerPanel, ViewerRemove
 from bot.flows.common import Ctx
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SetCommands
@@ -16,22 +17,14 @@ INVITE_BYTES = 12
 
 async def manageable(ctx: Ctx) -> list[Association]:
     """Return the associations whose viewers this person may appoint."""
-    if ctx.actor.telegram_id in ctx.svc.admin_ids:
-        return await ctx.svc.store.all_associations()
-    ids = {
-        w.association_id
-        for w in await ctx.svc.store.organizer_workshops(ctx.actor.telegram_id)
-        if w.association_id is not None
-    }
-    found = [await ctx.svc.store.association(i) for i in sorted(ids)]
-    return [a for a in found if a is not None]
+    return await associations_for(ctx.svc, ctx.actor.telegram_id, Action.VIEWERS_MANAGE)
 
 
 async def viewer_command(ctx: Ctx, args: str = "") -> list[Event]:
     """Offer the associations whose viewers the person manages (administrators, organizers)."""
     associations = await manageable(ctx)
     if not associations:
-        if await ctx.svc.store.organizer_workshops(ctx.actor.telegram_id):
+        if await has_any_role(ctx.svc, ctx.actor.telegram_id, Role.ORGANIZER, Role.ADMIN):
             return [Send(ctx.tr.t("viewer.no_association"))]
         return [Send(ctx.tr.t("viewer.only"))]
     if len(associations) == 1:
@@ -105,8 +98,9 @@ async def redeem(ctx: Ctx, token: str) -> list[Event]:
             )
         ]
     ]
-    organizer = bool(await ctx.svc.store.organizer_workshops(ctx.actor.telegram_id))
+    organizer = await has_any_role(ctx.svc, ctx.actor.telegram_id, Role.ORGANIZER)
+    admin = await has_any_role(ctx.svc, ctx.actor.telegram_id, Role.ADMIN)
     return [
         Send(ctx.tr.t("viewer.welcome", name=association.name), rows),
-        SetCommands(ctx.lang, organizer=organizer, viewer=True),
+        SetCommands(ctx.lang, organizer=organizer, viewer=True, admin=admin),
     ]

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from bot.content import WorkshopFile
 from bot.flows import dialogs
+from bot.flows.access import Action, may
 from bot.flows.callbacks import (
     Audience,
     AudienceInstitution,
@@ -165,7 +166,7 @@ async def _own_broadcast(ctx: Ctx, broadcast_id: int | None) -> Broadcast | None
     broadcast = await ctx.svc.store.broadcast(broadcast_id)
     if broadcast is None:
         return None
-    if not await ctx.svc.store.is_organizer(broadcast.workshop_id, ctx.actor.telegram_id):
+    if not await may(ctx.svc, ctx.actor.telegram_id, Action.BROADCAST, broadcast.workshop_id):
         return None
     return broadcast
 

@@ -502,6 +502,25 @@ class OrgInvite(CallbackData, prefix="oi"):
     workshop: Id
 
 
+class OrgPanel(CallbackData, prefix="op"):
+    """Show a workshop's organizers and pending invitations (administrators)."""
+
+    workshop: Id
+
+
+class OrgRemove(CallbackData, prefix="or"):
+    """Remove an organizer from a workshop (administrators)."""
+
+    workshop: Id
+    organizer: TelegramId
+
+
+class OrgRevoke(CallbackData, prefix="ox"):
+    """Cancel a workshop's pending organizer invitations (administrators)."""
+
+    workshop: Id
+
+
 class LinkGroup(CallbackData, prefix="lk"):
     """Link this group to a workshop as its organizers' group."""
 

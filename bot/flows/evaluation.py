@@ -8,6 +8,7 @@ from typing import ClassVar
 from bot.content import AgendaSession, WorkshopFile
 from bot.flows import dialogs
 from bot.flows import questionnaire as engine
+from bot.flows.access import Action, may
 from bot.flows.callbacks import CommentSession, EvaluationAdmin, OpenMenu, RateSession
 from bot.flows.common import Ctx, current_workshop, text_length_error, workshop_file
 from bot.flows.dialogs import Waiting
@@ -126,7 +127,7 @@ async def admin_menu(ctx: Ctx, workshop: Workshop) -> list[Event]:
 async def on_admin_callback(ctx: Ctx, cb: EvaluationAdmin, message_id: int) -> list[Event]:
     """Open the evaluation now; the invitation goes out at once."""
     workshop_id = cb.workshop
-    if not await ctx.svc.store.is_organizer(workshop_id, ctx.actor.telegram_id):
+    if not await may(ctx.svc, ctx.actor.telegram_id, Action.EVALUATION_OPEN, workshop_id):
         return [Notice(ctx.tr.t("notice.stale"))]
     workshop = await ctx.svc.store.workshop(workshop_id)
     if workshop is None or ctx.svc.content.questionnaires.get(EVALUATION_ID) is None:

@@ -89,11 +89,12 @@ class Rearm:
 
 @dataclass(frozen=True)
 class SetCommands:
-    """Show this chat the command menu in `lang` (with organizer tools if asked)."""
+    """Show this chat the command menu in `lang` (with organizer, viewer, admin tools if asked)."""
 
     lang: str
     organizer: bool = False
     viewer: bool = False
+    admin: bool = False
 
 
 Event = Send | Edit | Notice | SendPhoto | SendDocument | SendMedia | SetCommands | Deliver | Rearm

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.flows.access import Role, has_any_role
 from bot.flows.agenda import agenda
 from bot.flows.callbacks import (
     OpenDgca,
@@ -124,8 +125,9 @@ async def on_language_callback(ctx: Ctx, cb: PickLanguage, message_id: int) -> l
         Edit(message_id, new.tr.t("language.changed")),
         SetCommands(
             lang,
-            organizer=bool(await ctx.svc.store.organizer_workshops(ctx.actor.telegram_id)),
-            viewer=bool(await ctx.svc.store.viewer_associations(ctx.actor.telegram_id)),
+            organizer=await has_any_role(ctx.svc, ctx.actor.telegram_id, Role.ORGANIZER),
+            viewer=await has_any_role(ctx.svc, ctx.actor.telegram_id, Role.VIEWER),
+            admin=await has_any_role(ctx.svc, ctx.actor.telegram_id, Role.ADMIN),
         ),
         *await menu(new),
     ]

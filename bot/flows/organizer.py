@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 from io import BytesIO
 
 from bot.content import ContentError, WorkshopFile
 from bot.flows import broadcast, evaluation, reports
+from bot.flows.access import Action, Role, has_any_role, may, workshops_for
 from bot.flows.callbacks import (
     Audience,
     AudienceInstitution,
@@ -18,6 +20,9 @@ from bot.flows.callbacks import (
     OrgAction,
     OrgActionName,
     OrgInvite,
+    OrgPanel,
+    OrgRemove,
+    OrgRevoke,
 )
 from bot.flows.common import Ctx, date_range, workshop_file
 from bot.flows.events import (
@@ -34,16 +39,22 @@ from bot.flows.events import (
 )
 from bot.flows.nav import ORGANIZER_PREFIX, start_link
 from bot.flows.workshops import import_workshop, parse_workshop_text
+from bot.i18n import Html
 from storage import Workshop
 
 INVITE_BYTES = 12
+# An organizer invitation is a key to participants' data: it works for a week, once.
+INVITE_VALID = timedelta(days=7)
 MAX_IMPORT_BYTES = 256 * 1024
 MAX_ERRORS_SHOWN = 10
-
-
-def is_admin(ctx: Ctx) -> bool:
-    """Tell whether the person is one of BOT_ADMIN_IDS."""
-    return ctx.actor.telegram_id in ctx.svc.admin_ids
+MAX_PICKED = 30
+# What each organizer menu action needs (bot/flows/access.py decides who has it).
+ACTION_OF: dict[OrgActionName, Action] = {
+    "bc": Action.BROADCAST,
+    "rp": Action.REPORT,
+    "ev": Action.EVALUATION_OPEN,
+    "iv": Action.JOIN_LINK,
+}
 
 
 def _refuse(ctx: Ctx) -> list[Event]:
@@ -57,12 +68,8 @@ def _workshop_label(ctx: Ctx, workshop: Workshop) -> str:
     return label[:64]
 
 
-async def _my_workshops(ctx: Ctx) -> list[Workshop]:
-    return await ctx.svc.store.organizer_workshops(ctx.actor.telegram_id)
-
-
 async def _pick_or_run(ctx: Ctx, action: OrgActionName) -> list[Event]:
-    workshops = await _my_workshops(ctx)
+    workshops = await workshops_for(ctx.svc, ctx.actor.telegram_id, ACTION_OF[action])
     if not workshops:
         return _refuse(ctx)
     if ctx.chat_id is not None and ctx.chat_id < 0:
@@ -73,7 +80,8 @@ async def _pick_or_run(ctx: Ctx, action: OrgActionName) -> list[Event]:
     if len(workshops) == 1:
         return await _run(ctx, workshops[0], action)
     rows: Keyboard = [
-        [Button(_workshop_label(ctx, w), OrgAction(w.id, action).pack())] for w in workshops
+        [Button(_workshop_label(ctx, w), OrgAction(w.id, action).pack())]
+        for w in workshops[:MAX_PICKED]
     ]
     return [Send(ctx.tr.t("organizer.pick_workshop"), rows)]
 
@@ -138,7 +146,7 @@ def invite(ctx: Ctx, workshop: Workshop) -> list[Event]:
 async def on_workshop_callback(ctx: Ctx, cb: OrgAction, message_id: int) -> list[Event]:
     """Run an organizer action on the picked workshop, if the person organizes it."""
     workshop_id, action = cb.workshop, cb.action
-    if not await ctx.svc.store.is_organizer(workshop_id, ctx.actor.telegram_id):
+    if not await may(ctx.svc, ctx.actor.telegram_id, ACTION_OF[action], workshop_id):
         return [Notice(ctx.tr.t("notice.stale"))]
     workshop = await ctx.svc.store.workshop(workshop_id)
     if workshop is None:
@@ -176,7 +184,7 @@ async def on_broadcast_callback(
     """Handle audience picks (checking the organizer) and the broadcast's buttons."""
     if isinstance(cb, Audience | AudienceInstitution):
         workshop_id = cb.workshop
-        if not await ctx.svc.store.is_organizer(workshop_id, ctx.actor.telegram_id):
+        if not await may(ctx.svc, ctx.actor.telegram_id, Action.BROADCAST, workshop_id):
             return [Notice(ctx.tr.t("notice.stale"))]
         workshop = await ctx.svc.store.workshop(workshop_id)
         if workshop is None:
@@ -185,51 +193,125 @@ async def on_broadcast_callback(
     return await broadcast.on_callback(ctx, cb, message_id)
 
 
-# Administrators appoint organizers with one-time links.
+# Administrators list, invite and remove organizers.
 
 
-async def organizer_command(ctx: Ctx, args: str) -> list[Event]:
-    """Let an administrator pick a workshop to invite an organizer to."""
-    if not is_admin(ctx):
-        return _refuse(ctx)
-    workshops = await ctx.svc.store.all_workshops()
+async def organizers_command(ctx: Ctx, args: str) -> list[Event]:
+    """Let an administrator pick a workshop whose organizers to manage."""
+    workshops = await workshops_for(ctx.svc, ctx.actor.telegram_id, Action.ORGANIZERS_MANAGE)
     if not workshops:
-        return [Send(ctx.tr.t("organizer.no_workshops"))]
+        if await may(ctx.svc, ctx.actor.telegram_id, Action.WORKSHOP_CREATE):
+            return [Send(ctx.tr.t("organizer.no_workshops"))]
+        return _refuse(ctx)
+    if len(workshops) == 1:
+        return await _roster(ctx, workshops[0], None)
     rows: Keyboard = [
-        [Button(_workshop_label(ctx, w), OrgInvite(w.id).pack())] for w in workshops[:30]
+        [Button(_workshop_label(ctx, w), OrgPanel(w.id).pack())] for w in workshops[:MAX_PICKED]
     ]
-    return [Send(ctx.tr.t("organizer.pick_for_invite"), rows)]
+    return [Send(ctx.tr.t("organizer.pick_for_roster"), rows)]
 
 
-async def on_invite_callback(ctx: Ctx, cb: OrgInvite, message_id: int) -> list[Event]:
-    """Create a one-time organizer invitation for the picked workshop."""
-    workshop = await ctx.svc.store.workshop(cb.workshop)
-    if not is_admin(ctx) or workshop is None:
-        return [Notice(ctx.tr.t("notice.stale"))]
-    token = secrets.token_urlsafe(INVITE_BYTES)
-    await ctx.svc.store.create_organizer_invite(
-        token, workshop.id, ctx.actor.telegram_id, ctx.svc.clock.now()
+def _not_before(ctx: Ctx) -> datetime:
+    return ctx.svc.clock.now() - INVITE_VALID
+
+
+async def _roster(ctx: Ctx, workshop: Workshop, message_id: int | None) -> list[Event]:
+    """Show a workshop's organizers and pending invitations, with their buttons."""
+    store = ctx.svc.store
+    organizers = await store.organizer_roster(workshop.id)
+    pending = await store.pending_organizer_invites(workshop.id, _not_before(ctx))
+    lines = "\n".join(
+        ctx.tr.t(
+            "organizer.roster_line",
+            name=o.name or ctx.tr.plain("organizer.unnamed"),
+            date=ctx.tr.date(o.added_at.date()),
+        )
+        for o in organizers
+    ) or ctx.tr.t("organizer.roster_none")
+    text = ctx.tr.t(
+        "organizer.roster",
+        title=workshop_file(workshop).title.get(ctx.lang),
+        organizers=Html(lines),
+        pending=len(pending),
     )
-    link = start_link(ctx.svc.bot_username, ORGANIZER_PREFIX, token)
-    title = workshop_file(workshop).title.get(ctx.lang)
-    return [Notice(), Edit(message_id, ctx.tr.t("organizer.invite_link", title=title, link=link))]
+    rows: Keyboard = [
+        [Button(ctx.tr.plain("organizer.button_invite"), OrgInvite(workshop.id).pack())]
+    ]
+    if pending:
+        label = ctx.tr.plain("organizer.button_revoke", n=len(pending))
+        rows.append([Button(label, OrgRevoke(workshop.id).pack())])
+    for o in organizers[:20]:
+        name = o.name or ctx.tr.plain("organizer.unnamed")
+        label = ctx.tr.plain("organizer.button_remove", name=name)
+        rows.append([Button(label[:60], OrgRemove(workshop.id, o.telegram_id).pack())])
+    if message_id is not None:
+        return [Edit(message_id, text, rows)]
+    return [Send(text, rows)]
+
+
+ROSTER_TAPS = (OrgPanel, OrgInvite, OrgRemove, OrgRevoke)
+
+
+async def on_roster_callback(
+    ctx: Ctx, cb: OrgPanel | OrgInvite | OrgRemove | OrgRevoke, message_id: int
+) -> list[Event]:
+    """Handle the organizers panel: show it, invite, cancel invitations, remove someone."""
+    workshop = await ctx.svc.store.workshop(cb.workshop)
+    if workshop is None or not await may(
+        ctx.svc, ctx.actor.telegram_id, Action.ORGANIZERS_MANAGE, workshop.id
+    ):
+        return [Notice(ctx.tr.t("notice.stale"))]
+    now = ctx.svc.clock.now()
+    if isinstance(cb, OrgPanel):
+        return [Notice(), *await _roster(ctx, workshop, message_id)]
+    if isinstance(cb, OrgInvite):
+        token = secrets.token_urlsafe(INVITE_BYTES)
+        await ctx.svc.store.create_organizer_invite(token, workshop.id, ctx.actor.telegram_id, now)
+        link = start_link(ctx.svc.bot_username, ORGANIZER_PREFIX, token)
+        title = workshop_file(workshop).title.get(ctx.lang)
+        until = ctx.tr.date((now + INVITE_VALID).astimezone(workshop_file(workshop).zone).date())
+        return [
+            Notice(),
+            Send(ctx.tr.t("organizer.invite_link", title=title, link=link, until=until)),
+            *await _roster(ctx, workshop, message_id),
+        ]
+    if isinstance(cb, OrgRevoke):
+        revoked = await ctx.svc.store.revoke_organizer_invites(workshop.id, now)
+        return [
+            Notice(ctx.tr.plain("organizer.revoked", n=revoked)),
+            *await _roster(ctx, workshop, message_id),
+        ]
+    if not await ctx.svc.store.remove_organizer(workshop.id, cb.organizer):
+        return [Notice(ctx.tr.t("notice.stale"))]
+    return [
+        Notice(ctx.tr.plain("organizer.removed")),
+        *await _roster(ctx, workshop, message_id),
+    ]
 
 
 async def redeem(ctx: Ctx, token: str) -> list[Event]:
     """Make the person an organizer through a one-time invitation link."""
     status, workshop_id = await ctx.svc.store.use_organizer_invite(
-        token, ctx.actor.telegram_id, ctx.svc.clock.now()
+        token,
+        ctx.actor.telegram_id,
+        ctx.actor.full_name[:64] or None,
+        ctx.svc.clock.now(),
+        _not_before(ctx),
     )
     if status == "unknown" or workshop_id is None:
         return [Send(ctx.tr.t("join.unknown_code"))]
     workshop = await ctx.svc.store.workshop(workshop_id)
     assert workshop is not None
     title = workshop_file(workshop).title.get(ctx.lang)
-    if status == "used":
+    if status != "ok":
         if await ctx.svc.store.is_organizer(workshop_id, ctx.actor.telegram_id):
             return [Send(ctx.tr.t("organizer.already", title=title))]
-        return [Send(ctx.tr.t("organizer.invite_used"))]
-    return [Send(ctx.tr.t("organizer.welcome", title=title)), SetCommands(ctx.lang, organizer=True)]
+        return [Send(ctx.tr.t(f"organizer.invite_{status}"))]
+    admin = await has_any_role(ctx.svc, ctx.actor.telegram_id, Role.ADMIN)
+    return [
+        Send(ctx.tr.t("organizer.welcome", title=title)),
+        SetCommands(ctx.lang, organizer=True, admin=admin),
+    ]
 
 
 # Workshop files sent to the bot.
@@ -268,13 +350,20 @@ async def import_document(ctx: Ctx, file_name: str, data: bytes) -> list[Event]:
             errors += "\n" + ctx.tr.plain("organizer.more_errors", n=len(exc.problems) - len(shown))
         return [Send(ctx.tr.t("organizer.import_errors", file=file_name, errors=errors))]
     store = ctx.svc.store
+    me = ctx.actor.telegram_id
     existing = await store.workshop_by_slug(spec.id)
-    allowed = is_admin(ctx) or (
-        existing is not None and await store.is_organizer(existing.id, ctx.actor.telegram_id)
-    )
+    if existing is None:
+        allowed = await may(ctx.svc, me, Action.WORKSHOP_CREATE)
+    else:
+        allowed = await may(ctx.svc, me, Action.WORKSHOP_UPDATE, existing.id)
     if not allowed:
         return _refuse(ctx)
-    if not is_admin(ctx) and not await _keeps_association(ctx, existing, spec):
+    # Creating is for administrators, who may also name any association.
+    if (
+        existing is not None
+        and not await may(ctx.svc, me, Action.WORKSHOP_ASSOCIATION, existing.id)
+        and not await _keeps_association(ctx, existing, spec)
+    ):
         # Naming an association gives its viewers' panel and its plans: only an
         # administrator attaches a workshop to one, creates one or renames one.
         return [Send(ctx.tr.t("organizer.association_admin_only", file=file_name))]
@@ -303,16 +392,18 @@ async def import_document(ctx: Ctx, file_name: str, data: bytes) -> list[Event]:
         Rearm(),
         Deliver(),
         # Whoever imported a new workshop organizes it: show them the organizer commands.
-        *([SetCommands(ctx.lang, organizer=True)] if result.created else []),
+        *([SetCommands(ctx.lang, organizer=True, admin=True)] if result.created else []),
     ]
 
 
 async def link_group_command(ctx: Ctx, args: str) -> list[Event]:
     """In a group: offer the organizer's workshops to link this group to."""
-    workshops = await _my_workshops(ctx)
+    workshops = await workshops_for(ctx.svc, ctx.actor.telegram_id, Action.LINK_GROUP)
     if not workshops:
         return _refuse(ctx)
-    rows: Keyboard = [[Button(_workshop_label(ctx, w), LinkGroup(w.id).pack())] for w in workshops]
+    rows: Keyboard = [
+        [Button(_workshop_label(ctx, w), LinkGroup(w.id).pack())] for w in workshops[:MAX_PICKED]
+    ]
     return [Send(ctx.tr.t("organizer.pick_group_workshop"), rows)]
 
 
@@ -322,7 +413,7 @@ async def on_link_callback(ctx: Ctx, cb: LinkGroup, message_id: int) -> list[Eve
     if (
         ctx.chat_id is None
         or ctx.chat_id > 0
-        or not await ctx.svc.store.is_organizer(workshop_id, ctx.actor.telegram_id)
+        or not await may(ctx.svc, ctx.actor.telegram_id, Action.LINK_GROUP, workshop_id)
     ):
         return [Notice(ctx.tr.t("notice.stale"))]
     workshop = await ctx.svc.store.workshop(workshop_id)

@@ -9,6 +9,7 @@ from datetime import date
 from typing import ClassVar
 
 from bot.flows import dialogs
+from bot.flows.access import Action, may_on_plan
 from bot.flows.callbacks import (
     PlanAddStep,
     PlanEdit,
@@ -150,7 +151,7 @@ async def my_plan(ctx: Ctx, plan_id: int | None) -> Plan | None:
     if plan_id is None:
         return None
     plan = await ctx.svc.store.plan(plan_id)
-    if plan is None or plan.member(ctx.actor.telegram_id) is None:
+    if plan is None or not may_on_plan(ctx.actor.telegram_id, Action.PLAN_EDIT, plan):
         return None
     return plan
 
@@ -717,7 +718,7 @@ async def _on_plan(ctx: Ctx, plan: Plan, cb: PlanTap, message_id: int) -> list[E
     me = plan.member(ctx.actor.telegram_id)
     assert me is not None
     if isinstance(cb, PlanNewLink):
-        if me.role != "owner":
+        if not may_on_plan(ctx.actor.telegram_id, Action.PLAN_TEAM_LINK, plan):
             return not_member(ctx)
         await ctx.svc.store.set_team_token(plan.id, secrets.token_urlsafe(TEAM_TOKEN_BYTES))
         fresh = await my_plan(ctx, plan.id)

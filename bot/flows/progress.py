@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from babel.dates import format_date
 
 from bot.content import DAY_END
+from bot.flows.access import Action, associations_for, may, workshops_for
 from bot.flows.callbacks import (
     Evidence,
     ProgressDigest,
@@ -69,38 +70,22 @@ class Scope:
     id: int
 
 
-async def _is_viewer(svc: Services, telegram_id: int, association_id: int) -> bool:
-    return any(a.id == association_id for a in await svc.store.viewer_associations(telegram_id))
-
-
 async def may_see(svc: Services, telegram_id: int, scope: Scope) -> bool:
-    """Tell whether someone may see a scope: its viewers, its organizers, administrators."""
-    if telegram_id in svc.admin_ids:
-        return True
-    if scope.kind == "a":
-        return await _is_viewer(svc, telegram_id, scope.id)
-    if await svc.store.is_organizer(scope.id, telegram_id):
-        return True
-    workshop = await svc.store.workshop(scope.id)
-    return (
-        workshop is not None
-        and workshop.association_id is not None
-        and await _is_viewer(svc, telegram_id, workshop.association_id)
-    )
+    """Tell whether someone may see a scope's dashboard (bot/flows/access.py decides)."""
+    action = Action.ASSOCIATION_PROGRESS if scope.kind == "a" else Action.WORKSHOP_PROGRESS
+    return await may(svc, telegram_id, action, scope.id)
 
 
 async def scopes_of(svc: Services, telegram_id: int, lang: str) -> list[tuple[Scope, str]]:
     """Return the dashboards someone may open, with their names."""
     out: list[tuple[Scope, str]] = []
-    associations: list[Association] = (
-        await svc.store.all_associations()
-        if telegram_id in svc.admin_ids
-        else await svc.store.viewer_associations(telegram_id)
+    associations: list[Association] = await associations_for(
+        svc, telegram_id, Action.ASSOCIATION_PROGRESS
     )
     for association in associations:
         out.append((Scope("a", association.id), association.name))
     seen = {a.id for a in associations}
-    for workshop in await svc.store.organizer_workshops(telegram_id):
+    for workshop in await workshops_for(svc, telegram_id, Action.WORKSHOP_PROGRESS):
         if workshop.association_id in seen:
             continue
         out.append((Scope("w", workshop.id), workshop_file(workshop).title.get(lang)))
@@ -342,6 +327,8 @@ async def on_callback(ctx: Ctx, cb: ProgressTap, message_id: int) -> list[Event]
         return [Notice(), *await evidence_list(ctx, scope, cb.offset, message_id)]
     if scope.kind == "a":
         enabled = cb.on
+        if not await may(ctx.svc, ctx.actor.telegram_id, Action.ASSOCIATION_DIGEST, scope.id):
+            return [Notice(ctx.tr.t("progress.not_allowed"), alert=True)]
         if not await ctx.svc.store.set_digest(scope.id, ctx.actor.telegram_id, enabled):
             return [Notice(ctx.tr.t("progress.not_allowed"), alert=True)]
         key = "progress.digest_on" if enabled else "progress.digest_off"

@@ -11,6 +11,7 @@ from statistics import fmean
 from typing import TYPE_CHECKING
 
 from bot.content import Questionnaire, QuestionType, ScaleKind, WorkshopFile
+from bot.flows.access import Action, may
 from bot.flows.callbacks import Report
 from bot.flows.common import Ctx, short_hash, workshop_file
 from bot.flows.dgca import DimensionStat, scores_with, scoring_index
@@ -456,7 +457,7 @@ async def _institutions(svc: Services, workshop: Workshop) -> list[str]:
 async def on_callback(ctx: Ctx, cb: Report, message_id: int) -> list[Event]:
     """Build the report asked for, for an organizer of the workshop only."""
     workshop_id, kind = cb.workshop, cb.what
-    if not await ctx.svc.store.is_organizer(workshop_id, ctx.actor.telegram_id):
+    if not await may(ctx.svc, ctx.actor.telegram_id, Action.REPORT, workshop_id):
         return [Notice(ctx.tr.t("notice.stale"))]
     workshop = await ctx.svc.store.workshop(workshop_id)
     if workshop is None:

@@ -17,6 +17,7 @@ from bot.flows import (
     profile,
 )
 from bot.flows import questionnaire as engine
+from bot.flows.access import Role, has_any_role
 from bot.flows.callbacks import OpenDgca, OpenEvaluation
 from bot.flows.common import Actor, Ctx, Media, current_workshop, make_ctx, workshop_file
 from bot.flows.events import Event, Notice, Send
@@ -116,9 +117,8 @@ def _oversize_workshop_file(item: Media | None) -> bool:
 
 async def wants_workshop_file(svc: Services, actor: Actor) -> bool:
     """Tell whether this person may import workshop files (so the host downloads them)."""
-    if actor.telegram_id in svc.admin_ids:
-        return True
-    return bool(await svc.store.organizer_workshops(actor.telegram_id))
+    # Whoever may create or update a workshop: administrators and organizers.
+    return await has_any_role(svc, actor.telegram_id, Role.ADMIN, Role.ORGANIZER)
 
 
 async def media(

@@ -24,6 +24,7 @@ from bot.apidouble import SimGroup, SimUser
 from bot.app import build_application
 from bot.content import Content
 from bot.flows import callbacks as taps
+from bot.flows.access import POLICY, Action, On, Role, markdown_table
 from bot.flows.callbacks import (
     Answer,
     Audience,
@@ -49,6 +50,9 @@ from bot.flows.callbacks import (
     OpenMenu,
     OrgAction,
     OrgInvite,
+    OrgPanel,
+    OrgRemove,
+    OrgRevoke,
     Pick,
     PickLanguage,
     PickOther,
@@ -103,7 +107,7 @@ from bot.flows.callbacks import (
 )
 from bot.flows.common import short_hash, workshop_file
 from bot.i18n import I18n
-from bot.output import COMMAND_NAMES, ORGANIZER_COMMANDS
+from bot.output import ADMIN_COMMANDS, COMMAND_NAMES, ORGANIZER_COMMANDS
 from bot.settings import Settings
 from storage import BroadcastStatus, Workshop
 from tests.e2e.conftest import live_bot
@@ -256,17 +260,53 @@ class Outcome(Enum):
 
 A, R, N = Outcome.ALLOWED, Outcome.REFUSED, Outcome.NOT_JOINED
 
+# What each test person holds, by what an action is about: this workshop ("here"), the
+# association both workshops belong to, the participant's own plan. The organizer of the
+# other workshop holds their role over the association too, not over this workshop.
+ANY_PLACE = "anywhere"
+HOLDS: dict[str, dict[On | str, frozenset[Role]]] = {
+    "participant": {
+        On.WORKSHOP: frozenset({Role.PARTICIPANT}),
+        On.PLAN: frozenset({Role.MEMBER, Role.OWNER}),
+        ANY_PLACE: frozenset({Role.PARTICIPANT, Role.MEMBER, Role.OWNER}),
+    },
+    "organizer_here": {
+        On.WORKSHOP: frozenset({Role.ORGANIZER}),
+        On.ASSOCIATION: frozenset({Role.ORGANIZER}),
+        On.PLAN: frozenset({Role.ORGANIZER}),
+        ANY_PLACE: frozenset({Role.ORGANIZER}),
+    },
+    "organizer_other": {
+        On.ASSOCIATION: frozenset({Role.ORGANIZER}),
+        ANY_PLACE: frozenset({Role.ORGANIZER}),
+    },
+    "viewer": {
+        On.WORKSHOP: frozenset({Role.VIEWER}),
+        On.ASSOCIATION: frozenset({Role.VIEWER}),
+        On.PLAN: frozenset({Role.VIEWER}),
+        ANY_PLACE: frozenset({Role.VIEWER}),
+    },
+    "admin": {place: frozenset({Role.ADMIN}) for place in [*On, ANY_PLACE]},
+    "stranger": {},
+}
+assert set(HOLDS) == EVERYONE
 
-def only(*roles: str, otherwise: Outcome = R) -> dict[str, Outcome]:
-    """Return an outcome table: ALLOWED for `roles`, `otherwise` for the rest."""
+
+def by_policy(action: Action, place: On | str, otherwise: Outcome) -> dict[str, Outcome]:
+    """Return each role's outcome as bot/flows/access.POLICY says, for a target `place`."""
+    rule = POLICY[action]
+    out: dict[str, Outcome] = {}
+    for role in ROLES:
+        held = HOLDS[role].get(place, frozenset()) | {Role.ANYONE}
+        out[role] = A if held & rule.roles else otherwise
+    return out
+
+
+def only(*roles: str) -> dict[str, Outcome]:
+    """Return an outcome table: ALLOWED for `roles`, REFUSED for the rest."""
     unknown = set(roles) - EVERYONE
     assert not unknown, unknown
-    return {role: A if role in roles else otherwise for role in ROLES}
-
-
-def everyone(**exceptions: Outcome) -> dict[str, Outcome]:
-    """Return an outcome table: ALLOWED for every role except the ones named."""
-    return {role: exceptions.get(role, A) for role in ROLES}
+    return {role: A if role in roles else R for role in ROLES}
 
 
 Data = Callable[[World], Awaitable[str]]
@@ -274,16 +314,40 @@ Data = Callable[[World], Awaitable[str]]
 
 @dataclass(frozen=True)
 class Row:
-    """One action and the outcome for each role."""
+    """One command or button kind, the guarded action it takes, and how it is tried."""
 
-    action: str
-    outcomes: dict[str, Outcome]
+    name: str
+    action: Action
     data: Data | None = None  # button data; None for a command
     chat: str = "private"
+    # How a role without the right is answered: refused, or told to join first.
+    otherwise: Outcome = R
+    # The world's state, not a right, decides: the button is stale for these roles' reasons.
+    state: dict[str, Outcome] | None = None
     # The catalog key of this action's refusal, when it has its own.
     refusal: str | None = None
     # Roles refused with another key than the row's.
     refusal_for: dict[str, str] = field(default_factory=dict)
+    # What the command points at, when not what its chat says (see `place`).
+    target: On | str | None = None
+
+    @property
+    def place(self) -> On | str:
+        """Return what the tried command or button points at."""
+        if self.target is not None:
+            return self.target
+        if self.data is None and self.chat == "private":
+            return ANY_PLACE  # a command offers whatever the person holds anywhere
+        if self.data is None:
+            return On.WORKSHOP  # in a group: the workshop linked to it (this one)
+        return POLICY[self.action].on
+
+    @property
+    def outcomes(self) -> dict[str, Outcome]:
+        """Return each role's expected outcome, derived from the policy."""
+        if self.state is not None:
+            return self.state
+        return by_policy(self.action, self.place, self.otherwise)
 
 
 async def _dgca_at_question(world: World) -> tuple[int, int, str]:
@@ -430,6 +494,23 @@ async def own_evidence(world: World) -> str:
     return Evidence(evidence).pack()
 
 
+NO_VIEW = "progress.not_allowed"
+
+
+async def removable_organizer(world: World) -> str:
+    """Point at an organizer of this workshop whose removal changes no later row."""
+    await world.store.add_organizer(world.here.id, 424_242, world.bot.clock.now(), "Extra")
+    return OrgRemove(world.here.id, 424_242).pack()
+
+
+def association_scope(kind: type[CallbackData], *extra: object) -> Data:
+    async def data(world: World) -> str:
+        assert world.here.association_id is not None
+        return kind("a", world.here.association_id, *extra).pack()  # type: ignore[call-arg]
+
+    return data
+
+
 def association(kind: type[CallbackData], *extra: object) -> Data:
     async def data(world: World) -> str:
         assert world.here.association_id is not None
@@ -438,106 +519,96 @@ def association(kind: type[CallbackData], *extra: object) -> Data:
     return data
 
 
-# Who sees this workshop's plans: its organizers, its association's viewers, administrators.
-DASHBOARD = only("organizer_here", "viewer", "admin")
-ORGANIZER_ONLY = only("organizer_here")
-PARTICIPANT_ONLY = only("participant")
-
-# Commands, in private chats unless the row says "group".
+# Commands, in private chats unless the row says "group". The outcome of every row comes
+# from bot/flows/access.POLICY; only rows with `state=` say otherwise, and why.
 COMMAND_ROWS = [
-    Row("start", everyone()),
-    Row("menu", only("participant", otherwise=N)),
-    Row("dgca", only("participant", otherwise=N)),
-    Row("agenda", only("participant", otherwise=N)),
-    Row("next", only("participant", otherwise=N)),
-    Row("reminders", only("participant", otherwise=N)),
-    Row("evaluation", only("participant", otherwise=N)),
-    Row("language", everyone()),
-    Row("help", everyone()),
-    Row("privacy", everyone()),
-    Row("mydata", everyone()),
-    Row("forget", everyone()),
-    Row("broadcast", ORGANIZER_ONLY | {"organizer_other": A}),
-    Row("invite", ORGANIZER_ONLY | {"organizer_other": A}),
-    Row("report", ORGANIZER_ONLY | {"organizer_other": A}),
+    *(Row(c, Action.USE_BOT) for c in ("start", "language", "help", "privacy", "mydata")),
+    Row("forget", Action.USE_BOT),
+    *(
+        Row(c, Action.TAKE_PART, otherwise=N)
+        for c in ("menu", "dgca", "agenda", "next", "reminders", "evaluation", "plan")
+    ),
+    Row("broadcast", Action.BROADCAST),
+    Row("invite", Action.JOIN_LINK),
+    Row("report", Action.REPORT),
     # In a group, reports only for the workshops linked to it (the group is this workshop's):
     # an organizer of another workshop is told to link the group or ask in private.
     Row(
         "report",
-        ORGANIZER_ONLY,
+        Action.REPORT,
         chat="group",
         refusal_for={"organizer_other": "organizer.group_not_linked"},
     ),
-    Row("openeval", ORGANIZER_ONLY | {"organizer_other": A}),
-    Row("organizer", only("admin")),
-    Row("linkgroup", ORGANIZER_ONLY | {"organizer_other": A}, chat="group"),
-    Row("plan", only("participant", otherwise=N)),
-    # Organizers see their own workshop's progress; viewers their association's.
-    Row(
-        "progress",
-        only("organizer_here", "organizer_other", "viewer", "admin"),
-        refusal="progress.only",
-    ),
-    # Both workshops belong to the association, so both organizers appoint its viewers.
-    Row("viewer", only("organizer_here", "organizer_other", "admin"), refusal="viewer.only"),
+    Row("openeval", Action.EVALUATION_OPEN),
+    Row("organizers", Action.ORGANIZERS_MANAGE),
+    Row("organizer", Action.ORGANIZERS_MANAGE),
+    # It offers the person's own workshops, to link this group to one of them.
+    Row("linkgroup", Action.LINK_GROUP, chat="group", target=ANY_PLACE),
+    Row("progress", Action.WORKSHOP_PROGRESS, refusal="progress.only"),
+    Row("viewer", Action.VIEWERS_MANAGE, refusal="viewer.only"),
 ]
 
-# Buttons: the data points at this workshop, or at the participant's own records.
 # The participant has finished joining: the join and profile steps are over, so their
 # buttons are stale even for them; the rows still prove nobody else gets through.
-JOINED = only()
-PLAN_MEMBER = {"participant": A} | {r: R for r in ROLES if r != "participant"}
+STALE = only()
 KIND_ROWS = [
-    Row("JoinLanguage", JOINED, here(JoinLanguage, "en")),
-    Row("JoinContinue", JOINED, here(JoinContinue)),
-    Row("Consent", JOINED, here(Consent, True)),
-    Row("Answer", PARTICIPANT_ONLY, question(Answer, "4")),
+    Row("JoinLanguage", Action.USE_BOT, here(JoinLanguage, "en"), state=STALE),
+    Row("JoinContinue", Action.USE_BOT, here(JoinContinue), state=STALE),
+    Row("Consent", Action.USE_BOT, here(Consent, True), state=STALE),
+    Row("Answer", Action.TAKE_PART, question(Answer, "4")),
     # The DGCA has no multiple-choice and no optional statement: toggles, "done" and "skip"
     # are stale even for the participant.
-    Row("Toggle", only(), question(Toggle, "4")),
-    Row("Done", only(), question(Done)),
-    Row("Back", PARTICIPANT_ONLY, question(Back)),
-    Row("Skip", only(), question(Skip)),
+    Row("Toggle", Action.TAKE_PART, question(Toggle, "4"), state=STALE),
+    Row("Done", Action.TAKE_PART, question(Done), state=STALE),
+    Row("Back", Action.TAKE_PART, question(Back)),
+    Row("Skip", Action.TAKE_PART, question(Skip), state=STALE),
     # The DGCA has no pick or suggested-answer question either (the profile has, and the
     # participant's is submitted): these are stale for everyone too.
-    Row("Pick", only(), question(Pick, 0, "abcdef")),
-    Row("PickPage", only(), question(PickPage, 1, "abcdef")),
-    Row("PickOther", only(), question(PickOther)),
-    Row("Suggest", only(), question(Suggest)),
-    Row("ReviewEdit", PARTICIPANT_ONLY, review(ReviewEdit)),
-    Row("ReviewSection", PARTICIPANT_ONLY, review(ReviewSection, 0)),
-    Row("ReviewQuestion", PARTICIPANT_ONLY, review(ReviewQuestion)),
-    Row("ReviewShow", PARTICIPANT_ONLY, review(ReviewShow)),
-    Row("Submit", PARTICIPANT_ONLY, review(Submit)),
-    Row("SubmitConfirm", PARTICIPANT_ONLY, review(SubmitConfirm)),
-    Row("OpenDgca", only("participant", otherwise=N), here(OpenDgca)),
-    Row("OpenMenu", everyone(), plain(OpenMenu)),
-    Row("PickLanguage", everyone(), plain(PickLanguage)),
-    Row("PickWorkshop", PARTICIPANT_ONLY, here(PickWorkshop, "mn")),
-    Row("Forget", everyone(), plain(Forget)),
-    Row("ShowPrivacy", everyone(), plain(ShowPrivacy)),
-    Row("ShowHelp", everyone(), plain(ShowHelp)),
-    Row("MyData", everyone(), plain(MyData)),
-    Row("PickTimezone", everyone(), plain(PickTimezone)),
-    Row("SetReminders", only("participant", otherwise=N), plain(SetReminders, True)),
-    Row("OrgAction", ORGANIZER_ONLY, here(OrgAction, "rp")),
-    Row("OrgInvite", only("admin"), here(OrgInvite)),
-    Row("Audience", ORGANIZER_ONLY, here(Audience, "all")),
-    Row("AudienceInstitution", ORGANIZER_ONLY, institution_audience),
-    Row("BroadcastSend", ORGANIZER_ONLY, draft_broadcast(BroadcastSend)),
-    Row("BroadcastSchedule", ORGANIZER_ONLY, draft_broadcast(BroadcastSchedule)),
-    Row("BroadcastCancel", ORGANIZER_ONLY, draft_broadcast(BroadcastCancel)),
-    Row("BroadcastStop", ORGANIZER_ONLY, draft_broadcast(BroadcastStop, BroadcastStatus.SENDING)),
-    Row("LinkGroup", ORGANIZER_ONLY, here(LinkGroup), chat="group"),
-    Row("OpenEvaluation", only("participant", otherwise=N), here(OpenEvaluation)),
-    Row("EvaluationAdmin", ORGANIZER_ONLY, here(EvaluationAdmin)),
-    Row("RateSession", PARTICIPANT_ONLY, first_session(RateSession, 4)),
-    Row("CommentSession", PARTICIPANT_ONLY, first_session(CommentSession)),
-    Row("Report", ORGANIZER_ONLY, here(Report, "status")),
-    Row("PlanList", only("participant", otherwise=N), plain(PlanList)),
-    Row("PlanNew", only("participant", otherwise=N), here(PlanNew)),
+    Row("Pick", Action.TAKE_PART, question(Pick, 0, "abcdef"), state=STALE),
+    Row("PickPage", Action.TAKE_PART, question(PickPage, 1, "abcdef"), state=STALE),
+    Row("PickOther", Action.TAKE_PART, question(PickOther), state=STALE),
+    Row("Suggest", Action.TAKE_PART, question(Suggest), state=STALE),
+    Row("ReviewEdit", Action.TAKE_PART, review(ReviewEdit)),
+    Row("ReviewSection", Action.TAKE_PART, review(ReviewSection, 0)),
+    Row("ReviewQuestion", Action.TAKE_PART, review(ReviewQuestion)),
+    Row("ReviewShow", Action.TAKE_PART, review(ReviewShow)),
+    Row("Submit", Action.TAKE_PART, review(Submit)),
+    Row("SubmitConfirm", Action.TAKE_PART, review(SubmitConfirm)),
+    Row("OpenDgca", Action.TAKE_PART, here(OpenDgca), otherwise=N),
+    Row("OpenMenu", Action.USE_BOT, plain(OpenMenu)),
+    Row("PickLanguage", Action.USE_BOT, plain(PickLanguage)),
+    Row("PickWorkshop", Action.TAKE_PART, here(PickWorkshop, "mn")),
+    Row("Forget", Action.USE_BOT, plain(Forget)),
+    Row("ShowPrivacy", Action.USE_BOT, plain(ShowPrivacy)),
+    Row("ShowHelp", Action.USE_BOT, plain(ShowHelp)),
+    Row("MyData", Action.USE_BOT, plain(MyData)),
+    Row("PickTimezone", Action.USE_BOT, plain(PickTimezone)),
+    Row("SetReminders", Action.TAKE_PART, plain(SetReminders, True), otherwise=N),
+    Row("OrgAction", Action.REPORT, here(OrgAction, "rp")),
+    Row("OrgPanel", Action.ORGANIZERS_MANAGE, here(OrgPanel)),
+    Row("OrgInvite", Action.ORGANIZERS_MANAGE, here(OrgInvite)),
+    Row("OrgRevoke", Action.ORGANIZERS_MANAGE, here(OrgRevoke)),
+    Row("OrgRemove", Action.ORGANIZERS_MANAGE, removable_organizer),
+    Row("Audience", Action.BROADCAST, here(Audience, "all")),
+    Row("AudienceInstitution", Action.BROADCAST, institution_audience),
+    Row("BroadcastSend", Action.BROADCAST, draft_broadcast(BroadcastSend)),
+    Row("BroadcastSchedule", Action.BROADCAST, draft_broadcast(BroadcastSchedule)),
+    Row("BroadcastCancel", Action.BROADCAST, draft_broadcast(BroadcastCancel)),
+    Row(
+        "BroadcastStop",
+        Action.BROADCAST,
+        draft_broadcast(BroadcastStop, BroadcastStatus.SENDING),
+    ),
+    Row("LinkGroup", Action.LINK_GROUP, here(LinkGroup), chat="group"),
+    Row("OpenEvaluation", Action.TAKE_PART, here(OpenEvaluation), otherwise=N),
+    Row("EvaluationAdmin", Action.EVALUATION_OPEN, here(EvaluationAdmin)),
+    Row("RateSession", Action.TAKE_PART, first_session(RateSession, 4)),
+    Row("CommentSession", Action.TAKE_PART, first_session(CommentSession)),
+    Row("Report", Action.REPORT, here(Report, "status")),
+    Row("PlanList", Action.TAKE_PART, plain(PlanList), otherwise=N),
+    Row("PlanNew", Action.TAKE_PART, here(PlanNew), otherwise=N),
     *(
-        Row(kind.__name__, PLAN_MEMBER, own_plan(kind, *extra), refusal="plan.not_member")
+        Row(kind.__name__, Action.PLAN_EDIT, own_plan(kind, *extra), refusal="plan.not_member")
         for kind, extra in (
             (PlanOpen, ()),
             (PlanEdit, ()),
@@ -547,15 +618,15 @@ KIND_ROWS = [
             (PlanAddStep, ()),
             (PlanSkip, (None, "o")),
             (PlanTeam, ()),
-            (PlanNewLink, ()),
             (PlanLeave, ()),
             (PlanLeaveConfirm, ()),
             (UpdateStart, ()),
             (UpdateStop, ()),
         )
     ),
+    Row("PlanNewLink", Action.PLAN_TEAM_LINK, own_plan(PlanNewLink), refusal="plan.not_member"),
     *(
-        Row(kind.__name__, PLAN_MEMBER, own_step(kind, *extra), refusal="plan.not_member")
+        Row(kind.__name__, Action.PLAN_EDIT, own_step(kind, *extra), refusal="plan.not_member")
         for kind, extra in (
             (StepOpen, ()),
             (StepField, ("a",)),
@@ -568,28 +639,28 @@ KIND_ROWS = [
             (StepRemoveConfirm, ()),
         )
     ),
-    Row("ProgressView", DASHBOARD, here_scope(ProgressView), refusal="progress.not_allowed"),
-    Row("ProgressExport", DASHBOARD, here_scope(ProgressExport), refusal="progress.not_allowed"),
-    Row(
-        "ProgressEvidence",
-        DASHBOARD,
-        here_scope(ProgressEvidence, 0),
-        refusal="progress.not_allowed",
+    *(
+        Row(kind.__name__, Action.WORKSHOP_PROGRESS, here_scope(kind, *extra), refusal=NO_VIEW)
+        for kind, extra in ((ProgressView, ()), (ProgressExport, ()), (ProgressEvidence, (0,)))
     ),
-    Row(
-        "ProgressDigest",
-        DASHBOARD,
-        here_scope(ProgressDigest, True),
-        refusal="progress.not_allowed",
-    ),
-    Row("Evidence", DASHBOARD, own_evidence, refusal="progress.not_allowed"),
+    Row("Evidence", Action.WORKSHOP_PROGRESS, own_evidence, refusal=NO_VIEW),
     *(
         Row(
             kind.__name__,
-            only("organizer_here", "organizer_other", "admin"),
-            association(kind, *extra),
-            refusal="viewer.only",
+            Action.ASSOCIATION_PROGRESS,
+            association_scope(kind, *extra),
+            refusal=NO_VIEW,
         )
+        for kind, extra in ((ProgressView, ()), (ProgressExport, ()), (ProgressEvidence, (0,)))
+    ),
+    Row(
+        "ProgressDigest",
+        Action.ASSOCIATION_DIGEST,
+        association_scope(ProgressDigest, True),
+        refusal=NO_VIEW,
+    ),
+    *(
+        Row(kind.__name__, Action.VIEWERS_MANAGE, association(kind, *extra), refusal="viewer.only")
         for kind, extra in (
             (ViewerPanel, ()),
             (ViewerInvite, ()),
@@ -598,15 +669,15 @@ KIND_ROWS = [
         )
     ),
 ]
-# Rows for commands and buttons added later (plans, progress, viewers) go at the end of
-# COMMAND_ROWS and KIND_ROWS: one line each, with the outcome for every role.
+# Rows for commands and buttons added later go at the end of COMMAND_ROWS and KIND_ROWS:
+# one line each, naming the action of bot/flows/access.POLICY they take.
 
 CASES = [
-    pytest.param(row, role, id=f"/{row.action}@{row.chat}-{role}" if row.data is None else None)
+    pytest.param(row, role, id=f"/{row.name}@{row.chat}-{role}")
     for row in COMMAND_ROWS
     for role in ROLES
 ] + [
-    pytest.param(row, role, id=f"{row.action}@{row.chat}-{role}")
+    pytest.param(row, role, id=f"{row.name}[{row.action.value}]@{row.chat}-{role}")
     for row in KIND_ROWS
     for role in ROLES
 ]
@@ -635,10 +706,28 @@ def registered_commands() -> set[str]:
 
 def test_every_command_and_button_kind_has_a_row() -> None:
     commands = registered_commands() | set(COMMAND_NAMES) | set(ORGANIZER_COMMANDS)
-    assert commands == {row.action for row in COMMAND_ROWS}
-    assert {kind.__name__ for kind in taps.registered()} == {row.action for row in KIND_ROWS}
+    commands |= set(ADMIN_COMMANDS)
+    assert commands == {row.name for row in COMMAND_ROWS}
+    assert {kind.__name__ for kind in taps.registered()} == {row.name for row in KIND_ROWS}
     for row in [*COMMAND_ROWS, *KIND_ROWS]:
-        assert set(row.outcomes) == EVERYONE, row.action
+        assert set(row.outcomes) == EVERYONE, row.name
+
+
+def test_every_row_takes_an_action_the_policy_lists_for_it() -> None:
+    """The table in access.py and this one agree, both ways."""
+    listed = {
+        (name, action)
+        for action, rule in POLICY.items()
+        for name in [*rule.commands, *(b.__name__ for b in rule.buttons)]
+    }
+    tried = {(row.name, row.action) for row in [*COMMAND_ROWS, *KIND_ROWS]}
+    assert tried - listed == set(), "rows whose command or button the policy does not list"
+    assert listed - tried == set(), "policy entries no row tries"
+
+
+def test_the_documented_table_is_the_policy() -> None:
+    text = (CONTENT_DIR.parent / "docs" / "authorization.md").read_text("utf-8")
+    assert markdown_table() in text, "regenerate with: python -m bot.flows.access"
 
 
 def _busy(database_url: str) -> bool:
@@ -694,7 +783,7 @@ async def _act(
     target = None if chat_id == user.id else chat_id
     if data is None:
         suffix = "@taller_test_bot" if target else ""
-        await user.send(f"/{row.action}{suffix}", chat=target)
+        await user.send(f"/{row.name}{suffix}", chat=target)
         await quiesce(world.bot)
     else:
         last = world.bot.double.chat_messages(chat_id)[-1]
@@ -735,7 +824,7 @@ async def test_authorization_matrix(world: World, row: Row, role: str) -> None:
     not_joined = {tr.t(key) for key in NOT_JOINED_KEYS}
     before = snapshot(world.bot.database_url)
     replies, answer = await _act(world, user, chat_id, row, data)
-    seen = f"{row.action} by {role}: answer {answer!r}, replies {replies!r}"
+    seen = f"{row.name} ({row.action}) by {role}: answer {answer!r}, replies {replies!r}"
     if expected is A:
         if data is None:
             assert replies, seen

@@ -58,7 +58,7 @@ async def test_administrator_invites_an_organizer_once(bot: Harness) -> None:
     await bot.import_workshop()
     admin = bot.double.new_user(first_name="Admin", language_code="es", user_id=999)
     await bot.send(admin, "/organizer")
-    await bot.tap(admin, "Innovación y gobierno digital")
+    await bot.tap(admin, "➕ Nueva invitación")
     link = next(w for w in (admin.last.text or "").split() if "start=org-" in w)
     token = link.split("start=", 1)[1]
     carla = bot.double.new_user(first_name="Carla", language_code="es")
@@ -103,8 +103,15 @@ async def test_broadcast_to_everyone_with_one_blocked(bot: Harness) -> None:
     assert org.buttons() == ["Cancelar", "🕒 Programar", "📤 Enviar ahora"]
     await bot.tap(org, "📤 Enviar ahora")
     await bot.flush()
-    await bot.double.wait_for(lambda: "Difusión terminada" in (org.last.text or ""), timeout=5)
-    report = org.last.text or ""
+    # The final report and the progress message's last edit are two calls: wait for both.
+    await bot.double.wait_for(
+        lambda: (
+            "Difusión terminada" in (org.last.text or "")
+            and any("Envío terminado" in (m.text or "") for m in org.messages)
+        ),
+        timeout=5,
+    )
+    report = next(m.text or "" for m in org.messages if "Difusión terminada" in (m.text or ""))
     assert "Entregados: 2" in report and "Inalcanzables (bloquearon el bot): 1" in report
     # The progress message ends on the final count, without its Stop button.
     bar = next(m for m in org.messages if "Envío terminado" in (m.text or ""))
