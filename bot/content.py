@@ -10,9 +10,9 @@ import re
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -28,6 +28,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+try:
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # PyYAML built without libyaml
+    _CParser = None  # type: ignore[misc,assignment]
 
 LANGUAGES: tuple[str, ...] = ("es", "en")
 ID_PATTERN = r"^[a-z0-9][a-z0-9_]{0,15}$"
@@ -434,13 +439,75 @@ class AssociationRef(Strict):
     name: Annotated[str, Field(min_length=2, max_length=120)]
 
 
-# Automatic follow-up messages are sent in this local window only.
+# Automatic follow-up messages are sent in this local window only. No time zone moves its
+# clocks in it (checked in the tz database for 2024-2100): check-ins need no gap check.
 DAY_START = time(8, 0)
 DAY_END = time(20, 0)
+# Dates a workshop file may use: wider than any workshop, narrow enough that every reminder
+# and check-in computed from them is a real date.
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2100
+
+FieldPath = tuple[str | int, ...]
+
+
+def _brief(text: str) -> str:
+    """Quote a value for a message, cut short when it is long."""
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    # The names ZoneInfo can open, and only those: it raises OSError for "America" or a long
+    # name. "localtime" is whatever zone the server is set to, not where a workshop is held.
+    return frozenset(zoneinfo.available_timezones()) - {"localtime"}
+
+
+def _utc_offset(moment: datetime, zone: zoneinfo.ZoneInfo) -> timedelta | None:
+    return moment.replace(tzinfo=UTC).astimezone(zone).utcoffset()
+
+
+def skipped(naive: datetime, zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetime] | None:
+    """Return the wall-clock times the clocks jump from and to, if they skip `naive` in `zone`."""
+    if naive.replace(tzinfo=zone).astimezone(UTC).astimezone(zone).replace(tzinfo=None) == naive:
+        return None
+    # In a gap, fold=0 reads the time with the offset before the jump and fold=1 with the one
+    # after; the jump's UTC moment lies between the two readings, bisected to the second.
+    before = naive.replace(tzinfo=zone, fold=0).utcoffset()
+    after = naive.replace(tzinfo=zone, fold=1).utcoffset()
+    if before is None or after is None or after <= before:
+        return None
+    start = naive - after
+    low, high = 0, int((after - before).total_seconds())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _utc_offset(start + timedelta(seconds=middle), zone) == before:
+            low = middle
+        else:
+            high = middle
+    jump = start + timedelta(seconds=high)
+    return jump + before, jump + after
+
+
+def _skipped_text(value: datetime, zone: str, jump: tuple[datetime, datetime]) -> str:
+    def clock(moment: datetime) -> str:
+        same_day = moment.date() == value.date()
+        return f"{moment:%H:%M}" if same_day else f"{moment:%H:%M} on {moment:%Y-%m-%d}"
+
+    return (
+        f"{value:%H:%M} on {value:%Y-%m-%d} does not exist in {zone}: clocks jump from"
+        f" {clock(jump[0])} to {clock(jump[1])}; choose another time"
+    )
 
 
 class WorkshopFile(Strict):
-    """A workshop file: identity, dates, agenda, windows and reminder settings."""
+    """A workshop file: identity, dates, agenda, windows and reminder settings.
+
+    Its times are wall-clock times where the workshop is held (`timezone`), written without
+    an offset. A time that occurs twice, when the clocks are turned back, means its first
+    occurrence (before the change); a time the clocks skip when they jump forward is refused
+    on import, with the times they jump between.
+    """
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,47}$")]
     language: Literal["es", "en"]
@@ -472,10 +539,11 @@ class WorkshopFile(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+        if value not in _zone_names():
+            raise ValueError(
+                f"unknown time zone {_brief(value)}: write a name of the tz database, like"
+                " 'America/La_Paz'"
+            )
         return value
 
     @field_validator("join_code")
@@ -504,7 +572,12 @@ class WorkshopFile(Strict):
         return zoneinfo.ZoneInfo(self.timezone)
 
     def local(self, naive: datetime) -> datetime:
-        """Attach the workshop's time zone to a wall-clock time from the file."""
+        """Attach the workshop's time zone to a wall-clock time from the file.
+
+        A time that occurs twice (clocks turned back) is its first occurrence: fold=0, the
+        offset before the change. Import refuses a time the clocks skip (problems); a file
+        stored before that rule reads one with the offset before the jump (02:30 is 03:30).
+        """
         return naive.replace(tzinfo=self.zone) if naive.tzinfo is None else naive
 
     def is_quiet(self, moment: datetime) -> bool:
@@ -519,11 +592,63 @@ class WorkshopFile(Strict):
         day = local.date()
         if local.time() >= self.quiet_hours.end:
             day += timedelta(days=1)
-        return datetime.combine(day, self.quiet_hours.end, tzinfo=self.zone)
+        end = datetime.combine(day, self.quiet_hours.end)
+        # On the night the clocks jump over the end of the quiet hours, the night ends with
+        # the jump (read with fold=0, the skipped time would end it an hour late).
+        jump = skipped(end, self.zone)
+        return (jump[1] if jump is not None else end).replace(tzinfo=self.zone)
 
-    def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+    def local_times(self) -> list[tuple[FieldPath, datetime]]:
+        """Return every date and time of the file (windows, sessions) with its field's path."""
+        found: list[tuple[FieldPath, datetime]] = []
+        for name in ("dgca_window", "evaluation_window"):
+            window = getattr(self, name)
+            if window is not None:
+                found += [((name, "opens"), window.opens), ((name, "closes"), window.closes)]
+        for index, session in enumerate(self.agenda):
+            found += [(("agenda", index, "start"), session.start)]
+            found += [(("agenda", index, "end"), session.end)]
+        return found
+
+    def _time_problems(self) -> list[tuple[FieldPath, str]]:
+        """Return the times that are not plain local times, plausible and on the clock."""
+        found: list[tuple[FieldPath, str]] = []
+        years = f"write a year from {EARLIEST_YEAR} to {LATEST_YEAR}"
+        for name in ("start_date", "end_date"):
+            day: date = getattr(self, name)
+            if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+                found.append(((name,), f"{day.year} is not a year for a workshop: {years}"))
+        for path, value in self.local_times():
+            if value.tzinfo is not None:
+                found.append(
+                    (
+                        path,
+                        f"write the time without an offset, like {value:%Y-%m-%dT%H:%M}: times"
+                        f" are wall-clock times in the workshop's time zone ({self.timezone})",
+                    )
+                )
+            elif not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+                found.append((path, f"{value.year} is not a year for a workshop: {years}"))
+            elif (jump := skipped(value, self.zone)) is not None:
+                found.append((path, _skipped_text(value, self.timezone, jump)))
+        digest = self.reminders.agenda_digest_time
+        days = {s.start.date() for s in self.agenda if s.start.tzinfo is None}
+        for day in sorted(days) if self.reminders.agenda_digest else []:
+            if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+                continue
+            eve = datetime.combine(day - timedelta(days=1), digest)
+            if (jump := skipped(eve, self.zone)) is not None:
+                text = _skipped_text(eve, self.timezone, jump)
+                found.append((("reminders", "agenda_digest_time"), f"the digest at {text}"))
+                break
+        return found
+
+    def problems(self) -> list[tuple[FieldPath, str]]:
         """Return the cross-field mistakes, each with the path of the field at fault."""
-        found: list[tuple[tuple[str | int, ...], str]] = []
+        found = self._time_problems()
+        if any(value.tzinfo is not None for _, value in self.local_times()):
+            # The checks below compare times, which Python cannot do across an offset and none.
+            return found
         quiet = self.quiet_hours
         for path, value in (
             (("follow_up", "send_time"), self.follow_up.send_time),
@@ -581,45 +706,246 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            # A key that is not a plain name (":", "fr fr", 100 KB of text) is quoted, short.
+            plain = isinstance(part, str) and re.fullmatch(r"\w+", part, re.ASCII)
+            out += ("." if out else "") + (part if plain else _brief(str(part)))
     return out or "(file)"
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_text(path: Path) -> str:
+    """Read a content file as UTF-8, naming the line of a byte that is not."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError as exc:
         raise ContentError(path, ["file not found"]) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ContentError(path, [f"cannot read: {exc}"]) from exc
-    return parse_yaml(text, path)
+    except OSError as exc:
+        raise ContentError(path, [f"cannot read: {exc.strerror or exc}"]) from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ContentError(path, [f"line {line}: not UTF-8 text; save the file as UTF-8"]) from exc
 
 
-class _Loader(yaml.SafeLoader):
-    """A safe loader that leaves dates and times as text, for the models to read.
+def _read_yaml(path: Path) -> Any:
+    return parse_yaml(_read_text(path), path)
 
-    PyYAML builds `2026-02-30` into a date itself and raises a bare ValueError, with no line;
-    as text, the model refuses it like any other wrong value, naming the field and its line.
+
+# Deeper than any content file needs; bounds the composer's recursion and pydantic's.
+MAX_NESTING = 32
+# Values and characters that aliases (*name) may repeat in one file, all together: enough to
+# reuse a place or a text a few hundred times, not to grow a small file into gigabytes.
+MAX_REPEATED = 100_000
+_YAML_TAG = "tag:yaml.org,2002:"
+_MERGE_TAG = _YAML_TAG + "merge"
+# What YAML allows in a file; the readers refuse the rest with a position, not a line.
+_NOT_YAML = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """What the content loader refuses, its problem in plain words at `problem_mark`."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+
+
+class _PythonEvents(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+    """PyYAML's own scanner and parser, for when libyaml is not installed."""
+
+    def __init__(self, text: str) -> None:
+        yaml.reader.Reader.__init__(self, text)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+
+
+# libyaml scans and parses six times faster than PyYAML's Python code: an upload is read in
+# the event loop. The tests switch it off to check that both give the same answers.
+USE_LIBYAML = _CParser is not None
+
+
+def _shown(node: yaml.Node) -> str:
+    value = node.value if isinstance(node, yaml.ScalarNode) else "…"
+    return repr(value if len(value) <= 40 else value[:40] + "…")
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag.removeprefix(_YAML_TAG) if tag.startswith(_YAML_TAG) else tag
+
+
+class _Loader(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """A safe loader that names the line of whatever it cannot or will not read.
+
+    Dates and times stay text, for the models to read: PyYAML builds `2026-02-30` into a date
+    itself and raises a bare ValueError, with no line. It refuses duplicate keys (one of the two
+    values would be lost without a word), unknown tags, nesting deeper than MAX_NESTING, an
+    alias inside the value it names, and aliases that repeat more than MAX_REPEATED values and
+    characters (a "billion laughs" file expands a few lines into gigabytes).
     """
+
+    def __init__(self, text: str) -> None:
+        self._events: Any = _CParser(text) if USE_LIBYAML else _PythonEvents(text)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        self._depth = 0
+        # Each composed node's size and depth with its aliases expanded.
+        self._expanded: dict[yaml.Node, tuple[int, int]] = {}
+        self._repeated = 0
+
+    def check_event(self, *choices: type[yaml.Event]) -> bool:
+        return bool(self._events.check_event(*choices))
+
+    def peek_event(self) -> yaml.Event:
+        event: yaml.Event = self._events.peek_event()
+        return event
+
+    def get_event(self) -> yaml.Event:
+        event: yaml.Event = self._events.get_event()
+        return event
+
+    def dispose(self) -> None:
+        self._events.dispose()
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if isinstance(event, yaml.AliasEvent):
+            if anchor not in self.anchors:
+                problem = f"*{anchor} names no anchor (&{anchor}) written before it"
+                raise _Refused(problem, event.start_mark)
+            node = super().compose_node(parent, index)
+            if node not in self._expanded:
+                problem = f"the alias *{anchor} is inside the value it names"
+                raise _Refused(problem, event.start_mark)
+            self._repeated += self._expanded[node][0]
+            if self._repeated > MAX_REPEATED:
+                problem = (
+                    f"the aliases (*name) repeat more than {MAX_REPEATED:,} values and"
+                    " characters; write the values out"
+                )
+                raise _Refused(problem, event.start_mark)
+            return node
+        if anchor is not None and anchor in self.anchors:
+            line = self.anchors[anchor].start_mark.line + 1
+            problem = f"the anchor &{anchor} is written twice (also on line {line}); rename one"
+            raise _Refused(problem, event.start_mark)
+        if self._depth >= MAX_NESTING:
+            raise _Refused(f"more than {MAX_NESTING} levels of nesting", event.start_mark)
+        self._depth += 1
+        try:
+            composed = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if composed is None:
+            raise _Refused("nothing to read here", event.start_mark)
+        self._measure(composed)
+        return composed
+
+    def _measure(self, node: yaml.Node) -> None:
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.ScalarNode) and (bad := _NOT_YAML.search(node.value)):
+            # Escapes ("\0", "\e") write what a file cannot hold: NUL in a title fails to
+            # store in PostgreSQL (JSONB), control characters garble messages.
+            problem = f"{_shown(node)} holds U+{ord(bad.group()):04X}, which a text cannot hold"
+            raise _Refused(problem, node.start_mark)
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key, value in node.value:
+                children += (key, value)
+                if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+                    continue
+                if key.value in seen:
+                    raise _Refused(
+                        f"{_shown(key)} is written twice here (also on line"
+                        f" {seen[key.value]}); keep one",
+                        key.start_mark,
+                    )
+                seen[key.value] = key.start_mark.line + 1
+        size = 1 + (len(node.value) if isinstance(node, yaml.ScalarNode) else 0)
+        depth = 0
+        for child in children:
+            child_size, child_depth = self._expanded[child]
+            size += child_size
+            depth = max(depth, child_depth)
+        if depth + 1 > MAX_NESTING:
+            problem = f"the aliases (*name) here nest more than {MAX_NESTING} levels deep"
+            raise _Refused(problem, node.start_mark)
+        self._expanded[node] = (size, depth + 1)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError, LookupError, TypeError) as exc:
+            kind = node.tag.removeprefix(_YAML_TAG)
+            if kind in ("int", "float"):
+                problem = f"{_shown(node)} is not a number YAML can read"
+            elif kind == "bool":
+                problem = f"{_shown(node)} is neither true nor false"
+            else:
+                problem = f"cannot read {_shown(node)} as {_tag_name(node.tag)}"
+            raise _Refused(problem, node.start_mark) from exc
+
+
+def _as_text(loader: _Loader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+def _unknown_tag(loader: _Loader, node: yaml.Node) -> Any:
+    raise _Refused(f"the tag {_tag_name(node.tag)} is not allowed here; remove it", node.start_mark)
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    first: [(tag, rx) for tag, rx in resolvers if tag != _YAML_TAG + "timestamp"]
+    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
 }
+_Loader.yaml_constructors = {
+    **yaml.constructor.SafeConstructor.yaml_constructors,
+    _YAML_TAG + "timestamp": _as_text,
+    None: _unknown_tag,
+}
+
+
+def _line(text: str, mark: Any) -> int:
+    """Return the 1-based line of a YAML mark, within the text (libyaml may point past it)."""
+    return max(1, min(mark.line + 1, len(text.splitlines())))
+
+
+def _compose(text: str, path: Path | str) -> tuple[Any, yaml.Node | None]:
+    """Parse YAML text into data and the node tree it was built from (for lines)."""
+    bad = _NOT_YAML.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise ContentError(
+            path, [f"line {line}: U+{ord(bad.group()):04X} cannot be in a YAML file; remove it"]
+        )
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        return (None if root is None else loader.construct_document(root)), root
+    except _Refused as exc:
+        raise ContentError(path, [f"line {_line(text, exc.problem_mark)}: {exc.problem}"]) from exc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {_line(text, mark)}: " if mark is not None else ""
+        if exc.context == "expected a single document in the stream":
+            problem = "a second document starts here (after ---); keep one per file"
+        else:
+            problem = f"not valid YAML: {exc.problem or exc.context}"
+        raise ContentError(path, [where + problem]) from exc
+    except yaml.YAMLError as exc:
+        raise ContentError(path, [f"not valid YAML: {str(exc).splitlines()[0]}"]) from exc
+    except (ValueError, RecursionError, OverflowError, LookupError, TypeError) as exc:
+        # What PyYAML can still raise on odd input, if anything: a plain answer, not a traceback.
+        raise ContentError(path, [f"not readable as YAML ({type(exc).__name__})"]) from exc
+    finally:
+        loader.dispose()
 
 
 def parse_yaml(text: str, path: Path | str) -> Any:
     """Parse YAML text, naming the line of a syntax error."""
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ContentError(path, [f"{where}not valid YAML"]) from exc
-    except (ValueError, RecursionError, OverflowError) as exc:
-        # What the safe loader can still raise on odd input (deep nesting, huge numbers).
-        raise ContentError(path, [f"not readable as YAML ({type(exc).__name__})"]) from exc
+    return _compose(text, path)[0]
 
 
 def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
@@ -653,11 +979,18 @@ def parse_model(model: type[M], data: Any, path: Path | str) -> M:
 
 def parse_model_with_lines(model: type[M], text: str, path: Path | str) -> M:
     """Validate YAML text as `model`, each problem prefixed with its line."""
-    data = parse_yaml(text, path)
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        root = None
+    data, root = _compose(text, path)
+    if root is None or (data is None and root.value == ""):
+        raise ContentError(path, ["the file is empty (or holds only comments)"])
+    if not isinstance(data, dict):
+        found = "a list" if isinstance(data, list) else "a single value"
+        raise ContentError(
+            path,
+            [
+                f"line {_line(text, root.start_mark)}: expected fields such as 'id: ...', one"
+                f" per line, but the file holds {found}"
+            ],
+        )
     try:
         parsed = model.model_validate(data)
     except ValidationError as exc:
@@ -671,9 +1004,9 @@ def parse_model_with_lines(model: type[M], text: str, path: Path | str) -> M:
         raise ContentError(path, problems) from exc
     cross = getattr(parsed, "problems", None)
     if callable(cross):
-        found = [f"line {_line_of(root, loc)}, {_format_loc(loc)}: {msg}" for loc, msg in cross()]
-        if found:
-            raise ContentError(path, found)
+        wrong = [f"line {_line_of(root, loc)}, {_format_loc(loc)}: {msg}" for loc, msg in cross()]
+        if wrong:
+            raise ContentError(path, wrong)
     return parsed
 
 
@@ -684,13 +1017,7 @@ def load_questionnaire(path: Path) -> Questionnaire:
 
 def load_workshop_file(path: Path) -> WorkshopFile:
     """Load and validate one workshop file, naming lines and fields on error."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ContentError(path, ["file not found"]) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ContentError(path, [f"cannot read: {exc}"]) from exc
-    return parse_model_with_lines(WorkshopFile, text, path)
+    return parse_model_with_lines(WorkshopFile, _read_text(path), path)
 
 
 @dataclass(frozen=True)

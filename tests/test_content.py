@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
+import yaml
 
+import bot.content
 from bot.cli import main
 from bot.content import (
     ContentError,
     Questionnaire,
+    WorkshopFile,
     load_content,
     load_questionnaire,
     load_workshop_file,
+    parse_model,
+    parse_model_with_lines,
+    parse_yaml,
 )
 from tests.support import CONTENT_DIR, DATA
 
@@ -159,3 +167,198 @@ def test_a_hand_set_join_code_must_be_hard_to_guess(tmp_path: Path, code: str, o
         return
     with pytest.raises(ContentError, match="too easy to guess"):
         load_workshop_file(path)
+
+
+# Times the clocks skip or repeat, and YAML that must not blow up (issue 15).
+
+COCHABAMBA = CONTENT_DIR / "workshops" / "cochabamba-2023.yaml"
+
+
+def _moved(zone: str, days: dict[str, str], *changes: tuple[str, str]) -> str:
+    """Return the Cochabamba file in another zone, its dates moved, with some lines changed."""
+    text = COCHABAMBA.read_text(encoding="utf-8").replace("America/La_Paz", zone)
+    for before, after in [*changes, *days.items()]:
+        assert before in text, before
+        text = text.replace(before, after)
+    return text
+
+
+def _refusal(text: str) -> list[str]:
+    with pytest.raises(ContentError) as caught:
+        parse_model_with_lines(WorkshopFile, text, "taller.yaml")
+    return caught.value.problems
+
+
+def _line(text: str, fragment: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if fragment in line)
+
+
+# New York, weekend of the March 2026 change: clocks go from 02:00 to 03:00 on Sunday 8.
+SPRING = {
+    "2023-11-20": "2026-02-27",
+    "2023-11-27": "2026-03-06",
+    "2023-11-28": "2026-03-07",
+    "2023-11-29": "2026-03-08",
+    "2023-12-06": "2026-03-15",
+}
+# New York, weekend of the November 2026 change: 01:00-02:00 comes twice on Sunday 1.
+AUTUMN = {
+    "2023-11-20": "2026-10-23",
+    "2023-11-27": "2026-10-30",
+    "2023-11-28": "2026-10-31",
+    "2023-11-29": "2026-11-01",
+    "2023-12-06": "2026-11-08",
+}
+MINDSETS = "start: 2023-11-29T09:00"  # the first session of the second day
+
+
+def test_a_session_the_clocks_skip_is_refused_with_line_and_field() -> None:
+    text = _moved("America/New_York", SPRING, (MINDSETS, "start: 2026-03-08T02:30"))
+    assert _refusal(text) == [
+        f"line {_line(text, 'start: 2026-03-08T02:30')}, agenda[5].start: 02:30 on 2026-03-08"
+        " does not exist in America/New_York: clocks jump from 02:00 to 03:00; choose another"
+        " time"
+    ]
+    # The first minute after the jump exists; so does the last one before it.
+    for fine in ("03:00", "01:59"):
+        parse_model_with_lines(WorkshopFile, text.replace("T02:30", f"T{fine}"), "taller.yaml")
+
+
+def test_a_window_the_clocks_skip_in_santiago_is_refused(tmp_path: Path) -> None:
+    # Chile moves its clocks at midnight: on 6 September 2026 from 00:00 to 01:00.
+    text = _moved(
+        "America/Santiago",
+        {"2023-12-06": "2026-09-13"},
+        ("opens: 2023-11-29T15:00", "opens: 2026-09-06T00:30"),
+    )
+    path = tmp_path / "santiago.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ContentError) as caught:
+        load_workshop_file(path)
+    line = _line(text, "opens: 2026-09-06T00:30")
+    assert str(caught.value) == (
+        f"{path}: line {line}, evaluation_window.opens: 00:30 on 2026-09-06 does not exist in"
+        " America/Santiago: clocks jump from 00:00 to 01:00; choose another time"
+    )
+
+
+def test_a_digest_the_clocks_skip_is_refused() -> None:
+    # The digest of Monday's sessions goes out on Sunday 8 March, at a time that night skips.
+    monday = {**SPRING, "2023-11-27": "2026-03-08", "2023-11-28": "2026-03-09"}
+    monday["2023-11-29"] = "2026-03-10"
+    text = _moved(
+        "America/New_York", monday, ('agenda_digest_time: "18:00"', 'agenda_digest_time: "02:30"')
+    )
+    text += 'quiet_hours: {start: "22:00", end: "02:00"}\n'
+    assert _refusal(text) == [
+        f"line {_line(text, 'agenda_digest_time')}, reminders.agenda_digest_time: the digest at"
+        " 02:30 on 2026-03-08 does not exist in America/New_York: clocks jump from 02:00 to"
+        " 03:00; choose another time"
+    ]
+
+
+def test_a_time_the_clocks_repeat_is_its_first_occurrence() -> None:
+    text = _moved("America/New_York", AUTUMN, (MINDSETS, "start: 2026-11-01T01:30"))
+    spec = parse_model_with_lines(WorkshopFile, text, "taller.yaml")
+    start = spec.local(spec.agenda[5].start)
+    assert start.utcoffset() == timedelta(hours=-4)  # still summer time
+    assert start.astimezone(UTC) == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+    # The same session moved to a stored file and back means the same moment.
+    stored = parse_model(WorkshopFile, spec.model_dump(mode="json"), "stored")
+    assert stored.local(stored.agenda[5].start).astimezone(UTC) == start.astimezone(UTC)
+
+
+def test_quiet_hours_end_when_the_clocks_jump_over_their_end() -> None:
+    text = _moved("America/New_York", SPRING) + 'quiet_hours: {start: "22:00", end: "02:30"}\n'
+    spec = parse_model_with_lines(WorkshopFile, text, "taller.yaml")
+    night = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)  # 01:00 in New York, winter time
+    # 02:30 does not come that night: the quiet hours end at the jump, 03:00 summer time.
+    assert spec.daytime(night).astimezone(UTC) == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+    assert spec.daytime(night + timedelta(days=1)).astimezone(UTC) == datetime(
+        2026, 3, 9, 6, 30, tzinfo=UTC
+    )
+
+
+def test_an_offset_is_refused_not_a_traceback() -> None:
+    # Comparing a time with an offset to one without raised TypeError.
+    text = _moved("America/La_Paz", {}, (MINDSETS, "start: 2023-11-29T09:00-04:00"))
+    assert _refusal(text) == [
+        f"line {_line(text, 'T09:00-04:00')}, agenda[5].start: write the time without an offset,"
+        " like 2023-11-29T09:00: times are wall-clock times in the workshop's time zone"
+        " (America/La_Paz)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (("end_date: 2023-11-29", "end_date: 9999-12-31"), "end_date: 9999 is not a year"),
+        ((MINDSETS, "start: 0001-01-01T00:00"), "agenda[5].start: 1 is not a year"),
+        (("America/La_Paz", "America"), "timezone: unknown time zone 'America'"),
+        (("America/La_Paz", "x" * 300), "timezone: unknown time zone 'xxxx"),
+        (("America/La_Paz", "localtime"), "timezone: unknown time zone 'localtime'"),
+        (('"Bolivia"', '"Bo\\0livia"'), "line 17: 'Bo\\x00livia' holds U+0000"),
+        (("retention_months: 12", "retention_months: !!int twelve"), "line 24: 'twelve' is not"),
+        (("start_date: 2023-11-28", "start_date: !!timestamp 2023-02-30"), "line 14, start_date"),
+        (("dgca: dgca", "dgca: !!python/object/apply:os.system [true]"), "line 25: the tag"),
+        (("language: es", "language: es\nlanguage: en"), "'language' is written twice here"),
+        (("id: cochabamba-2023", "id: [" * 40 + "]" * 40), "line 5: more than 32 levels"),
+    ],
+)
+def test_odd_values_are_refused_with_a_line(change: tuple[str, str], problem: str) -> None:
+    # Before, these raised a traceback (on import or when planning), were accepted (a NUL that
+    # PostgreSQL refuses to store, a key written twice losing one value) or had no line.
+    problems = _refusal(_moved("America/La_Paz", {}, change))
+    assert problem in problems[0] and problems[0].startswith("line "), problems
+
+
+BOMB = """\
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+"""
+
+
+@pytest.mark.parametrize("libyaml", [True, False])
+def test_an_alias_bomb_is_refused_at_its_line(libyaml: bool, monkeypatch) -> None:
+    # Nine lines that a reader walking them would expand into 9**9 strings (2 GB as JSON).
+    monkeypatch.setattr(bot.content, "USE_LIBYAML", libyaml and yaml.__with_libyaml__)
+    with pytest.raises(ContentError) as caught:
+        parse_yaml(BOMB, "bomb.yaml")
+    assert caught.value.problems == [
+        "line 5: the aliases (*name) repeat more than 100,000 values and characters; write the"
+        " values out"
+    ]
+    merge = "a: &a {k: 1, l: 2}\n" + "".join(
+        f"{n}: &{n} {{<<: [{', '.join([f'*{p}'] * 9)}]}}\n" for p, n in pairwise("abcdefgh")
+    )
+    with pytest.raises(ContentError, match="repeat more than"):
+        parse_yaml(merge, "merge.yaml")
+    with pytest.raises(ContentError, match="line 1: the alias \\*a is inside the value it names"):
+        parse_yaml("a: &a [1, *a]\n", "loop.yaml")
+
+
+def test_aliases_that_repeat_a_little_are_fine() -> None:
+    text = COCHABAMBA.read_text(encoding="utf-8")
+    hall = '{es: "Salón principal", en: "Main hall"}'
+    reused = text.replace(f"place: {hall}", "place: *hall").replace(
+        "place: *hall", f"place: &hall {hall}", 1
+    )
+    assert reused.count("*hall") == 7
+    spec = parse_model_with_lines(WorkshopFile, reused, "taller.yaml")
+    assert spec == parse_model_with_lines(WorkshopFile, text, "taller.yaml")
+
+
+def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(COCHABAMBA.read_text(encoding="utf-8").encode("latin-1", "replace"))
+    with pytest.raises(ContentError) as caught:
+        load_workshop_file(path)
+    # Line 4's en dash has no Latin-1 form ("?"); line 8's "ó" is the first wrong byte.
+    assert caught.value.problems == ["line 8: not UTF-8 text; save the file as UTF-8"]

@@ -191,6 +191,18 @@ async def test_workshop_file_sent_in_chat(bot: Harness) -> None:
     await bot.settle()
     errors = org.last.text or ""
     assert "no se importó nada" in errors and "line 13, timezone: unknown time zone" in errors
+    # A time the clocks skip (Chile, 3 September 2023, from 00:00 to 01:00) gets its line too.
+    skipped = good.replace("America/La_Paz", "America/Santiago").replace(
+        "opens: 2023-11-20T09:00", "opens: 2023-09-03T00:30"
+    )
+    await org.send_document("taller.yaml", skipped.encode("utf-8"))
+    await bot.settle()
+    errors = org.last.text or ""
+    assert "no se importó nada" in errors
+    assert (
+        "line 42, dgca_window.opens: 00:30 on 2023-09-03 does not exist in America/Santiago:"
+        " clocks jump from 00:00 to 01:00; choose another time"
+    ) in errors
     await org.send_document(
         "taller.yaml", bad.replace("America/Atlantis", "America/La_Paz").encode("utf-8")
     )
