@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
+from storage.models import StepStatus
+
 # matplotlib is imported on the first drawing, not with this module: the data classes and
 # constants here are used on the event loop, where that import stalled it for half a second.
 if TYPE_CHECKING:
@@ -23,6 +25,18 @@ OKABE_ITO = {
     "purple": "#CC79A7",
     "grey": "#999999",
 }
+# A step's status keeps one colour in every chart, so a slide reads like the ✅/⛔ of the texts:
+# done green, in progress blue, blocked red (Okabe–Ito vermillion), not started and dropped
+# grey. The two greys differ in lightness, not hue, so no kind of colour-blindness merges them
+# or mistakes them for a colour. Charts stack statuses in this order.
+STATUS_COLOURS: dict[StepStatus, str] = {
+    StepStatus.DONE: OKABE_ITO["green"],
+    StepStatus.IN_PROGRESS: OKABE_ITO["blue"],
+    StepStatus.NOT_STARTED: "#CCCCCC",
+    StepStatus.BLOCKED: OKABE_ITO["vermillion"],
+    StepStatus.DROPPED: "#4D4D4D",
+}
+STATUS_ORDER: tuple[StepStatus, ...] = tuple(STATUS_COLOURS)
 WIDTH_IN, HEIGHT_IN, DPI = 9.0, 6.0, 120
 LABEL_WRAP = 28
 # Names and statements come from people and content files: a "$" must stay a dollar sign,

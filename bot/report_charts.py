@@ -12,7 +12,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.charts import DPI, LABEL_WRAP, OKABE_ITO, PLAIN, WIDTH_IN, to_png
+from bot.charts import (
+    DPI,
+    LABEL_WRAP,
+    OKABE_ITO,
+    PLAIN,
+    STATUS_COLOURS,
+    STATUS_ORDER,
+    WIDTH_IN,
+    to_png,
+)
+from storage.models import StepStatus
 
 __all__ = [
     "Distribution",
@@ -45,9 +55,18 @@ MIN_HEIGHT_IN = 6.0
 STATEMENT_WRAP = 45
 # Beyond this many statements wrapped labels crowd a phone screen; the caption lists them.
 MAX_LABELLED_ROWS = 8
-# Below this share of the answers a printed percentage no longer fits inside its segment.
-MIN_LABELLED_SHARE = 0.07
-LEGEND_WRAP = 16
+# Every diverging chart spans -100 %…100 %. A row may lean all the way to either side, so any
+# fixed scale must be this wide; a fixed one puts zero at the same place in every chart of a
+# report (each is drawn alone, in a worker process, without the others' data) and keeps bar
+# lengths comparable between sections, reports and workshops.
+DIVERGING_LIMIT = 1.0
+# Room left of the bars for row numbers; labelled charts keep it too, so that their zero line
+# stays where the numbered charts of the same report have it.
+NUMBER_GUTTER = 0.35
+# Space a printed percentage keeps from its segment's edges, in inches.
+SEGMENT_PAD = 0.05
+# A legend entry longer than this many characters would run off a 9 in page at 11 pt.
+LEGEND_LAST_WRAP = 80
 
 TEXT = "#222222"
 MUTED = "#555555"
@@ -64,7 +83,6 @@ _PUOR: dict[int, tuple[str, ...]] = {
     6: ("#b35806", "#f1a340", "#fee0b6", "#d8daeb", "#998ec3", "#542788"),
     7: ("#b35806", "#f1a340", "#fee0b6", NEUTRAL, "#d8daeb", "#998ec3", "#542788"),
 }
-STATUS_COLOURS = tuple(OKABE_ITO.values())
 
 # Vertical rhythm, in inches, shared by every chart so that a set of slides lines up.
 _TITLE_TOP = 0.18
@@ -89,11 +107,16 @@ class Frame:
 
 @dataclass(frozen=True)
 class LikertRow:
-    """Hold one statement's answer counts, most positive option first, plus its N/A count."""
+    """Hold one statement's answer counts (most positive first), N/A count and number.
+
+    `number` is the statement's number as the report prints it ("6. Nuestros líderes…");
+    without one, rows are numbered by their place in the chart.
+    """
 
     label: str
     counts: list[int]
     na: int = 0
+    number: int | None = None
 
 
 @dataclass(frozen=True)
@@ -125,8 +148,17 @@ def _new_figure() -> Figure:
     return fig
 
 
+# textwrap breaks only at ASCII whitespace: this private-use character holds two words
+# together while wrapping and becomes a space again afterwards.
+_GLUE = "\ue000"
+
+
 def _wrap(text: str, width: int) -> str:
-    return textwrap.fill(text, width) if text else text
+    if not text:
+        return text
+    # "n = 11" split over two lines reads as a sentence cut short.
+    glued = text.replace(" = ", f"{_GLUE}={_GLUE}")
+    return textwrap.fill(glued, width).replace(_GLUE, " ")
 
 
 def _lines(text: str) -> int:
@@ -211,28 +243,35 @@ def _row_major(count: int, ncol: int) -> list[int]:
 
 
 def _legend(fig: Figure, ax: Axes, handles: list[Artist], labels: list[str]) -> Legend:
-    texts = [_legend_text(_wrap(label, LEGEND_WRAP)) for label in labels]
+    # Entries are not wrapped: a line break inside one ("Group mean (n =" / "11)") reads as
+    # two entries. Fewer columns make room instead.
+    texts = [_legend_text(label) for label in labels]
     count = len(texts)
     legend: Legend | None = None
     for ncol in sorted({count, math.ceil(count / 2), math.ceil(count / 3), 1}, reverse=True):
-        order = _row_major(count, ncol)
-        legend = ax.legend(
-            [handles[i] for i in order],
-            [texts[i] for i in order],
-            ncol=ncol,
-            loc="upper center",
-            frameon=False,
-            prop={"size": 11},
-            handlelength=1.3,
-            handleheight=1.1,
-            columnspacing=1.3,
-            borderaxespad=0.0,
-            borderpad=0.0,
-        )
+        legend = _legend_in_columns(ax, handles, texts, ncol)
         if _size_in(fig, legend)[0] <= WIDTH_IN - 0.4:
-            break
-    assert legend is not None
-    return legend
+            return legend
+    # Only an entry wider than the page itself is wrapped: cut off at the edge would be worse.
+    texts = [_legend_text(_wrap(label, LEGEND_LAST_WRAP)) for label in labels]
+    return _legend_in_columns(ax, handles, texts, 1)
+
+
+def _legend_in_columns(ax: Axes, handles: list[Artist], texts: list[str], ncol: int) -> Legend:
+    order = _row_major(len(texts), ncol)
+    return ax.legend(
+        [handles[i] for i in order],
+        [texts[i] for i in order],
+        ncol=ncol,
+        loc="upper center",
+        frameon=False,
+        prop={"size": 11},
+        handlelength=1.3,
+        handleheight=1.1,
+        columnspacing=1.3,
+        borderaxespad=0.0,
+        borderpad=0.0,
+    )
 
 
 def _anchor_legend(fig: Figure, legend: Legend, top_in: float) -> None:
@@ -428,6 +467,22 @@ def _percent_ticks(lo: float, hi: float) -> list[float]:
     return [i * 0.25 for i in range(first, last + 1)]
 
 
+def _row_numbers(rows: list[LikertRow]) -> list[int | None]:
+    # A lone statement (an evaluation question) needs no number to be found in the caption.
+    if len(rows) == 1 and rows[0].number is None:
+        return [None]
+    return [row.number if row.number is not None else i for i, row in enumerate(rows, start=1)]
+
+
+def _statement_label(number: int | None, text: str) -> str:
+    if number is None:
+        return _wrap(text, STATEMENT_WRAP)
+    if not text:
+        return f"{number}."
+    # Glued to the first word, the number never stands alone at the end of a line.
+    return _wrap(f"{number}.{_GLUE}{text}", STATEMENT_WRAP)
+
+
 def diverging_figure(
     frame: Frame,
     rows: list[LikertRow],
@@ -447,14 +502,19 @@ def diverging_figure(
         if len(row.counts) != k:
             raise ValueError(f"{row.label!r} has {len(row.counts)} counts for {k} scale labels")
     numbered = len(rows) > MAX_LABELLED_ROWS
+    numbers = _row_numbers(rows)
     header = _header(frame, group_title or "")
     fig = _new_figure()
     ax = fig.add_axes((0.1, 0.2, 0.6, 0.6))
     na_ax = fig.add_axes((0.8, 0.2, 0.1, 0.6), sharey=ax)
+    # Both margins are fixed, never measured, so zero falls at the same place in every chart.
+    na_w, gap = 1.05, 0.35
+    left, right = 0.3 + NUMBER_GUTTER, _SIDE + na_w + gap
+    inch_per_share = (WIDTH_IN - left - right) / (2 * DIVERGING_LIMIT)
 
     # Rows are laid out in inches (y data unit = 1 in) so text and bars keep their size.
     bar_h = 0.46 if numbered else 0.36
-    wrapped = [_wrap(row.label, STATEMENT_WRAP) for row in rows]
+    wrapped = [_statement_label(n, row.label) for n, row in zip(numbers, rows, strict=True)]
     label_h = [0.0 if numbered else _lines(w) * 0.205 + 0.06 for w in wrapped]
     pitch = [lh + bar_h + 0.26 for lh in label_h]
     rows_in = sum(pitch)
@@ -495,27 +555,28 @@ def diverging_figure(
         for patch in container.patches:
             patch.set_gid(f"option-{i}")
         for centre, seg in zip(centres, segments, strict=True):
-            left, width = seg[i]
-            if width >= MIN_LABELLED_SHARE - 1e-12:
-                ax.text(
-                    left + width / 2,
-                    centre,
-                    pct(width),
-                    ha="center",
-                    va="center",
-                    fontsize=11,
-                    color=_contrast_text(colour),
-                    gid="segment-pct",
-                    **PLAIN,
-                )
+            start, width = seg[i]
+            if width <= 0:
+                continue
+            label = ax.text(
+                start + width / 2,
+                centre,
+                pct(width),
+                ha="center",
+                va="center",
+                fontsize=11,
+                color=_contrast_text(colour),
+                gid="segment-pct",
+                **PLAIN,
+            )
+            # Measured, not guessed from the share: a percentage that would spill over its
+            # segment's edges is left out rather than overlap its neighbour's.
+            if _size_in(fig, label)[0] + 2 * SEGMENT_PAD > width * inch_per_share:
+                label.remove()
     # Under the bars, so the line never runs through the neutral segment's percentage.
     ax.axvline(0.0, color="#444444", linewidth=1.0, zorder=0.9)
-    lo = max((-min(seg[j][0] for j in range(k)) for seg in segments), default=0.0)
-    hi = max((max(seg[j][0] + seg[j][1] for j in range(k)) for seg in segments), default=0.0)
-    # Limits follow the data so narrow segments stay wide enough for their percentage.
-    xlo, xhi = -max(lo + 0.02, 0.25), max(hi + 0.02, 0.25)
-    ax.set_xlim(xlo, xhi)
-    ticks = _percent_ticks(xlo, xhi)
+    ax.set_xlim(-DIVERGING_LIMIT, DIVERGING_LIMIT)
+    ticks = _percent_ticks(-DIVERGING_LIMIT, DIVERGING_LIMIT)
     ax.set_xticks(ticks, [pct(abs(t)) for t in ticks], **PLAIN)
     ax.tick_params(axis="x", labelsize=12)
     ax.grid(axis="x", color=GRID, linewidth=0.8)
@@ -524,18 +585,19 @@ def diverging_figure(
     _strip(ax)
 
     if numbered:
-        ax.set_yticks(centres, [f"{i}." for i in range(1, len(rows) + 1)], **PLAIN)
+        ax.set_yticks(centres, [f"{n}." for n in numbers], **PLAIN)
         ax.tick_params(axis="y", labelsize=12, length=0)
     else:
         ax.tick_params(axis="y", left=False, labelleft=False)
-        # Statements sit above their bar so the bars can use the full width of a phone.
-        to_left_edge = blended_transform_factory(ax.transAxes, ax.transData)
+        # Statements sit above their bar, from the page margin like the title, so the bars
+        # can use the full width of a phone.
+        from_margin = blended_transform_factory(fig.transFigure, ax.transData)
         for centre, text in zip(centres, wrapped, strict=True):
             ax.text(
-                0.0,
+                0.3 / WIDTH_IN,
                 centre + bar_h / 2 + 0.05,
                 text,
-                transform=to_left_edge,
+                transform=from_margin,
                 ha="left",
                 va="bottom",
                 fontsize=12,
@@ -584,9 +646,7 @@ def diverging_figure(
         **PLAIN,
     )
 
-    na_w, gap = 1.05, 0.35
-    left = _ytick_width(fig, ax) + 0.3 if numbered else 0.3
-    _place(ax, fig, left=left, right=_SIDE + na_w + gap, top=top, bottom=bottom)
+    _place(ax, fig, left=left, right=right, top=top, bottom=bottom)
     _place(na_ax, fig, left=WIDTH_IN - _SIDE - na_w, right=_SIDE, top=top, bottom=bottom)
     _anchor_legend(fig, legend, legend_top)
     _draw_header(fig, header)
@@ -661,13 +721,24 @@ def steps_by_status_figure(
     counts: list[list[int]],
     *,
     axis_label: str,
+    keys: Sequence[StepStatus] | None = None,
 ) -> Figure:
-    """Draw each institution's action-plan steps as one bar stacked by status."""
+    """Draw each institution's steps as one bar stacked by status, in the status colours.
+
+    `statuses` are the statuses' names in the reader's language and `keys` the statuses they
+    name, in the same order; without keys they must name every status in `STATUS_ORDER`.
+    """
     from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
 
-    if len(statuses) > len(STATUS_COLOURS):
-        raise ValueError(f"at most {len(STATUS_COLOURS)} statuses, got {len(statuses)}")
+    order = tuple(StepStatus(key) for key in keys) if keys is not None else STATUS_ORDER
+    if len(order) != len(statuses):
+        raise ValueError(f"{len(statuses)} status names for statuses {[s.value for s in order]}")
+    if len(set(order)) != len(order):
+        raise ValueError(f"statuses repeat: {[s.value for s in order]}")
+    # Colours follow the status itself, never its place in the list: a caller that drops or
+    # reorders statuses cannot paint "blocked" green.
+    colours = [STATUS_COLOURS[key] for key in order]
     rows = list(zip(institutions, counts, strict=True))
     for name, row in rows:
         if len(row) != len(statuses):
@@ -679,7 +750,7 @@ def steps_by_status_figure(
     totals = [sum(row) for _, row in rows]
     most = max(totals, default=0)
     lefts = [0] * len(rows)
-    for j, colour in enumerate(STATUS_COLOURS[: len(statuses)]):
+    for j, (key, colour) in enumerate(zip(order, colours, strict=True)):
         widths = [row[j] for _, row in rows]
         container = ax.barh(
             positions,
@@ -691,7 +762,7 @@ def steps_by_status_figure(
             linewidth=0.8,
         )
         for patch in container.patches:
-            patch.set_gid(f"status-{j}")
+            patch.set_gid(f"status-{key.value}")
         for pos, start, width in zip(positions, lefts, widths, strict=True):
             # Counts go inside only where the segment is wide enough to hold the digits.
             if width > 0 and width >= 0.06 * most:
@@ -728,7 +799,7 @@ def steps_by_status_figure(
     ax.grid(axis="x", color=GRID, linewidth=0.8)
     ax.set_axisbelow(True)
     _strip(ax)
-    handles: list[Artist] = [Patch(color=c) for c in STATUS_COLOURS[: len(statuses)]]
+    handles: list[Artist] = [Patch(color=c) for c in colours]
     legend = _legend(fig, ax, handles, statuses)
 
     legend_top = header.height

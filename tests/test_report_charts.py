@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
-from bot.charts import OKABE_ITO, to_png
+from bot.charts import OKABE_ITO, STATUS_COLOURS, to_png
 from bot.report_charts import (
     Distribution,
     DivergingChart,
@@ -26,6 +26,7 @@ from bot.report_charts import (
     profile_vs_group_figure,
     steps_by_status_figure,
 )
+from storage.models import StepStatus
 
 FRAME = Frame(title="Resultados DGCA", subtitle="n = 38 · 28 nov 2023", footer="Taller AMB")
 SCALE = [
@@ -144,7 +145,13 @@ def distribution_fig(dist: Distribution = LIKELY) -> Figure:
     return distribution_figure(FRAME, dist, pct=pct, n_label="Respuestas")
 
 
-STATUSES = ["Hecho", "En curso", "Atrasado", "Bloqueado"]
+STATUSES = ["Hecho", "En curso", "Sin empezar", "Bloqueado"]
+STATUS_KEYS = [
+    StepStatus.DONE,
+    StepStatus.IN_PROGRESS,
+    StepStatus.NOT_STARTED,
+    StepStatus.BLOCKED,
+]
 STEP_COUNTS = [[5, 2, 1, 0], [3, 3, 0, 1], [0, 1, 2, 2]]
 
 
@@ -155,6 +162,7 @@ def steps_fig(statuses: list[str] = STATUSES) -> Figure:
         statuses,
         STEP_COUNTS,
         axis_label="Pasos",
+        keys=STATUS_KEYS,
     )
 
 
@@ -280,21 +288,24 @@ def test_diverging_even_scale_has_no_neutral() -> None:
     assert got == [(0.25, 0.25), (0.0, 0.25), (-0.25, 0.25), (-0.5, 0.25)]
 
 
-def test_diverging_prints_percentages_only_in_segments_of_7_percent_or_more() -> None:
+def test_diverging_prints_percentages_only_in_segments_that_hold_them() -> None:
     rows = [
-        LikertRow("A", [10, 15, 5, 4, 2]),  # 2/36 = 5.6 % stays unlabelled
-        LikertRow("B", [0, 93, 0, 0, 7]),  # exactly 7 % is labelled
+        LikertRow("A", [10, 15, 8, 2, 1]),  # 28, 42, 22, 6 and 3 %
+        LikertRow("B", [0, 60, 0, 0, 40]),
         LikertRow("C", [0, 0, 0, 0, 0], 3),  # nothing answered, nothing printed
     ]
     chart = diverging(rows)
-    assert texts(chart.figure.axes[0], "segment-pct") == [
-        "28 %",  # option 0 of A
-        "42 %",
-        "93 %",
-        "14 %",  # neutral of A
-        "11 %",  # option 3 of A
-        "7 %",  # option 4 of B
-    ]
+    fig, ax = chart.figure, chart.figure.axes[0]
+    # On the fixed -100 %…100 % axis (3.34 in per 100 %) a share of 0.22 is 0.73 in wide,
+    # room for "22 %"; 0.06 (0.19 in) is too narrow for the 0.3 in that "6 %" takes.
+    assert texts(ax, "segment-pct") == ["28 %", "42 %", "60 %", "22 %", "40 %"]
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    for text in (t for t in ax.texts if t.get_gid() == "segment-pct"):
+        x = text.get_position()[0]
+        segment = next(b for b in bars(ax) if b.get_x() < x < b.get_x() + b.get_width())
+        inside = segment.get_window_extent(renderer)
+        drawn = text.get_window_extent(renderer)
+        assert inside.x0 < drawn.x0 and drawn.x1 < inside.x1
 
 
 def test_diverging_na_is_drawn_apart_as_share_of_all_responses() -> None:
@@ -325,7 +336,15 @@ def test_diverging_legend_reads_like_the_bars_and_colours_are_stable() -> None:
     chart = diverging([LikertRow("A", [1, 2, 3, 2, 1])])
     assert legend_texts(chart.figure.axes[0]) == SHORT_SCALE[::-1]
     long = diverging([LikertRow("A", [1, 2, 3, 2, 1])], SCALE)
-    assert legend_texts(long.figure.axes[0]) == [textwrap.fill(s, 16) for s in SCALE[::-1]]
+    # Too wide for one line, the long labels take two rows that still read in scale order.
+    legend = long.figure.axes[0].get_legend()
+    assert legend is not None
+    long.figure.canvas.draw()  # the legend lays out its entries when drawn
+    renderer = long.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    placed = [(t.get_window_extent(renderer), t.get_text()) for t in legend.get_texts()]
+    reading = sorted(placed, key=lambda p: (-round(p[0].y0), p[0].x0))
+    assert [text for _, text in reading] == SCALE[::-1]
+    assert len({round(box.y0) for box, _ in placed}) == 2
 
     def colours(c: DivergingChart) -> list[str]:
         return [to_hex(option_bars(c, i)[0].get_facecolor()) for i in range(5)]
@@ -335,7 +354,7 @@ def test_diverging_legend_reads_like_the_bars_and_colours_are_stable() -> None:
     )
 
 
-def test_diverging_wraps_statements_at_45_characters_up_to_8_rows() -> None:
+def test_diverging_wraps_numbered_statements_at_45_characters_up_to_8_rows() -> None:
     rows = [LikertRow(STATEMENT, [1, 2, 3, 2, 1])] + [
         LikertRow(f"Afirmación {i}", [1, 1, 1, 1, 1]) for i in range(7)
     ]
@@ -343,10 +362,10 @@ def test_diverging_wraps_statements_at_45_characters_up_to_8_rows() -> None:
     assert chart.numbered is False
     ax = chart.figure.axes[0]
     labels = texts(ax, "row-label")
-    assert labels[0] == textwrap.fill(STATEMENT, 45)
+    assert labels[0] == textwrap.fill(f"1. {STATEMENT}", 45)
     assert labels[0].count("\n") == 2
     assert all(len(line) <= 45 for line in labels[0].splitlines())
-    assert labels[1:] == [f"Afirmación {i}" for i in range(7)]
+    assert labels[1:] == [f"{i + 2}. Afirmación {i}" for i in range(7)]
     # Each statement sits above its own bar, top to bottom in the given order.
     label_y = [t.get_position()[1] for t in ax.texts if t.get_gid() == "row-label"]
     bar_top = [b.get_y() + b.get_height() for b in option_bars(chart, 0)]
@@ -425,13 +444,12 @@ def test_majority_picks_most_answers_first_on_ties() -> None:
 def test_steps_by_status_stacks_in_status_order() -> None:
     fig = steps_fig()
     ax = fig.axes[0]
-    palette = [c.lower() for c in OKABE_ITO.values()]
     running = [0, 0, 0]
-    for j in range(len(STATUSES)):
-        segs = bars(ax, f"status-{j}")
+    for j, key in enumerate(STATUS_KEYS):
+        segs = bars(ax, f"status-{key.value}")
         assert [b.get_width() for b in segs] == [row[j] for row in STEP_COUNTS]
         assert [b.get_x() for b in segs] == running
-        assert {to_hex(b.get_facecolor()) for b in segs} == {palette[j]}
+        assert {to_hex(b.get_facecolor()) for b in segs} == {STATUS_COLOURS[key].lower()}
         running = [r + row[j] for r, row in zip(running, STEP_COUNTS, strict=True)]
     assert texts(ax, "total") == [" 8", " 7", " 5"]
     assert legend_texts(ax) == STATUSES
@@ -501,7 +519,12 @@ Builder = Callable[[], Figure]
             n_label=DOLLAR,
         ),
         lambda: steps_by_status_figure(
-            Frame(DOLLAR, DOLLAR, DOLLAR), [DOLLAR], [DOLLAR, "B"], [[1, 2]], axis_label=DOLLAR
+            Frame(DOLLAR, DOLLAR, DOLLAR),
+            [DOLLAR],
+            [DOLLAR, "B"],
+            [[1, 2]],
+            axis_label=DOLLAR,
+            keys=[StepStatus.DONE, StepStatus.BLOCKED],
         ),
         lambda: monthly_figure(Frame(DOLLAR, DOLLAR, DOLLAR), [DOLLAR], [1], axis_label=DOLLAR),
     ],
@@ -513,9 +536,7 @@ def test_dollar_signs_render_as_plain_text(build: Builder) -> None:
 def test_legend_escapes_dollar_signs_only_in_legend_text() -> None:
     fig = profile_fig(own_label="Usted (US$ 5 y $ 10)")
     ax = fig.axes[0]
-    escaped = textwrap.fill("Usted (US$ 5 y $ 10)", 16).replace("$", "\\$")
-    assert escaped == "Usted (US\\$ 5 y \\$\n10)"
-    assert legend_texts(ax) == [escaped, "Grupo"]
+    assert legend_texts(ax) == ["Usted (US\\$ 5 y \\$ 10)", "Grupo"]
     # Elsewhere the text is passed through untouched, with math parsing switched off.
     fig2 = means_fig(labels=[DOLLAR, *DIMENSIONS[1:]])
     assert ticks(fig2.axes[0].get_yticklabels())[0] == f"{DOLLAR}\nn = 38"

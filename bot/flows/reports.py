@@ -31,6 +31,7 @@ else:
 
 TOP = 3
 CAPTION_STATEMENT_CHARS = 80
+CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,30 @@ def _distribution_png(
     return rc.to_png(rc.distribution_figure(frame, dist, pct=pct, n_label=n_label))
 
 
+def _statements_caption(
+    tr: Translator,
+    head: str,
+    rows: list[StatementStat],
+    numbers: dict[int, int],
+    pct: Callable[[float], str],
+) -> str:
+    """List a section's statements in full under its chart, shortened only past 1,024 chars."""
+    for limit in (None, CAPTION_STATEMENT_CHARS):
+        lines = [head] + [
+            tr.t(
+                "report.statement_line",
+                number=numbers[id(s)],
+                text=s.text if limit is None else _short(s.text, limit),
+                agree=pct(s.agree_share),
+            )
+            for s in rows
+        ]
+        caption = "\n".join(lines)
+        if len(caption) <= CAPTION_LIMIT:
+            return caption
+    return caption[:CAPTION_LIMIT]
+
+
 def _short(text: str, limit: int = CAPTION_STATEMENT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -240,23 +265,22 @@ async def dgca_report(
         )
     ]
     na_label = q.scales["agreement"].not_applicable if "agreement" in q.scales else None
+    # Statements are numbered across the whole questionnaire, as the seed reports number them.
+    numbers = {id(s): n for n, s in enumerate(stats, start=1)}
     for section in q.sections:
         rows = [s for s in stats if s.section_id == section.id]
         if not rows:
             continue
-        likert = [rc.LikertRow(s.text, s.counts, s.not_applicable) for s in rows]
+        likert = [rc.LikertRow(s.text, s.counts, s.not_applicable, numbers[id(s)]) for s in rows]
         section_frame = _frame(tr, spec, lang, section.title.get(lang), len(sets), now)
         labels = rows[0].labels
         na_text = na_label.label.get(lang) if na_label else tr.plain("report.not_applicable")
-        lines = [tr.t("report.section_caption", section=section.title.get(lang), n=len(sets))]
-        lines += [
-            tr.t("report.statement_line", number=i, text=_short(s.text), agree=pct(s.agree_share))
-            for i, s in enumerate(rows, start=1)
-        ]
+        head = tr.t("report.section_caption", section=section.title.get(lang), n=len(sets))
+        caption = _statements_caption(tr, head, rows, numbers, pct)
         events.append(
             SendPhoto(
                 render=partial(_diverging_png, section_frame, likert, labels, na_text, pct),
-                caption="\n".join(lines)[:1024],
+                caption=caption,
                 separate_process=True,
             )
         )
