@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -33,6 +34,7 @@ from storage.rows import participant as _participant
 from storage.rows import response as _response
 from storage.rows import user as _user
 from storage.rows import workshop as _workshop
+from storage.sqlite import ANONYMIZE_SQL, FORGET_SQL
 
 log = logging.getLogger(__name__)
 
@@ -573,14 +575,8 @@ class PostgresStore(PlanMixin, CommunicationMixin):
                 )
             ]
             await _anonymize(db, ids, now)
-            for sql in (
-                "DELETE FROM association_viewers WHERE telegram_id = $1",
-                "DELETE FROM digests WHERE telegram_id = $1",
-                "UPDATE viewer_invites SET used_by = NULL WHERE used_by = $1",
-                "DELETE FROM dialogs WHERE telegram_id = $1",
-                "DELETE FROM users WHERE telegram_id = $1",
-            ):
-                await db.execute(sql, telegram_id)
+            for sql, names in _FORGET:
+                await db.execute(sql, *_args(names, tid=telegram_id))
         return len(ids)
 
     async def workshops_to_purge(self, before: date) -> list[Workshop]:
@@ -669,33 +665,35 @@ async def _export_participation(db: Conn, p: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-async def _anonymize(db: Conn, ids: list[int], now: datetime) -> None:
-    """Strip what identifies these participants, keeping what aggregates count.
+def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """Write a shared statement's `:name` parameters as $1, $2...; return it and their order."""
+    names: list[str] = []
 
-    The same rules as the SQLite backend: choice answers, plan steps and their statuses stay
-    (with the institution); names, positions, Telegram ids, typed answers, comments, plan
-    notes, evidence, the people named as responsible in their own plans, team memberships
-    and queued messages go.
-    """
+    def number(match: re.Match[str]) -> str:
+        if match[1] not in names:
+            names.append(match[1])
+        return f"${names.index(match[1]) + 1}"
+
+    # Not after a colon or a word character: a `::type` cast is no parameter.
+    return re.sub(r"(?<![:\w]):([a-z_]\w*)", number, sql), tuple(names)
+
+
+def _args(names: tuple[str, ...], **values: Any) -> list[Any]:
+    """Return the values of a statement's parameters, in their order."""
+    return [values[name] for name in names]
+
+
+# The same erasure as the SQLite backend (storage/sqlite.py), with the participations' ids
+# as one array parameter.
+_ANONYMIZE = tuple(
+    _positional(sql.format(ids="SELECT unnest(CAST(:ids AS bigint[]))")) for sql in ANONYMIZE_SQL
+)
+_FORGET = tuple(_positional(sql) for sql in FORGET_SQL)
+
+
+async def _anonymize(db: Conn, ids: list[int], now: datetime) -> None:
+    """Strip what identifies these participants, keeping what aggregates count (ANONYMIZE_SQL)."""
     if not ids:
         return
-    for sql in (
-        "DELETE FROM update_evidence WHERE update_id IN (SELECT id FROM step_updates"
-        " WHERE author_id = ANY($1::bigint[]))",
-        "UPDATE step_updates SET note = NULL WHERE author_id = ANY($1::bigint[])",
-        "UPDATE plan_steps SET responsible = NULL WHERE plan_id IN (SELECT id FROM plans"
-        " WHERE owner_id = ANY($1::bigint[]))",
-        "UPDATE plans SET team_token = NULL WHERE owner_id = ANY($1::bigint[])",
-        "DELETE FROM plan_members WHERE role = 'coowner' AND participant_id = ANY($1::bigint[])",
-        "DELETE FROM answers WHERE is_text AND response_id IN (SELECT id FROM responses"
-        " WHERE participant_id = ANY($1::bigint[]))",
-        "UPDATE session_feedback SET comment = NULL WHERE participant_id = ANY($1::bigint[])",
-        "DELETE FROM outbox WHERE status = 'pending' AND participant_id = ANY($1::bigint[])",
-    ):
-        await db.execute(sql, ids)
-    await db.execute(
-        "UPDATE participants SET telegram_id = NULL, name = NULL, position = NULL,"
-        " forgotten_at = $2 WHERE id = ANY($1::bigint[])",
-        ids,
-        now,
-    )
+    for sql, names in _ANONYMIZE:
+        await db.execute(sql, *_args(names, ids=ids, now=now))

@@ -48,6 +48,74 @@ BUSY_TIMEOUT_MS = 5000
 LOCKED_RETRIES = 5
 
 
+# Erasure, in SQL that both backends run (storage/postgres.py imports these): `{ids}` stands
+# for a subquery listing the participations being erased and `:name` for a parameter, which
+# each backend writes its own way. In this order: a plan's owner is decided before its texts
+# go. A participation's choice answers, dimension scores, institution, country and plan
+# statuses stay, so that aggregates do not change.
+ANONYMIZE_SQL: tuple[str, ...] = (
+    "DELETE FROM update_evidence WHERE update_id IN"
+    " (SELECT id FROM step_updates WHERE author_id IN ({ids}))",
+    "UPDATE step_updates SET note = NULL WHERE author_id IN ({ids})",
+    # Responsibles name people, and a team link is the person's to share: both go from every
+    # plan the person owned, whoever it passes to.
+    "UPDATE plan_steps SET responsible = NULL"
+    " WHERE plan_id IN (SELECT id FROM plans WHERE owner_id IN ({ids}))",
+    "UPDATE plans SET team_token = NULL WHERE owner_id IN ({ids})",
+    # A plan with a co-owner still here is the team's: it passes, texts and all, to the
+    # earliest co-owner, who becomes its owner as create_plan records one (owner_id and an
+    # 'owner' membership); the former owner's membership goes with the other ones.
+    "UPDATE plans SET owner_id = COALESCE((SELECT m.participant_id FROM plan_members m"
+    " JOIN participants p ON p.id = m.participant_id WHERE m.plan_id = plans.id"
+    " AND m.role = 'coowner' AND p.forgotten_at IS NULL AND m.participant_id NOT IN ({ids})"
+    " ORDER BY m.added_at, m.participant_id LIMIT 1), owner_id) WHERE owner_id IN ({ids})",
+    "UPDATE plan_members SET role = 'owner' WHERE role = 'coowner' AND plan_id IN"
+    " (SELECT plan_id FROM plan_members WHERE role = 'owner' AND participant_id IN ({ids}))"
+    " AND participant_id = (SELECT owner_id FROM plans WHERE plans.id = plan_members.plan_id)",
+    "DELETE FROM plan_members WHERE participant_id IN ({ids})"
+    " AND participant_id <> (SELECT owner_id FROM plans WHERE plans.id = plan_members.plan_id)",
+    # A plan left with nobody loses what was typed in it; its steps keep their places, due
+    # dates and statuses, so the institution's progress still counts them. Title and
+    # action cannot be NULL: '' is an erased text.
+    "UPDATE plans SET title = '', objective = NULL WHERE owner_id IN ({ids})",
+    "UPDATE plan_steps SET action = '', responsible = NULL, resources = NULL,"
+    " indicator = NULL, success = NULL"
+    " WHERE plan_id IN (SELECT id FROM plans WHERE owner_id IN ({ids}))",
+    "DELETE FROM answers WHERE is_text AND response_id IN"
+    " (SELECT id FROM responses WHERE participant_id IN ({ids}))",
+    "UPDATE session_feedback SET comment = NULL WHERE participant_id IN ({ids})",
+    # Sent rows too: a row keeps its recipient's Telegram id and what was said to them.
+    "DELETE FROM outbox WHERE participant_id IN ({ids})",
+    "UPDATE participants SET telegram_id = NULL, name = NULL, position = NULL,"
+    " forgotten_at = :now WHERE id IN ({ids})",
+)
+# json_each: one parameter however many participations a retention purge clears.
+_ANONYMIZE = tuple(sql.format(ids="SELECT value FROM json_each(:ids)") for sql in ANONYMIZE_SQL)
+
+# What /forget erases beyond the participations, by Telegram id (`:tid`). Roles end; where
+# a row must stay (an invitation stays used, a broadcast stays the workshop's), the person
+# in it becomes 0, which no Telegram account has.
+FORGET_SQL: tuple[str, ...] = (
+    "DELETE FROM outbox WHERE chat_id = :tid",
+    "DELETE FROM organizers WHERE telegram_id = :tid",
+    "DELETE FROM association_viewers WHERE telegram_id = :tid",
+    "DELETE FROM digests WHERE telegram_id = :tid",
+    "UPDATE association_viewers SET added_by = 0 WHERE added_by = :tid",
+    # used_at stays: the invitation must not become usable again.
+    "UPDATE organizer_invites SET used_by = 0 WHERE used_by = :tid",
+    "UPDATE organizer_invites SET created_by = 0 WHERE created_by = :tid",
+    "UPDATE viewer_invites SET used_by = 0 WHERE used_by = :tid",
+    "UPDATE viewer_invites SET created_by = 0 WHERE created_by = :tid",
+    "UPDATE broadcasts SET created_by = 0 WHERE created_by = :tid",
+    "UPDATE broadcasts SET progress_chat_id = NULL, progress_message_id = NULL"
+    " WHERE progress_chat_id = :tid",
+    # A private chat linked as the organizers' group is the person's chat.
+    "UPDATE workshops SET organizer_chat_id = NULL WHERE organizer_chat_id = :tid",
+    "DELETE FROM dialogs WHERE telegram_id = :tid",
+    "DELETE FROM users WHERE telegram_id = :tid",
+)
+
+
 def _transaction(
     db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T], begin: str = "BEGIN IMMEDIATE"
 ) -> T:
@@ -765,15 +833,8 @@ class SqliteStore(PlanMixin, CommunicationMixin):
             ) as cur:
                 ids = [int(r[0]) for r in await cur.fetchall()]
             await _anonymize(db, ids, now)
-            await db.execute(
-                "DELETE FROM association_viewers WHERE telegram_id = ?", (telegram_id,)
-            )
-            await db.execute("DELETE FROM digests WHERE telegram_id = ?", (telegram_id,))
-            await db.execute(
-                "UPDATE viewer_invites SET used_by = NULL WHERE used_by = ?", (telegram_id,)
-            )
-            await db.execute("DELETE FROM dialogs WHERE telegram_id = ?", (telegram_id,))
-            await db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
+            for sql in FORGET_SQL:
+                await db.execute(sql, {"tid": telegram_id})
         await self._checkpoint()
         return len(ids)
 
@@ -824,36 +885,12 @@ class SqliteStore(PlanMixin, CommunicationMixin):
 
 
 async def _anonymize(db: aiosqlite.Connection, ids: list[int], now: datetime) -> None:
-    """Strip what identifies these participants, keeping what aggregates count.
-
-    Choice answers, plan steps and their statuses stay (with the institution); names,
-    positions, Telegram ids, typed answers, comments, plan notes, evidence, the people
-    named as responsible in their own plans, team memberships and queued messages go.
-    """
+    """Strip what identifies these participants, keeping what aggregates count (ANONYMIZE_SQL)."""
     if not ids:
         return
-    marks = ",".join("?" * len(ids))
-    params = tuple(ids)
-    statements = (
-        "DELETE FROM update_evidence WHERE update_id IN (SELECT id FROM step_updates"  # noqa: S608
-        f" WHERE author_id IN ({marks}))",
-        f"UPDATE step_updates SET note = NULL WHERE author_id IN ({marks})",  # noqa: S608
-        "UPDATE plan_steps SET responsible = NULL WHERE plan_id IN (SELECT id FROM plans"  # noqa: S608
-        f" WHERE owner_id IN ({marks}))",
-        f"UPDATE plans SET team_token = NULL WHERE owner_id IN ({marks})",  # noqa: S608
-        f"DELETE FROM plan_members WHERE role = 'coowner' AND participant_id IN ({marks})",  # noqa: S608
-        f"DELETE FROM answers WHERE is_text = 1 AND response_id IN (SELECT id FROM responses"  # noqa: S608
-        f" WHERE participant_id IN ({marks}))",
-        f"UPDATE session_feedback SET comment = NULL WHERE participant_id IN ({marks})",  # noqa: S608
-        f"DELETE FROM outbox WHERE status = 'pending' AND participant_id IN ({marks})",  # noqa: S608
-    )
-    for sql in statements:
+    params = {"ids": json.dumps(ids), "now": _ts(now)}
+    for sql in _ANONYMIZE:
         await db.execute(sql, params)
-    await db.execute(
-        "UPDATE participants SET telegram_id = NULL, name = NULL, position = NULL,"  # noqa: S608
-        f" forgotten_at = ? WHERE id IN ({marks})",
-        (_ts(now), *params),
-    )
 
 
 def _split_sql(script: str) -> list[str]:

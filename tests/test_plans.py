@@ -223,12 +223,22 @@ async def test_forget_keeps_progress_but_not_what_identifies(store: Store) -> No
     assert mine["participations"][0]["action_plans"][0]["title"] == "Plan"
     assert mine["participations"][0]["plan_updates"][0]["note"] == "Lo hizo Ana"
     await store.forget_user(1, NOW)
-    await store.forget_user(2, NOW)
+    # The co-owner still here takes the plan over, with its texts; Ana's traces go.
     data = await store.plan_data([workshop_id])
-    assert [s.status for s in data.steps] == [StepStatus.DONE]
+    assert data.plans[0].title == "Plan" and data.steps[0].action == "Paso"
+    assert data.plans[0].institution == "Vinto"
+    taken = await store.plan(plan_id)
+    assert taken is not None and taken.owner_id == luis
+    assert [(m.participant_id, m.role) for m in taken.members] == [(luis, "owner")]
     assert data.steps[0].responsible is None
     assert data.updates[0].note is None and data.evidence == []
-    assert data.plans[0].institution == "Sacaba"
+    assert [p.id for p in await store.plans_of(2)] == [plan_id]
+    await store.forget_user(2, NOW)
+    # Nobody is left: what was typed goes, the step and its status still count.
+    data = await store.plan_data([workshop_id])
+    assert [s.status for s in data.steps] == [StepStatus.DONE]
+    assert data.plans[0].title == "" and data.steps[0].action == ""
+    assert data.plans[0].institution == "Vinto"
     assert [m.role for m in data.members[plan_id]] == ["owner"]
     assert data.members[plan_id][0].telegram_id is None
     assert await store.plans_of(1) == [] and await store.plans_of(2) == []
