@@ -11,9 +11,9 @@ and stop on SIGTERM. Both process updates with the production ``OrderedUpdatePro
 (``MAX_CONCURRENT_UPDATES`` work slots) and the same connection pool size.
 
 The bare bot answers a tap on a statement exactly as the real one does, with the same
-three Bot API calls and payloads of the same size: answerCallbackQuery, editMessageText
-of the tapped statement (the statement and the chosen option), sendMessage of the next
-statement with its six option buttons and Back. /dgca sends the first statement.
+two Bot API calls and payloads of the same size: answerCallbackQuery, and editMessageText
+turning the tapped message into the next statement with its six option buttons and Back.
+/dgca sends the first statement.
 
 Timing (no production code changes): ``ExtBot.get_updates`` is wrapped to note when each
 update arrives in the process, and the update processor's ``do_process_update`` to note
@@ -48,6 +48,7 @@ from bot.app import ALLOWED_UPDATES, POOL_TIMEOUT, build_application, connection
 from bot.cli import load_all, load_settings
 from bot.content import Content
 from bot.flows.callbacks import Answer, Back
+from bot.flows.questionnaire import progress_bar
 from bot.processor import OrderedUpdateProcessor
 from bot.settings import Settings
 
@@ -114,7 +115,9 @@ class Statements:
 
     def header(self, n: int) -> str:
         slot = self.slots[n % self.total]
-        lines = [f"<b>{self.titles[slot.section.id]} · {n % self.total + 1}/{self.total}</b>"]
+        position = n % self.total + 1
+        lines = [f"<b>{self.titles[slot.section.id]} · {position}/{self.total}</b>"]
+        lines.append(progress_bar(position - 1, self.total))
         if slot.subsection is not None:
             lines.append(f"<i>{slot.subsection.title.get('es')}</i>")
         lines += ["", slot.question.text.get("es")]
@@ -143,7 +146,6 @@ def build_bare(settings: Settings, statements: Statements) -> AnyApp:
         .pool_timeout(POOL_TIMEOUT)
         .build()
     )
-    labels = dict(statements.options)
     index = {s.question.id: i for i, s in enumerate(statements.slots)}
 
     async def first(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -159,20 +161,13 @@ def build_bare(settings: Settings, statements: Statements) -> AnyApp:
     async def tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         assert query is not None and query.message is not None and query.data is not None
-        *_, qid, code = query.data.split(":")
+        *_, qid, _code = query.data.split(":")
         n = index[qid]
-        chat_id = query.message.chat.id
         await query.answer()
         await context.bot.edit_message_text(
-            f"{statements.header(n)}\n\n✅ <b>{labels[code]}</b>",
-            chat_id=chat_id,
-            message_id=query.message.message_id,
-            parse_mode=ParseMode.HTML,
-            link_preview_options=NO_PREVIEW,
-        )
-        await context.bot.send_message(
-            chat_id,
             statements.header(n + 1),
+            chat_id=query.message.chat.id,
+            message_id=query.message.message_id,
             parse_mode=ParseMode.HTML,
             reply_markup=statements.keyboard(n + 1),
             link_preview_options=NO_PREVIEW,

@@ -134,11 +134,14 @@ def keyboard_message(user: SimUser) -> ChatMessage | None:
 async def answer(double: BotApiDouble, user: SimUser, index: int) -> float:
     """Tap an answer to the current statement; return the seconds until the next one arrived."""
     msg = keyboard_message(user)
-    assert msg is not None and PROGRESS.search(msg.text or ""), "no statement to answer"
+    match = PROGRESS.search(msg.text or "") if msg is not None else None
+    assert msg is not None and match, "no statement to answer"
+    n = int(match.group(1))
 
     def moved_on() -> bool:
-        newest = keyboard_message(user)
-        return newest is not None and newest.message_id > msg.message_id
+        # The next statement replaces this one in the same message.
+        now = PROGRESS.search(msg.text or "")
+        return (now is not None and int(now.group(1)) > n) or "Revisión" in (msg.text or "")
 
     started = time.monotonic()
     await user.tap(LABELS[index % len(LABELS)], message=msg)

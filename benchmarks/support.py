@@ -255,8 +255,8 @@ class Person:
 class Driver:
     """Participants who answer each statement the bot shows, then (optionally) submit.
 
-    An answer is complete when the message after the tap arrives (the next statement, or
-    the review after the last one): the bot's last Bot API call for that tap.
+    An answer is complete when the next statement (or the review after the last one)
+    arrives, as the tapped message edited in place: the bot's last Bot API call for the tap.
     """
 
     double: DrivingDouble
@@ -341,7 +341,9 @@ class Driver:
             confirm = [d for d in data if d.startswith(CONFIRM_PREFIX)]
             if person.submitting and confirm:
                 self._schedule(person, message_id, confirm[0])
-            return
+                return
+            if not data:
+                return  # a message retired or confirmed, not the next statement
         if person.tapped_at is not None:
             person.answered += 1
             if person.answered == person.target:

@@ -375,9 +375,16 @@ class OutboxSender:
                         status, error = "failed", f"{UNKNOWN_OUTCOME}: {exc}"
                         break
                     attempts = await store.retry_outbox(row.id, str(exc))
+                    if attempts == 0:
+                        # The row is gone: its recipient used /forget meanwhile. Not again.
+                        status, error = "failed", "erased while queued"
+                        break
                     self.stats.network_retries += 1
                     if attempts < self.max_attempts:
                         await asyncio.sleep(self.backoff_seconds * 2 ** (attempts - 1))
+                        if not await store.outbox_queued(row.id):
+                            status, error = "failed", "erased while queued"
+                            break
                         ticket = await self.limiter.wait(message.chat_id)
                         continue
                     status, error = "failed", str(exc)

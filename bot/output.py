@@ -238,9 +238,10 @@ async def edit_text(
             return
         message = exc.message.lower()
         vanished = "not found" in message or "can't be edited" in message or "no text" in message
-        if resend and vanished:
-            # The message is gone or cannot be edited: say it again instead.
-            await send_text(bot, chat_id, text, buttons, retry=retry, previews=previews)
+        if vanished:
+            if resend:
+                # The message is gone or cannot be edited: say it again instead.
+                await send_text(bot, chat_id, text, buttons, retry=retry, previews=previews)
             return
         raise
 
@@ -379,7 +380,9 @@ class Responder:
             if isinstance(event, Send):
                 await send_text(bot, chat_id, event.text, event.buttons)
             elif isinstance(event, Edit):
-                await edit_text(bot, chat_id, event.message_id, event.text, event.buttons)
+                await edit_text(
+                    bot, chat_id, event.message_id, event.text, event.buttons, resend=event.resend
+                )
             elif isinstance(event, SendPhoto):
                 await with_retry(lambda: bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO))
                 if event.separate_process and self.services.process_pool is not None:

@@ -97,6 +97,10 @@ class CommunicationStore(Protocol):
         """Cancel a workshop's unused invitations; return how many."""
         ...
 
+    async def set_live_message(self, response_id: int, message_id: int | None) -> None:
+        """Remember (or forget, with None) the message a questionnaire is answered in."""
+        ...
+
     async def set_organizer_chat(self, workshop_id: int, chat_id: int | None) -> None:
         """Link (or unlink, with None) the organizers' group of a workshop."""
         ...
@@ -171,8 +175,12 @@ class CommunicationStore(Protocol):
         """Record how a queued message ended: sent, unreachable, failed or cancelled."""
         ...
 
+    async def outbox_queued(self, outbox_id: int) -> bool:
+        """Tell whether a queued message is still there (a /forget deletes it)."""
+        ...
+
     async def retry_outbox(self, outbox_id: int, error: str) -> int:
-        """Count a failed attempt, leaving the message queued; return the attempts so far."""
+        """Count a failed attempt, leaving the message queued; return the attempts (0: gone)."""
         ...
 
     async def outbox_counts(self, source: str) -> dict[str, int]:

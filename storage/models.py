@@ -112,6 +112,8 @@ class Response:
     reviewing: bool
     started_at: datetime
     submitted_at: datetime | None
+    # The message the person answers in, once they tapped in it (None: not known or retired).
+    live_message_id: int | None = None
 
     @property
     def submitted(self) -> bool:

@@ -201,6 +201,13 @@ class CommunicationMixin:
             )
             return count(status)
 
+    async def set_live_message(self: _Base, response_id: int, message_id: int | None) -> None:
+        """Remember (or forget, with None) the message a questionnaire is answered in."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE responses SET live_message_id = $1 WHERE id = $2", message_id, response_id
+            )
+
     async def set_organizer_chat(self: _Base, workshop_id: int, chat_id: int | None) -> None:
         """Link (or unlink, with None) the organizers' group of a workshop."""
         async with self._tx() as db:
@@ -420,6 +427,10 @@ class CommunicationMixin:
                 now,
                 outbox_id,
             )
+
+    async def outbox_queued(self: _Base, outbox_id: int) -> bool:
+        """Tell whether a queued message is still there (a /forget deletes it)."""
+        return await self._one("SELECT 1 FROM outbox WHERE id = $1", outbox_id) is not None
 
     async def retry_outbox(self: _Base, outbox_id: int, error: str) -> int:
         """Count a failed attempt, leaving the message queued; return the attempts so far."""

@@ -184,6 +184,7 @@ def response(row: Row) -> Response:
         reviewing=bool(row["reviewing"]),
         started_at=req_dt(row["started_at"]),
         submitted_at=opt_dt(row["submitted_at"]),
+        live_message_id=row["live_message_id"],
     )
 
 

@@ -199,6 +199,13 @@ class CommunicationMixin:
             )
             return cur.rowcount
 
+    async def set_live_message(self: _Base, response_id: int, message_id: int | None) -> None:
+        """Remember (or forget, with None) the message a questionnaire is answered in."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE responses SET live_message_id = ? WHERE id = ?", (message_id, response_id)
+            )
+
     async def set_organizer_chat(self: _Base, workshop_id: int, chat_id: int | None) -> None:
         """Link (or unlink, with None) the organizers' group of a workshop."""
         async with self._tx() as db:
@@ -412,6 +419,10 @@ class CommunicationMixin:
                 " WHERE id = ? AND status = 'pending'",
                 (status, error, status, _ts(now), outbox_id),
             )
+
+    async def outbox_queued(self: _Base, outbox_id: int) -> bool:
+        """Tell whether a queued message is still there (a /forget deletes it)."""
+        return await self._one("SELECT 1 FROM outbox WHERE id = ?", (outbox_id,)) is not None
 
     async def retry_outbox(self: _Base, outbox_id: int, error: str) -> int:
         """Count a failed attempt, leaving the message queued; return the attempts so far."""

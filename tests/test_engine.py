@@ -82,11 +82,12 @@ async def test_full_run_through_every_question_type(setup) -> None:
     assert len(first.buttons or []) == 5  # one option per row, no Back on the first question
 
     events = await tap(ctx, button(first, "Bueno"), after)
+    # One live message: the tapped message becomes the next question (2 Bot API calls).
     assert isinstance(events[0], Notice) and events[0].text is None
-    edit = events[1]
-    assert isinstance(edit, Edit) and "✅ <b>Bueno</b>" in edit.text and edit.buttons is None
-    role = last_send(events)
-    assert "2/5" in role.text
+    assert len(events) == 2
+    role = events[1]
+    assert isinstance(role, Edit) and role.message_id == 100
+    assert "2/5" in role.text and "▰▰" in role.text
 
     # A second tap on the first question's old button is refused, not recorded.
     stale = await tap(ctx, button(first, "Malo"), after)
@@ -102,8 +103,12 @@ async def test_full_run_through_every_question_type(setup) -> None:
     too_long = await engine.on_text(ctx, waiting, "x" * 21)
     assert too_long == [Send(ctx.tr.t("input.too_long", length=21, max=20))]
     events = await engine.on_text(ctx, waiting, "  Concejal  ")
-    topics = last_send(events)
-    assert "4/6" in topics.text
+    # The typed answer came below the live message: it keeps the answer, without buttons,
+    # and the next question follows as a new message.
+    retired, topics = events
+    assert isinstance(retired, Edit) and retired.message_id == 100 and not retired.buttons
+    assert "✅ <b>Concejal</b>" in retired.text and not retired.resend
+    assert isinstance(topics, Send) and "4/6" in topics.text
 
     events = await tap(ctx, button(topics, "Datos"), after)
     topics = last_send(events)
@@ -167,8 +172,10 @@ async def test_resume_at_first_unanswered_and_forged_taps(setup) -> None:
     first = last_send(await engine.open_questionnaire(ctx, participant, workshop, q, after))
     await tap(ctx, button(first, "Regular"), after)
     resumed = await engine.open_questionnaire(ctx, participant, workshop, q, after)
-    assert isinstance(resumed[0], Send)
-    assert ctx.tr.t("questionnaire.resume", answered=1, total=5) in resumed[0].text
+    # The questionnaire comes to the bottom: the message above loses its buttons.
+    assert resumed[0] == Edit(100, ctx.tr.t("question.moved"), None, resend=False)
+    assert isinstance(resumed[1], Send)
+    assert ctx.tr.t("questionnaire.resume", answered=1, total=5) in resumed[1].text
     role = last_send(resumed)
     assert "2/5" in role.text
 
@@ -209,3 +216,27 @@ async def test_reshowing_a_multi_choice_question_keeps_the_selection(setup) -> N
     events = await tap(ctx, button(again, ctx.tr.t("button.done")), after)
     assert "4/5" in last_send(events).text
     assert (await svc.store.answers(rid))["topics"] == ["a"]
+
+
+async def test_one_live_message_whichever_copy_is_tapped(setup) -> None:
+    svc, workshop, participant, q, after, _ = setup
+    ctx = ctx_for(svc, 7)
+    # Opened twice before any tap: two copies of the first question, both with buttons.
+    first = last_send(await engine.open_questionnaire(ctx, participant, workshop, q, after))
+    again = last_send(await engine.open_questionnaire(ctx, participant, workshop, q, after))
+    events = await tap(ctx, button(again, "Bueno"), after, message_id=300)
+    assert [type(e) for e in events] == [Notice, Edit]  # 300 becomes the live message
+    role = events[1]
+    assert isinstance(role, Edit) and role.message_id == 300
+    # The older copy is on a past question now: refused, and the live message stays.
+    stale = await tap(ctx, button(first, "Malo"), after, message_id=200)
+    assert stale == [Notice(ctx.tr.t("notice.stale"))]
+    response = await svc.store.find_response(participant.id, q.id)
+    assert response is not None and response.live_message_id == 300
+    # Tapping the current question in another copy moves the live message there and
+    # retires the one before, so that only one message has buttons.
+    events = await tap(ctx, button(role, "Autoridad"), after, message_id=400)
+    assert events[0] == Edit(300, ctx.tr.t("question.moved"), None, resend=False)
+    assert isinstance(events[-1], Edit) and events[-1].message_id == 400
+    response = await svc.store.find_response(participant.id, q.id)
+    assert response is not None and response.live_message_id == 400

@@ -211,3 +211,36 @@ async def test_a_gateway_error_is_retried(double: BotApiDouble, svc: Services) -
     assert texts(double, chat) == ["hola"]
     assert sender.stats.network_retries == 1
     assert await svc.store.outbox_counts("bc:1") == {"sent": 1}
+
+
+async def test_a_message_erased_by_forget_during_a_retry_is_not_sent(
+    double: BotApiDouble, svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat = double.new_user(first_name="Ana", started=True).id
+    await svc.store.enqueue("bc:1", [OutMessage(chat, "hola")], svc.clock.now())
+    double.inject("sendMessage", status=502)
+    # The pause before the retry lasts until the person has erased their data.
+    backoff, erased, real_sleep = 7.25, asyncio.Event(), asyncio.sleep
+
+    async def held(seconds: float, *args: Any) -> Any:
+        if seconds == backoff:
+            await erased.wait()
+            return None
+        return await real_sleep(seconds, *args)
+
+    monkeypatch.setattr("bot.delivery.asyncio.sleep", held)
+    bot = await bot_on(double, Wire())
+    sender = OutboxSender(bot, svc, RateLimiter(FAST), backoff_seconds=backoff)
+    sender.start()
+    try:
+        await double.wait_for(
+            lambda: sender.stats.network_retries == 1, timeout=20, poll_interval=0.02
+        )
+        await svc.store.forget_user(chat, svc.clock.now())
+        erased.set()
+        await sender.stop()  # it finishes the message in flight first
+    finally:
+        await bot.shutdown()
+    assert texts(double, chat) == []
+    assert len(double.requests_for("sendMessage")) == 1
+    assert await svc.store.outbox_counts("bc:1") == {}

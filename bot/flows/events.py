@@ -33,6 +33,8 @@ class Edit:
     message_id: int
     text: str
     buttons: Keyboard | None = None
+    # Say it again as a new message when the old one is gone; off for a message being retired.
+    resend: bool = True
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ registers what happens when it is submitted with `on_submitted`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -173,6 +174,7 @@ def _header(ctx: Ctx, run: Run, slot: Slot, *, typing: bool = False) -> str:
         ctx.tr.t(
             "question.progress",
             section=slot.section.title.get(ctx.lang),
+            bar=progress_bar(position - 1, len(slots)),
             n=position,
             total=len(slots),
         )
@@ -182,6 +184,41 @@ def _header(ctx: Ctx, run: Run, slot: Slot, *, typing: bool = False) -> str:
     lines.append("")
     lines.append(ctx.tr.t("question.text", text=asked.get(ctx.lang)))
     return "\n".join(lines)
+
+
+BAR_CELLS = 10
+
+
+def progress_bar(done: int, total: int) -> str:
+    """Draw how much of a questionnaire is answered as ▰▰▰▱▱▱▱▱▱▱."""
+    filled = round(BAR_CELLS * done / total) if total else 0
+    return "▰" * filled + "▱" * (BAR_CELLS - filled)
+
+
+def _live(run: Run) -> bool:
+    # A survey is answered in one message edited from question to question; a short form
+    # (the profile) reads as a conversation, one message per step.
+    return run.questionnaire.progress != "step"
+
+
+async def _retire_live(ctx: Ctx, run: Run, text: str) -> list[Event]:
+    """Turn the message the person was answering in into plain text, and forget it."""
+    old = run.response.live_message_id
+    if old is None or not _live(run):
+        return []
+    await ctx.svc.store.set_live_message(run.response.id, None)
+    run.response = dataclasses.replace(run.response, live_message_id=None)
+    return [Edit(old, text, None, resend=False)]
+
+
+async def _adopt_live(ctx: Ctx, run: Run, message_id: int) -> list[Event]:
+    """Make the tapped message the live one, retiring any other that still has buttons."""
+    if not _live(run) or run.response.live_message_id == message_id:
+        return []
+    events = await _retire_live(ctx, run, ctx.tr.t("question.moved"))
+    await ctx.svc.store.set_live_message(run.response.id, message_id)
+    run.response = dataclasses.replace(run.response, live_message_id=message_id)
+    return events
 
 
 def _hint(ctx: Ctx, run: Run, slot: Slot) -> str | None:
@@ -437,7 +474,7 @@ async def open_questionnaire(
         await store.reopen_response(response.id, questionnaire.version, now)
     run = await load_run(ctx, response.id)
     assert run is not None
-    events: list[Event] = []
+    events: list[Event] = await _retire_live(ctx, run, ctx.tr.t("question.moved"))
     slot = first_open(questionnaire, run.answers)
     if slot is None and not questionnaire.review:
         return await _finish(ctx, run)
@@ -479,6 +516,8 @@ async def show_current(ctx: Ctx, response_id: int, notice: str | None = None) ->
     events: list[Event] = [Send(notice)] if notice else []
     if run is None or run.response.submitted:
         return events
+    # The questionnaire comes to the bottom of the chat; the message above loses its buttons.
+    events = [*await _retire_live(ctx, run, ctx.tr.t("question.moved")), *events]
     current = run.response.current_question
     slot = next((s for s in run.slots() if s.question.id == current), None)
     if slot is None:
@@ -537,6 +576,16 @@ async def on_run_callback(
         if run.response.version != run.version:
             await ctx.svc.store.reopen_response(run.response.id, run.version, ctx.svc.clock.now())
         return [Notice(ctx.tr.t("notice.changed")), *await show_current(ctx, run.response.id)]
+    events = await _on_run_tap(ctx, run, cb, message_id, after_submit)
+    if not any(isinstance(e, Edit | Send) for e in events):
+        return events  # a refused or merely acknowledged tap leaves the live message alone
+    return [*await _adopt_live(ctx, run, message_id), *events]
+
+
+async def _on_run_tap(
+    ctx: Ctx, run: Run, cb: RunTap, message_id: int, after_submit: AfterSubmit
+) -> list[Event]:
+    """Handle a button of a current, unsubmitted run."""
     if isinstance(cb, Answer | Toggle | Done | Back | Skip | Pick | PickPage | PickOther | Suggest):
         return await _on_question(ctx, run, cb, message_id)
     if not run.questionnaire.review:
@@ -658,15 +707,20 @@ async def _record_and_continue(
     if sink is not None:
         await sink(ctx, run, qid, value)
     events: list[Event] = []
-    if message_id is not None:
+    # In a survey a tapped answer turns the same message into the next question; a typed
+    # one came below it, so the next question follows as a new message.
+    in_place = message_id if _live(run) else None
+    if message_id is not None and in_place is None:
         events.append(Edit(message_id, _chosen_text(ctx, run, slot, value)))
+    if message_id is None:
+        events += await _retire_live(ctx, run, _chosen_text(ctx, run, slot, value))
     if nxt is None:
         await _clear_question_dialog(ctx, run)
         if not run.questionnaire.review:
             return [*events, *await _finish(ctx, run)]
-        events.append(_review(ctx, run))
+        events.append(_review(ctx, run, edit=in_place))
     else:
-        events.append(await _ask(ctx, run, nxt))
+        events.append(await _ask(ctx, run, nxt, edit=in_place))
     return events
 
 

@@ -45,8 +45,10 @@ async def test_old_buttons_are_refused_and_not_recorded(bot: Harness) -> None:
     first = ana.last
     old_disagree = first.buttons[3][0]["callback_data"]
     await bot.tap(ana, "De acuerdo")
-    # The first question lost its buttons; a tap from a stale copy of them is refused.
-    assert bot.double.message(first.chat_id, first.message_id).reply_markup is None
+    # The same message now asks the second statement; a tap from a stale copy of the
+    # first one's buttons is refused.
+    live = bot.double.message(first.chat_id, first.message_id)
+    assert progress(live)[1] == 2 and live.reply_markup is not None
     await ana.tap_data(old_disagree, message=first)
     await bot.settle()
     last_answer = list(bot.double.callback_answers.values())[-1]

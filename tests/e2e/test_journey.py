@@ -53,17 +53,29 @@ async def test_spanish_journey_from_link_to_profile_chart(bot: Harness) -> None:
     assert progress(first) == ("Liderazgo", 1, 36)
     assert ana.buttons(first) == ES_ANSWERS  # one answer per row, no Back on the first
 
+    # The whole DGCA is answered in that one message, edited from statement to statement.
+    messages_before = len(ana.messages)
+    calls_before = len(bot.double.requests)
     for index in range(36):
         question = ana.last
+        assert question.message_id == first.message_id
         section, n, total = progress(question)
         assert (n, total) == (index + 1, 36)
         assert section
         await bot.tap(ana, ES_ANSWERS[index % 6])
-        answered = bot.double.message(question.chat_id, question.message_id)
-        assert f"✅ {ES_ANSWERS[index % 6]}" in (answered.text or "")
-        assert answered.reply_markup is None
+    assert len(ana.messages) == messages_before
+    # Two Bot API calls per answer: the button's answer and the edit.
+    answer_calls = [
+        r.method
+        for r in bot.double.requests[calls_before:]
+        if r.method not in ("getUpdates", "sendChatAction")
+    ]
+    assert answer_calls.count("answerCallbackQuery") == 36
+    assert answer_calls.count("editMessageText") == 36
+    assert len(answer_calls) == 72, answer_calls
 
     review = ana.last
+    assert review.message_id == first.message_id
     assert "Revisión" in (review.text or "")
     assert "• Liderazgo: 6/6" in (review.text or "")
     assert "No sé / No aplica» en 6" in (review.text or "")

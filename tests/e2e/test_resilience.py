@@ -250,11 +250,10 @@ class Simulation:
             person.taps.setdefault(n, []).append(label)
 
             def confirmed() -> bool:
-                # Moved on: the tapped statement shows the choice and a newer one is asked.
-                newest = _keyboard_message(user)
-                return f"✅ {label}" in (msg.text or "") and (
-                    newest is not None and newest.message_id > msg.message_id
-                )
+                # Moved on: the tapped message, edited in place, asks a later statement or
+                # shows the review.
+                later = _statement(msg)
+                return (later is not None and later > n) or REVIEW_BUTTON in msg.button_texts
 
         elif REVIEW_BUTTON in buttons:
             query = await user.tap(REVIEW_BUTTON, message=msg)

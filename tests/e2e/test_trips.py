@@ -75,11 +75,11 @@ async def test_the_next_question_does_not_wait_for_the_button_answer(bot: Harnes
     # Telegram takes 3 s to answer the button: the next question goes out meanwhile.
     slow = 3.0
     bot.double.delay("answerCallbackQuery", slow)
-    sent_before = len(bot.double.requests_for("sendMessage"))
+    sent_before = len(bot.double.requests_for("editMessageText"))
     await bot.tap(ana, "De acuerdo")
     await bot.settle()
     answered = bot.double.requests_for("answerCallbackQuery")[-1]
-    sent = bot.double.requests_for("sendMessage")[sent_before:]
+    sent = bot.double.requests_for("editMessageText")[sent_before:]
     assert len(sent) == 1 and "3/36" in str(sent[0].params.get("text"))
     # Sent one after the other, the question could not arrive before the answer returned.
     assert sent[0].time - answered.time < slow
