@@ -66,14 +66,17 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from benchmarks.simulate import FIRST_TELEGRAM_ID, simulate_workshop
@@ -104,6 +107,7 @@ QUICK_PARTICIPANTS = 30
 BENCH_PARTICIPANTS = 1000
 SAMPLE_PARTICIPANTS = 40
 MB = 1024 * 1024
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # ---------------------------------------------------------------- probes
@@ -130,6 +134,20 @@ def worker_peak_rss(svc: Services) -> int:
         except (OSError, StopIteration, ValueError):
             pass
     return peak
+
+
+def worker_cpu(svc: Services) -> float:
+    """Return the CPU seconds (user + system) the bot's worker process has used so far."""
+    processes = getattr(svc.process_pool, "_processes", None) or {}
+    ticks = 0
+    for pid in processes:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def max_rss() -> int:
@@ -190,6 +208,7 @@ class Heartbeat:
     def __init__(self, interval: float = HEARTBEAT_S) -> None:
         self.interval = interval
         self.samples: list[tuple[float, float]] = []  # (due at, lateness), perf_counter
+        self.woke = time.perf_counter()  # when the heartbeat last ran
         self.rss_peak = 0
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -209,7 +228,8 @@ class Heartbeat:
         while not self._stopping:
             due = time.perf_counter() + self.interval
             await asyncio.sleep(self.interval)
-            self.samples.append((due, max(0.0, time.perf_counter() - due)))
+            self.woke = time.perf_counter()
+            self.samples.append((due, max(0.0, self.woke - due)))
             ticks += 1
             if ticks % RSS_EVERY == 0:
                 self.rss_peak = max(self.rss_peak, current_rss())
@@ -221,6 +241,146 @@ class Heartbeat:
     def worst(self) -> tuple[float, float]:
         """Return (due at, lateness) of the latest wake-up."""
         return max(self.samples, key=lambda s: s[1], default=(0.0, 0.0))
+
+
+class StallSampler:
+    """Note what the bot's process runs whenever the loop's heartbeat is late.
+
+    A thread of its own wakes every `every` seconds. Once the heartbeat has not run for
+    `threshold`, it records the innermost Python frames of the loop's thread, or, when that
+    thread sits in its selector (then it waits for the GIL, or for a CPU), those of the
+    other threads with their names. A C call that holds the GIL (a big pickle, freeing a big
+    list) cannot be sampled while it runs: the first sample after it shows the next line.
+    Frames cannot tell a thread waiting in C (on a queue) from one working in C, so the CPU
+    time each thread used (from /proc/self/task, in clock ticks) is read every 20 ms too: it
+    says which threads ran during a stall, or that the machine did not run the process.
+    """
+
+    def __init__(self, beat: Heartbeat, threshold: float = 0.02, every: float = 0.004) -> None:
+        self.beat = beat
+        self.threshold = threshold
+        self.every = every
+        self.samples: list[tuple[float, str]] = []  # (perf_counter, where)
+        self.cpu: list[tuple[float, dict[str, int]]] = []  # (perf_counter, ticks by thread)
+        self._main = threading.main_thread().ident
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
+
+    def __enter__(self) -> StallSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        me = threading.get_ident()
+        wakes = 0
+        while not self._stop.wait(self.every):
+            now = time.perf_counter()
+            wakes += 1
+            stalled = now - self.beat.woke >= self.threshold
+            # Ticks are 10 ms apart: reading them more often would only cost CPU and the GIL.
+            if wakes % 5 == 0:
+                self.cpu.append((now, _thread_ticks()))
+            if not stalled:
+                continue
+            frames = sys._current_frames()
+            main = frames.get(self._main)
+            where = _where(main) if main is not None else "?"
+            if main is None or main.f_code.co_name in IDLE_FUNCTIONS:
+                names = {t.ident: t.name for t in threading.enumerate()}
+                others = [
+                    f"[{names.get(ident, ident)}] {_where(frame)}"
+                    for ident, frame in frames.items()
+                    if ident not in (me, self._main) and frame.f_code.co_name not in IDLE_FUNCTIONS
+                ]
+                where = " | ".join(others) or f"{where} (the loop waits)"
+            self.samples.append((now, where))
+
+    def during(self, start: float, end: float, top: int = 3) -> list[tuple[str, int]]:
+        """Return the most frequent places sampled between `start` and `end`, with counts."""
+        counts = Counter(where for at, where in self.samples if start <= at <= end)
+        return counts.most_common(top)
+
+    def cpu_during(self, start: float, end: float) -> dict[str, float] | None:
+        """Return the CPU milliseconds each thread used from `start` to `end` (None: unknown)."""
+        before = [ticks for at, ticks in self.cpu if at <= start]
+        after = [ticks for at, ticks in self.cpu if at >= end]
+        if not before or not after:
+            return None
+        tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+        used = {
+            name: (after[0].get(name, 0) - before[-1].get(name, 0)) * tick_ms for name in after[0]
+        }
+        return {name: ms for name, ms in used.items() if ms > 0}
+
+
+def _thread_ticks() -> dict[str, int]:
+    """Return the CPU clock ticks (user + system) each thread of this process has used."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[str, int] = {}
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        name = names.get(int(task), f"thread {task}")
+        # Fields 14 and 15 of stat (utime, stime); [1] here is field 3.
+        out[name] = out.get(name, 0) + int(fields[11]) + int(fields[12])
+    return out
+
+
+# Where a thread waits rather than runs: the loop's selector, a queue, a lock, a sleep.
+IDLE_FUNCTIONS = frozenset({"select", "poll", "wait", "_wait_for_tstate_lock", "sleep", "get"})
+
+
+def _where(frame: FrameType, depth: int = 3) -> str:
+    """Describe a stack by its innermost frames, shortest paths first."""
+    parts = []
+    while frame is not None and len(parts) < depth:
+        name = frame.f_code.co_filename
+        for marker in ("/site-packages/", "/lib/python3."):
+            if marker in name:
+                name = name.split(marker, 1)[1]
+        name = name.replace(str(ROOT) + os.sep, "")
+        parts.append(f"{name}:{frame.f_lineno} {frame.f_code.co_name}")
+        frame = frame.f_back  # type: ignore[assignment]
+    return " < ".join(parts)
+
+
+def describe_stall(
+    sampler: StallSampler, due: float, late: float, passes: Sequence[tuple[int, float, float]]
+) -> str:
+    """Say what ran during a stall: sampled places, CPU by thread, the collector's passes."""
+    end = due + late
+    places = sampler.during(due, end + sampler.every * 2)
+    collected = [(g, s) for g, start, s in passes if start < end and start + s > due]
+    parts = [f"{count}× {where}" for where, count in places]
+    cpu = sampler.cpu_during(due, end)
+    if cpu is not None:
+        window = (
+            max(at for at, _ in sampler.cpu if at <= due),
+            min(at for at, _ in sampler.cpu if at >= end),
+        )
+        spent = ", ".join(f"{name} {ms:.0f}" for name, ms in sorted(cpu.items()))
+        parts.append(
+            f"CPU in the {(window[1] - window[0]) * 1000:.0f} ms around it (ms):"
+            f" {spent or 'none: the process did not run'}"
+        )
+    if collected:
+        total = sum(s for _, s in collected) * 1000
+        parts.append(
+            f"collector: {len(collected)} passes, {total:.0f} ms"
+            f" (generations {sorted({g for g, _ in collected})})"
+        )
+    return "; ".join(parts) or "nothing sampled"
 
 
 @dataclass
@@ -249,6 +409,7 @@ class RunResult:
     stall_worst_ms: float
     stall_p99_ms: float
     stall_phase: str
+    stall_where: str
     flow_stall_ms: float
     render_stall_ms: float
     heartbeats: int
@@ -386,9 +547,8 @@ async def build_report(
 async def render_event(svc: Services, event: SendPhoto | SendDocument) -> bytes:
     """Draw a chart or build a file exactly as `bot.output.Responder` does before sending."""
     if isinstance(event, SendPhoto):
-        # Ready for charts drawn in the worker process, should SendPhoto get the flag that
-        # SendDocument has (and the Responder honour it): see benchmarks/README.md.
-        if getattr(event, "separate_process", False) and svc.process_pool is not None:
+        # Charts that ask for it are drawn in the worker process, as the Responder does.
+        if event.separate_process and svc.process_pool is not None:
             return await svc.build(event.render, separate_process=True)
         # The Responder's own chart thread, and its collection after each chart.
         loop = asyncio.get_running_loop()
@@ -448,11 +608,12 @@ async def _measure(
         tracemalloc.start()
     with GcWatch() as collector:
         async with Heartbeat() as beat:
-            start = time.perf_counter()
-            report = await build_report(
-                svc, workshop, keep=lambda _n, data: sizes.append(len(data)), retain=False
-            )
-            end = time.perf_counter()
+            with StallSampler(beat) as sampler:
+                start = time.perf_counter()
+                report = await build_report(
+                    svc, workshop, keep=lambda _n, data: sizes.append(len(data)), retain=False
+                )
+                end = time.perf_counter()
     gc.unfreeze()
     load = os.getloadavg()[0]
     worker_mb = _mb(worker_peak_rss(svc))
@@ -508,6 +669,7 @@ async def _measure(
         stall_p99_ms=percentile(beat.lateness(start, end), 0.99) * 1000,
         stall_phase=(f"{phase.kind} {phase.name}" if phase else "between phases")
         + (" (a garbage-collector pass)" if late and gc_overlap > late / 2 else ""),
+        stall_where=describe_stall(sampler, due, late, collector.passes),
         gc_passes=len(collector.passes),
         gc_full=collector.full(),
         gc_longest_ms=gc_longest * 1000,
@@ -589,6 +751,7 @@ def describe_run(r: RunResult) -> list[str]:
         f" p99 {r.stall_p99_ms:.1f} ms over {r.heartbeats} heartbeats;"
         f" worst in flows {r.flow_stall_ms:.1f} ms, in rendering {r.render_stall_ms:.1f} ms"
         f" [{verdict}: goal {STALL_GOAL_MS:.0f} ms]",
+        f"  worst stall, sampled: {r.stall_where}",
         f"  garbage collector: {r.gc_passes} passes ({r.gc_full} full), {r.gc_total_ms:.0f} ms"
         f" in all, longest {r.gc_longest_ms:.0f} ms (generation {r.gc_longest_generation})",
         f"  memory: RSS {r.rss_before_mb:.0f} MB before, {r.rss_peak_report_mb:.0f} MB peak"

@@ -8,9 +8,13 @@ Simulates a workshop once (`benchmarks.simulate`), collects the answers export e
 build in a fresh spawned process (as the bot's worker process is), and prints the wall and
 CPU time of the build and the process's peak RSS above what it held before the build:
 
-* `xlsxwriter constant_memory`: what `bot.export` ships;
-* `xlsxwriter shared strings`: the same code with `constant_memory` off (every cell kept in
-  memory until the end, strings shared);
+* `xlsxwriter constant_memory`: what `bot.export` ships: XlsxWriter's `constant_memory`
+  workbook, the body rows written as XML by `bot.export._Book._stream_rows`;
+* `xlsxwriter per-cell calls`: the same workbook with every cell written by XlsxWriter's
+  own `write_string`/`write_number`/... calls (`_Book._cell_rows`, the bytes the streamed
+  rows must match);
+* `xlsxwriter shared strings`: the per-cell calls with `constant_memory` off (every cell
+  kept in memory until the end, strings shared);
 * `openpyxl write-only`: `WriteOnlyBook` below, the same sheets (styles, widths, frozen
   header, filter, merged note) with openpyxl's `write_only=True` workbook, put in place of
   `bot.export._Book`. openpyxl writes XML with lxml when it is installed; here it is not
@@ -44,7 +48,12 @@ from storage import open_store
 from tests.support import CONTENT_DIR, FakeClock, make_services
 
 CLOCK_NOW = datetime(2023, 11, 29, 22, 0, tzinfo=UTC)
-WRITERS = ("xlsxwriter constant_memory", "xlsxwriter shared strings", "openpyxl write-only")
+WRITERS = (
+    "xlsxwriter constant_memory",
+    "xlsxwriter per-cell calls",
+    "xlsxwriter shared strings",
+    "openpyxl write-only",
+)
 MB = 1024 * 1024
 
 
@@ -237,6 +246,8 @@ def build_once(writer: str, build: Any) -> tuple[float, float, float, int]:
 
     if writer == "openpyxl write-only":
         ex._Book = WriteOnlyBook  # type: ignore[misc, assignment]
+    elif writer == "xlsxwriter per-cell calls":
+        ex._streams = lambda ws: False
     elif writer == "xlsxwriter shared strings":
         ex.WORKBOOK_OPTIONS["constant_memory"] = False
     _reset_peak()

@@ -6,30 +6,37 @@ label column per question), a long sheet for analysts (a row per answer) and an 
 the CSV holds the long format only. Cells typed by participants are never read as formulas.
 
 Workbooks are streamed with XlsxWriter in `constant_memory` mode: each row goes to a
-temporary file as soon as the next one starts, so a workbook of half a million cells takes
-about 3 s and a few megabytes, where openpyxl kept a cell object per value and took 10 s
-alone, 22-27 s beside the report's charts (benchmarks/README.md compares the writers). Rows
-must therefore be written in order, and everything that depends on the data (column widths,
-the header's height) is computed first.
+temporary file as soon as the next one starts, so a workbook takes a few megabytes whatever
+its size, where openpyxl kept a cell object per value. Rows must therefore be written in
+order, and everything that depends on the data (column widths, the header's height) is
+computed first. XlsxWriter makes the workbook (formats, sheets, header rows, the zip); the
+body rows are written here as the XML its own cell calls would write, byte for byte
+(`_Book._stream_rows`, checked against `_Book._cell_rows` in tests/test_export.py): half a
+million cells take about 1.2 s instead of 5-7 s (benchmarks/README.md compares the writers).
 """
 
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import math
 import pickle
 import re
 import textwrap
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import islice, zip_longest
 from typing import Any
 from zoneinfo import ZoneInfo
 
 # XlsxWriter has type hints but no py.typed marker, so mypy sees its objects as Any.
 from xlsxwriter import Workbook  # type: ignore[import-untyped]
+from xlsxwriter.utility import xl_col_to_name  # type: ignore[import-untyped]
 
 __all__ = [
     "DATETIME_FORMAT",
@@ -41,8 +48,11 @@ __all__ = [
     "build_csv",
     "build_tables_xlsx",
     "build_xlsx",
+    "collector_paused",
     "export_filename",
+    "pack_rows",
     "sheet_name",
+    "unpack_rows",
 ]
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
@@ -52,6 +62,17 @@ MULTI_SEPARATOR = "; "
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # Characters XML 1.0 cannot hold (the same set openpyxl refuses).
 ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+# What XlsxWriter escapes in an inline string: text that looks like its escape, and the
+# control characters left (carriage return) as _xHHHH_.
+CONTROL_ESCAPE_RE = re.compile("(_x[0-9a-fA-F]{4}_)")
+CONTROL_CHARACTER_RE = re.compile(r"([\x00-\x08\x0b-\x1f])")
+XML_PRESERVE = ' xml:space="preserve"'
+# Excel's serial dates count days from here, and wrongly take 1900 for a leap year.
+EXCEL_EPOCH = datetime(1899, 12, 31)
+EXCEL_EPOCH_UTC = EXCEL_EPOCH.replace(tzinfo=UTC)
+EXCEL_LEAP_YEAR = 1900
+# Whole numbers below this are held exactly by a float, so "%.16G" writes them as str() does.
+EXACT_INT = 2**53
 MAX_SHEET_NAME = 31
 SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 # Excel refuses a sheet named "History": it keeps that name for change tracking.
@@ -67,6 +88,8 @@ DATETIME_CHARS = len("2023-11-28 10:05:00")  # str() of a datetime, as widths co
 CREATOR = "taller-bot"
 # Rows pickled at once on their way to the worker process: a few milliseconds of work.
 ROWS_PER_SLICE = 50
+# Rows of XML written to XlsxWriter's temporary file at once.
+ROWS_PER_WRITE = 64
 # Never strings_to_formulas: a participant's "=SUM(A1)" stays text whichever write is used.
 WORKBOOK_OPTIONS = {
     "constant_memory": True,
@@ -157,6 +180,22 @@ def _unpack(slices: list[bytes]) -> list[Any]:
     return [row for piece in slices for row in pickle.loads(piece)]
 
 
+def pack_rows(rows: Iterable[Any]) -> list[bytes]:
+    """Pickle rows in slices as they come, for the worker process (see `_pack`)."""
+    # Each slice is made, pickled and dropped in turn: no list of every row is ever held,
+    # so the rows die young and never reach the collector's older generations.
+    out = []
+    iterator = iter(rows)
+    while piece := list(islice(iterator, ROWS_PER_SLICE)):
+        out.append(pickle.dumps(piece, pickle.HIGHEST_PROTOCOL))
+    return out
+
+
+def unpack_rows(slices: list[bytes]) -> list[Any]:
+    """Return the rows that `pack_rows` pickled, in order."""
+    return _unpack(slices)
+
+
 @dataclass(frozen=True)
 class ExportLabels:
     """Column headers and words of the export, in the workshop's language."""
@@ -188,15 +227,34 @@ class _Answer:
     label: str
 
 
-@dataclass(frozen=True)
-class _LongRow:
-    participant: str
-    institution: str | None
-    questionnaire: str
-    question_id: str
-    question_text: str
-    answer: _Answer
-    answered_at: datetime | None
+_pause_lock = threading.Lock()
+_pauses = 0
+_was_enabled = True
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a workbook is built.
+
+    A build makes hundreds of thousands of short-lived objects (rows, cells), all freed by
+    reference counting. Each time enough of them pile up the collector walks every object
+    of the process: in the worker process, with matplotlib loaded by the charts, that was a
+    third of the plans workbook's time (1.0 of 3.0 s). Nested and concurrent builds (on
+    threads, when there is no worker process) share one pause.
+    """
+    global _pauses, _was_enabled
+    with _pause_lock:
+        if _pauses == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _was_enabled:
+                gc.enable()
 
 
 def build_xlsx(
@@ -212,16 +270,29 @@ def build_xlsx(
     Answers to questions missing from `ExportSheet.questions` are left out: the caller decides
     what is exported. Datetimes must be aware; they appear in `tz`, whose name is in the headers.
     """
+    with collector_paused():
+        return _build_xlsx(sheets, labels, workshop=workshop, generated_at=generated_at, tz=tz)
+
+
+def _build_xlsx(
+    sheets: Sequence[ExportSheet],
+    labels: ExportLabels,
+    *,
+    workshop: str,
+    generated_at: datetime,
+    tz: ZoneInfo,
+) -> bytes:
     generated_local = _local(generated_at, tz)
     book = _Book(generated_at, title=_clean(workshop))
+    answer = _answerer(labels)
     taken: set[str] = set()
     for sheet in sheets:
         name = sheet_name(sheet.title, taken, fallback=sheet.questionnaire_id)
         taken.add(name.casefold())
-        _write_wide(book, name, sheet, labels, tz)
+        _write_wide(book, name, sheet, labels, tz, answer)
     long_name = sheet_name(labels.long_sheet, taken, fallback="long")
     taken.add(long_name.casefold())
-    _write_long(book, long_name, sheets, labels, tz)
+    _write_long(book, long_name, sheets, labels, tz, answer)
     about_name = sheet_name(labels.about_sheet, taken, fallback="about")
     _write_about(book, about_name, labels, workshop, generated_local, tz)
     return book.close()
@@ -229,21 +300,27 @@ def build_xlsx(
 
 def build_csv(sheets: Sequence[ExportSheet], labels: ExportLabels, *, tz: ZoneInfo) -> bytes:
     """Build the long format as CSV: UTF-8 with a BOM, comma-separated, CRLF line endings."""
+    with collector_paused():
+        return _build_csv(sheets, labels, tz=tz)
+
+
+def _build_csv(sheets: Sequence[ExportSheet], labels: ExportLabels, *, tz: ZoneInfo) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow([_csv_text(h) for h in _long_headers(labels, tz)])
-    for row in _long_rows(sheets, labels, tz):
-        code = row.answer.code
+    for participant, institution, questionnaire, question, text, code, label, when in _long_rows(
+        sheets, tz, _answerer(labels)
+    ):
         writer.writerow(
             [
-                _csv_text(row.participant),
-                _csv_text(row.institution or ""),
-                _csv_text(row.questionnaire),
-                _csv_text(row.question_id),
-                _csv_text(row.question_text),
+                _csv_text(participant),
+                _csv_text(institution or ""),
+                _csv_text(questionnaire),
+                _csv_text(question),
+                _csv_text(text),
                 _csv_text("" if code is None else str(code)),
-                _csv_text(row.answer.label),
-                row.answered_at.strftime(CSV_DATETIME_FORMAT) if row.answered_at else "",
+                _csv_text(label),
+                when.strftime(CSV_DATETIME_FORMAT) if when else "",
             ]
         )
     # Excel on Windows reads a CSV without a BOM in the ANSI code page and garbles accents.
@@ -305,6 +382,25 @@ def _answer(question: ExportQuestion, value: str | list[str], labels: ExportLabe
     return _Answer(code, question.options.get(value, value))
 
 
+Answerer = Callable[[ExportQuestion, "str | list[str]"], _Answer]
+
+
+def _answerer(labels: ExportLabels) -> Answerer:
+    """Return `_answer` for these labels, remembering single answers: they repeat a lot."""
+    memo: dict[tuple[int, str], _Answer] = {}
+
+    def answer(question: ExportQuestion, value: str | list[str]) -> _Answer:
+        if isinstance(value, list):
+            return _answer(question, value, labels)
+        key = (id(question), value)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = _answer(question, value, labels)
+        return found
+
+    return answer
+
+
 def _tz_header(text: str, tz: ZoneInfo) -> str:
     return f"{text} ({tz.key})"
 
@@ -317,7 +413,12 @@ def _wide_headers(sheet: ExportSheet, labels: ExportLabels, tz: ZoneInfo) -> lis
 
 
 def _write_wide(
-    book: _Book, name: str, sheet: ExportSheet, labels: ExportLabels, tz: ZoneInfo
+    book: _Book,
+    name: str,
+    sheet: ExportSheet,
+    labels: ExportLabels,
+    tz: ZoneInfo,
+    answer: Answerer,
 ) -> None:
     headers = _wide_headers(sheet, labels, tz)
     rows: list[list[Value]] = []
@@ -332,8 +433,8 @@ def _write_wide(
             if value is None:
                 cells += (None, None)
                 continue
-            answer = _answer(q, value, labels)
-            cells += (answer.code, answer.label)
+            found = answer(q, value)
+            cells += (found.code, found.label)
         rows.append(cells)
 
     longest = _longest(rows, len(headers))
@@ -368,9 +469,11 @@ def _long_headers(labels: ExportLabels, tz: ZoneInfo) -> list[str]:
     ]
 
 
-def _long_rows(
-    sheets: Sequence[ExportSheet], labels: ExportLabels, tz: ZoneInfo
-) -> Iterator[_LongRow]:
+# participant, institution, questionnaire, question, question text, code, label, answered at
+LongRow = tuple[str, str | None, str, str, str, str | int | None, str, datetime | None]
+
+
+def _long_rows(sheets: Sequence[ExportSheet], tz: ZoneInfo, answer: Answerer) -> Iterator[LongRow]:
     for sheet in sheets:
         for row in sheet.rows:
             for q in sheet.questions:
@@ -378,34 +481,29 @@ def _long_rows(
                 if value is None:
                     continue
                 when = row.answered_at.get(q.id)
-                yield _LongRow(
-                    participant=row.participant,
-                    institution=row.institution,
-                    questionnaire=sheet.questionnaire_id,
-                    question_id=q.id,
-                    question_text=q.text,
-                    answer=_answer(q, value, labels),
-                    answered_at=_local(when, tz) if when else None,
+                found = answer(q, value)
+                yield (
+                    row.participant,
+                    row.institution,
+                    sheet.questionnaire_id,
+                    q.id,
+                    q.text,
+                    found.code,
+                    found.label,
+                    _local(when, tz) if when else None,
                 )
 
 
 def _write_long(
-    book: _Book, name: str, sheets: Sequence[ExportSheet], labels: ExportLabels, tz: ZoneInfo
+    book: _Book,
+    name: str,
+    sheets: Sequence[ExportSheet],
+    labels: ExportLabels,
+    tz: ZoneInfo,
+    answer: Answerer,
 ) -> None:
     headers = _long_headers(labels, tz)
-    rows: list[list[Value]] = [
-        [
-            row.participant,
-            row.institution,
-            row.questionnaire,
-            row.question_id,
-            row.question_text,
-            row.answer.code,
-            row.answer.label,
-            row.answered_at,
-        ]
-        for row in _long_rows(sheets, labels, tz)
-    ]
+    rows = list(_long_rows(sheets, tz, answer))
     longest = _longest(rows, len(headers))
     bounds = [(8, 16), (14, 40), (10, 20), (8, 16), (30, 60), (8, 16), (20, 45), (18, 30)]
     widths = [
@@ -450,20 +548,38 @@ def _line_count(text: str, width: float) -> int:
 
 def _longest(rows: Sequence[Sequence[Value]], columns: int) -> list[int]:
     """Return the length of the longest value written in each column (str() of it)."""
-    longest = [0] * columns
-    for row in rows:
-        for col, value in enumerate(row):
-            if value is None:
-                continue
-            size = (
-                len(value)
-                if isinstance(value, str)
-                else DATETIME_CHARS
-                if isinstance(value, datetime)
-                else len(str(value))
+    return _longest_in(zip_longest(*rows), columns)
+
+
+def _longest_in(columns: Iterable[Sequence[Value]], count: int) -> list[int]:
+    """Return the length of the longest value (str() of it) in each of the first columns."""
+    longest = [0] * count
+    # Column by column, over the types and then the distinct values it holds: most columns
+    # repeat a few labels or codes, and a column of texts or dates needs no look at each.
+    for col, column in enumerate(columns):
+        if col >= count:
+            break
+        kinds = set(map(type, column))
+        kinds.discard(type(None))
+        if kinds and all(issubclass(kind, datetime) for kind in kinds):
+            longest[col] = DATETIME_CHARS
+            continue
+        distinct = set(column)
+        distinct.discard(None)
+        if kinds == {str}:
+            longest[col] = max(map(len, distinct), default=0)  # type: ignore[arg-type]
+        else:
+            longest[col] = max(
+                (
+                    len(value)
+                    if isinstance(value, str)
+                    else DATETIME_CHARS
+                    if isinstance(value, datetime)
+                    else len(str(value))
+                    for value in distinct
+                ),
+                default=0,
             )
-            if size > longest[col]:
-                longest[col] = size
     return longest
 
 
@@ -479,8 +595,33 @@ def _is_formula_like(text: str) -> bool:
 
 
 def _clean(text: str) -> str:
-    # Control characters make the XML invalid; Excel cannot hold more than 32,767 per cell.
-    return ILLEGAL_CHARACTERS_RE.sub("", text)[:MAX_CELL_CHARS]
+    # Control characters make the XML invalid; Excel cannot hold more than 32,767 UTF-16
+    # units in a cell (an emoji takes two), and a character is never cut in half.
+    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    if len(text) <= MAX_CELL_CHARS // 2:
+        return text
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > MAX_CELL_CHARS:
+            return text[:index]
+    return text
+
+
+def _streams(ws: Worksheet) -> bool:
+    """Tell whether a worksheet streams its rows to a file as `_Book._stream_rows` expects."""
+    fh = getattr(ws, "row_data_fh", None)
+    return (
+        getattr(ws, "constant_memory", False)
+        and fh is not None
+        and ws.fh is fh
+        and not getattr(ws, "row_data_fh_closed", True)
+        and getattr(ws, "previous_row", None) == 0
+        and all(
+            hasattr(ws, name)
+            for name in ("_write_single_row", "_check_dimensions", "_convert_date_time")
+        )
+    )
 
 
 class _Book:
@@ -499,6 +640,8 @@ class _Book:
         self._formats: dict[tuple[str, bool, bool], Format | None] = {}
         # Participants' texts repeat (institutions, question texts): clean each once.
         self._cleaned: dict[str, str] = {}
+        # The same, as the XML of a cell: (format variant, what follows the cell's style).
+        self._texts: dict[str, tuple[int, str]] = {}
 
     def sheet(self, name: str) -> Worksheet:
         """Add a worksheet named `name` (already valid and unique)."""
@@ -558,8 +701,12 @@ class _Book:
         *,
         freeze_col: int,
         styled_blanks: AbstractSet[int] = frozenset(),
+        tz: ZoneInfo | None = None,
     ) -> None:
-        """Write a sheet: a styled, frozen, filtered header row above `rows`, in order."""
+        """Write a sheet: a styled, frozen, filtered header row above `rows`, in order.
+
+        With `tz`, datetimes must be aware and are written as naive local times in `tz`.
+        """
         ws = self.sheet(name)
         for col, width in enumerate(widths):
             self.column_width(ws, col, width)
@@ -571,7 +718,7 @@ class _Book:
         ws.freeze_panes(1, freeze_col)
         if headers:
             ws.autofilter(0, 0, len(rows), len(headers) - 1)
-        self._rows(ws, rows, styles, styled_blanks)
+        self._rows(ws, rows, styles, styled_blanks, tz)
 
     def _rows(
         self,
@@ -579,9 +726,23 @@ class _Book:
         rows: Sequence[Sequence[Value]],
         styles: Sequence[str],
         styled_blanks: AbstractSet[int],
+        tz: ZoneInfo | None,
     ) -> None:
-        # The hot loop of every export (half a million cells at 1,000 participants): formats
-        # are looked up once per column, and strings cleaned once per distinct value.
+        if rows and _streams(ws):
+            self._stream_rows(ws, rows, styles, styled_blanks, tz)
+        else:
+            self._cell_rows(ws, rows, styles, styled_blanks, tz)
+
+    def _cell_rows(
+        self,
+        ws: Worksheet,
+        rows: Sequence[Sequence[Value]],
+        styles: Sequence[str],
+        styled_blanks: AbstractSet[int],
+        tz: ZoneInfo | None,
+    ) -> None:
+        # XlsxWriter's own cell calls: the reference that _stream_rows must match byte for
+        # byte (tests/test_export.py), and the way when its internals are not as expected.
         plain = [self.format(s) for s in styles]
         quoted = [self.format(s, quote=True) for s in styles]
         dates = [self.format(s, date=True) for s in styles]
@@ -603,12 +764,164 @@ class _Book:
                 elif kind is int or kind is float:
                     write_number(r, col, value, plain[col])
                 elif kind is datetime:
-                    write_datetime(r, col, value, dates[col])
+                    local = value if tz is None else _local(value, tz)  # type: ignore[arg-type]
+                    write_datetime(r, col, local, dates[col])
                 else:
                     self.put(ws, r, col, value, styles[col])
             for col, fmt in blanks:
                 if values[col] is None:
                     write_blank(r, col, None, fmt)
+
+    def _stream_rows(
+        self,
+        ws: Worksheet,
+        rows: Sequence[Sequence[Value]],
+        styles: Sequence[str],
+        styled_blanks: AbstractSet[int],
+        tz: ZoneInfo | None,
+    ) -> None:
+        """Write rows 1.. as the XML XlsxWriter's constant_memory mode writes, a row at a time.
+
+        XlsxWriter spends about 6 µs on each cell (the call, its checks, a tuple, then the
+        XML with its escaping, one write per cell); here a cell is a few string joins, the
+        escaping is done once per distinct text, and a row is one write. Its bookkeeping
+        (the dimensions, the row it is at) is kept as its own calls would leave it.
+        """
+        # The header row is still held by XlsxWriter: out it goes, ahead of the body.
+        ws._write_single_row(1)
+        width = len(styles)
+        formats = [
+            (self.format(s), self.format(s, quote=True), self.format(s, date=True)) for s in styles
+        ]
+        # XlsxWriter numbers a format when a cell first uses it; so does this, so that the
+        # styles part lists them in the same order. Per column: plain, quoted, date.
+        attrs: list[list[str | None]] = [[None] * width for _ in range(3)]
+
+        def attr(variant: int, col: int) -> str:
+            fmt = formats[col][variant]
+            found = attrs[variant][col] = f' s="{fmt._get_xf_index()}"' if fmt else ""
+            return found
+
+        plain_attrs, quoted_attrs, date_attrs = attrs
+        refs = [f'<c r="{xl_col_to_name(col)}' for col in range(width)]
+        blank_cols = frozenset(c for c in styled_blanks if formats[c][0] is not None)
+        texts = self._texts
+        text_xml = self._text_xml
+        excel_time = ws._convert_date_time
+
+        def serial(value: datetime) -> float:
+            # XlsxWriter's arithmetic (Worksheet._convert_date_time) without its checks, for
+            # the datetimes after 1900 that exports hold; others go through it.
+            if tz is not None and value.tzinfo is not None:
+                # What _local does (local wall time, microseconds dropped) without making a
+                # naive datetime: replace() is the slow part of it.
+                local = value.astimezone(tz)
+                offset = local.utcoffset()
+                if offset is not None and local.year > EXCEL_LEAP_YEAR:
+                    delta = value - EXCEL_EPOCH_UTC + offset
+                    return delta.days + float(delta.seconds) / 86400 + 1
+            if tz is not None:
+                value = _local(value, tz)
+            if value.tzinfo is not None or value.year <= EXCEL_LEAP_YEAR:
+                return float(excel_time(value))
+            delta = value - EXCEL_EPOCH
+            days = delta.days + (float(delta.seconds) + float(delta.microseconds) / 1e6) / 86400
+            # Excel's phantom 29 February 1900.
+            return days + 1
+
+        fh = ws.row_data_fh
+        pending: list[str] = []
+        a: str | None  # the style attribute of a cell
+        low_row = top_row = low_col = top_col = -1
+        for r, values in enumerate(rows, start=1):
+            number = f'{r + 1}"'
+            cells: list[str] = []
+            first = last = -1
+            col = -1
+            for value in values:
+                col += 1
+                kind = type(value)
+                if kind is str:
+                    found = texts.get(value) or text_xml(value)  # type: ignore[arg-type]
+                    if found[0]:
+                        a = quoted_attrs[col] or attr(1, col)
+                    else:
+                        a = plain_attrs[col]
+                        if a is None:
+                            a = attr(0, col)
+                    cells.append(refs[col] + number + a + found[1])
+                elif value is None:
+                    if col not in blank_cols:
+                        continue
+                    a = plain_attrs[col]
+                    if a is None:
+                        a = attr(0, col)
+                    cells.append(refs[col] + number + a + "/>")
+                elif kind is int or kind is float:
+                    a = plain_attrs[col]
+                    if a is None:
+                        a = attr(0, col)
+                    if kind is int and -EXACT_INT < value < EXACT_INT:  # type: ignore[operator]
+                        # What "%.16G" makes of a whole number a float holds exactly.
+                        cells.append(f"{refs[col]}{number}{a}><v>{value}</v></c>")
+                    elif not math.isfinite(value):  # type: ignore[arg-type]
+                        raise TypeError(f"{value!r} cannot be written to a cell")
+                    else:
+                        cells.append(f"{refs[col]}{number}{a}><v>{value:.16G}</v></c>")
+                elif kind is datetime:
+                    a = date_attrs[col] or attr(2, col)
+                    cells.append(f"{refs[col]}{number}{a}><v>{serial(value):.16G}</v></c>")  # type: ignore[arg-type]
+                elif kind is bool:
+                    a = plain_attrs[col]
+                    if a is None:
+                        a = attr(0, col)
+                    cells.append(f'{refs[col]}{number}{a} t="b"><v>{value:d}</v></c>')
+                else:
+                    raise TypeError(f"{type(value).__name__} cannot be written to a cell")
+                if first < 0:
+                    first = col
+                last = col
+            if first < 0:
+                continue
+            pending.append(f'<row r="{r + 1}">{"".join(cells)}</row>')
+            if len(pending) == ROWS_PER_WRITE:
+                fh.write("".join(pending))
+                pending.clear()
+            if low_row < 0:
+                low_row = r
+            top_row = r
+            if low_col < 0 or first < low_col:
+                low_col = first
+            if last > top_col:
+                top_col = last
+        fh.write("".join(pending))
+        if top_row < 0:
+            return
+        ws._check_dimensions(low_row, low_col)
+        ws._check_dimensions(top_row, top_col)
+        # Where XlsxWriter's own calls would have left it: at the last row written.
+        ws.previous_row = top_row
+
+    def _text_xml(self, value: str) -> tuple[int, str]:
+        """Return a text's format variant (0 plain, 1 quoted) and the rest of its cell XML."""
+        text = self._clean(value)
+        variant = 1 if text.startswith(FORMULA_TRIGGERS) else 0
+        # As XlsxWriter escapes inline strings: "_xHHHH_" look-alikes, then the control
+        # characters XML cannot hold as _xHHHH_, then the non-characters.
+        escaped = text
+        if "_x" in escaped:
+            escaped = CONTROL_ESCAPE_RE.sub(r"_x005F\1", escaped)
+        if CONTROL_CHARACTER_RE.search(escaped):
+            escaped = CONTROL_CHARACTER_RE.sub(lambda m: f"_x{ord(m[1]):04X}_", escaped)
+        escaped = escaped.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+        space = escaped[:1].isspace() or escaped[-1:].isspace()
+        escaped = escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        found = (
+            variant,
+            f' t="inlineStr"><is><t{XML_PRESERVE if space else ""}>{escaped}</t></is></c>',
+        )
+        self._texts[value] = found
+        return found
 
     def _clean(self, text: str) -> str:
         cleaned = self._cleaned.get(text)
@@ -646,15 +959,19 @@ def _unpack_table(title: str, headers: list[str], slices: list[bytes]) -> Table:
 
 def build_tables_xlsx(tables: Sequence[Table], *, generated_at: datetime, tz: ZoneInfo) -> bytes:
     """Write plain tables as one sheet each, with styled headers and safe cells."""
+    with collector_paused():
+        return _build_tables_xlsx(tables, generated_at=generated_at, tz=tz)
+
+
+def _build_tables_xlsx(tables: Sequence[Table], *, generated_at: datetime, tz: ZoneInfo) -> bytes:
     book = _Book(generated_at)
     taken: set[str] = set()
     for table in tables:
         name = sheet_name(table.title, taken, fallback="Sheet")
         taken.add(name.casefold())
-        rows: list[list[Value]] = [
-            [_local(v, tz) if isinstance(v, datetime) else v for v in row] for row in table.rows
-        ]
-        longest = _longest(rows, len(table.headers))
+        longest = _longest(table.rows, len(table.headers))
         widths = [_width(longest[c], h, 8, 60) for c, h in enumerate(table.headers)]
-        book.table(name, table.headers, rows, widths, [""] * len(table.headers), freeze_col=0)
+        # Datetimes are made local as they are written: the rows are not copied.
+        styles = [""] * len(table.headers)
+        book.table(name, table.headers, table.rows, widths, styles, freeze_col=0, tz=tz)
     return book.close()

@@ -125,7 +125,15 @@ class I18n:
         """Load and check the catalogs under `locales_dir`."""
         catalogs = load_catalogs(locales_dir)
         check_catalogs(catalogs, locales_dir)
-        return cls(catalogs)
+        i18n = cls(catalogs)
+        for lang in i18n.languages:
+            # Babel reads a locale's data on first use, 60 ms or more: at startup, not in the
+            # middle of someone's report on the event loop.
+            tr = i18n(lang)
+            tr.date(date(2000, 1, 1))
+            tr.datetime(datetime(2000, 1, 1))
+            tr.number(1.5)
+        return i18n
 
     @property
     def languages(self) -> tuple[str, ...]:

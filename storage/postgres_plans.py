@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date, datetime
 from typing import Any
@@ -629,7 +630,10 @@ class PlanMixin:
                 f" WHERE s.plan_id IN ({_SCOPE})",
                 ids,
             )
-        return build_plan_data(
+        # Tens of thousands of objects at an association's scale: built on a thread, which
+        # yields the interpreter to the event loop every few milliseconds.
+        return await asyncio.to_thread(
+            build_plan_data,
             plan_rows,
             step_rows,
             update_rows,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
@@ -609,7 +610,10 @@ class PlanMixin:
                 f" WHERE s.plan_id IN ({scope})",
                 ids,
             )
-        return build_plan_data(
+        # Tens of thousands of objects at an association's scale: built on a thread, which
+        # yields the interpreter to the event loop every few milliseconds.
+        return await asyncio.to_thread(
+            build_plan_data,
             plan_rows,
             step_rows,
             update_rows,

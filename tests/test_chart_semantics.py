@@ -346,10 +346,6 @@ def test_wrapped_titles_keep_n_and_its_count_together() -> None:
 # ---------------------------------------------------------------- 5. months with their year
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/flows/progress.py:_month_label formats 'MMM yy' (dic 23); it needs 'MMM y'",
-)
 @pytest.mark.parametrize(
     ("lang", "expected"),
     [("es", ["nov 2023", "dic 2023", "ene 2024"]), ("en", ["Nov 2023", "Dec 2023", "Jan 2024"])],

@@ -465,3 +465,170 @@ def test_rows_reach_the_worker_process_intact() -> None:
     sheet = ExportSheet("dgca", "DGCA", DGCA.questions, rows)
     assert pickle.loads(pickle.dumps(sheet)) == sheet
     assert pickle.loads(pickle.dumps(TABLES)) == TABLES
+
+
+# Rows are written as XML by bot.export itself (`_Book._stream_rows`), with XlsxWriter's own
+# per-cell calls (`_Book._cell_rows`) as the reference: both must make the same bytes.
+
+TRICKY_TEXTS = [
+    "plain",
+    "",
+    "=SUM(A1)",
+    "+591 700",
+    "-5",
+    "@mention",
+    "\tleading tab",
+    " leading space",
+    "trailing space ",
+    "\u00a0no-break space",
+    "line\nbreak",
+    "windows\r\nline",
+    "_x0041_ looks like an escape",
+    "x_x00e9_y",
+    "<b>&amp; \"quoted\" & 'single'</b>",
+    "non\ufffecharacters\uffff",
+    "bell\x07 and nul\x00",
+    "Gobierno Autónomo 📊",
+    "a" * 40_000,
+    "📊" * 16_384 + "tail",
+]
+
+
+def _both_ways(build: object, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, bytes]:
+    from bot import export
+
+    assert callable(build)
+    streamed = build()
+    with monkeypatch.context() as patched:
+        patched.setattr(export, "_streams", lambda ws: False)
+        per_cell = build()
+    return streamed, per_cell
+
+
+def _differing_parts(a: bytes, b: bytes) -> list[str]:
+    left, right = zipfile.ZipFile(io.BytesIO(a)), zipfile.ZipFile(io.BytesIO(b))
+    assert left.namelist() == right.namelist()
+    return [name for name in left.namelist() if left.read(name) != right.read(name)]
+
+
+def test_streamed_rows_are_the_bytes_xlsxwriter_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.export import _Book
+
+    rows: list[list[object]] = [
+        [n, text, None, datetime(2023, 11, 28, 10, 5, 30, 123456)]
+        for n, text in enumerate(TRICKY_TEXTS)
+    ]
+    rows += [
+        [0, -5, 2**53 - 1, 2**53],
+        [10**16, 10**20, -(2**60), 1.5],
+        [1e-7, 1e20, 0.1 + 0.2, -0.0],
+        [True, False, None, datetime(1900, 1, 1)],
+        [None, None, None, None],  # nothing to write: no row at all
+        [datetime(1900, 2, 28), datetime(1900, 3, 1), None, datetime(2100, 12, 31, 23, 59, 59)],
+    ]
+
+    madrid = ZoneInfo("Europe/Madrid")
+    spring = datetime(2024, 3, 31, 0, 59, 59, 999_999, tzinfo=UTC)  # the clocks go forward
+    aware = [
+        [1, spring, spring + timedelta(microseconds=1), None],
+        [2, datetime(2024, 10, 27, 0, 30, tzinfo=UTC), datetime(2024, 10, 27, 1, 30, tzinfo=UTC)],
+        [3, datetime(2023, 11, 28, 16, 0, tzinfo=timezone(timedelta(hours=-3))), None, None],
+    ]
+
+    def build() -> bytes:
+        book = _Book(GENERATED, title="t")
+        for name, styles in (("A", ["", "code", "center", ""]), ("B", ["", "", "", "code"])):
+            book.table(
+                name,
+                ["n", "text", "blank", "when"],
+                rows,  # type: ignore[arg-type]
+                [10, 20, 10, 18],
+                styles,
+                freeze_col=1,
+                styled_blanks={2},
+            )
+        book.table(
+            "C",
+            ["n", "a", "b", "c"],
+            aware,  # type: ignore[arg-type]
+            [10] * 4,
+            [""] * 4,
+            freeze_col=0,
+            tz=madrid,
+        )
+        return book.close()
+
+    from bot import export
+
+    probe = _Book(GENERATED)
+    sheet = probe.sheet("probe")
+    probe.put(sheet, 0, 0, "header")
+    assert export._streams(sheet), "XlsxWriter's internals changed: rows go cell by cell"
+    streamed, per_cell = _both_ways(build, monkeypatch)
+    assert _differing_parts(streamed, per_cell) == []
+    assert streamed == per_cell
+    ws = load_workbook(io.BytesIO(streamed))["A"]
+    # Excel's limit is 32,767 UTF-16 units a cell; an emoji is never cut in half.
+    assert ws["B20"].value == "a" * 32_767
+    assert ws["B21"].value == "📊" * 16_383
+    assert [r[1] for r in rows_of(ws)[1:8]] == TRICKY_TEXTS[:7]
+    assert ws["B4"].quotePrefix and ws["B4"].data_type == "s"
+    local = list(load_workbook(io.BytesIO(streamed))["C"].iter_rows(min_row=2, values_only=True))
+    assert local[0][1:3] == (datetime(2024, 3, 31, 1, 59, 59), datetime(2024, 3, 31, 3, 0))
+    assert local[1][1:3] == (datetime(2024, 10, 27, 2, 30), datetime(2024, 10, 27, 2, 30))
+    assert local[2][1] == datetime(2023, 11, 28, 20, 0)
+
+
+def test_streamed_workbooks_match_the_per_cell_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _both_ways(make_xlsx, monkeypatch)[0] == _both_ways(make_xlsx, monkeypatch)[1]
+    streamed, per_cell = _both_ways(make_tables_xlsx, monkeypatch)
+    assert streamed == per_cell
+
+
+def test_text_shaped_like_rich_text_stays_plain_text() -> None:
+    # XlsxWriter writes a string that starts with "<r>" and ends with "</r>" as raw rich-text
+    # XML; a participant's answer must not be able to inject markup, so it is escaped here.
+    table = Table("T", ["Nota"], [["<r><t>x</t></r>"], ["<r>oops</r>"]])
+    data = build_tables_xlsx([table], generated_at=GENERATED, tz=TZ)
+    assert rows_of(load_workbook(io.BytesIO(data))["T"]) == [
+        ("Nota",),
+        ("<r><t>x</t></r>",),
+        ("<r>oops</r>",),
+    ]
+
+
+def test_pack_rows_round_trip() -> None:
+    from bot.export import ROWS_PER_SLICE, pack_rows, unpack_rows
+
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    rows = [(n, f"row {n}", when) for n in range(2 * ROWS_PER_SLICE + 3)]
+    slices = pack_rows(iter(rows))
+    assert len(slices) == 3
+    assert unpack_rows(slices) == rows
+    assert pack_rows([]) == []
+
+
+def test_the_collector_pauses_during_a_build_and_resumes() -> None:
+    import gc
+
+    from bot.export import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer build is still running
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        raise RuntimeError("the build failed")
+    assert gc.isenabled()
+    make_tables_xlsx()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled(), "a collector someone else turned off stays off"
+    finally:
+        gc.enable()

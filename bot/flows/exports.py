@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -87,6 +88,9 @@ async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ex.Export
 
 async def export_events(svc: Services, workshop: Workshop, lang: str, kind: str) -> list[Event]:
     """Describe the export file; the workbook is built off the event loop."""
+    # The first export executes bot.export and imports XlsxWriter (45-80 ms): on a thread,
+    # so that the event loop keeps answering meanwhile.
+    await asyncio.to_thread(getattr, ex, "build_xlsx")
     tr, spec = svc.i18n(lang), workshop_file(workshop)
     data = await sheets(svc, workshop, lang)
     now = svc.clock.now()

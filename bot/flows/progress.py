@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 
@@ -121,6 +125,55 @@ async def figures_for(svc: Services, scope: Scope) -> tuple[Figures, PlanData, l
     return figures, data, workshops
 
 
+async def _figures(svc: Services, scope: Scope) -> tuple[Figures, list[Workshop]]:
+    workshops = await _workshops(svc, scope)
+    now = svc.clock.now()
+    with few_full_collections():
+        # The thread takes the only reference: the data is freed there, not on the loop.
+        box = [await svc.store.plan_data([w.id for w in workshops])]
+        figures = await asyncio.to_thread(_compute_and_release, box, _today(workshops, now), now)
+    return figures, workshops
+
+
+def _compute_and_release(box: list[PlanData], today: dict[int, date], now: datetime) -> Figures:
+    data = box.pop()
+    figures = compute(data, today, now)
+    for records in (data.updates, data.evidence, data.steps, data.checkins, data.plans):
+        _release(records)
+    return figures
+
+
+# The oldest generation's threshold while plan data is alive: full passes wait (see below).
+QUIET_FULL_THRESHOLD = 1_000_000
+_quiet_windows = 0  # flows inside the window now (all on the event loop's thread)
+_saved_threshold: tuple[int, int, int] | None = None
+
+
+@contextmanager
+def few_full_collections() -> Iterator[None]:
+    """Hold off the collector's full passes while a scope's plan data is alive.
+
+    Reading 3,000 plans makes about 150,000 objects. Each time a quarter more have
+    survived into the oldest generation the collector walks all of them, holding the GIL
+    (25-75 ms a pass at that size on a busy 2-core machine), whichever thread it happens
+    on. The data is freed by reference counting (it holds no cycle), so the passes find
+    nothing; young passes still run. Nested and concurrent uses share one window.
+    """
+    global _quiet_windows, _saved_threshold
+    if _quiet_windows == 0:
+        _saved_threshold = gc.get_threshold()
+        young, middle, _ = _saved_threshold
+        gc.set_threshold(young, middle, QUIET_FULL_THRESHOLD)
+    _quiet_windows += 1
+    try:
+        yield
+    finally:
+        _quiet_windows -= 1
+        if _quiet_windows == 0 and _saved_threshold is not None:
+            gc.set_threshold(*_saved_threshold)
+            _saved_threshold = None
+
+
 def _pct(tr: Translator, share: float) -> str:
     return tr.plain("report.percent", value=tr.number(share * 100, 0))
 
@@ -156,7 +209,7 @@ def summary_text(tr: Translator, name: str, figures: Figures) -> str:
         lines.append(
             tr.t(
                 "progress.overdue_item",
-                action=item.step.action[:80],
+                action=(item.step.action or tr.plain("plan.erased_action"))[:80],
                 institution=item.plan.institution or "—",
                 days=item.days_late,
             )
@@ -171,7 +224,7 @@ def summary_text(tr: Translator, name: str, figures: Figures) -> str:
             lines.append(
                 tr.t(
                     key,
-                    title=stale.plan.title[:80],
+                    title=(stale.plan.title or tr.plain("plan.erased_title"))[:80],
                     institution=stale.plan.institution or "—",
                     date=tr.date(stale.last_update.date()),
                 )
@@ -189,7 +242,11 @@ def _status_png(
 ) -> bytes:
     names = [name for name, _ in rows]
     counts = [c for _, c in rows]
-    return rc.to_png(rc.steps_by_status_figure(frame, names, statuses, counts, axis_label=axis))
+    return rc.to_png(
+        rc.steps_by_status_figure(
+            frame, names, statuses, counts, axis_label=axis, keys=list(STATUS_ORDER)
+        )
+    )
 
 
 def _monthly_png(frame: rc.Frame, months: list[str], values: list[int], axis: str) -> bytes:
@@ -230,7 +287,8 @@ def chart_events(tr: Translator, name: str, figures: Figures, now: datetime) -> 
 
 def _month_label(tr: Translator, label: str) -> str:
     year, month = (int(p) for p in label.split("-"))
-    return format_date(date(year, month, 1), format="MMM yy", locale=tr.lang).replace(".", "")
+    # With the whole year: "dic 23" reads as the 23rd of December.
+    return format_date(date(year, month, 1), format="MMM y", locale=tr.lang).replace(".", "")
 
 
 def _buttons(
@@ -264,8 +322,14 @@ def _buttons(
 
 async def view(ctx: Ctx, scope: Scope) -> list[Event]:
     """Build the dashboard of a scope: the summary, then its charts."""
+    # The figures keep thousands of late steps until the text is written.
+    with few_full_collections():
+        return await _view(ctx, scope)
+
+
+async def _view(ctx: Ctx, scope: Scope) -> list[Event]:
     svc = ctx.svc
-    figures, _, workshops = await figures_for(svc, scope)
+    figures, workshops = await _figures(svc, scope)
     name = await _name(svc, scope, ctx.lang)
     digest: bool | None = None
     if scope.kind == "a":
@@ -284,11 +348,14 @@ async def view(ctx: Ctx, scope: Scope) -> list[Event]:
                 ctx.tr.t("progress.no_plans", name=name), _buttons(ctx.tr, scope, workshops, digest)
             )
         ]
-    text = summary_text(ctx.tr, name, figures)
-    return [
-        Send(text, _buttons(ctx.tr, scope, workshops, digest)),
+    events = [
+        Send(summary_text(ctx.tr, name, figures), _buttons(ctx.tr, scope, workshops, digest)),
         *chart_events(ctx.tr, name, figures, svc.clock.now()),
     ]
+    # The figures hold every late step with its plan (9,000 at 3,000 plans): they are freed
+    # on a thread too, not when this frame ends on the loop.
+    await asyncio.to_thread(_release, figures.overdue)
+    return events
 
 
 async def progress_command(ctx: Ctx, args: str = "") -> list[Event]:
@@ -353,7 +420,8 @@ async def evidence_list(ctx: Ctx, scope: Scope, offset: int, message_id: int) ->
         update = updates.get(item.update_id)
         step = steps.get(update.step_id) if update else None
         icon = {"photo": "🖼", "document": "📄", "link": "🔗"}.get(item.kind, "📎")
-        label = f"{icon} {ctx.tr.date(item.created_at.date())} · {step.action if step else ''}"
+        action = (step.action or ctx.tr.plain("plan.erased_action")) if step else ""
+        label = f"{icon} {ctx.tr.date(item.created_at.date())} · {action}"
         rows.append([Button(label[:60], Evidence(item.id).pack())])
     if offset + SHOWN_EVIDENCE < len(items):
         rows.append(
@@ -388,120 +456,244 @@ async def on_evidence(ctx: Ctx, cb: Evidence, message_id: int) -> list[Event]:
 
 # Export
 
+PLAN_COLUMNS = ("id", "workshop", "institution", "title", "sdgs", "members", "created")
+STEP_COLUMNS = (
+    "id",
+    "plan",
+    "institution",
+    "position",
+    "action",
+    "responsible",
+    "resources",
+    "indicator",
+    "due_date",
+    "success",
+    "status",
+    "updated",
+    "removed",
+)
+UPDATE_COLUMNS = ("id", "plan", "step", "author", "status", "note", "evidence", "created")
+# Records freed at once when a plan export lets go of them: a few milliseconds each time.
+RELEASE_SLICE = 2_000
 
-def _tables(tr: Translator, data: PlanData, workshops: list[Workshop], lang: str) -> list[Table]:
-    # openpyxl (and numpy with it) is loaded on the first export, not at startup.
-    from bot.export import Table
 
-    titles = {w.id: workshop_file(w).title.get(lang) for w in workshops}
-    pseudonym = {pid: f"P{pid:04d}" for pid in {u.author_id for u in data.updates}}
-    plans = {p.id: p for p in data.plans}
-    steps = {s.id: s for s in data.steps}
+@dataclass(frozen=True)
+class ExportWords:
+    """The translated words of the plans workbook, for the worker process that builds it."""
+
+    sheets: tuple[str, str, str]
+    plan_headers: list[str]
+    step_headers: list[str]
+    update_headers: list[str]
+    statuses: dict[str, str]
+    yes: str
+    no: str
+    sdgs: dict[int, str]
+    workshops: dict[int, str]
+
+
+@dataclass(frozen=True)
+class PackedPlans:
+    """What the plans workbook needs of `PlanData`, as plain tuples pickled in slices.
+
+    Plans: id, workshop, institution, title, SDGs, members, created. Steps: id, plan,
+    position, action, responsible, resources, indicator, due date (ISO), success, status,
+    updated, removed. Updates: id, step, author, status, note, created. Evidence: update,
+    "kind: link or file id".
+    """
+
+    plans: list[bytes]
+    steps: list[bytes]
+    updates: list[bytes]
+    evidence: list[bytes]
+
+
+def _pack_export(
+    tr: Translator, box: list[PlanData], titles: dict[int, str]
+) -> tuple[PackedPlans, ExportWords]:
+    # On a thread, so the event loop keeps answering. Only slices of plain tuples go to the
+    # worker process: at 3,000 plans they take 0.2-0.3 s to make and pickle here (6.6 MB)
+    # and 0.1 s to unpickle there, where the dataclasses themselves took 0.45-0.6 s (9.4 MB;
+    # Enum's __reduce_ex__ runs for every status) and 0.35-0.55 s. The thread holds the last
+    # reference to the data and frees it in slices (freeing it at once on the loop's thread
+    # took 13-16 ms). The first export imports bot.export here, off the loop.
+    from bot.export import pack_rows
+
+    data = box.pop()
+    # What /forget erased shows as erased, not as an empty cell.
+    erased_title, erased_action = tr.plain("plan.erased_title"), tr.plain("plan.erased_action")
+    members = {plan_id: len(people) for plan_id, people in data.members.items()}
+    sdgs = sorted({n for p in data.plans for n in p.sdgs})
+    # Largest first, each list freed as soon as it is packed: less is held at once.
+    updates = pack_rows(
+        (u.id, u.step_id, u.author_id, u.status.value, u.note, u.created_at) for u in data.updates
+    )
+    _release(data.updates)
+    evidence = pack_rows(
+        (e.update_id, f"{e.kind}: {e.url or e.file_id or ''}") for e in data.evidence
+    )
+    _release(data.evidence)
+    steps = pack_rows(
+        (
+            s.id,
+            s.plan_id,
+            s.position,
+            s.action or erased_action,
+            s.responsible,
+            s.resources,
+            s.indicator,
+            s.due_date.isoformat() if s.due_date else None,
+            s.success,
+            s.status.value,
+            s.updated_at,
+            s.removed,
+        )
+        for s in data.steps
+    )
+    _release(data.steps)
+    plans = pack_rows(
+        (
+            p.id,
+            p.workshop_id,
+            p.institution,
+            p.title or erased_title,
+            p.sdgs,
+            members.get(p.id, 0),
+            p.created_at,
+        )
+        for p in data.plans
+    )
+    for records in (data.checkins, data.plans):
+        _release(records)
+    packed = PackedPlans(plans=plans, steps=steps, updates=updates, evidence=evidence)
+    h = tr.plain
+    words = ExportWords(
+        sheets=(
+            h("plan_export.sheet_plans"),
+            h("plan_export.sheet_steps"),
+            h("plan_export.sheet_updates"),
+        ),
+        plan_headers=[h(f"plan_export.plans.{c}") for c in PLAN_COLUMNS],
+        step_headers=[h(f"plan_export.steps.{c}") for c in STEP_COLUMNS],
+        update_headers=[h(f"plan_export.updates.{c}") for c in UPDATE_COLUMNS],
+        statuses={s.value: h(f"plan.status.{s.value}") for s in StepStatus},
+        yes=h("export.yes"),
+        no=h("export.no"),
+        sdgs={n: sdg_label(tr, n) for n in sdgs},
+        workshops=titles,
+    )
+    return packed, words
+
+
+def _release(records: list[Any]) -> None:
+    # Freeing a list of thousands of objects is one C call that holds the GIL throughout;
+    # slices let the event loop's thread in between.
+    while records:
+        del records[-RELEASE_SLICE:]
+
+
+def _tables(packed: PackedPlans, words: ExportWords) -> list[Table]:
+    """Build the three sheets of the plans workbook (in the worker process)."""
+    from bot.export import Table, unpack_rows
+
+    plans = unpack_rows(packed.plans)
+    steps = unpack_rows(packed.steps)
+    institution = {plan[0]: plan[2] for plan in plans}
+    plan_of = {step[0]: step[1] for step in steps}
     evidence_of: dict[int, list[str]] = {}
-    for item in data.evidence:
-        ref = item.url or item.file_id or ""
-        evidence_of.setdefault(item.update_id, []).append(f"{item.kind}: {ref}")
+    for update_id, item in unpack_rows(packed.evidence):
+        evidence_of.setdefault(update_id, []).append(item)
+    statuses, sdgs, titles = words.statuses, words.sdgs, words.workshops
     plan_rows: list[list[str | int | datetime | None]] = [
         [
-            p.id,
-            titles.get(p.workshop_id, ""),
-            p.institution,
-            p.title,
-            "; ".join(sdg_label(tr, n) for n in p.sdgs),
-            len(data.members.get(p.id, [])),
-            p.created_at,
+            plan_id,
+            titles.get(workshop_id, ""),
+            owner_institution,
+            title,
+            "; ".join(sdgs[n] for n in plan_sdgs),
+            members,
+            created_at,
         ]
-        for p in data.plans
+        for plan_id, workshop_id, owner_institution, title, plan_sdgs, members, created_at in plans
     ]
-    step_rows: list[list[str | int | datetime | None]] = []
-    for step in data.steps:
-        plan = plans.get(step.plan_id)
-        step_rows.append(
-            [
-                step.id,
-                step.plan_id,
-                plan.institution if plan else None,
-                step.position,
-                step.action,
-                step.responsible,
-                step.resources,
-                step.indicator,
-                step.due_date.isoformat() if step.due_date else None,
-                step.success,
-                tr.plain(f"plan.status.{step.status.value}"),
-                step.updated_at,
-                tr.plain("export.yes") if step.removed else tr.plain("export.no"),
-            ]
-        )
-    update_rows: list[list[str | int | datetime | None]] = []
-    for update in data.updates:
-        owner = steps.get(update.step_id)
-        update_rows.append(
-            [
-                update.id,
-                owner.plan_id if owner else None,
-                update.step_id,
-                pseudonym[update.author_id],
-                tr.plain(f"plan.status.{update.status.value}"),
-                update.note,
-                "\n".join(evidence_of.get(update.id, [])) or None,
-                update.created_at,
-            ]
-        )
-    h = tr.plain
+    step_rows: list[list[str | int | datetime | None]] = [
+        [
+            step_id,
+            plan_id,
+            institution.get(plan_id),
+            position,
+            action,
+            responsible,
+            resources,
+            indicator,
+            due_date,
+            success,
+            statuses[status],
+            updated_at,
+            words.yes if removed else words.no,
+        ]
+        for (
+            step_id,
+            plan_id,
+            position,
+            action,
+            responsible,
+            resources,
+            indicator,
+            due_date,
+            success,
+            status,
+            updated_at,
+            removed,
+        ) in steps
+    ]
+    update_rows: list[list[str | int | datetime | None]] = [
+        [
+            update_id,
+            plan_of.get(step_id),
+            step_id,
+            f"P{author_id:04d}",
+            statuses[status],
+            note,
+            "\n".join(evidence_of.get(update_id, [])) or None,
+            created_at,
+        ]
+        for update_id, step_id, author_id, status, note, created_at in unpack_rows(packed.updates)
+    ]
     return [
-        Table(
-            h("plan_export.sheet_plans"),
-            [
-                h(f"plan_export.plans.{c}")
-                for c in ("id", "workshop", "institution", "title", "sdgs", "members", "created")
-            ],
-            plan_rows,
-        ),
-        Table(
-            h("plan_export.sheet_steps"),
-            [
-                h(f"plan_export.steps.{c}")
-                for c in (
-                    "id",
-                    "plan",
-                    "institution",
-                    "position",
-                    "action",
-                    "responsible",
-                    "resources",
-                    "indicator",
-                    "due_date",
-                    "success",
-                    "status",
-                    "updated",
-                    "removed",
-                )
-            ],
-            step_rows,
-        ),
-        Table(
-            h("plan_export.sheet_updates"),
-            [
-                h(f"plan_export.updates.{c}")
-                for c in ("id", "plan", "step", "author", "status", "note", "evidence", "created")
-            ],
-            update_rows,
-        ),
+        Table(words.sheets[0], words.plan_headers, plan_rows),
+        Table(words.sheets[1], words.step_headers, step_rows),
+        Table(words.sheets[2], words.update_headers, update_rows),
     ]
+
+
+def build_plans_xlsx(
+    packed: PackedPlans, words: ExportWords, *, generated_at: datetime, tz: ZoneInfo
+) -> bytes:
+    """Build the plans workbook from packed plan data (in the worker process)."""
+    from bot.export import build_tables_xlsx, collector_paused
+
+    with collector_paused():
+        return build_tables_xlsx(_tables(packed, words), generated_at=generated_at, tz=tz)
 
 
 async def export_events(ctx: Ctx, scope: Scope) -> list[Event]:
     """Describe the plans workbook of a scope; it is built off the event loop."""
-    from bot.export import build_tables_xlsx, export_filename
-
-    _, data, workshops = await figures_for(ctx.svc, scope)
+    svc = ctx.svc
+    workshops = await _workshops(svc, scope)
     if not workshops:
         return [Send(ctx.tr.t("progress.no_plans", name="—"))]
     zone = workshop_file(workshops[0]).zone
-    now = ctx.svc.clock.now()
-    tables = await asyncio.to_thread(_tables, ctx.tr, data, workshops, ctx.lang)
-    association = await ctx.svc.store.association(scope.id) if scope.kind == "a" else None
+    now = svc.clock.now()
+    titles = {w.id: workshop_file(w).title.get(ctx.lang) for w in workshops}
+    with few_full_collections():
+        # The thread takes the only reference: the data is freed there, not on the loop.
+        box = [await svc.store.plan_data(list(titles))]
+        packed, words = await asyncio.to_thread(_pack_export, ctx.tr, box, titles)
+    # Imported by the thread above (XlsxWriter with it: 0.1-0.3 s the first time).
+    from bot.export import export_filename
+
+    association = await svc.store.association(scope.id) if scope.kind == "a" else None
     slug = association.slug if association is not None else workshops[0].slug
     name = export_filename(
         "planes" if ctx.lang == "es" else "plans", slug, now.astimezone(zone).date(), "xlsx"
@@ -509,7 +701,7 @@ async def export_events(ctx: Ctx, scope: Scope) -> list[Event]:
     return [
         SendDocument(
             filename=name,
-            build=partial(build_tables_xlsx, tables, generated_at=now, tz=zone),
+            build=partial(build_plans_xlsx, packed, words, generated_at=now, tz=zone),
             caption=ctx.tr.t("progress.export_caption"),
             separate_process=True,
         )
