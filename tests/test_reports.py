@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.content import Content
+from bot.content import Content, load_workshop_file
+from bot.flows import exports
 from bot.flows.reports import (
     StatementStat,
     _formatters,
@@ -15,8 +16,11 @@ from bot.flows.reports import (
     statement_stats,
     strongest_and_weakest,
 )
+from bot.flows.workshops import import_workshop
 from bot.report_charts import Distribution, majority
+from bot.services import Services
 from storage import AnswerSet
+from tests.e2e.harness import COCHABAMBA
 from tests.support import load_i18n
 
 NOW = datetime(2023, 11, 28, tzinfo=UTC)
@@ -86,3 +90,44 @@ def test_a_caption_says_majority_only_above_half_and_states_its_base(
     caption = caption_for(tr, stat, majority(Distribution("P", stat.labels, counts)), pct)
     assert expected in caption
     assert ("«No sé / No aplica», aparte: 1." in caption) == bool(na)
+
+
+async def test_the_export_merges_institutions_too_small_to_hide_anyone(svc: Services) -> None:
+    spec = load_workshop_file(COCHABAMBA)
+    workshop = (await import_workshop(svc, spec, str(COCHABAMBA), NOW)).workshop
+    store = svc.store
+    # Three people from Sacaba, one from Tiquipaya: the one would be named by the column.
+    people = [(10 + i, "GAM de Sacaba") for i in range(3)] + [(20, "GAM de Tiquipaya")]
+    for telegram_id, institution in people:
+        participant, _ = await store.join(
+            workshop_id=workshop.id, telegram_id=telegram_id, language="es", now=NOW
+        )
+        await store.update_profile(participant.id, field="institution", value=institution)
+        await store.mark_profile_done(participant.id)
+        response = await store.start_response(
+            participant_id=participant.id,
+            questionnaire_id="evaluation",
+            version=1,
+            first_question="x",
+            now=NOW,
+        )
+        await store.record_answer(
+            response.id,
+            "useful",
+            "Los casos",
+            next_question=None,
+            reviewing=True,
+            is_text=True,
+            now=NOW,
+        )
+    shown = {
+        row.participant: row.institution
+        for sheet in await exports.sheets(svc, workshop, "es")
+        for row in sheet.rows
+    }
+    assert sorted(str(v) for v in shown.values()) == [
+        "GAM de Sacaba",
+        "GAM de Sacaba",
+        "GAM de Sacaba",
+        "Otras instituciones (menos de 3 personas cada una)",
+    ]

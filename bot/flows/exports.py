@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -50,11 +52,34 @@ def labels(tr: Translator) -> ex.ExportLabels:
     )
 
 
+async def shown_institutions(
+    svc: Services, workshop: Workshop, lang: str
+) -> Callable[[str | None], str | None]:
+    """Return how an institution is shown: itself, or "other" when too few people joined from it.
+
+    A pseudonym beside an institution only one or two participants came from names them
+    (and their open answers): below the workshop's `report_min_group` the institution is
+    merged into "other institutions", on every sheet alike.
+    """
+    spec = workshop_file(workshop)
+    joined = await svc.store.recipients(workshop.id, spec.dgca, EVALUATION_ID)
+    sizes = Counter(r.institution for r in joined if r.institution)
+    other = svc.i18n(lang).plain("export.other_institutions", n=spec.report_min_group)
+
+    def shown(institution: str | None) -> str | None:
+        if not institution:
+            return institution
+        return institution if sizes[institution] >= spec.report_min_group else other
+
+    return shown
+
+
 async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ex.ExportSheet]:
     """Collect one sheet per questionnaire; participants get stable pseudonyms (P001…)."""
     spec = workshop_file(workshop)
     out = []
     pseudonyms: dict[int, str] = {}
+    institution = await shown_institutions(svc, workshop, lang)
     for qid in (spec.dgca, EVALUATION_ID):
         q = svc.content.questionnaires.get(qid)
         if q is None:
@@ -76,7 +101,7 @@ async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ex.Export
             rows.append(
                 ex.ExportRow(
                     name,
-                    answer_set.institution,
+                    institution(answer_set.institution),
                     answer_set.submitted_at,
                     dict(answer_set.answers),
                     dict(answer_set.answered_at),
