@@ -98,6 +98,7 @@ def _consent(ctx: Ctx, spec: WorkshopFile, workshop_id: int) -> tuple[str, Keybo
         "join.consent",
         organizer=spec.organizer.get(ctx.lang),
         months=spec.retention_months,
+        min=spec.report_min_group,
     )
     return text, [
         [
