@@ -14,8 +14,9 @@ In a round each of N participants opens the DGCA (not measured) and then, all at
 answers K statements, tapping the next one as soon as it arrives (a closed loop that keeps
 the bot saturated). The real bot records each answer in SQLite (one ``BEGIN IMMEDIATE …
 COMMIT`` per answer, WAL mode, ``synchronous=NORMAL``) before it shows the next statement;
-the bare bot makes the same three calls (answerCallbackQuery, editMessageText,
-sendMessage) with payloads of the same size and no storage or logic.
+the bare bot makes the same two calls (answerCallbackQuery, and editMessageText showing
+the next statement in the tapped message) with payloads of the same size and no storage
+or logic.
 
 Figures per bot and round: answers per second in the steady state (completions between
 the first and the last 5 %), the bot process's CPU milliseconds per answer, the double's

@@ -16,10 +16,10 @@ answer; 200 people then offer about 20 answers per second.
 Bot-side latency, measured inside the bot process without changing production code: from
 the moment ``getUpdates`` returned the tap to the bot (``ExtBot.get_updates`` wrapped) to
 the moment the update processor finished the handler, i.e. after the bot's last Bot API
-call for that tap (answerCallbackQuery, editMessageText, sendMessage of the next
-statement) was answered (``do_process_update`` wrapped). It includes waiting for a work
-slot and for the same person's earlier update, the flow, the SQLite commit and the three
-HTTP round trips to the double. The round trip the participant sees (tap to next
+call for that tap (answerCallbackQuery, then editMessageText showing the next statement)
+was answered (``do_process_update`` wrapped). It includes waiting for a work slot and for
+the same person's earlier update, the flow, the SQLite commit and the two HTTP round trips
+to the double. The round trip the participant sees (tap to next
 statement, measured in the double) adds the long-poll delivery.
 
 Goal: p99 under 50 ms (median of the runs).
