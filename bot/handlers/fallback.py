@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from telegram import Message, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Conflict, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import BotContext
@@ -102,6 +103,53 @@ async def _stale_button(update: Update, context: BotContext) -> None:
     await respond(update, context, produce)
 
 
+class PollingErrors:
+    """Log what goes wrong while long polling: a second poller once, not at every retry.
+
+    Telegram answers 409 Conflict to one of two processes polling with the same token; PTB
+    retries (every 30 s at most) and hands each error to the error handlers, which logged
+    each with a traceback. A conflict is told in one WARNING line, again only after
+    `REPEAT_SECONDS` of conflicts or after an error of another kind; other polling errors
+    (the network, Telegram's 5xx) are one WARNING line each, since PTB retries them.
+    """
+
+    REPEAT_SECONDS = 600.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._told: float | None = None
+
+    def __call__(self, exc: TelegramError) -> None:
+        """Log one error of the polling loop."""
+        now = self._clock()
+        if isinstance(exc, Conflict):
+            if self._told is None or now - self._told >= self.REPEAT_SECONDS:
+                log.warning(
+                    "another process is polling with this bot token (%s): this one waits and"
+                    " retries; run one polling process per token, or use WEBHOOK_URL",
+                    exc.message,
+                )
+                self._told = now
+            return
+        self._told = None
+        log.warning("polling for updates failed: %s; retrying", exc)
+
+
+def error_handler(
+    polling: PollingErrors,
+) -> Callable[[object, BotContext], Coroutine[Any, Any, None]]:
+    """Return the application's error handler, with its memory of polling errors."""
+
+    async def handle(update: object, context: BotContext) -> None:
+        if update is None and context.job is None and isinstance(context.error, TelegramError):
+            # The polling loop reports its errors without an update or a job.
+            polling(context.error)
+            return
+        await on_error(update, context)
+
+    return handle
+
+
 async def on_error(update: object, context: BotContext) -> None:
     """Log what escaped every handler (handlers apologise to the person themselves)."""
     if isinstance(update, Update):
@@ -143,4 +191,4 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         MessageHandler(filters.ChatType.GROUPS & message & filters.COMMAND, _group_command)
     )
     app.add_handler(CallbackQueryHandler(_stale_button))
-    app.add_error_handler(on_error)
+    app.add_error_handler(error_handler(PollingErrors()))
