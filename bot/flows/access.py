@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.flows import callbacks as taps
+from bot.flows.events import SetCommands
 from bot.services import Services
 from storage import Association, Plan, Workshop
 
@@ -397,6 +398,12 @@ async def has_any_role(svc: Services, telegram_id: int, *roles: Role) -> bool:
         or (ORGANIZER in roles and bool(g.organizes))
         or (VIEWER in roles and bool(g.views))
     )
+
+
+async def command_menu(svc: Services, telegram_id: int, lang: str) -> SetCommands:
+    """Return the command menu for what a person holds (one read of their roles)."""
+    g = await grants(svc, telegram_id)
+    return SetCommands(lang, organizer=bool(g.organizes), viewer=bool(g.views), admin=g.admin)
 
 
 def markdown_table() -> str:

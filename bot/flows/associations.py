@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 
-from bot.flows.access import Action, Role, associations_for, has_any_role
+from bot.flows.access import Action, Role, associations_for, command_menu, has_any_role
 from bot.flows.callbacks import ProgressView, ViewerInvite, ViewerPanel, ViewerRemove
 from bot.flows.common import Ctx
-from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SetCommands
+from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
 from bot.flows.nav import VIEWER_PREFIX, start_link
 from bot.i18n import Html
 from storage import Association
@@ -98,9 +98,7 @@ async def redeem(ctx: Ctx, token: str) -> list[Event]:
             )
         ]
     ]
-    organizer = await has_any_role(ctx.svc, ctx.actor.telegram_id, Role.ORGANIZER)
-    admin = await has_any_role(ctx.svc, ctx.actor.telegram_id, Role.ADMIN)
     return [
         Send(ctx.tr.t("viewer.welcome", name=association.name), rows),
-        SetCommands(ctx.lang, organizer=organizer, viewer=True, admin=admin),
+        await command_menu(ctx.svc, ctx.actor.telegram_id, ctx.lang),
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.flows.access import Role, has_any_role
+from bot.flows.access import command_menu
 from bot.flows.agenda import agenda
 from bot.flows.callbacks import (
     OpenDgca,
@@ -16,7 +16,7 @@ from bot.flows.callbacks import (
 from bot.flows.common import Ctx, current_workshop, date_range, workshop_file
 from bot.flows.dgca import open_dgca
 from bot.flows.evaluation import open_evaluation
-from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SetCommands
+from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
 from bot.flows.nav import pick_workshop
 from bot.flows.plans import new_plan
 from bot.flows.questionnaire import visible_slots
@@ -123,11 +123,6 @@ async def on_language_callback(ctx: Ctx, cb: PickLanguage, message_id: int) -> l
     return [
         Notice(),
         Edit(message_id, new.tr.t("language.changed")),
-        SetCommands(
-            lang,
-            organizer=await has_any_role(ctx.svc, ctx.actor.telegram_id, Role.ORGANIZER),
-            viewer=await has_any_role(ctx.svc, ctx.actor.telegram_id, Role.VIEWER),
-            admin=await has_any_role(ctx.svc, ctx.actor.telegram_id, Role.ADMIN),
-        ),
+        await command_menu(ctx.svc, ctx.actor.telegram_id, lang),
         *await menu(new),
     ]

@@ -8,7 +8,7 @@ from io import BytesIO
 
 from bot.content import ContentError, WorkshopFile
 from bot.flows import broadcast, evaluation, reports
-from bot.flows.access import Action, Role, has_any_role, may, workshops_for
+from bot.flows.access import Action, command_menu, may, workshops_for
 from bot.flows.callbacks import (
     Audience,
     AudienceInstitution,
@@ -307,10 +307,9 @@ async def redeem(ctx: Ctx, token: str) -> list[Event]:
         if await ctx.svc.store.is_organizer(workshop_id, ctx.actor.telegram_id):
             return [Send(ctx.tr.t("organizer.already", title=title))]
         return [Send(ctx.tr.t(f"organizer.invite_{status}"))]
-    admin = await has_any_role(ctx.svc, ctx.actor.telegram_id, Role.ADMIN)
     return [
         Send(ctx.tr.t("organizer.welcome", title=title)),
-        SetCommands(ctx.lang, organizer=True, admin=admin),
+        await command_menu(ctx.svc, ctx.actor.telegram_id, ctx.lang),
     ]
 
 
