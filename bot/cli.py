@@ -1,4 +1,4 @@
-"""Command line: run the bot, check content, import workshops."""
+"""Command line: run the bot, check content, import workshops, back up and copy databases."""
 
 from __future__ import annotations
 
@@ -12,11 +12,19 @@ from pydantic import ValidationError
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
-from bot.content import Content, ContentError, load_content, load_workshop_file
+from bot.content import (
+    Content,
+    ContentError,
+    Questionnaire,
+    load_content,
+    load_workshop_file,
+    parse_model_with_lines,
+)
 from bot.i18n import I18n
 from bot.logs import setup_logging
 from bot.settings import Settings
 from storage import StorageError, is_postgres_url, open_store
+from storage.copy import copy_database, database_url, describe_url
 
 log = logging.getLogger("bot")
 
@@ -157,7 +165,34 @@ def _backup(args: argparse.Namespace) -> int:
     result = backup_database(settings.database_url, Path(args.path), force=args.force)
     print(
         f"backup written to {result.path}: {result.size_bytes:,} bytes, "
-        f"schema version {result.schema_version}, integrity ok, {result.seconds:.2f} s"
+        f"schema version {result.schema_version}, {result.checked}, {result.seconds:.2f} s"
+    )
+    return 0
+
+
+DB_COPY_HELP = """\
+Copy every row of a bot database into another, empty one: SQLite to PostgreSQL, or back.
+Stop the bot first and keep it stopped until you have switched DATABASE_URL: rows the bot
+writes during the copy would not be in the copy.
+
+FROM and TO are DATABASE_URL values (sqlite:///path/bot.sqlite3, a bare file path, or
+postgresql://user:password@host:5432/db?sslmode=require). TO is migrated to this release's
+schema first and must hold no rows; FROM must be at this release's schema (start this
+release of the bot on it once). The copy is one transaction: if it fails, TO keeps no rows.
+"""
+
+
+def _db_copy(args: argparse.Namespace) -> int:
+    source, target = database_url(args.source), database_url(args.target)
+    print(f"copying {describe_url(source)} into {describe_url(target)}")
+
+    def table_done(table: str, rows: int) -> None:
+        print(f"  {table:<24} {rows:>10,}", flush=True)
+
+    result = asyncio.run(copy_database(source, target, progress=table_done))
+    print(
+        f"row counts match in all {len(result.counts)} tables: {result.total:,} rows copied"
+        f" in {result.seconds:.2f} s"
     )
     return 0
 
@@ -166,6 +201,74 @@ def _workshop(args: argparse.Namespace) -> int:
     settings = load_settings()
     content, i18n = load_all(settings.content_dir)
     return asyncio.run(_import(Path(args.file), settings, content, i18n))
+
+
+def _kept(target: Path, force: bool) -> bool:
+    """Tell (and say) that an existing file stays, unless --force replaces it."""
+    if target.exists() and not force:
+        print(f"error: {target} exists (use --force to replace it)", file=sys.stderr)
+        return True
+    return False
+
+
+def _form_import(args: argparse.Namespace) -> int:
+    # pyxform takes half a second to load: only this command pays for it.
+    from bot.xlsform import XLSFormError, import_xlsform
+
+    source = Path(args.file)
+    if not source.is_file():
+        print(f"error: {source}: file not found", file=sys.stderr)
+        return 2
+    try:
+        imported = import_xlsform(source)
+    except XLSFormError as exc:
+        # Nothing is written: a form is imported whole or not at all.
+        print(f"{source}: not imported, {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    for warning in imported.warnings:
+        print(f"{source}: left out: {warning}", file=sys.stderr)
+    form = imported.questionnaire
+    target = Path(args.out) if args.out else Path(f"{form.id}.yaml")
+    if _kept(target, args.force):
+        return 2
+    target.write_text(imported.yaml_text, encoding="utf-8")
+    questions = sum(1 for _ in form.slots())
+    print(f"questionnaire {form.id} v{form.version}: {questions} questions -> {target}")
+    return 0
+
+
+def _form_export(args: argparse.Namespace) -> int:
+    from bot.xlsform import XLSFormError, export_xlsform
+
+    settings = load_settings()
+    path = Path(args.questionnaire)
+    if path.suffix in (".yaml", ".yml"):
+        form = parse_model_with_lines(Questionnaire, path.read_text(encoding="utf-8"), path)
+    else:
+        content, _ = load_all(settings.content_dir)
+        found = content.questionnaires.get(args.questionnaire)
+        if found is None:
+            known = ", ".join(sorted(content.questionnaires))
+            print(
+                f"error: no questionnaire {args.questionnaire!r} (known: {known})", file=sys.stderr
+            )
+            return 2
+        form = found
+    target = Path(args.out)
+    if _kept(target, args.force):
+        return 2
+    try:
+        data = export_xlsform(form)
+    except XLSFormError as exc:
+        print(f"error: {form.id} cannot be written as XLSForm:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    target.write_bytes(data)
+    print(f"questionnaire {form.id} -> {target} (XLSForm: survey, choices, settings)")
+    return 0
 
 
 def _rehearse(args: argparse.Namespace) -> int:
@@ -185,16 +288,44 @@ def parser() -> argparse.ArgumentParser:
     mode.add_argument("--webhook", action="store_true", help="serve a webhook (needs WEBHOOK_URL)")
     mode.add_argument("--polling", action="store_true", help="long-poll even if WEBHOOK_URL is set")
     run.set_defaults(func=_run)
-    backup = sub.add_parser("backup", help="copy the database safely while the bot runs")
+    backup = sub.add_parser(
+        "backup",
+        help="back up the database while the bot runs (SQLite file copy, or pg_dump -Fc)",
+    )
     backup.add_argument("path", help="file to write (refused if it exists, unless --force)")
     backup.add_argument("--force", action="store_true", help="replace an existing file")
     backup.set_defaults(func=_backup)
+    db = sub.add_parser("db", help="database tools")
+    dbsub = db.add_subparsers(dest="action", required=True)
+    copy = dbsub.add_parser(
+        "copy",
+        help="copy a stopped bot's database into an empty one (SQLite <-> PostgreSQL)",
+        description=DB_COPY_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    copy.add_argument("source", metavar="FROM", help="database to read (the bot stopped)")
+    copy.add_argument("target", metavar="TO", help="empty database to fill")
+    copy.set_defaults(func=_db_copy)
     sub.add_parser("check-content", help="validate content files").set_defaults(func=_check_content)
     workshop = sub.add_parser("workshop", help="manage workshops")
     wsub = workshop.add_subparsers(dest="action", required=True)
     imp = wsub.add_parser("import", help="create or update a workshop from a YAML file")
     imp.add_argument("file")
     imp.set_defaults(func=_workshop)
+    form = sub.add_parser("questionnaire", help="import or export questionnaires as XLSForm")
+    fsub = form.add_subparsers(dest="action", required=True)
+    fimp = fsub.add_parser(
+        "import", help="check an XLSForm (.xlsx, as in KoboToolbox) and write the bot's YAML file"
+    )
+    fimp.add_argument("file", metavar="FILE.xlsx")
+    fimp.add_argument("--out", metavar="FILE", help="where to write (default: <form id>.yaml)")
+    fimp.add_argument("--force", action="store_true", help="replace an existing file")
+    fimp.set_defaults(func=_form_import)
+    fexp = fsub.add_parser("export", help="write a questionnaire as an XLSForm, for Kobo")
+    fexp.add_argument("questionnaire", metavar="ID|FILE.yaml", help="e.g. evaluation or dgca")
+    fexp.add_argument("out", metavar="OUT.xlsx")
+    fexp.add_argument("--force", action="store_true", help="replace an existing file")
+    fexp.set_defaults(func=_form_export)
     rehearse = sub.add_parser("rehearse", help="run a whole workshop offline, without a token")
     rehearse.add_argument("--participants", type=int, default=40, metavar="N")
     rehearse.add_argument("--seed", type=int, default=1, metavar="S")

@@ -1,14 +1,17 @@
-"""Online backup of the SQLite database, safe while the bot runs."""
+"""Online backup of the database, safe while the bot runs: SQLite's backup API, or pg_dump."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from storage import is_postgres_url
 from storage.interface import StorageError
@@ -23,43 +26,181 @@ class BackupResult:
     size_bytes: int
     schema_version: int
     seconds: float
+    # How the copy was checked, for the command's report.
+    checked: str = "integrity ok"
+
+
+PG_DUMP_MISSING = (
+    "backing up PostgreSQL needs pg_dump and pg_restore, and {missing} is not installed:"
+    " install the PostgreSQL client tools (Debian or Ubuntu: apt-get install postgresql-client),"
+    " at least as new as the server"
+)
+# Connection parameters libpq understands in a URL; asyncpg passes any other one to the
+# server as a setting, which libpq spells options=-c name=value.
+LIBPQ_PARAMETERS = frozenset(
+    {
+        "application_name",
+        "channel_binding",
+        "client_encoding",
+        "connect_timeout",
+        "gssencmode",
+        "gsslib",
+        "host",
+        "hostaddr",
+        "keepalives",
+        "keepalives_count",
+        "keepalives_idle",
+        "keepalives_interval",
+        "krbsrvname",
+        "load_balance_hosts",
+        "options",
+        "passfile",
+        "port",
+        "service",
+        "ssl_max_protocol_version",
+        "ssl_min_protocol_version",
+        "sslcert",
+        "sslcrl",
+        "sslcrldir",
+        "sslkey",
+        "sslmode",
+        "sslnegotiation",
+        "sslpassword",
+        "sslrootcert",
+        "sslsni",
+        "target_session_attrs",
+        "tcp_user_timeout",
+        "user",
+        "dbname",
+    }
+)
 
 
 def backup_database(database_url: str, target: Path, *, force: bool = False) -> BackupResult:
     """Copy the database to `target` consistently, verify the copy, then move it into place."""
     started = time.monotonic()
-    if is_postgres_url(database_url):
-        raise StorageError(
-            "backup copies SQLite databases only; back up PostgreSQL with pg_dump"
-            " (see docs/operations.md)"
-        )
-    source = sqlite_path(database_url)
-    if not source.is_file():
-        raise StorageError(f"database {source} does not exist")
+    postgres = is_postgres_url(database_url)
+    if postgres:
+        tools = _pg_tools()
+    else:
+        source = sqlite_path(database_url)
+        if not source.is_file():
+            raise StorageError(f"database {source} does not exist")
     target = target.expanduser()
     if target.exists() and not force:
         raise StorageError(f"{target} already exists (use --force to replace it)")
     if target.is_dir():
         raise StorageError(f"{target} is a folder")
-    if target.resolve() == source.resolve():
+    if not postgres and target.resolve() == source.resolve():
         raise StorageError("the backup would overwrite the database itself")
     folder = target.parent
     if not folder.is_dir():
         raise StorageError(f"folder {folder} does not exist")
     try:
+        # mkstemp makes the file readable by its owner only: a backup holds personal data.
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise StorageError(f"cannot write in {folder}: {exc}") from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        version = _copy(source, tmp)
+        if postgres:
+            version = _dump(database_url, tmp, *tools)
+            checked = "pg_dump custom format, read back by pg_restore"
+        else:
+            version = _copy(source, tmp)
+            checked = "integrity ok"
         _fsync(tmp)
         _place(tmp, target, force=force)
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(folder)
-    return BackupResult(target, target.stat().st_size, version, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    return BackupResult(target, target.stat().st_size, version, seconds, checked)
+
+
+def _pg_tools() -> tuple[str, str]:
+    """Return the paths of pg_dump and pg_restore, or say which is missing."""
+    pg_dump, pg_restore = shutil.which("pg_dump"), shutil.which("pg_restore")
+    if pg_dump is None or pg_restore is None:
+        missing = "pg_dump" if pg_dump is None else "pg_restore"
+        raise StorageError(PG_DUMP_MISSING.format(missing=missing))
+    return pg_dump, pg_restore
+
+
+def libpq_url(database_url: str) -> tuple[str, dict[str, str]]:
+    """Return a DATABASE_URL as libpq takes it, and the environment carrying its password.
+
+    The password leaves the URL, which any user on the machine can read in the process
+    list, for PGPASSWORD, which only the process's owner can read.
+    """
+    parts = urlsplit(database_url)
+    env = {}
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at:
+        user, colon, password = userinfo.partition(":")
+        if colon:
+            env["PGPASSWORD"] = unquote(password)
+        netloc = f"{user}@{hostport}" if user else hostport
+    kept, settings = [], []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name in LIBPQ_PARAMETERS:
+            kept.append((name, value))
+        else:
+            # Backslashes escape spaces (and themselves) inside libpq's options.
+            escaped = value.replace("\\", "\\\\").replace(" ", "\\ ")
+            settings.append(f"-c {name}={escaped}")
+    if settings:
+        kept.append(("options", " ".join(settings)))
+    # quote, not quote_plus: libpq reads a + as a plus sign.
+    query = urlencode(kept, quote_via=quote)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)), env
+
+
+def _dump(database_url: str, tmp: Path, pg_dump: str, pg_restore: str) -> int:
+    """Write a pg_dump custom-format archive to `tmp`, read it back; return the schema version."""
+    url, password = libpq_url(database_url)
+    env = {**os.environ, **password}
+    # pg_dump reads the whole database in one repeatable-read snapshot, so it is consistent
+    # while the bot writes; --no-password: fail at once rather than wait for a prompt.
+    _run([pg_dump, "--format=custom", "--no-password", f"--file={tmp}", f"--dbname={url}"], env)
+    # Reading the archive's table of contents and one table's rows proves it is readable.
+    _run([pg_restore, "--list", "--file=-", str(tmp)], env)
+    rows = _run([pg_restore, "--data-only", "--table=schema_migrations", "--file=-", str(tmp)], env)
+    return _max_version(rows)
+
+
+def _run(command: list[str], env: dict[str, str]) -> str:
+    tool = Path(command[0]).name
+    try:
+        done = subprocess.run(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        raise StorageError(f"cannot run {tool}: {exc}") from exc
+    if done.returncode != 0:
+        said = " ".join(line.strip() for line in done.stderr.splitlines() if line.strip())
+        raise StorageError(f"{tool} failed: {said or f'exit status {done.returncode}'}")
+    return done.stdout
+
+
+def _max_version(copy_text: str) -> int:
+    """Return the largest version in the COPY rows pg_restore printed for schema_migrations."""
+    versions, inside = [], False
+    for line in copy_text.splitlines():
+        if line.startswith("COPY "):
+            inside = True
+        elif line == "\\.":
+            inside = False
+        elif inside and line:
+            versions.append(int(line.split("\t", 1)[0]))
+    return max(versions, default=0)
 
 
 def _copy(source: Path, tmp: Path) -> int:

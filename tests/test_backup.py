@@ -7,7 +7,10 @@ import os
 import shutil
 import sqlite3
 import sys
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -15,7 +18,10 @@ from bot.apidouble import BotApiDouble
 from bot.content import Content, load_workshop_file
 from bot.flows.workshops import import_workshop
 from storage import StorageError, Store, open_store
-from storage.backup import backup_database
+from storage.backup import backup_database, libpq_url
+from storage.migrate import migrations
+from storage.postgres import PostgresStore
+from tests.conftest import PG_URL_VARIABLE
 from tests.e2e.harness import COCHABAMBA, TOKEN, progress
 from tests.e2e.test_restart import _shows, answer, until
 from tests.e2e.test_shutdown import BotRun
@@ -254,3 +260,130 @@ async def test_backup_of_a_running_bot_restores_into_a_working_bot(
         assert code == 0
         assert double.violations == []
     assert dgca_answers(restored) == in_backup + 1
+
+
+# PostgreSQL: pg_dump, and restores with pg_restore as docs/operations.md says.
+
+
+@pytest.fixture
+async def pg_databases() -> AsyncIterator[tuple[str, str]]:
+    """Create two fresh databases on the test server; yield their URLs; drop them afterwards.
+
+    Whole databases, not schemas: pg_dump archives a database, and a restore recreates it.
+    """
+    url = os.environ.get(PG_URL_VARIABLE)
+    if not url:
+        pytest.skip(f"{PG_URL_VARIABLE} is not set")
+    import asyncpg
+
+    names = [f"test_{uuid.uuid4().hex[:16]}" for _ in range(2)]
+    admin = await asyncpg.connect(url)
+    try:
+        for name in names:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        parts = urlsplit(url)
+        first, second = (urlunsplit(parts._replace(path=f"/{n}")) for n in names)
+        yield first, second
+    finally:
+        for name in names:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def pg_restore(url: str, archive: Path) -> None:
+    """Restore an archive with the command docs/operations.md gives."""
+    db, env = libpq_url(url)
+    tool = shutil.which("pg_restore")
+    assert tool, "pg_restore is not installed (Debian: apt-get install postgresql-client)"
+    proc = await asyncio.create_subprocess_exec(
+        tool,
+        "--clean",
+        "--if-exists",
+        "-d",
+        db,
+        str(archive),
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+
+
+async def people(url: str) -> list[int]:
+    """Return the Telegram ids of the workshop's participants, read through the Store."""
+    store = await open_store(url)
+    try:
+        workshop = await store.workshop_by_slug("cochabamba-2023")
+        assert workshop is not None
+        return sorted(r.telegram_id for r in await store.recipients(workshop.id, "dgca", "ev"))
+    finally:
+        await store.close()
+
+
+async def test_postgres_backup_restores_in_place_and_into_a_new_database(
+    tmp_path: Path, pg_databases: tuple[str, str], content: Content
+) -> None:
+    live, spare = pg_databases
+    store = await seeded(live, content)
+    await store.close()
+    target = tmp_path / "taller.dump"
+    result = await asyncio.to_thread(backup_database, live, target)
+    assert result.path == target and result.size_bytes == target.stat().st_size > 0
+    assert result.schema_version == len(migrations("migrations_pg"))
+    assert "pg_restore" in result.checked
+    assert target.read_bytes().startswith(b"PGDMP")
+    # Readable by the owner only: it holds participants' personal data.
+    assert target.stat().st_mode & 0o077 == 0
+    assert os.listdir(tmp_path) == ["taller.dump"]
+    with pytest.raises(StorageError, match="already exists"):
+        await asyncio.to_thread(backup_database, live, target)
+
+    # After the backup someone joins; restoring in place (--clean) brings back the backup.
+    store = await open_store(live)
+    try:
+        workshop = await store.workshop_by_slug("cochabamba-2023")
+        assert workshop is not None
+        await store.join(
+            workshop_id=workshop.id, telegram_id=500, language="es", now=FakeClock().now()
+        )
+    finally:
+        await store.close()
+    assert await people(live) == [100, 101, 102, 500]
+    await pg_restore(live, target)
+    await pg_restore(spare, target)
+    for url in (live, spare):
+        assert await people(url) == [100, 101, 102]
+        restored = await PostgresStore.open(url)
+        assert await restored.schema_version() == result.schema_version
+        try:
+            workshop = await restored.workshop_by_slug("cochabamba-2023")
+            assert workshop is not None
+            # The archive carries the sequences too: a new participant gets a new id.
+            newcomer, new = await restored.join(
+                workshop_id=workshop.id, telegram_id=600, language="es", now=FakeClock().now()
+            )
+            assert new and newcomer.id == 4
+        finally:
+            await restored.close()
+
+
+def test_postgres_backup_needs_pg_dump_and_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(StorageError, match=r"pg_dump.*apt-get install postgresql-client"):
+        backup_database("postgresql://bot:s3cret@127.0.0.1:1/db", tmp_path / "x.dump")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_libpq_url_moves_the_password_out_and_settings_into_options() -> None:
+    url, env = libpq_url(
+        "postgres://bot:p%40ss%3Aw@db.example.org:5432/taller?sslmode=require&search_path=a b"
+    )
+    assert env == {"PGPASSWORD": "p@ss:w"}
+    assert url == (
+        "postgres://bot@db.example.org:5432/taller"
+        "?sslmode=require&options=-c%20search_path%3Da%5C%20b"
+    )
+    assert libpq_url("postgresql://127.0.0.1/test") == ("postgresql://127.0.0.1/test", {})

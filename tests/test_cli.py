@@ -6,11 +6,14 @@ import asyncio
 import os
 import socket
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.apidouble import BotApiDouble
+from bot.content import Questionnaire, parse_model_with_lines
 from storage import open_store
 from tests.support import CONTENT_DIR
+from tests.test_xlsform import SURVEY_HEADER, q, workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -163,3 +166,65 @@ async def test_backup_command(tmp_path: Path) -> None:
     args = ("backup", str(tmp_path / "b.sqlite3"), "--force")
     code, _, err = await run_cli(*args, env=env, cwd=tmp_path)
     assert code == 0, err
+
+
+async def test_db_copy_between_sqlite_files(tmp_path: Path) -> None:
+    source, target = tmp_path / "source.sqlite3", tmp_path / "copy" / "bot.sqlite3"
+    store = await open_store(f"sqlite:///{source}")
+    try:
+        await store.upsert_association("amb", "AMB", datetime(2024, 1, 1, tzinfo=UTC))
+    finally:
+        await store.close()
+    code, out, err = await run_cli(
+        "db", "copy", f"sqlite:///{source}", str(target), env={}, cwd=tmp_path
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"copying SQLite {source} into SQLite {target}"
+    assert "associations 1" in " ".join(lines[1].split())
+    assert lines[-1].startswith("row counts match in all ") and "1 rows copied" in lines[-1]
+    code, _, err = await run_cli("db", "copy", str(source), str(target), env={}, cwd=tmp_path)
+    assert code == 2 and "not empty: table associations has 1 row" in one_line(err)
+    code, _, err = await run_cli("db", "copy", "nothing.db", "x.db", env={}, cwd=tmp_path)
+    assert code == 2 and "does not exist" in one_line(err)
+    code, out, _ = await run_cli("db", "copy", "--help", env={}, cwd=tmp_path)
+    assert code == 0 and "Stop the bot first" in out
+
+
+async def test_postgres_backup_without_pg_dump_is_one_line(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": "postgresql://bot:s3cret@127.0.0.1:1/db", "PATH": str(tmp_path)}
+    code, _, err = await run_cli("backup", str(tmp_path / "b.dump"), env=env, cwd=tmp_path)
+    assert code == 2 and "s3cret" not in err
+    assert "pg_dump" in one_line(err) and "postgresql-client" in err
+    assert not (tmp_path / "b.dump").exists()
+
+
+async def test_questionnaire_export_then_import_round_trip(tmp_path: Path) -> None:
+    env: dict[str, str] = {}
+    code, out, err = await run_cli(
+        "questionnaire", "export", "evaluation", "ev.xlsx", env=env, cwd=tmp_path
+    )
+    assert code == 0, err
+    assert (tmp_path / "ev.xlsx").is_file() and "ev.xlsx" in out
+    code, out, err = await run_cli("questionnaire", "import", "ev.xlsx", env=env, cwd=tmp_path)
+    assert code == 0, err
+    written = tmp_path / "evaluation.yaml"
+    assert "12 questions" in out and written.is_file()
+    shipped = parse_model_with_lines(
+        Questionnaire, (ROOT / "content/questionnaires/evaluation.yaml").read_text(), "shipped"
+    )
+    back = parse_model_with_lines(Questionnaire, written.read_text(), written)
+    assert back == shipped
+    # A second import does not overwrite without --force.
+    code, _, err = await run_cli("questionnaire", "import", "ev.xlsx", env=env, cwd=tmp_path)
+    assert code == 2 and "exists" in one_line(err)
+
+
+async def test_a_form_the_bot_cannot_run_is_not_written(tmp_path: Path) -> None:
+    header = [*SURVEY_HEADER, "calculation"]
+    survey = [q("text", "a", "A", "A"), [*q("calculate", "total", None, None), "1 + 1"]]
+    (tmp_path / "calc.xlsx").write_bytes(workbook(survey, survey_header=header))
+    code, _, err = await run_cli("questionnaire", "import", "calc.xlsx", env={}, cwd=tmp_path)
+    assert code == 2 and "Traceback" not in err
+    assert "survey sheet, row 3, column 'type'" in err
+    assert not any(name.endswith(".yaml") for name in os.listdir(tmp_path))
