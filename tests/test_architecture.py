@@ -19,6 +19,7 @@ LAZY_ALLOWED = {
     "matplotlib": "slow to import; most processes never draw",
     "openpyxl": "slow to import; most processes never export",
     "qrcode": "pulls in Pillow; only /invite draws a QR code",
+    "bot.xlsform": "pyxform, loaded only when a form is imported or exported",
 }
 
 # Function-level imports in modules outside the flows, left for their owners to move to the

@@ -21,7 +21,7 @@ from bot.flows.access import Role, has_any_role
 from bot.flows.callbacks import OpenDgca, OpenEvaluation
 from bot.flows.common import Actor, Ctx, Media, current_workshop, make_ctx, workshop_file
 from bot.flows.events import Event, Notice, Send
-from bot.flows.organizer import MAX_IMPORT_BYTES
+from bot.flows.organizer import MAX_FORM_BYTES, MAX_IMPORT_BYTES
 from bot.flows.schedule import EVALUATION_ID
 from bot.services import Services
 
@@ -96,23 +96,28 @@ async def _nudge(ctx: Ctx) -> list[Event]:
     return [Send(ctx.tr.t("fallback.text"))]
 
 
+def import_limit(item: Media | None) -> int | None:
+    """Return the size limit of a document the bot imports (None: not one it imports)."""
+    if item is None or item.kind != "document":
+        return None
+    name = (item.file_name or "").lower()
+    if name.endswith((".yaml", ".yml")):
+        return MAX_IMPORT_BYTES
+    if name.endswith(".xlsx"):
+        return MAX_FORM_BYTES
+    return None
+
+
 def is_workshop_file(item: Media | None) -> bool:
-    """Tell whether a document looks like a workshop file worth downloading."""
-    return (
-        item is not None
-        and item.kind == "document"
-        and (item.file_name or "").lower().endswith((".yaml", ".yml"))
-        and (item.file_size or 0) <= MAX_IMPORT_BYTES
-    )
+    """Tell whether a document is a workshop file or an XLSForm worth downloading."""
+    limit = import_limit(item)
+    # Telegram may leave file_size out: such a file is fetched, and the download is capped.
+    return item is not None and limit is not None and (item.file_size or 0) <= limit
 
 
 def _oversize_workshop_file(item: Media | None) -> bool:
-    return (
-        item is not None
-        and item.kind == "document"
-        and (item.file_name or "").lower().endswith((".yaml", ".yml"))
-        and (item.file_size or 0) > MAX_IMPORT_BYTES
-    )
+    limit = import_limit(item)
+    return item is not None and limit is not None and (item.file_size or 0) > limit
 
 
 async def wants_workshop_file(svc: Services, actor: Actor) -> bool:
@@ -132,17 +137,20 @@ async def media(
         if events is not None:
             return events
     if item is not None and data is not None and is_workshop_file(item):
+        if (item.file_name or "").lower().endswith(".xlsx"):
+            return await organizer.import_form(ctx, item.file_name or "form.xlsx", data)
         return await organizer.import_document(ctx, item.file_name or "workshop.yaml", data)
     if _oversize_workshop_file(item) and await wants_workshop_file(svc, actor):
         assert item is not None
         kib = (item.file_size or 0) // 1024
+        form = (item.file_name or "").lower().endswith(".xlsx")
         return [
             Send(
                 ctx.tr.t(
-                    "organizer.file_too_big",
+                    "organizer.form_too_big" if form else "organizer.file_too_big",
                     file=item.file_name or "",
                     size=ctx.tr.integer(kib),
-                    max=ctx.tr.integer(MAX_IMPORT_BYTES // 1024),
+                    max=ctx.tr.integer((import_limit(item) or MAX_IMPORT_BYTES) // 1024),
                 )
             )
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import replace
 from typing import Any
 
 from telegram import Message, Update
@@ -70,11 +71,19 @@ async def _media(update: Update, context: BotContext) -> None:
 
     async def produce() -> list[Event]:
         data: bytes | None = None
+        shown = item
         if router.is_workshop_file(item) and await router.wants_workshop_file(svc, actor):
             assert item is not None
             file = await context.bot.get_file(item.file_id)
-            data = bytes(await file.download_as_bytearray())
-        return await router.media(svc, actor, item, data)
+            limit = router.import_limit(item) or 0
+            # A message may leave the size out; getFile tells it before anything is fetched.
+            if file.file_size is not None and file.file_size > limit:
+                shown = replace(item, file_size=file.file_size)
+            else:
+                data = bytes(await file.download_as_bytearray())
+                if len(data) > limit:
+                    shown, data = replace(item, file_size=len(data)), None
+        return await router.media(svc, actor, shown, data)
 
     await respond(update, context, produce)
 
