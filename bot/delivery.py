@@ -9,6 +9,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from telegram import Bot
@@ -549,10 +550,9 @@ class ReminderRunner:
             handled = 0
             # Sorted here, by the instant: due times are stored with each workshop's offset,
             # so their text order is not their time order across time zones.
-            rows = sorted(
-                (r for r in await svc.store.pending_schedule() if r.due_at <= now),
-                key=lambda r: (r.due_at, r.id),
-            )
+            pending = await svc.store.pending_schedule()
+            rows = sorted((r for r in pending if r.due_at <= now), key=lambda r: (r.due_at, r.id))
+            together: dict[int, list[ScheduledRow]] = {}
             # Several check-ins due at once (a past workshop imported late, a long outage):
             # only the latest is asked, once, rather than three questions in a row.
             latest_checkin: dict[int, ScheduledRow] = {}
@@ -584,13 +584,11 @@ class ReminderRunner:
                     if await checkins.run_checkin(svc, row, now):
                         handled += 1
                     continue
-                status, messages = await reminders.compose(svc, row, now)
-                if await svc.store.complete_scheduled(row.id, status, messages, now):
-                    handled += 1
-                    if status == "skipped":
-                        log.info(
-                            "skipped %s of workshop %s: no longer useful", row.key, row.workshop_id
-                        )
+                if reminders.waits_to_merge(row, pending, now):
+                    continue  # the workshop's next occasion is minutes away: one message
+                together.setdefault(row.workshop_id, []).append(row)
+            for group in together.values():
+                handled += await self._send_together(group, now)
             for broadcast in await svc.store.broadcasts_with_status(BroadcastStatus.SCHEDULED):
                 if broadcast.scheduled_at is not None and broadcast.scheduled_at <= now:
                     if await broadcast_flow.waits_for_morning(svc, broadcast, now):
@@ -605,6 +603,28 @@ class ReminderRunner:
             if handled:
                 self.sender.wake()
             return handled
+
+    async def _send_together(self, group: list[ScheduledRow], now: datetime) -> int:
+        """Compose a workshop's occasions due now; each person gets them as one message."""
+        svc = self.services
+        composed = [(row, *await reminders.compose(svc, row, now)) for row in group]
+        if len(composed) > 1:
+            merged = reminders.merge([messages for _, _, messages in composed])
+            closes = [(row.id, status) for row, status, _ in composed]
+            if merged is not None:
+                if await svc.store.complete_scheduled_together(closes, merged, now):
+                    log.info("sent %s together", ", ".join(row.key for row in group))
+                    return len(group)
+                return 0
+        handled = 0
+        for row, status, messages in composed:
+            if await svc.store.complete_scheduled(row.id, status, messages, now):
+                handled += 1
+                if status == "skipped":
+                    log.info(
+                        "skipped %s of workshop %s: no longer useful", row.key, row.workshop_id
+                    )
+        return handled
 
     async def _job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.tick()

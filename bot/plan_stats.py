@@ -6,18 +6,25 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from storage import PlanData, PlanRecord, PlanStep, StepStatus
+from storage import PlanData, PlanMember, PlanRecord, PlanStep, StepStatus
 
 NO_INSTITUTION = "—"
 
 
 @dataclass(frozen=True)
-class OverdueItem:
-    """A late open step, with its plan."""
+class FlaggedStep:
+    """A step someone following up should look at (late or blocked), with what is known.
+
+    `note` is the latest note written on the step and `noted_at` when; `contacts` are the
+    plan's members who agreed to be contacted by those following the plans up.
+    """
 
     step: PlanStep
     plan: PlanRecord
     days_late: int
+    note: str | None
+    noted_at: datetime | None
+    contacts: tuple[PlanMember, ...]
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,8 @@ class Figures:
     steps: int
     by_status: dict[StepStatus, int]
     by_institution: dict[str, dict[StepStatus, int]]
-    overdue: list[OverdueItem]
+    overdue: list[FlaggedStep]
+    blocked: list[FlaggedStep]
     checkins_sent: int
     checkins_answered: int
     members: int
@@ -86,13 +94,32 @@ def compute(
     for step in live:
         name = plans[step.plan_id].institution or NO_INSTITUTION
         by_institution.setdefault(name, Counter())[step.status] += 1
-    overdue = []
-    for step in live:
+    notes: dict[int, tuple[str, datetime]] = {}
+    for update in data.updates:  # in id order: the last note written wins
+        if update.note:
+            notes[update.step_id] = (update.note, update.created_at)
+    contacts = {
+        plan_id: tuple(m for m in people if m.contact and m.telegram_id and m.name)
+        for plan_id, people in data.members.items()
+    }
+
+    def flagged(step: PlanStep, days_late: int) -> FlaggedStep:
+        note, noted_at = notes.get(step.id, (None, None))
         plan = plans[step.plan_id]
-        day = today.get(plan.workshop_id, now.date())
-        if step.due_date is not None and step.due_date < day and not step.status.closed:
-            overdue.append(OverdueItem(step, plan, (day - step.due_date).days))
+        return FlaggedStep(step, plan, days_late, note, noted_at, contacts.get(plan.id, ()))
+
+    overdue, blocked = [], []
+    for step in live:
+        day = today.get(plans[step.plan_id].workshop_id, now.date())
+        late = (day - step.due_date).days if step.due_date is not None else 0
+        # A blocked step past its date is both: the dashboard lists it once, as blocked.
+        if step.status is StepStatus.BLOCKED:
+            blocked.append(flagged(step, max(late, 0)))
+        if late > 0 and not step.status.closed:
+            overdue.append(flagged(step, late))
     overdue.sort(key=lambda o: (-o.days_late, o.step.id))
+    # The longest-blocked first: the date of the latest update is when it was reported.
+    blocked.sort(key=lambda b: (b.step.updated_at or now, b.step.id))
     step_plan = {s.id: s.plan_id for s in data.steps}
     last: dict[int, datetime] = {}
     for update in data.updates:
@@ -129,6 +156,7 @@ def compute(
             for name, counts in sorted(by_institution.items())
         },
         overdue=overdue,
+        blocked=blocked,
         checkins_sent=len(counted),
         checkins_answered=sum(1 for c in counted if c.answered_at is not None),
         members=len(members),

@@ -161,6 +161,15 @@ class CommunicationStore(Protocol):
         """Queue an occasion's messages and close it, atomically; False if already closed."""
         ...
 
+    async def complete_scheduled_together(
+        self, closes: list[tuple[int, str]], messages: list[OutMessage], now: datetime
+    ) -> bool:
+        """Close several occasions (id, status) and queue their merged messages, atomically.
+
+        False, with nothing changed, if any of them was closed already.
+        """
+        ...
+
     async def enqueue(self, source: str, messages: list[OutMessage], now: datetime) -> int:
         """Queue messages under a source; a chat gets at most one per source."""
         ...
@@ -331,6 +340,12 @@ class PlanStore(Protocol):
 
     async def remove_member(self, plan_id: int, participant_id: int) -> bool:
         """Take a co-owner out of a plan (never the owner); False if not one."""
+        ...
+
+    async def set_contact(
+        self, plan_id: int, participant_id: int, handle: str | None, now: datetime | None
+    ) -> bool:
+        """Record a member's contact consent (`now`), or withdraw it (None); False if no member."""
         ...
 
     async def record_update(

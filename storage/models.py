@@ -332,6 +332,9 @@ class PlanMember:
     role: str
     language: str | None
     unreachable: bool
+    # With the member's consent: name and Telegram contact shown to those following up.
+    contact: bool = False
+    handle: str | None = None
 
 
 @dataclass(frozen=True)

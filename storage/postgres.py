@@ -640,7 +640,8 @@ async def _export_participation(db: Conn, p: asyncpg.Record) -> dict[str, Any]:
             }
         )
     plans = await db.fetch(
-        "SELECT pl.id, pl.title, pl.objective, pl.sdgs, m.role FROM plans pl"
+        "SELECT pl.id, pl.title, pl.objective, pl.sdgs, m.role,"
+        " m.contact_at AS contact_consent_at, m.contact_handle FROM plans pl"
         " JOIN plan_members m ON m.plan_id = pl.id WHERE m.participant_id = $1 ORDER BY pl.id",
         p["id"],
     )

@@ -58,6 +58,10 @@ async def insert_outbox(db: Conn, source: str, messages: list[OutMessage], now: 
     return count(status)
 
 
+class _AlreadyClosed(Exception):
+    """One of several occasions closed together was closed already: roll them all back."""
+
+
 class CommunicationMixin:
     """Organizers, schedules, broadcasts and the outbox, for PostgresStore."""
 
@@ -396,6 +400,33 @@ class CommunicationMixin:
             # The due time is part of the source so that a moved session gets a new reminder.
             await insert_outbox(db, f"sch:{scheduled_id}:{due.isoformat()}", messages, now)
             return True
+
+    async def complete_scheduled_together(
+        self: _Base, closes: list[tuple[int, str]], messages: list[OutMessage], now: datetime
+    ) -> bool:
+        """Close several occasions (id, status) and queue their merged messages, atomically."""
+        if not closes:
+            return False
+        try:
+            async with self._tx() as db:
+                first_due = None
+                for scheduled_id, status in closes:
+                    due = await db.fetchval(
+                        "UPDATE scheduled SET status = $1, done_at = $2 WHERE id = $3"
+                        " AND status = 'pending' RETURNING due_at",
+                        status,
+                        now,
+                        scheduled_id,
+                    )
+                    if due is None:
+                        raise _AlreadyClosed
+                    first_due = first_due or due
+                assert first_due is not None
+                ids = "+".join(str(scheduled_id) for scheduled_id, _ in closes)
+                await insert_outbox(db, f"sch:{ids}:{first_due.isoformat()}", messages, now)
+                return True
+        except _AlreadyClosed:
+            return False
 
     # Outbox
 

@@ -393,6 +393,21 @@ class PlanMixin:
             )
         return count(status) == 1
 
+    async def set_contact(
+        self: _Base, plan_id: int, participant_id: int, handle: str | None, now: datetime | None
+    ) -> bool:
+        """Record a member's contact consent (`now`), or withdraw it (None); False if no member."""
+        async with self._tx() as db:
+            status = await db.execute(
+                "UPDATE plan_members SET contact_at = $1, contact_handle = $2"
+                " WHERE plan_id = $3 AND participant_id = $4",
+                now,
+                handle if now is not None else None,
+                plan_id,
+                participant_id,
+            )
+        return count(status) == 1
+
     async def remove_member(self: _Base, plan_id: int, participant_id: int) -> bool:
         """Take a co-owner out of a plan (never the owner); False if not one."""
         async with self._tx() as db:

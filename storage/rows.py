@@ -76,8 +76,9 @@ STEP_SELECT = (
     f" LEFT JOIN ({LATEST_UPDATE}) l ON l.step_id = s.id"
 )
 MEMBER_SELECT = (
-    "SELECT m.plan_id, m.participant_id, m.role, p.telegram_id, p.name, p.unreachable_at,"
-    " u.language FROM plan_members m JOIN participants p ON p.id = m.participant_id"
+    "SELECT m.plan_id, m.participant_id, m.role, m.contact_at, m.contact_handle, p.telegram_id,"
+    " p.name, p.unreachable_at, u.language FROM plan_members m"
+    " JOIN participants p ON p.id = m.participant_id"
     " LEFT JOIN users u ON u.telegram_id = p.telegram_id"
 )
 
@@ -305,6 +306,8 @@ def member(row: Row) -> PlanMember:
         role=row["role"],
         language=row["language"],
         unreachable=row["unreachable_at"] is not None,
+        contact=row["contact_at"] is not None,
+        handle=row["contact_handle"],
     )
 
 

@@ -54,6 +54,9 @@ LOCKED_RETRIES = 5
 # go. A participation's choice answers, dimension scores, institution, country and plan
 # statuses stay, so that aggregates do not change.
 ANONYMIZE_SQL: tuple[str, ...] = (
+    # A consent to be contacted ends with the person, whoever keeps the plan.
+    "UPDATE plan_members SET contact_at = NULL, contact_handle = NULL"
+    " WHERE participant_id IN ({ids})",
     "DELETE FROM update_evidence WHERE update_id IN"
     " (SELECT id FROM step_updates WHERE author_id IN ({ids}))",
     "UPDATE step_updates SET note = NULL WHERE author_id IN ({ids})",
@@ -779,7 +782,8 @@ class SqliteStore(PlanMixin, CommunicationMixin):
                         }
                     )
                 async with db.execute(
-                    "SELECT pl.id, pl.title, pl.objective, pl.sdgs, m.role FROM plans pl"
+                    "SELECT pl.id, pl.title, pl.objective, pl.sdgs, m.role,"
+                    " m.contact_at AS contact_consent_at, m.contact_handle FROM plans pl"
                     " JOIN plan_members m ON m.plan_id = pl.id WHERE m.participant_id = ?"
                     " ORDER BY pl.id",
                     (p["id"],),

@@ -37,6 +37,10 @@ def _ts(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+class _AlreadyClosed(Exception):
+    """One of several occasions closed together was closed already: roll them all back."""
+
+
 class _Base(Protocol):
     def _tx(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
     def _read(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
@@ -392,6 +396,33 @@ class CommunicationMixin:
             # The due time is part of the source so that a moved session gets a new reminder.
             await _insert_outbox(db, f"sch:{scheduled_id}:{row['due_at']}", messages, now)
             return True
+
+    async def complete_scheduled_together(
+        self: _Base, closes: list[tuple[int, str]], messages: list[OutMessage], now: datetime
+    ) -> bool:
+        """Close several occasions (id, status) and queue their merged messages, atomically."""
+        if not closes:
+            return False
+        try:
+            async with self._tx() as db:
+                for scheduled_id, status in closes:
+                    cur = await db.execute(
+                        "UPDATE scheduled SET status = ?, done_at = ?"
+                        " WHERE id = ? AND status = 'pending'",
+                        (status, _ts(now), scheduled_id),
+                    )
+                    if cur.rowcount != 1:
+                        raise _AlreadyClosed
+                async with db.execute(
+                    "SELECT due_at FROM scheduled WHERE id = ?", (closes[0][0],)
+                ) as c:
+                    row = await c.fetchone()
+                assert row is not None
+                ids = "+".join(str(scheduled_id) for scheduled_id, _ in closes)
+                await _insert_outbox(db, f"sch:{ids}:{row['due_at']}", messages, now)
+                return True
+        except _AlreadyClosed:
+            return False
 
     # Outbox
 

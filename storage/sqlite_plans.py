@@ -371,6 +371,18 @@ class PlanMixin:
             )
             return cur.rowcount == 1
 
+    async def set_contact(
+        self: _Base, plan_id: int, participant_id: int, handle: str | None, now: datetime | None
+    ) -> bool:
+        """Record a member's contact consent (`now`), or withdraw it (None); False if no member."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE plan_members SET contact_at = ?, contact_handle = ?"
+                " WHERE plan_id = ? AND participant_id = ?",
+                (_ts(now), handle if now is not None else None, plan_id, participant_id),
+            )
+            return cur.rowcount == 1
+
     async def remove_member(self: _Base, plan_id: int, participant_id: int) -> bool:
         """Take a co-owner out of a plan (never the owner); False if not one."""
         async with self._tx() as db:

@@ -91,6 +91,7 @@ def dashboard_figures() -> Figures:
         by_status=every,
         by_institution={"GAM Sacaba": every},
         overdue=[],
+        blocked=[],
         checkins_sent=0,
         checkins_answered=0,
         members=2,

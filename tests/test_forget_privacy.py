@@ -48,6 +48,7 @@ WORDS = {
     "viewer name": "Zenobia (observadora)",
     "organizer name": "Zenobia Q. (organizadora)",
     "message to her": "Hola Zenobia, le recordamos su plan",
+    "contact handle": "zenobia_quispe_tg",
 }
 # Choice answers, institution and country stay: aggregates count them.
 HER_INSTITUTION = "Alcaldía de Sacaba"
@@ -247,6 +248,7 @@ async def build(store: Store) -> World:
     await store.set_plan_field(solo, "objective", WORDS["plan objective"], NOW)
     await store.set_plan_field(solo, "sdgs", "9,16", NOW)
     await store.set_team_token(solo, "team-token-solo")
+    assert await store.set_contact(solo, her1, WORDS["contact handle"], NOW)
     steps = [await store.add_step(solo, WORDS["step action"], NOW) for _ in range(2)]
     for field, key in (
         ("resources", "step resources"),
@@ -298,6 +300,7 @@ async def build(store: Store) -> World:
     await store.set_plan_field(theirs, "objective", OSCAR_PLAN["objective"], NOW)
     oscar_step = await store.add_step(theirs, OSCAR_PLAN["action"], NOW)
     assert await store.add_member(theirs, her1, NOW)
+    assert await store.set_contact(theirs, her1, WORDS["contact handle"], NOW)
     her_update = await store.record_update(oscar_step, her1, "blocked", None, NOW)
     assert await store.add_update_note(her_update, WORDS["note on a team plan"], 500)
     oscar_update = await store.record_update(oscar_step, oscar, "in_progress", None, LATER)

@@ -25,10 +25,6 @@ SACABA = "Gobierno Autónomo Municipal de Sacaba"
 NOTE = "Avance\nsegún lo previsto"
 
 
-def member(participant_id: int) -> PlanMember:
-    return PlanMember(participant_id, 1000 + participant_id, None, "owner", "es", False)
-
-
 def plan_data() -> PlanData:
     return PlanData(
         plans=[
@@ -79,7 +75,14 @@ def plan_data() -> PlanData:
             Evidence(1002, 101, "link", None, "https://sacaba.example.bo/acta", None, LATER),
         ],
         checkins=[Checkin(1, 1, "m1", "month_1", CREATED, None, None)],
-        members={1: [member(5), member(6)], 2: [member(9)]},
+        members={
+            # Ana did not agree to be contacted: only Luis and Eva are named, as they agreed.
+            1: [
+                PlanMember(5, 1005, "Ana Quispe", "owner", "es", False),
+                PlanMember(6, 1006, "Luis Mamani", "coowner", "es", False, True, "luism"),
+            ],
+            2: [PlanMember(9, 1009, "Eva Rojas", "owner", "es", False, contact=True)],
+        },
         authors={5: None, 6: None},
     )
 
@@ -114,9 +117,19 @@ def test_plans_workbook_from_packed_data() -> None:
             "Trámites en línea",
             f"{sdg_label(tr, 8)}; {sdg_label(tr, 11)}",
             2,
+            "Luis Mamani (@luism)",
             local_created,
         ),
-        (2, "Taller Cochabamba 2023", None, '=HYPERLINK("x")', "", 1, local_created),
+        (
+            2,
+            "Taller Cochabamba 2023",
+            None,
+            '=HYPERLINK("x")',
+            "",
+            1,
+            "Eva Rojas (tg://user?id=1009)",
+            local_created,
+        ),
     ]
     assert book["Planes"]["D3"].data_type == "s" and book["Planes"]["D3"].quotePrefix
     steps = list(book["Pasos"].iter_rows(min_row=2, values_only=True))

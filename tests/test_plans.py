@@ -92,6 +92,18 @@ async def test_plan_store_contract(store: Store) -> None:
     assert not await store.add_member(plan_id, luis, NOW)
     assert not await store.remove_member(plan_id, ana)
     assert [p.id for p in await store.plans_of(2)] == [plan_id]
+    # Contact consent is each member's own; withdrawing it forgets the handle too.
+    assert await store.set_contact(plan_id, luis, "luism", NOW)
+    assert not await store.set_contact(plan_id, luis + ana + 99, "x", NOW)
+    plan = await store.plan(plan_id)
+    assert plan is not None
+    people = {m.participant_id: (m.contact, m.handle) for m in plan.members}
+    assert people == {ana: (False, None), luis: (True, "luism")}
+    data = await store.plan_data([workshop_id])
+    assert {m.participant_id: m.contact for m in data.members[plan_id]} == {ana: False, luis: True}
+    assert await store.set_contact(plan_id, luis, "luism", None)
+    plan = await store.plan(plan_id)
+    assert plan is not None and all((m.contact, m.handle) == (False, None) for m in plan.members)
     # Updates are added, never replaced; the latest decides the status.
     first = await store.record_update(s1, luis, "in_progress", None, NOW)
     await store.record_update(s1, ana, "done", None, NOW + timedelta(days=1))
@@ -214,6 +226,8 @@ async def test_forget_keeps_progress_but_not_what_identifies(store: Store) -> No
     step = await store.add_step(plan_id, "Paso", NOW)
     await store.set_step_field(step, "responsible", "Ana Quispe y Luis Mamani", NOW)
     await store.add_member(plan_id, luis, NOW)
+    await store.set_contact(plan_id, ana, "anaq", NOW)
+    await store.set_contact(plan_id, luis, "luism", NOW)
     update = await store.record_update(step, ana, "done", None, NOW)
     await store.add_update_note(update, "Lo hizo Ana", 500)
     await store.add_evidence(
@@ -222,6 +236,8 @@ async def test_forget_keeps_progress_but_not_what_identifies(store: Store) -> No
     mine = await store.export_user(1)
     assert mine["participations"][0]["action_plans"][0]["title"] == "Plan"
     assert mine["participations"][0]["plan_updates"][0]["note"] == "Lo hizo Ana"
+    assert mine["participations"][0]["action_plans"][0]["contact_handle"] == "anaq"
+    assert mine["participations"][0]["action_plans"][0]["contact_consent_at"] is not None
     await store.forget_user(1, NOW)
     # The co-owner still here takes the plan over, with its texts; Ana's traces go.
     data = await store.plan_data([workshop_id])
@@ -230,6 +246,7 @@ async def test_forget_keeps_progress_but_not_what_identifies(store: Store) -> No
     taken = await store.plan(plan_id)
     assert taken is not None and taken.owner_id == luis
     assert [(m.participant_id, m.role) for m in taken.members] == [(luis, "owner")]
+    assert (taken.members[0].contact, taken.members[0].handle) == (True, "luism")
     assert data.steps[0].responsible is None
     assert data.updates[0].note is None and data.evidence == []
     assert [p.id for p in await store.plans_of(2)] == [plan_id]
@@ -241,6 +258,8 @@ async def test_forget_keeps_progress_but_not_what_identifies(store: Store) -> No
     assert data.plans[0].institution == "Vinto"
     assert [m.role for m in data.members[plan_id]] == ["owner"]
     assert data.members[plan_id][0].telegram_id is None
+    # The consent ends with the person: no handle is left to lead back to them.
+    assert (data.members[plan_id][0].contact, data.members[plan_id][0].handle) == (False, None)
     assert await store.plans_of(1) == [] and await store.plans_of(2) == []
 
 

@@ -545,6 +545,27 @@ async def test_schedule_sync_touches_only_what_changed(store: Store) -> None:
     assert await store.pending_schedule() == []
 
 
+async def test_occasions_closed_together_queue_one_message_or_nothing(store: Store) -> None:
+    workshop, _ = await _workshop(store)
+    await store.sync_schedule(workshop.id, [_item("a", NOW), _item("b", NOW), _item("c", NOW)], NOW)
+    rows = {s.key: s for s in await store.schedule_of(workshop.id)}
+    merged = [OutMessage(chat_id=1, text="a y b"), OutMessage(chat_id=2, text="b")]
+    closes = [(rows["a"].id, "done"), (rows["b"].id, "skipped")]
+    assert await store.complete_scheduled_together(closes, merged, NOW)
+    assert [(p.message.chat_id, p.message.text) for p in await store.pending_outbox(10)] == [
+        (1, "a y b"),
+        (2, "b"),
+    ]
+    statuses = {s.key: s.status for s in await store.schedule_of(workshop.id)}
+    assert statuses == {"a": "done", "b": "skipped", "c": "pending"}
+    # One of them closed already (another instance took it): nothing changes, nothing is sent.
+    again = [(rows["c"].id, "done"), (rows["a"].id, "done")]
+    assert not await store.complete_scheduled_together(again, merged, NOW)
+    assert [s.key for s in await store.pending_schedule()] == ["c"]
+    assert len(await store.pending_outbox(10)) == 2
+    assert not await store.complete_scheduled_together([], merged, NOW)
+
+
 async def test_outbox_sends_each_chat_once_per_source(store: Store) -> None:
     buttons = [[{"text": "Sí", "callback_data": "y"}]]
     messages = [

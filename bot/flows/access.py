@@ -254,6 +254,7 @@ POLICY: dict[Action, Rule] = {
             taps.PlanField,
             taps.PlanSdg,
             taps.PlanSdgDone,
+            taps.PlanContact,
             taps.PlanAddStep,
             taps.PlanSkip,
             taps.PlanTeam,

@@ -216,7 +216,7 @@ async def preview(ctx: Ctx, broadcast: Broadcast) -> list[Event]:
     )
     summary = ctx.tr.t(
         "broadcast.preview",
-        n=ctx.tr.integer(len(recipients)),
+        n=len(recipients),
         audience=_audience_label(ctx, broadcast.audience, broadcast.audience_arg),
     )
     return [

@@ -639,6 +639,14 @@ class PlanSdgDone(CallbackData, prefix="plh"):
     plan: Id
 
 
+class PlanContact(CallbackData, prefix="plp"):
+    """Agree or not that those following the plans up see one's name and contact."""
+
+    plan: Id
+    ok: bool
+    wizard: bool
+
+
 class PlanAddStep(CallbackData, prefix="pla"):
     """Add a step to a plan."""
 

@@ -21,6 +21,7 @@ from bot.services import Services
 from storage import (
     DialogState,
     OutMessage,
+    OverdueStep,
     Plan,
     PlanMember,
     PlanStep,
@@ -107,10 +108,11 @@ async def start_update(ctx: Ctx, plan: Plan, step_id: int | None = None) -> list
     return await _step_prompt(ctx, plan, step)
 
 
-async def _finish(ctx: Ctx, plan: Plan) -> list[Event]:
+async def _finish(ctx: Ctx, plan: Plan, message_id: int) -> list[Event]:
     if dialogs.as_(await ctx.svc.store.dialog(ctx.actor.telegram_id), UpdateExtra) is not None:
         await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
-    return [Send(ctx.tr.t("plan.update_thanks")), *await card(ctx, plan)]
+    # One message, not three: the step's own becomes the thanks and the plan as it stands.
+    return await card(ctx, plan, message_id, header=ctx.tr.t("plan.update_thanks"))
 
 
 UPDATE_TAPS = (UpdateStart, UpdateStatus, UpdateNext, UpdateStop)
@@ -126,18 +128,14 @@ async def on_callback(
     if isinstance(cb, UpdateStart):
         return [Notice(), *await start_update(ctx, plan, cb.step)]
     if isinstance(cb, UpdateStop):
-        return [
-            Notice(),
-            Edit(message_id, ctx.tr.t("plan.update_stopped")),
-            *await _finish(ctx, plan),
-        ]
+        return [Notice(), *await _finish(ctx, plan, message_id)]
     step = next((s for s in plan.steps if s.id == cb.step), None)
     if step is None:
         return [Notice(ctx.tr.t("plan.step_gone"), alert=True)]
     if isinstance(cb, UpdateNext):
         following = _next_open(plan, step.id)
         if following is None:
-            return [Notice(), *await _finish(ctx, plan)]
+            return [Notice(), *await _finish(ctx, plan, message_id)]
         return [Notice(), *await _step_prompt(ctx, plan, following)]
     return await _record(ctx, plan, step, STATUS_CODES[cb.status], message_id)
 
@@ -328,8 +326,7 @@ async def run_checkin(svc: Services, row: ScheduledRow, now: datetime) -> bool:
         body = "\n\n".join(
             tr.t("plan.checkin_plan", title=p.title) + "\n" + _open_list(tr, p, today) for p in mine
         )
-        key = "plan.checkin_one" if months == 1 else "plan.checkin"
-        text = tr.t(key, months=months, title=spec.title.get(lang)) + "\n\n" + body
+        text = tr.t("plan.checkin", n=months, title=spec.title.get(lang)) + "\n\n" + body
         messages.append(
             OutMessage(
                 chat_id=telegram_id,
@@ -371,43 +368,59 @@ async def follow_up_tick(svc: Services, now: datetime) -> int:
 async def _overdue(svc: Services, now: datetime, workshops: _Workshops) -> int:
     # Any zone's "today" is at most a day past UTC's; each step is checked in its own zone.
     candidates = await svc.store.overdue_steps((now + timedelta(days=1)).date())
-    queued = 0
+    # The steps of one plan that fell due are asked about in one message, not one each.
+    by_plan: dict[int, list[OverdueStep]] = {}
     for item in candidates:
         found = await workshops.get(item.workshop_id)
         if found is None:
             continue
-        workshop, spec = found
+        _, spec = found
         if not spec.follow_up.overdue_checkins or not daytime(spec, now):
             continue
         if item.due_date >= now.astimezone(spec.zone).date():
             continue
-        plan = await svc.store.plan(item.plan_id)
-        step = next((s for s in plan.steps if s.id == item.step_id), None) if plan else None
-        if plan is None or step is None:
+        by_plan.setdefault(item.plan_id, []).append(item)
+    queued = 0
+    for plan_id, items in by_plan.items():
+        found = await workshops.get(items[0].workshop_id)
+        plan = await svc.store.plan(plan_id)
+        if found is None or plan is None:
+            continue
+        workshop, _ = found
+        steps = [(step, item) for item in items for step in plan.steps if step.id == item.step_id]
+        if not steps:
             continue
         messages = []
         for member in _reachable(plan.members):
             assert member.telegram_id is not None
-            lang = svc.i18n.pick(member.language, workshop.language)
-            tr = svc.i18n(lang)
-            text = tr.t(
-                "plan.overdue", action=step.action, title=plan.title, date=tr.date(item.due_date)
-            )
-            buttons = [
-                [
-                    Button(
-                        tr.plain("plan.button_update_step"),
-                        UpdateStart(plan.id, step.id).pack(),
-                    )
+            tr = svc.i18n(svc.i18n.pick(member.language, workshop.language))
+            if len(steps) == 1:
+                step, item = steps[0]
+                text = tr.t(
+                    "plan.overdue",
+                    action=step.action,
+                    title=plan.title,
+                    date=tr.date(item.due_date),
+                )
+            else:
+                lines = [
+                    tr.t("plan.overdue_line", action=step.action, date=tr.date(item.due_date))
+                    for step, item in steps
                 ]
+                text = tr.t("plan.overdue_many", title=plan.title, steps="\n".join(lines))
+            first = steps[0][0]
+            buttons = [
+                [Button(tr.plain("plan.button_update_step"), UpdateStart(plan.id, first.id).pack())]
             ]
             messages.append(
                 OutMessage(member.telegram_id, text, member.participant_id, keyboard_json(buttons))
             )
-        occasion = f"due:{step.id}:{item.due_date.isoformat()}"
-        opened = await svc.store.open_checkins(
-            [(plan.id, occasion, "overdue")], messages, f"od:{step.id}:{item.due_date}", now
-        )
+        occasions = [
+            (plan.id, f"due:{step.id}:{item.due_date.isoformat()}", "overdue")
+            for step, item in steps
+        ]
+        source = "od:" + "+".join(f"{step.id}:{item.due_date}" for step, item in steps)
+        opened = await svc.store.open_checkins(occasions, messages, source, now)
         if opened:
             queued += len(messages)
     return queued

@@ -23,6 +23,7 @@ class Actor:
     first_name: str
     last_name: str | None = None
     language_code: str | None = None
+    username: str | None = None
 
     @property
     def full_name(self) -> str:
@@ -110,6 +111,15 @@ def text_length_error(tr: Translator, text: str, minimum: int, maximum: int) -> 
     if length < minimum or (minimum and visible == 0):
         return tr.t("input.too_short", min=minimum)
     return None
+
+
+def fit_lines(lines: list[str], limit: int) -> str:
+    """Join lines, leaving out whole lines from the end rather than cutting one (or its HTML)."""
+    total = sum(len(line) + 1 for line in lines) - 1
+    while lines and total > limit:
+        total -= len(lines[-1]) + 1
+        lines = lines[:-1]
+    return "\n".join(lines)
 
 
 def menu_button(tr: Translator) -> Keyboard:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
 from statistics import fmean
@@ -13,11 +13,14 @@ from zoneinfo import ZoneInfo
 from bot.content import Questionnaire
 from bot.flows import questionnaire as engine
 from bot.flows.callbacks import OpenMenu
-from bot.flows.common import Ctx, current_workshop, workshop_file
+from bot.flows.common import Ctx, current_workshop, fit_lines, workshop_file
 from bot.flows.events import Button, Event, Send, SendPhoto
 from bot.flows.nav import pick_workshop
 from bot.flows.profile import ask_next_profile_step
 from storage import AnswerValue, Participant, Workshop
+
+# Telegram takes captions of up to 1,024 characters.
+CAPTION_LIMIT = 1_024
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,7 @@ def _with_group(
     )
     return SendPhoto(
         render=figure,
-        caption=caption[:1024],
+        caption=fit_lines(caption.split("\n"), CAPTION_LIMIT),
         buttons=[[Button(tr.t("button.menu"), OpenMenu().pack())]],
     )
 
@@ -236,7 +239,10 @@ async def after_submit(ctx: Ctx, run: engine.Run) -> list[Event]:
         next_text = ctx.tr.t("dgca.next_before", date=ctx.tr.date(spec.start_date))
     else:
         next_text = ctx.tr.t("dgca.next_after")
-    return [Send(next_text), await profile_event(ctx, run)]
+    # One message for the result: what comes next, above the profile chart and its reading.
+    photo = await profile_event(ctx, run)
+    caption = fit_lines([*next_text.split("\n"), "", *photo.caption.split("\n")], CAPTION_LIMIT)
+    return [replace(photo, caption=caption)]
 
 
 async def open_dgca(ctx: Ctx, workshop_id: int | None = None) -> list[Event]:

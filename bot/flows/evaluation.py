@@ -9,7 +9,13 @@ from bot.content import AgendaSession, WorkshopFile
 from bot.flows import dialogs
 from bot.flows import questionnaire as engine
 from bot.flows.access import Action, may
-from bot.flows.callbacks import CommentSession, EvaluationAdmin, OpenMenu, RateSession
+from bot.flows.callbacks import (
+    CommentSession,
+    EvaluationAdmin,
+    OpenEvaluation,
+    OpenMenu,
+    RateSession,
+)
 from bot.flows.common import Ctx, current_workshop, text_length_error, workshop_file
 from bot.flows.dialogs import Waiting
 from bot.flows.events import Button, Deliver, Edit, Event, Keyboard, Notice, Rearm, Send
@@ -185,8 +191,16 @@ async def on_rating_callback(
         return [Notice(), Send(ctx.tr.t("feedback.ask_comment", title=title, max=COMMENT_MAX))]
     rating = cb.rating
     following = await _next_to_rate(ctx, workshop.id, participant.id, spec, session)
+    # The day's ratings may have come in one message with the evaluation's invitation: its
+    # button stays under the ratings until the evaluation is answered.
+    keep: Keyboard = []
+    if state(spec, workshop, now) == "open":
+        answered = await ctx.svc.store.find_response(participant.id, EVALUATION_ID)
+        if answered is None or not answered.submitted:
+            label = ctx.tr.t("button.start_evaluation")
+            keep = [[Button(label, OpenEvaluation(workshop.id).pack())]]
     if rating == SKIP_RATING and following is None and spec.reminders.ratings == "end_of_day":
-        return [Notice(), Edit(message_id, ctx.tr.t("feedback.day_done"))]
+        return [Notice(), Edit(message_id, ctx.tr.t("feedback.day_done"), keep or None)]
     if rating == SKIP_RATING and following is not None:
         text, rows = "", []
     elif not 1 <= rating <= 5:
@@ -203,7 +217,7 @@ async def on_rating_callback(
         text = f"{text}\n\n{ask}" if text else ask
         skip = ctx.tr.plain("button.skip")
         rows = [*rating_buttons(workshop.id, following.id, skip), *rows]
-    return [Notice(), Edit(message_id, text, rows)]
+    return [Notice(), Edit(message_id, text, [*rows, *keep])]
 
 
 async def _next_to_rate(

@@ -97,8 +97,8 @@ def _consent(ctx: Ctx, spec: WorkshopFile, workshop_id: int) -> tuple[str, Keybo
     text = ctx.tr.t(
         "join.consent",
         organizer=spec.organizer.get(ctx.lang),
-        months=spec.retention_months,
-        min=spec.report_min_group,
+        months=ctx.tr.plain("count.months", n=spec.retention_months),
+        min=ctx.tr.plain("count.people", n=spec.report_min_group),
     )
     return text, [
         [

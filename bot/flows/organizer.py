@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import datetime, timedelta
+from functools import partial
 from io import BytesIO
+from pathlib import Path
 
 from bot.content import ContentError, WorkshopFile
 from bot.flows import broadcast, evaluation, reports
@@ -34,6 +37,7 @@ from bot.flows.events import (
     Notice,
     Rearm,
     Send,
+    SendDocument,
     SendPhoto,
     SetCommands,
 )
@@ -46,6 +50,8 @@ INVITE_BYTES = 12
 # An organizer invitation is a key to participants' data: it works for a week, once.
 INVITE_VALID = timedelta(days=7)
 MAX_IMPORT_BYTES = 256 * 1024
+# An XLSForm workbook is zipped XML: a long Kobo form with its choices stays well under this.
+MAX_FORM_BYTES = 1024 * 1024
 MAX_ERRORS_SHOWN = 10
 MAX_PICKED = 30
 # What each organizer menu action needs (bot/flows/access.py decides who has it).
@@ -328,6 +334,56 @@ async def _keeps_association(ctx: Ctx, existing: Workshop | None, spec: Workshop
     return (spec.association.id, spec.association.name) == (current.slug, current.name)
 
 
+def _problem_lines(ctx: Ctx, problems: list[str]) -> str:
+    shown = problems[:MAX_ERRORS_SHOWN]
+    lines = "\n".join(f"• {p}" for p in shown)
+    if len(problems) > len(shown):
+        lines += "\n" + ctx.tr.plain("organizer.more_errors", n=len(problems) - len(shown))
+    return lines
+
+
+def _read_form(data: bytes, stem: str) -> tuple[str, str, int, int, list[str]] | list[str]:
+    """Turn an XLSForm into the bot's questionnaire file, or list what stops it (on a thread)."""
+    # pyxform is loaded by the first form sent, not when the bot starts.
+    from bot.xlsform import XLSFormError, import_xlsform
+
+    try:
+        imported = import_xlsform(data, form_id=stem)
+    except XLSFormError as exc:
+        return [str(p) for p in exc.problems]
+    form = imported.questionnaire
+    questions = sum(1 for _ in form.slots())
+    warnings = [str(w) for w in imported.warnings]
+    return form.id, imported.yaml_text, questions, len(form.sections), warnings
+
+
+async def import_form(ctx: Ctx, file_name: str, data: bytes) -> list[Event]:
+    """Check an XLSForm sent as a document and send back the bot's questionnaire file."""
+    stem = Path(file_name).stem.lower().replace(" ", "-") or "form"
+    # Reading a workbook and checking it with pyxform is CPU work: off the event loop.
+    result = await asyncio.to_thread(_read_form, data, stem)
+    if isinstance(result, list):
+        errors = _problem_lines(ctx, result)
+        return [Send(ctx.tr.t("organizer.import_errors", file=file_name, errors=errors))]
+    form_id, text, questions, sections, warnings = result
+    caption = ctx.tr.t(
+        "organizer.form_ok",
+        file=file_name,
+        id=form_id,
+        questions=ctx.tr.plain("count.questions", n=questions),
+        sections=ctx.tr.plain("count.sections", n=sections),
+    )
+    events: list[Event] = [
+        SendDocument(
+            filename=f"{form_id}.yaml", build=partial(str.encode, text, "utf-8"), caption=caption
+        )
+    ]
+    if warnings:
+        notes = _problem_lines(ctx, warnings)
+        events.append(Send(ctx.tr.t("organizer.form_left_out", errors=notes)))
+    return events
+
+
 async def import_document(ctx: Ctx, file_name: str, data: bytes) -> list[Event]:
     """Import a workshop file sent as a document; errors come back with line and field."""
     try:
@@ -343,10 +399,7 @@ async def import_document(ctx: Ctx, file_name: str, data: bytes) -> list[Event]:
     try:
         spec = parse_workshop_text(text, file_name)
     except ContentError as exc:
-        shown = exc.problems[:MAX_ERRORS_SHOWN]
-        errors = "\n".join(f"• {p}" for p in shown)
-        if len(exc.problems) > len(shown):
-            errors += "\n" + ctx.tr.plain("organizer.more_errors", n=len(exc.problems) - len(shown))
+        errors = _problem_lines(ctx, list(exc.problems))
         return [Send(ctx.tr.t("organizer.import_errors", file=file_name, errors=errors))]
     store = ctx.svc.store
     me = ctx.actor.telegram_id
@@ -381,7 +434,7 @@ async def import_document(ctx: Ctx, file_name: str, data: bytes) -> list[Event]:
             ctx.tr.t(
                 key,
                 title=spec.title.get(ctx.lang),
-                sessions=len(spec.agenda),
+                sessions=ctx.tr.plain("count.sessions", n=len(spec.agenda)),
                 added=len(schedule.added),
                 changed=len(schedule.changed),
                 removed=len(schedule.removed),

@@ -12,6 +12,7 @@ from bot.flows import dialogs
 from bot.flows.access import Action, may_on_plan
 from bot.flows.callbacks import (
     PlanAddStep,
+    PlanContact,
     PlanEdit,
     PlanField,
     PlanLeave,
@@ -236,9 +237,13 @@ def card_buttons(tr: Translator, plan: Plan) -> Keyboard:
     return rows
 
 
-async def card(ctx: Ctx, plan: Plan, message_id: int | None = None) -> list[Event]:
-    """Show a plan's card, as a new message or in place of `message_id`."""
+async def card(
+    ctx: Ctx, plan: Plan, message_id: int | None = None, *, header: str | None = None
+) -> list[Event]:
+    """Show a plan's card, as a new message or in place of `message_id`, under `header`."""
     text = card_text(ctx.tr, plan, await _today(ctx, plan))
+    if header:
+        text = header + "\n\n" + text
     buttons = card_buttons(ctx.tr, plan)
     if message_id is not None:
         return [Edit(message_id, text, buttons)]
@@ -318,9 +323,7 @@ def _date_buttons(tr: Translator, plan_id: int, step_id: int, today: date) -> Ke
     rows: Keyboard = []
     row: list[Button] = []
     for months in DATE_CHOICES:
-        # The catalogs have no plural forms yet: one month has a key of its own.
-        key = "plan.date_in_one" if months == 1 else "plan.date_in"
-        label = tr.plain(key, n=months, date=tr.date(add_months(today, months)))
+        label = tr.plain("plan.date_in", n=months, date=tr.date(add_months(today, months)))
         row.append(Button(label, StepDate(plan_id, step_id, months).pack()))
         if len(row) == 2:
             rows.append(row)
@@ -339,7 +342,12 @@ async def ask_step_field(
     number = len(plan.steps) + (1 if step_id is None else 0)
     if step_id is not None:
         number = next((i for i, s in enumerate(plan.steps, 1) if s.id == step_id), number)
-    text = ctx.tr.t(f"plan.ask_{field.name}", n=number, max=field.maximum)
+    # The wizard says where the person is among a step's questions; an edit asks just one.
+    part = ""
+    if wizard:
+        index = STEP_WIZARD.index(code) + 1
+        part = ctx.tr.plain("plan.step_part", i=index, total=len(STEP_WIZARD))
+    text = ctx.tr.t(f"plan.ask_{field.name}", n=number, max=field.maximum, part=part)
     buttons: Keyboard = []
     if code == "d" and step_id is not None:
         today = await _today(ctx, plan)
@@ -563,6 +571,12 @@ def edit_menu(ctx: Ctx, plan: Plan, message_id: int) -> list[Event]:
     for index, step in enumerate(plan.steps, start=1):
         label = tr.plain("plan.step_button", n=index, action=step.action)[:60]
         rows.append([Button(label, StepOpen(plan.id, step.id).pack())])
+    me = plan.member(ctx.actor.telegram_id)
+    if me is not None:
+        # One's own consent, which each member of a team gives or withdraws for themself.
+        key = "plan.button_contact_on" if me.contact else "plan.button_contact_off"
+        toggle = PlanContact(plan.id, not me.contact, False)
+        rows.append([Button(tr.plain(key), toggle.pack())])
     rows.append(
         [
             Button(tr.plain("plan.button_add_step"), PlanAddStep(plan.id).pack()),
@@ -642,6 +656,7 @@ PlanTap = (
     | PlanField
     | PlanSdg
     | PlanSdgDone
+    | PlanContact
     | PlanAddStep
     | PlanSkip
     | PlanTeam
@@ -658,6 +673,7 @@ PLAN_TAPS: tuple[type[PlanList | PlanNew | PlanTap | StepTap], ...] = (
     PlanField,
     PlanSdg,
     PlanSdgDone,
+    PlanContact,
     PlanAddStep,
     PlanSkip,
     PlanTeam,
@@ -709,6 +725,8 @@ async def _on_plan(ctx: Ctx, plan: Plan, cb: PlanTap, message_id: int) -> list[E
             Edit(message_id, ctx.tr.t("plan.sdgs_saved", sdgs=_sdg_names(ctx.tr, plan))),
             *await _after_sdgs(ctx, plan),
         ]
+    if isinstance(cb, PlanContact):
+        return await _contact(ctx, plan, cb, message_id)
     if isinstance(cb, PlanAddStep):
         return [Notice(), *await ask_step_field(ctx, plan, None, "a", wizard=True)]
     if isinstance(cb, PlanSkip):
@@ -795,10 +813,53 @@ async def _toggle_sdg(ctx: Ctx, plan: Plan, number: int, message_id: int) -> lis
 
 
 async def _after_sdgs(ctx: Ctx, plan: Plan) -> list[Event]:
-    # While writing a new plan, the SDGs come before the first step.
+    # While writing a new plan, the SDGs come before the contact question and the first step.
     if not plan.steps:
-        return await ask_step_field(ctx, plan, None, "a", wizard=True)
+        return [await ask_contact(ctx, plan)]
     return await card(ctx, plan)
+
+
+async def _followers(ctx: Ctx, plan: Plan) -> str:
+    workshop = await ctx.svc.store.workshop(plan.workshop_id)
+    association = workshop_file(workshop).association if workshop else None
+    if association is not None:
+        return ctx.tr.plain("plan.followers_association", association=association.name)
+    return ctx.tr.plain("plan.followers_organizers")
+
+
+async def ask_contact(ctx: Ctx, plan: Plan) -> Send:
+    """Ask whether those following the plans up may see the person's name and contact."""
+    rows: Keyboard = [
+        [Button(ctx.tr.plain("plan.contact_yes"), PlanContact(plan.id, True, True).pack())],
+        [Button(ctx.tr.plain("plan.contact_no"), PlanContact(plan.id, False, True).pack())],
+    ]
+    return Send(ctx.tr.t("plan.ask_contact", followers=await _followers(ctx, plan)), rows)
+
+
+async def _contact(ctx: Ctx, plan: Plan, cb: PlanContact, message_id: int) -> list[Event]:
+    me = plan.member(ctx.actor.telegram_id)
+    assert me is not None
+    now = ctx.svc.clock.now()
+    handle = ctx.actor.username if cb.ok else None
+    await ctx.svc.store.set_contact(plan.id, me.participant_id, handle, now if cb.ok else None)
+    key = "plan.contact_given" if cb.ok else "plan.contact_refused"
+    followers = await _followers(ctx, plan)
+    fresh = await my_plan(ctx, plan.id)
+    assert fresh is not None
+    if cb.wizard and not fresh.steps:
+        # The question becomes the answer, and the first step is asked below it.
+        return [
+            Notice(),
+            Edit(message_id, ctx.tr.t(key, followers=followers)),
+            *await ask_step_field(ctx, fresh, None, "a", wizard=True),
+        ]
+    if cb.wizard:
+        # An old question tapped again: the answer is recorded, the plan is not restarted.
+        return [
+            Notice(ctx.tr.plain(key, followers=followers)),
+            Edit(message_id, ctx.tr.t(key, followers=followers)),
+        ]
+    return [Notice(ctx.tr.plain(key, followers=followers)), *edit_menu(ctx, fresh, message_id)]
 
 
 async def _skip(ctx: Ctx, plan: Plan, cb: PlanSkip) -> list[Event]:

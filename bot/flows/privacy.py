@@ -23,7 +23,11 @@ async def privacy(ctx: Ctx) -> list[Event]:
         organizer, months = ctx.tr.t("privacy.any_organizer"), default
     return [
         Send(
-            ctx.tr.t("privacy.text", organizer=organizer, months=months),
+            ctx.tr.t(
+                "privacy.text",
+                organizer=organizer,
+                months=ctx.tr.plain("count.months", n=months),
+            ),
             [
                 [
                     Button(ctx.tr.t("button.mydata"), MyData().pack()),
@@ -94,4 +98,4 @@ async def on_callback(ctx: Ctx, cb: ShowPrivacy | MyData | Forget, message_id: i
     if not cb.confirm:
         return [Notice(), Edit(message_id, ctx.tr.t("forget.cancelled"))]
     cleared = await ctx.svc.store.forget_user(ctx.actor.telegram_id, ctx.svc.clock.now())
-    return [Notice(), Edit(message_id, ctx.tr.t("forget.done", count=cleared))]
+    return [Notice(), Edit(message_id, ctx.tr.t("forget.done", n=cleared))]

@@ -25,7 +25,7 @@ from bot.flows.callbacks import (
     ProgressView,
     ScopeKind,
 )
-from bot.flows.common import Ctx, workshop_file
+from bot.flows.common import Ctx, fit_lines, workshop_file
 from bot.flows.events import (
     Button,
     Edit,
@@ -38,9 +38,9 @@ from bot.flows.events import (
     SendPhoto,
 )
 from bot.flows.plans import STATUS_ICON, sdg_label
-from bot.i18n import Translator
+from bot.i18n import Html, Translator
 from bot.lazy import lazy_module
-from bot.plan_stats import Figures, compute
+from bot.plan_stats import Figures, FlaggedStep, compute
 from bot.services import Services
 from storage import Association, OutMessage, PlanData, StepStatus, Workshop
 
@@ -53,7 +53,13 @@ else:
 
 log = logging.getLogger(__name__)
 
-SHOWN_OVERDUE = 10
+# Blocked and late steps listed in the dashboard's text, each kind; the export has them all.
+SHOWN_FLAGGED = 6
+SHOWN_CHARS = 80
+SHOWN_NOTE = 160
+# Telegram takes 4,096 characters: lines stop before, never in the middle of a link.
+TEXT_BUDGET = 3_800
+TEXT_LIMIT = 4_000
 SHOWN_EVIDENCE = 8
 # The digest goes out on the 1st; a bot that was down catches up within this many days.
 DIGEST_CATCH_UP_DAYS = 7
@@ -178,6 +184,30 @@ def _pct(tr: Translator, share: float) -> str:
     return tr.plain("report.percent", value=tr.number(share * 100, 0))
 
 
+def flagged_lines(tr: Translator, item: FlaggedStep) -> list[str]:
+    """Describe a blocked or late step: where, who answers for it, its last note, contacts."""
+    action = (item.step.action or tr.plain("plan.erased_action"))[:SHOWN_CHARS]
+    institution = item.plan.institution or "—"
+    if item.days_late:
+        days = tr.plain("count.days", n=item.days_late)
+        lines = [tr.t("progress.item_late", action=action, institution=institution, days=days)]
+    else:
+        lines = [tr.t("progress.item", action=action, institution=institution)]
+    if item.step.responsible:
+        lines.append(tr.t("progress.item_responsible", who=item.step.responsible[:SHOWN_CHARS]))
+    if item.note and item.noted_at:
+        note = item.note if len(item.note) <= SHOWN_NOTE else item.note[: SHOWN_NOTE - 1] + "…"
+        lines.append(tr.t("progress.item_note", note=note, date=tr.date(item.noted_at.date())))
+    if item.contacts:
+        links = [
+            tr.t("progress.contact_link", id=m.telegram_id, name=m.name)
+            + (f" @{m.handle}" if m.handle else "")
+            for m in item.contacts
+        ]
+        lines.append(tr.t("progress.item_contact", contacts=Html(", ".join(links))))
+    return lines
+
+
 def status_line(tr: Translator, figures: Figures) -> str:
     """Count steps by status on one line."""
     return " · ".join(
@@ -203,19 +233,24 @@ def summary_text(tr: Translator, name: str, figures: Figures) -> str:
         )
     )
     lines.append(tr.t("progress.unreachable", n=figures.unreachable, members=figures.members))
-    lines.append("")
-    lines.append(tr.t("progress.overdue_title", n=len(figures.overdue)))
-    for item in figures.overdue[:SHOWN_OVERDUE]:
-        lines.append(
-            tr.t(
-                "progress.overdue_item",
-                action=(item.step.action or tr.plain("plan.erased_action"))[:80],
-                institution=item.plan.institution or "—",
-                days=item.days_late,
-            )
-        )
-    if len(figures.overdue) > SHOWN_OVERDUE:
-        lines.append(tr.t("progress.more", n=len(figures.overdue) - SHOWN_OVERDUE))
+    # Blocked steps first: they are what an association acts on. A late blocked step is
+    # listed once, with the blocked ones.
+    late = [item for item in figures.overdue if item.step.status is not StepStatus.BLOCKED]
+    for key, items in (
+        ("progress.blocked_title", figures.blocked),
+        ("progress.overdue_title", late),
+    ):
+        lines.append("")
+        lines.append(tr.t(key, n=len(items)))
+        shown = 0
+        for item in items[:SHOWN_FLAGGED]:
+            block = flagged_lines(tr, item)
+            if sum(len(line) + 1 for line in (*lines, *block)) > TEXT_BUDGET:
+                break
+            lines.extend(block)
+            shown += 1
+        if len(items) > shown:
+            lines.append(tr.t("progress.more", n=len(items) - shown))
     if figures.stalest:
         lines.append("")
         lines.append(tr.t("progress.stale_title"))
@@ -234,7 +269,7 @@ def summary_text(tr: Translator, name: str, figures: Figures) -> str:
         lines.append(tr.t("progress.sdgs_title"))
         for number, count in figures.sdgs:
             lines.append(tr.t("progress.sdg_item", sdg=sdg_label(tr, number), n=count))
-    return "\n".join(lines)[:4000]
+    return fit_lines(lines, TEXT_LIMIT)
 
 
 def _status_png(
@@ -256,7 +291,7 @@ def _monthly_png(frame: rc.Frame, months: list[str], values: list[int], axis: st
 def chart_events(tr: Translator, name: str, figures: Figures, now: datetime) -> list[Event]:
     """Describe the two charts: steps by status per institution, and steps done per month."""
     events: list[Event] = []
-    subtitle = tr.plain("progress.chart_subtitle", plans=figures.plans, date=tr.date(now.date()))
+    subtitle = tr.plain("progress.chart_subtitle", n=figures.plans, date=tr.date(now.date()))
     if figures.steps:
         rows = [
             (inst, [counts.get(s, 0) for s in STATUS_ORDER])
@@ -355,6 +390,7 @@ async def _view(ctx: Ctx, scope: Scope) -> list[Event]:
     # The figures hold every late step with its plan (9,000 at 3,000 plans): they are freed
     # on a thread too, not when this frame ends on the loop.
     await asyncio.to_thread(_release, figures.overdue)
+    await asyncio.to_thread(_release, figures.blocked)
     return events
 
 
@@ -456,7 +492,7 @@ async def on_evidence(ctx: Ctx, cb: Evidence, message_id: int) -> list[Event]:
 
 # Export
 
-PLAN_COLUMNS = ("id", "workshop", "institution", "title", "sdgs", "members", "created")
+PLAN_COLUMNS = ("id", "workshop", "institution", "title", "sdgs", "members", "contact", "created")
 STEP_COLUMNS = (
     "id",
     "plan",
@@ -496,7 +532,7 @@ class ExportWords:
 class PackedPlans:
     """What the plans workbook needs of `PlanData`, as plain tuples pickled in slices.
 
-    Plans: id, workshop, institution, title, SDGs, members, created. Steps: id, plan,
+    Plans: id, workshop, institution, title, SDGs, members, contacts, created. Steps: id, plan,
     position, action, responsible, resources, indicator, due date (ISO), success, status,
     updated, removed. Updates: id, step, author, status, note, created. Evidence: update,
     "kind: link or file id".
@@ -523,6 +559,16 @@ def _pack_export(
     # What /forget erased shows as erased, not as an empty cell.
     erased_title, erased_action = tr.plain("plan.erased_title"), tr.plain("plan.erased_action")
     members = {plan_id: len(people) for plan_id, people in data.members.items()}
+    # Only members who agreed to be contacted are named, with how to reach them.
+    contacts = {
+        plan_id: "; ".join(
+            f"{m.name} ({'@' + m.handle if m.handle else f'tg://user?id={m.telegram_id}'})"
+            for m in people
+            if m.contact and m.name and m.telegram_id
+        )
+        or None
+        for plan_id, people in data.members.items()
+    }
     sdgs = sorted({n for p in data.plans for n in p.sdgs})
     # Largest first, each list freed as soon as it is packed: less is held at once.
     updates = pack_rows(
@@ -559,6 +605,7 @@ def _pack_export(
             p.title or erased_title,
             p.sdgs,
             members.get(p.id, 0),
+            contacts.get(p.id),
             p.created_at,
         )
         for p in data.plans
@@ -612,9 +659,19 @@ def _tables(packed: PackedPlans, words: ExportWords) -> list[Table]:
             title,
             "; ".join(sdgs[n] for n in plan_sdgs),
             members,
+            contact,
             created_at,
         ]
-        for plan_id, workshop_id, owner_institution, title, plan_sdgs, members, created_at in plans
+        for (
+            plan_id,
+            workshop_id,
+            owner_institution,
+            title,
+            plan_sdgs,
+            members,
+            contact,
+            created_at,
+        ) in plans
     ]
     step_rows: list[list[str | int | datetime | None]] = [
         [
@@ -743,7 +800,7 @@ def digest_text(
                 overdue=_signed(now["overdue"] - before.get("overdue", 0)),
             )
         )
-    return "\n".join(lines)[:4000]
+    return fit_lines(lines, TEXT_LIMIT)
 
 
 def _signed(value: int) -> str:

@@ -487,7 +487,7 @@ async def open_questionnaire(
                     "questionnaire.intro",
                     title=questionnaire.title.get(ctx.lang),
                     intro=questionnaire.intro.get(ctx.lang),
-                    total=len(run.slots()),
+                    total=ctx.tr.plain("count.questions", n=len(run.slots())),
                 )
             )
         )
@@ -849,7 +849,7 @@ def _review(ctx: Ctx, run: Run, *, edit: int | None = None) -> Event:
     dont_know = sum(1 for s in slots if _is_not_applicable(q, s, run.answers.get(s.question.id)))
     lines.append("")
     if dont_know:
-        lines.append(tr.t("review.dont_know", count=dont_know))
+        lines.append(tr.t("review.dont_know", n=dont_know))
     lines.append(tr.t("review.ready"))
     rid, ver = run.response.id, run.version
     buttons = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from bot.content import WorkshopFile
 from bot.flows.agenda import agenda_text, day_title, session_lines
@@ -17,6 +17,58 @@ from storage import OutMessage, Recipient, ScheduledRow, Workshop
 
 DGCA_KINDS = ("dgca_open", "dgca_nudge")
 EVALUATION_KINDS = ("evaluation_open", "evaluation_nudge")
+# Occasions due for one person within this long of each other go out as one message: the
+# day's ratings and the evaluation after the last session, say, are one notification.
+MERGE_WINDOW = timedelta(minutes=5)
+MERGEABLE = frozenset(
+    {"session", "feedback", "feedback_day", "plan_invite", "digest", *DGCA_KINDS, *EVALUATION_KINDS}
+)
+# A session reminder says "in 15 minutes": it goes on time, and others join it, not it them.
+PUNCTUAL = frozenset({"session"})
+# Telegram takes 4,096 characters: texts that would not fit together go one by one.
+MERGED_MAX = 4_000
+
+
+def waits_to_merge(row: ScheduledRow, pending: list[ScheduledRow], now: datetime) -> bool:
+    """Tell whether a due occasion waits a few minutes to go out with the workshop's next one."""
+    if row.kind not in MERGEABLE or row.kind in PUNCTUAL:
+        return False
+    # Measured from its own due time, so a chain of occasions cannot hold one back for long.
+    latest = row.due_at + MERGE_WINDOW
+    return any(
+        other.workshop_id == row.workshop_id
+        and other.kind in MERGEABLE
+        and now < other.due_at <= latest
+        for other in pending
+    )
+
+
+def merge(batches: list[list[OutMessage]]) -> list[OutMessage] | None:
+    """Make one message per chat of several occasions' messages, in order; None if too long."""
+    by_chat: dict[int, list[OutMessage]] = {}
+    for batch in batches:
+        for message in batch:
+            by_chat.setdefault(message.chat_id, []).append(message)
+    merged = []
+    for chat_messages in by_chat.values():
+        # The part answered with the most buttons (a rating's 1-5) goes last, right above
+        # its buttons; notices without buttons first. Otherwise in the order they fell due.
+        messages = sorted(chat_messages, key=lambda m: sum(len(row) for row in m.buttons or []))
+        if any(m.media_kind for m in messages):
+            return None
+        text = "\n\n".join(m.text for m in messages)
+        if len(text) > MERGED_MAX:
+            return None
+        rows = [row for m in messages for row in (m.buttons or [])]
+        merged.append(
+            OutMessage(
+                chat_id=messages[0].chat_id,
+                text=text,
+                participant_id=messages[0].participant_id,
+                buttons=rows or None,
+            )
+        )
+    return merged
 
 
 def keyboard_json(buttons: Keyboard | None) -> list[list[dict[str, str]]] | None:
@@ -59,9 +111,10 @@ def _message(
         closes = row.expires_at or row.due_at
         local = closes.astimezone(spec.zone)
         key = "reminder.dgca_open" if row.kind == "dgca_open" else "reminder.dgca_nudge"
-        if row.kind == "dgca_nudge" and row.payload.get("days") == 1:
-            key = "reminder.dgca_last_day"
-        text = tr.t(key, title=title, days=row.payload.get("days", 0), closes=tr.datetime(local))
+        days = row.payload.get("days", 0)
+        text = tr.t(
+            key, title=title, n=days if isinstance(days, int) else 0, closes=tr.datetime(local)
+        )
         label = "button.start_dgca" if row.kind == "dgca_open" else "button.continue_dgca"
         buttons = [[Button(tr.t(label), OpenDgca(workshop.id).pack())]]
     elif row.kind == "digest":
@@ -96,7 +149,7 @@ def _message(
             return None
         text = tr.t("feedback.ask", title=session.title.get(lang))
         if row.kind == "feedback_day" and len(ids) > 1:
-            text = tr.t("feedback.ask_day", count=len(ids)) + "\n\n" + text
+            text = tr.t("feedback.ask_day", n=len(ids)) + "\n\n" + text
         skip = tr.plain("button.skip") if len(ids) > 1 else None
         buttons = rating_buttons(workshop.id, session.id, skip)
     else:
@@ -118,7 +171,7 @@ def _block_reminder(
     sessions = [s for s in spec.agenda if s.id in ids]
     if not sessions:
         return None
-    lines = [tr.t("reminder.session", minutes=spec.reminders.session_minutes_before)]
+    lines = [tr.t("reminder.session", n=spec.reminders.session_minutes_before)]
     lines += [session_lines(tr, spec, s, zone, lang, place=False, link=False) for s in sessions]
     first = sessions[0]
     if first.place is not None:

@@ -30,6 +30,7 @@ def actor_of(update: Update) -> Actor | None:
         first_name=user.first_name,
         last_name=user.last_name,
         language_code=user.language_code,
+        username=user.username,
     )
 
 

@@ -153,7 +153,7 @@ async def test_broadcast_photo_to_one_institution_and_scheduled(bot: Harness) ->
     await bot.tap(org, "Gobierno Autónomo Municipal de Tarija (1)")
     await org.send_photo(caption="Foto de grupo")
     await bot.settle()
-    assert "Se enviará a 1 personas" in (org.last.text or "")
+    assert "Se enviará a 1 persona (" in (org.last.text or "")
     await bot.tap(org, "🕒 Programar")
     reply = await bot.send(org, "mañana")
     assert "dd/mm/aaaa" in (reply.text or "")

@@ -61,7 +61,11 @@ async def write_plan(bot: Harness, ana: SimUser) -> None:
     await bot.tap(ana, "16 · Paz, justicia e instituciones sólidas")
     assert "✅ 11 ·" in " ".join(ana.buttons())
     await bot.tap(ana, "Listo ›")
-    assert "Paso 1" in (ana.last.text or "")
+    # Her own consent to be contacted by those following the plans up, asked once.
+    assert "(4 de 4) ¿Acepta que quienes dan seguimiento" in (ana.last.text or "")
+    await bot.tap(ana, "✅ Sí, pueden contactarme")
+    assert "verán su nombre" in texts(ana)[-2]
+    assert "Paso 1 (1 de 6)" in (ana.last.text or "")
     await bot.send(ana, "Digitalizar las licencias de funcionamiento")
     await bot.send(ana, "Unidad de sistemas y catastro")
     await bot.tap(ana, "Omitir ›")
@@ -113,7 +117,9 @@ async def appoint_viewer(bot: Harness, admin: SimUser, vera: SimUser, eve: SimUs
 
 async def test_plan_followed_up_for_six_months_across_restarts(bot: Harness) -> None:
     workshop = await bot.import_workshop()
-    ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
+    ana = bot.double.new_user(
+        first_name="Ana", last_name="Quispe", username="anaquispe", language_code="es"
+    )
     luis = bot.double.new_user(first_name="Luis", last_name="Mamani", language_code="es")
     admin = bot.double.new_user(first_name="Admin", language_code="es", user_id=ADMIN)
     vera = bot.double.new_user(first_name="Vera", language_code="es")
@@ -145,8 +151,11 @@ async def test_plan_followed_up_for_six_months_across_restarts(bot: Harness) -> 
     await bot.settle()
     assert "Foto guardada" in (luis.last.text or "")
     await bot.tap(luis, "Siguiente paso ›")
+    sent = len(luis.messages)
     await bot.tap(luis, "Terminar")
-    assert "Gracias" in " ".join(texts(luis)[-2:])
+    # The thanks and the plan as it now stands, in the step's own message: nothing new.
+    assert len(luis.messages) == sent
+    assert "Gracias" in texts(luis)[-1] and "Pasos (0 de 2 hechos)" in texts(luis)[-1]
 
     # Step 2 was due on 29 Dec: the overdue check-in goes out the next day at 10:00.
     await bot.at(la_paz(2023, 12, 30, 9, 0))
@@ -179,11 +188,13 @@ async def test_plan_followed_up_for_six_months_across_restarts(bot: Harness) -> 
     assert "Enlace guardado" in (ana.last.text or "")
     await bot.tap(ana, "Siguiente paso ›")
     await bot.tap(ana, "⛔ Bloqueado")
+    await bot.send(ana, "Falta presupuesto para el servidor")
+    assert "Nota guardada" in (ana.last.text or "")
     await bot.tap(ana, "Terminar")
 
     await bot.at(la_paz(2024, 3, 1, 10, 0))
     assert count(vera, "Resumen mensual") == 3
-    assert "1 pasos hechos" in texts(vera)[-1]
+    assert "pasos hechos: 1" in texts(vera)[-1]
 
     # Six months after, a check-in nobody answers.
     await bot.restart()
@@ -199,7 +210,17 @@ async def test_plan_followed_up_for_six_months_across_restarts(bot: Harness) -> 
     assert "Hecho 1" in summary and "Bloqueado 1" in summary
     # m1 (Luis), the overdue one and m3 (Ana) answered; m6 not yet.
     assert "Seguimientos respondidos: 3 de 4 (75 %)" in summary
-    assert "Pasos vencidos: 1" in summary
+    # The blocked step, with where, its note and its date, and who agreed to be contacted;
+    # it was also due on 29 Dec, and is listed once, as blocked.
+    assert "Pasos bloqueados: 1" in summary and "Pasos vencidos: 0" in summary
+    blocked = summary[summary.index("Pasos bloqueados") :]
+    assert "Capacitar al personal de ventanilla — Gobierno Autónomo Municipal de Sacaba" in blocked
+    assert "días de atraso" in blocked
+    assert "«Falta presupuesto para el servidor» (29 feb 2024)" in blocked
+    assert "👤 Ana Quispe @anaquispe" in blocked and "Luis" not in blocked
+    message = next(m for m in reversed(vera.messages) if "Avance de los planes" in (m.text or ""))
+    links = [e.get("url") for e in message.entities if e["type"] == "text_link"]
+    assert f"tg://user?id={ana.id}" in links
     assert "11 · Ciudades y comunidades sostenibles: 1" in summary
     charts = [m for m in vera.messages[-3:] if m.photo]
     assert len(charts) == 2
@@ -214,6 +235,8 @@ async def test_plan_followed_up_for_six_months_across_restarts(bot: Harness) -> 
     assert document is not None
     book = load_workbook(io.BytesIO(document[1]))
     assert book.sheetnames == ["Planes", "Pasos", "Actualizaciones"]
+    plans = list(book["Planes"].iter_rows(values_only=True))
+    assert plans[1][plans[0].index("Contacto (con su consentimiento)")] == "Ana Quispe (@anaquispe)"
     steps = list(book["Pasos"].iter_rows(min_row=2, values_only=True))
     assert [row[10] for row in steps] == ["Hecho", "Bloqueado"]
     updates = list(book["Actualizaciones"].iter_rows(min_row=2, values_only=True))
@@ -294,3 +317,69 @@ async def test_a_workshop_imported_late_asks_only_its_latest_check_in(bot: Harne
     statuses = {r.key: r.status for r in await bot.services.store.schedule_of(workshop.id)}
     assert statuses["checkin:m1"] == "skipped" and statuses["checkin:m3"] == "done"
     assert statuses["checkin:m6"] == "pending"
+
+
+async def joined_plan_writer(bot: Harness, title: str) -> SimUser:
+    """Join Ana and take her through a new plan's title and SDGs, up to the contact question."""
+    workshop = await bot.import_workshop()
+    ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
+    await join_es(bot, ana, workshop.join_code)
+    await bot.send(ana, "/plan")
+    await bot.tap(ana, "➕ Nuevo plan")
+    await bot.send(ana, title)
+    await bot.tap(ana, "Omitir ›")
+    await bot.tap(ana, "Listo ›")
+    return ana
+
+
+async def test_contact_consent_is_asked_once_and_can_be_changed(bot: Harness) -> None:
+    ana = await joined_plan_writer(bot, "Ventanilla única")
+    question = ana.last
+    assert "(equipo organizador · Asociación de Municipalidades de Bolivia (AMB))" in (
+        question.text or ""
+    )
+    yes = next(b["callback_data"] for row in question.buttons for b in row if "Sí" in b["text"])
+    await bot.tap(ana, "Prefiero que no")
+    assert "sin su nombre" in texts(ana)[-2] and "Paso 1 (1 de 6)" in (ana.last.text or "")
+    # The question's old button, tapped again (a second device, a slow network): the answer
+    # is recorded and the plan is not restarted.
+    await bot.send(ana, "Abrir la ventanilla")
+    asked = len(ana.messages)
+    await ana.tap_data(yes, message_id=question.message_id)
+    await bot.settle()
+    assert len(ana.messages) == asked
+    store = bot.services.store
+    plans = await store.plans_of(ana.id)
+    assert [(m.contact, m.handle) for m in plans[0].members] == [(True, None)]
+    # Later, from the plan's edit menu: withdrawn, then given again.
+    await bot.send(ana, "/plan")
+    await bot.tap(ana, "📋 Ventanilla única")
+    await bot.tap(ana, "✏️ Editar")
+    await bot.tap(ana, "📇 Contacto: sí · tocar para retirarlo")
+    assert "📇 Contacto: no · tocar para aceptarlo" in " ".join(ana.buttons())
+    plans = await store.plans_of(ana.id)
+    assert [m.contact for m in plans[0].members] == [False]
+    await bot.tap(ana, "📇 Contacto: no · tocar para aceptarlo")
+    plans = await store.plans_of(ana.id)
+    assert [m.contact for m in plans[0].members] == [True]
+
+
+async def test_steps_of_a_plan_due_together_are_asked_about_in_one_message(bot: Harness) -> None:
+    ana = await joined_plan_writer(bot, "Catastro digital")
+    await bot.tap(ana, "Prefiero que no")
+    for index, action in enumerate(("Digitalizar planos", "Publicar el visor")):
+        if index:
+            await bot.tap(ana, "➕ Agregar otro paso")
+        await bot.send(ana, action)
+        for _ in range(3):
+            await bot.tap(ana, "Omitir ›")
+        await bot.tap(ana, "En 1 mes ·")
+        await bot.tap(ana, "Omitir ›")
+    await bot.tap(ana, "✅ Listo por ahora")
+    # Both steps were due on 29 Dec: the next morning, one question about both.
+    await bot.at(la_paz(2023, 12, 30, 10, 0))
+    asked = [t for t in texts(ana) if "pasaron su fecha" in t or "vencía el" in t]
+    assert len(asked) == 1, asked
+    assert "Digitalizar planos" in asked[0] and "Publicar el visor" in asked[0]
+    await bot.at(la_paz(2023, 12, 31, 10, 0))
+    assert len([t for t in texts(ana) if "pasaron su fecha" in t]) == 1

@@ -198,3 +198,31 @@ async def test_agenda_next_and_own_time_zone(bot: Harness) -> None:
     bot.clock.current = la_paz(30, 9)
     over = await bot.send(ana, "/agenda")
     assert "ya terminaron" in (over.text or "")
+
+
+async def test_occasions_due_together_are_one_message(bot: Harness) -> None:
+    ana, bob, _ = await two_participants(bot)
+    # After the last session (15:30) the day's ratings and the evaluation fall due together.
+    await bot.at(la_paz(29, 15, 29))
+    before = len(ana.messages)
+    await bot.at(la_paz(29, 15, 30))
+    await bot.flush()
+    assert len(ana.messages) == before + 1
+    merged = ana.last.text or ""
+    assert "califique las 3 sesiones de hoy" in merged
+    assert "la evaluación toma unos 5 minutos" in merged
+    labels = " ".join(ana.buttons())
+    assert "5" in labels and "Hacer la evaluación" in labels
+    assert len(bob.messages) > 0 and bob.last.text == merged
+    # Rating the sessions edits that message; the evaluation's button stays under it.
+    for _ in range(3):
+        await bot.tap(ana, "4")
+    assert "Hacer la evaluación" in " ".join(ana.buttons())
+    await bot.tap(ana, "📝 Hacer la evaluación")
+    assert len(ana.messages) > before + 1
+    before = len(ana.messages)
+    # Nothing is sent twice afterwards, across a restart either.
+    await bot.restart()
+    await bot.at(la_paz(29, 16, 0))
+    await bot.flush()
+    assert len(ana.messages) == before
