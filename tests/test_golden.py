@@ -17,8 +17,9 @@ from bot.rehearsal.transcript import Recorder, render_chat
 from tests import golden
 
 KEPT = {"README.md", "__init__.py", "__main__.py", "__pycache__"}
-# The rehearsal runs in the first test's setup: 15 s on a quiet machine, but a shared one
-# under load took 110 s; running out of time there would be flakiness, not a finding.
+# The rehearsal runs in the first test's setup: 25 s on a quiet machine (six months of
+# simulated time), but a shared one under load took several times that; running out of
+# time there would be flakiness, not a finding.
 pytestmark = pytest.mark.timeout(600)
 
 
@@ -45,7 +46,16 @@ def test_the_goldens_still_play_their_parts(outcome: golden.Outcome) -> None:
     assert "(Telegram language `es`)" in texts["participant-es.md"]
     assert "(Telegram language `en`)" in texts["participant-en.md"]
     assert "/report" in texts["organizer.md"] and "taps `[" in texts["organizer.md"]
-    assert "29 December 2023" in texts["participant-checkin.md"]  # a month after the workshop
+    # The check-ins at 1, 3 and 6 months after the workshop, and a reminder a week later.
+    checkin = texts["participant-checkin.md"]
+    for day in ("29 December 2023", "5 January 2024", "29 February 2024", "29 May 2024"):
+        assert day in checkin, day
+    assert "Falta presupuesto para el servidor" in checkin
+    # A digest on the first of each month, from January to June.
+    officer = texts["association-officer.md"]
+    for month in ("January", "February", "March", "April", "May", "June"):
+        assert f"1 {month} 2024" in officer, month
+    assert officer.count("Resumen mensual") == 6
 
 
 def test_every_file_in_the_golden_folder_is_a_golden() -> None:

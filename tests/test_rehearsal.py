@@ -9,28 +9,35 @@ import json
 import logging
 import re
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
 
 from bot.cli import parser
 from bot.clock import SimulatedClock
-from bot.content import Content, load_workshop_file
-from bot.flows.schedule import EVALUATION_ID
+from bot.content import Content, WorkshopFile, load_workshop_file
+from bot.flows.schedule import EVALUATION_ID, add_months
 from bot.i18n import I18n
 from bot.rehearsal import PHASES, Options, Phase, RehearsalError, Summary, rehearse, report
 from bot.rehearsal import run as run_module
-from bot.rehearsal.people import DgcaPlan, make_people
+from bot.rehearsal.people import BLOCKED_NOTES, CheckinRole, DgcaPlan, checkin_roles, make_people
 from bot.rehearsal.progress import Progress
 from bot.rehearsal.run import DEFAULT_WORKSHOP, database_url, prepare_out
-from bot.rehearsal.world import World
-from storage import open_store
+from bot.rehearsal.world import World, next_beat
+from storage import StepStatus, open_store
 from tests.support import load_i18n, load_test_content
 
 PARTICIPANTS = 5
 LINK = re.compile(r"\]\((\.\./files/[^)]+)\)")
+# A transcript's day heading and its lines with a time: "**10:31** 👤 …", "**10:31** 🤖 sends".
+DAY = re.compile(r"^## \w+ (\d+ \w+ \d{4})$")
+MOMENT = re.compile(r"^\*\*(\d\d):(\d\d)\*\* (👤|🤖) (\S+)")
+# Six months of simulated time, checked every hour: the module's rehearsal takes about 30 s
+# on a quiet machine, but a shared one under load can take several times that.
+pytestmark = pytest.mark.timeout(600)
 
 
 class Run:
@@ -77,6 +84,11 @@ def test_the_rehearsal_runs_clean(run: Run) -> None:
     assert s.automatic_reports == 2
     assert s.bot_messages > s.reminders_delivered + s.broadcast_delivered
     assert list(s.phase_seconds) == [p.name for p in PHASES]
+    assert s.night_messages == 0, s.night_details
+    # The DGCA is answered in one message edited in place: each answer is a tap answered
+    # and an edit, and the chat holds a handful of the bot's messages for the whole DGCA.
+    assert 1 <= s.dgca_calls_per_answer <= 3
+    assert 2 <= s.dgca_messages["one_sitting"] <= s.dgca_messages["most"]
     written = json.loads((run.out / "summary.json").read_text("utf-8"))
     assert written["joined"] == s.joined and written["errors"] == []
     assert {k: v for k, v in asdict(s).items() if k != "wall_seconds"} == {
@@ -176,6 +188,129 @@ async def test_plans_checkin_and_dashboards_match_the_database(run: Run) -> None
     assert book["Actualizaciones"].max_row == 1 + len(data.updates)
     profiles = list((run.out / "files").glob("p*/*.png"))
     assert len(profiles) == run.summary.dgca_submitted
+
+
+def _night_sends(transcript: str, spec: WorkshopFile) -> list[str]:
+    """Return the bot's messages sent in quiet hours that nobody's action just asked for."""
+    found, day, acted = [], "", None
+    for line in transcript.splitlines():
+        if heading := DAY.match(line):
+            day = heading.group(1)
+            continue
+        moment = MOMENT.match(line)
+        if moment is None:
+            continue
+        hour, minute, who, verb = moment.groups()
+        at = datetime.strptime(f"{day} {hour}:{minute}", "%d %B %Y %H:%M")
+        if who == "👤":
+            acted = at
+        elif (
+            verb == "sends"
+            and spec.quiet_hours.contains(at.time())
+            and (acted is None or at - acted > timedelta(minutes=1))
+        ):
+            found.append(f"{day} {line}")
+    return found
+
+
+def test_nothing_is_sent_in_quiet_hours(run: Run) -> None:
+    spec = load_workshop_file(DEFAULT_WORKSHOP)
+    night = {
+        path.stem: _night_sends(path.read_text("utf-8"), spec)
+        for path in (run.out / "transcripts").glob("*.md")
+    }
+    assert {slug: lines for slug, lines in night.items() if lines} == {}
+    assert run.summary.night_messages == 0 and run.summary.held_for_morning == []
+    # The clock went through every night, not only from one occasion to the next.
+    assert run.summary.ticks > 24 * 180
+
+
+def test_a_message_at_night_is_caught() -> None:
+    spec = load_workshop_file(DEFAULT_WORKSHOP)
+    transcript = "\n".join(
+        [
+            "## Friday 29 December 2023",
+            "**22:10** 👤 **Ana:** /agenda",
+            "**22:10** 🤖 sends #5:",  # asked for: an answer at night is fine
+            "**23:00** 🤖 sends #6:",  # not asked for
+            "**10:00** 🤖 sends #7:",
+        ]
+    )
+    assert _night_sends(transcript, spec) == ["29 December 2023 **23:00** 🤖 sends #6:"]
+
+
+def _sent_on(transcript: str, day: date, at: time) -> bool:
+    """Tell whether the bot sent a message in a transcript on `day` at `at`."""
+    heading = f"## {day:%A} {day.day} {day:%B %Y}\n"
+    if heading not in transcript:
+        return False
+    return f"**{at:%H:%M}** 🤖 sends" in transcript.split(heading, 1)[1].split("\n## ", 1)[0]
+
+
+async def test_six_months_of_check_ins_and_digests(run: Run) -> None:
+    s = run.summary
+    spec = load_workshop_file(DEFAULT_WORKSHOP)
+    assert spec.follow_up.checkin_months == [1, 3, 6]
+    assert s.simulated_to >= add_months(spec.end_date, 6).isoformat()
+    # Each check-in reached the plans' authors; some answered, some stayed silent.
+    assert list(s.checkins) == ["m1", "m3", "m6"]
+    send_time = spec.follow_up.send_time
+    for months in (1, 3, 6):
+        day = add_months(spec.end_date, months)
+        got = [p.slug for p in run.people if _sent_on(run.transcript(p.slug), day, send_time)]
+        assert got, f"nobody got the {months}-month check-in"
+    for key, figures in s.checkins.items():
+        assert 0 < figures["answered"] < figures["asked"], key
+        assert figures["reminded"] >= 1, key
+    assert s.reminders_by_kind["checkin"] >= 3 and s.reminders_by_kind["checkin_reminder"] >= 1
+    # Blocked steps come with the reason, as the association needs it.
+    assert BLOCKED_NOTES["es"][0] in s.blocked_notes or BLOCKED_NOTES["en"][0] in s.blocked_notes
+    store = await open_store(f"sqlite:///{run.database}")
+    try:
+        workshop = await store.workshop_by_slug("cochabamba-2023")
+        assert workshop is not None
+        data = await store.plan_data([workshop.id])
+    finally:
+        await store.close()
+    asked = {c.occasion: c.created_at.astimezone(spec.zone).date() for c in data.checkins}
+    for months in (1, 3, 6):
+        assert asked[f"m{months}"] == add_months(spec.end_date, months)
+    blocked = [u for u in data.updates if u.status is StepStatus.BLOCKED]
+    assert blocked and all(u.note for u in blocked)
+    assert {StepStatus.DONE, StepStatus.IN_PROGRESS} <= {u.status for u in data.updates}
+    # One digest a month to the association's officer, from the first month after the
+    # officer was appointed to the month after the last check-in.
+    viewer = run.transcript("viewer")
+    assert s.association_digests == 6
+    for month in range(1, 7):
+        assert _sent_on(viewer, date(2024, month, 1), send_time), f"no digest in month {month}"
+    per_month = s.messages_per_month
+    assert [m for m in per_month if m >= "2024"] == [f"2024-{n:02d}" for n in range(1, 7)]
+    assert all(per_month[m]["association"] >= 1 for m in per_month if m >= "2024")
+    assert sum(m["participants"] for m in per_month.values()) > 0
+
+
+def test_check_in_roles_show_every_behaviour() -> None:
+    people = make_people(load_workshop_file(DEFAULT_WORKSHOP), 6, 2)
+    roles = checkin_roles(people, 3, 0.3)
+    assert sorted(roles) == sorted(
+        [CheckinRole.SILENT, CheckinRole.SILENT, CheckinRole.LATE] + [CheckinRole.SOON] * 3
+    )
+    assert checkin_roles(people, 3, 0.3) == roles  # the same for the same people
+    assert checkin_roles(people[:1], 1, 0.2) == [CheckinRole.SOON]
+
+
+def test_the_clock_is_checked_on_every_hour_of_the_workshops_zone() -> None:
+    la_paz, kolkata = ZoneInfo("America/La_Paz"), ZoneInfo("Asia/Kolkata")
+    moment = datetime(2024, 1, 5, 14, 20, tzinfo=UTC)
+    assert next_beat(moment, la_paz) == datetime(2024, 1, 5, 15, 0, tzinfo=UTC)
+    assert next_beat(datetime(2024, 1, 5, 15, 0, tzinfo=UTC), la_paz) == datetime(
+        2024, 1, 5, 16, 0, tzinfo=UTC
+    )
+    beat = next_beat(moment, kolkata)
+    assert beat == datetime(2024, 1, 5, 14, 30, tzinfo=UTC)
+    assert beat.astimezone(kolkata).time() == time(20, 0)
+    assert beat.astimezone(kolkata).date() == date(2024, 1, 5)
 
 
 def test_the_output_folder_is_never_clobbered(tmp_path: Path) -> None:

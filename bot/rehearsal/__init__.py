@@ -2,7 +2,9 @@
 
 `python -m bot rehearse` needs no token and no network. Simulated participants join by
 the link, answer the DGCA and the evaluation, get the reminders on a simulated clock and
-rate sessions; an organizer broadcasts and asks for reports. Transcripts, charts and
+rate sessions; an organizer broadcasts and asks for reports. The clock then runs six
+months on, checked every hour as the bot's scheduler would: plans get their check-ins and
+reminders, and an association's officer gets the monthly digests. Transcripts, charts and
 exports land in ./rehearsal/.
 """
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.content import Question, Questionnaire, QuestionType, WorkshopFile
+from bot.flows.callbacks import StatusCode
 
 FIRST_NAMES = (
     "Ana", "Carlos", "María", "Juan", "Lucía", "Jorge", "Rosa", "Luis", "Carmen", "Diego",
@@ -137,6 +138,63 @@ DIMENSION_BASE = {
 }
 NA_SHARE = {"legal": 0.11, "technology": 0.07}
 DEFAULT_NA_SHARE = 0.04
+# Check-ins months after the workshop: what people say of their plan's steps.
+BLOCKED_NOTES = {
+    "es": (
+        "Falta presupuesto para el servidor",
+        "Esperamos la firma del convenio con la gobernación",
+        "La persona responsable dejó la alcaldía",
+    ),
+    "en": (
+        "The budget for the server is missing",
+        "Waiting for the agreement with the governorate to be signed",
+        "The person in charge left the municipality",
+    ),
+}
+PROGRESS_NOTES = {
+    "es": (
+        "Avanzamos con la unidad de sistemas",
+        "Ya tenemos el borrador del formulario",
+        "Capacitamos a la mitad del personal",
+    ),
+    "en": (
+        "Moving ahead with the IT unit",
+        "The draft of the form is ready",
+        "Half of the staff has been trained",
+    ),
+}
+DONE_NOTES = {
+    "es": ("https://tramites.municipio.example/en-linea", "Aprobado por el concejo municipal"),
+    "en": ("https://services.municipality.example/online", "Approved by the municipal council"),
+}
+DROPPED_NOTES = {
+    "es": ("La nueva gestión cambió las prioridades",),
+    "en": ("The new administration changed its priorities",),
+}
+# A step's next status given its last one, as weights: plans move, some get stuck.
+STEP_MOVES: dict[str, dict[StatusCode, float]] = {
+    "ns": {"ns": 0.25, "ip": 0.45, "dn": 0.1, "bl": 0.15, "dr": 0.05},
+    "ip": {"ip": 0.35, "dn": 0.45, "bl": 0.15, "dr": 0.05},
+    "bl": {"bl": 0.45, "ip": 0.35, "dr": 0.2},
+}
+NOTE_SHARE = {"bl": 1.0, "ip": 0.4, "dn": 0.35, "dr": 0.5, "ns": 0.0}
+NOTES: dict[str, Mapping[str, Sequence[str]]] = {
+    "bl": BLOCKED_NOTES,
+    "ip": PROGRESS_NOTES,
+    "dn": DONE_NOTES,
+    "dr": DROPPED_NOTES,
+}
+SKIP_STEP_SHARE = 0.1
+
+
+class CheckinRole(StrEnum):
+    """How a plan's author answers one check-in."""
+
+    SOON = "soon"  # the day it comes
+    LATE = "late"  # after its reminder, a week later
+    SILENT = "silent"  # not at all
+
+
 ENGLISH_SHARE = 0.35
 OTHER_INSTITUTION_SHARE = 0.08
 TYPED_NAME_SHARE = 0.2
@@ -179,6 +237,8 @@ class Person:
     na_propensity: float
     telegram_id: int = 0
     commented: int = 0
+    # The last status the person gave each step of their plan, by the step's id.
+    steps: dict[int, StatusCode] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
@@ -240,6 +300,37 @@ class Person:
             latent = high - 0.45 + self.mood + rng.gauss(0.0, 0.55)
         value = min(valued, key=lambda v: abs(v - latent))
         return valued[value]
+
+    def step_update(self, step_id: int, months: int) -> tuple[StatusCode | None, str | None]:
+        """Return the status code to give a step at a check-in (None to skip it) and a note."""
+        rng = self.rng("step", step_id, months)
+        if rng.random() < SKIP_STEP_SHARE:
+            return None, None
+        moves = STEP_MOVES.get(self.steps.get(step_id, "ns"), STEP_MOVES["ns"])
+        status = rng.choices(list(moves), weights=list(moves.values()))[0]
+        return status, self.note(status, rng.random(), step_id, months)
+
+    def note(self, status: str, draw: float, *topic: object) -> str | None:
+        """Return the note for a status, or None when the person writes none."""
+        if draw >= NOTE_SHARE.get(status, 0.0):
+            return None
+        return self.text(NOTES[status], status, *topic)
+
+
+def checkin_roles(people: Sequence[Person], months: int, share: float) -> list[CheckinRole]:
+    """Share out who answers a check-in the day it comes, after its reminder, or not at all.
+
+    `share` of the people stay silent; a fifth answer after the reminder. With three or
+    more people, each behaviour is shown at least once.
+    """
+    count = len(people)
+    silent = _quota(count, share, 1 if count >= 2 else 0)
+    late = _quota(count, 0.2, 1 if count >= 3 else 0)
+    roles = [CheckinRole.SILENT] * silent + [CheckinRole.LATE] * late
+    roles += [CheckinRole.SOON] * max(0, count - len(roles))
+    roles = roles[:count]
+    random.Random(":".join(["checkin", str(months), *(p.seed for p in people)])).shuffle(roles)
+    return roles
 
 
 def _section_of(questionnaire: Questionnaire, question_id: str) -> str:

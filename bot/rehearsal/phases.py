@@ -36,15 +36,30 @@ from bot.flows.callbacks import (
     Pick,
     PickOther,
     PickPage,
+    ProgressExport,
+    ProgressView,
     RateSession,
     Report,
+    StatusCode,
     Suggest,
+    UpdateNext,
+    UpdateStart,
+    UpdateStatus,
+    UpdateStop,
+    ViewerInvite,
 )
 from bot.flows.questionnaire import QuestionText
 from bot.flows.schedule import EVALUATION_ID
 from bot.rehearsal import plans as plan_phases
-from bot.rehearsal.people import SESSION_COMMENTS, DgcaPlan, Person
-from bot.rehearsal.world import Player, RehearsalError, T, World, field_is
+from bot.rehearsal.people import (
+    BLOCKED_NOTES,
+    SESSION_COMMENTS,
+    CheckinRole,
+    DgcaPlan,
+    Person,
+    checkin_roles,
+)
+from bot.rehearsal.world import Chat, Player, RehearsalError, T, World, field_is
 
 JOIN_WAVES = (timedelta(hours=1), timedelta(hours=6), timedelta(days=1), timedelta(days=2))
 DGCA_WAVES = (timedelta(minutes=20), timedelta(hours=3), timedelta(days=1, hours=2))
@@ -61,6 +76,16 @@ BROADCAST_TEXT = (
     "and the report will be available next week."
 )
 REPORTS = ("status", "dgca", "eval", "inst", "xlsx", "csv")
+# People open a check-in half an hour after it comes, or two hours after its reminder.
+CHECKIN_DELAY = timedelta(minutes=30)
+NUDGE_DELAY = timedelta(hours=2)
+UPDATE_STEP = timedelta(minutes=1)
+# Share of plan authors who leave a check-in unanswered: more as the months go by.
+SILENT_SHARE = 0.2
+SILENT_GROWTH = 0.08
+MAX_STEPS = 12
+# Office hours, for what people do on their own (not answering the bot at once).
+OFFICE = (time(9), time(18))
 LINK = re.compile(r"\?start=([A-Za-z0-9_-]+)")
 
 
@@ -258,12 +283,13 @@ async def dgca(world: World) -> None:
 
     async def start(player: Player) -> None:
         person = _person(player)
-        if player.find(OpenDgca):
-            await player.tap(OpenDgca)
-        else:
-            await player.say("/dgca")
-        stop = person.stop_after if person.dgca_plan in STOPS_MIDWAY else None
-        await player.answer(questionnaire, assessment=True, stop_after=stop)
+        async with player.sitting(questionnaire.id):
+            if player.find(OpenDgca):
+                await player.tap(OpenDgca)
+            else:
+                await player.say("/dgca")
+            stop = person.stop_after if person.dgca_plan in STOPS_MIDWAY else None
+            await player.answer(questionnaire, assessment=True, stop_after=stop)
 
     # Without a window the DGCA is open from the start; it still belongs before the workshop.
     sessions = [world.spec.local(s.start) for s in world.spec.agenda]
@@ -281,11 +307,12 @@ async def dgca(world: World) -> None:
     second = [p for p in joined if _person(p).dgca_plan in SECOND_GO]
 
     async def resume(player: Player) -> None:
-        if player.find(OpenDgca):
-            await player.tap(OpenDgca)
-        else:
-            await player.say("/dgca")
-        await player.answer(questionnaire, assessment=True)
+        async with player.sitting(questionnaire.id):
+            if player.find(OpenDgca):
+                await player.tap(OpenDgca)
+            else:
+                await player.say("/dgca")
+            await player.answer(questionnaire, assessment=True)
 
     await world.crowd(second, resume, step=ANSWER_STEP, label="answered after a reminder")
     if closes is not None:
@@ -383,11 +410,12 @@ async def evaluation(world: World) -> None:
     joined = [p for p in _joined(world) if _person(p).evaluates]
 
     async def evaluate(player: Player) -> None:
-        if player.find(OpenEvaluation):
-            await player.tap(OpenEvaluation)
-        else:
-            await player.say("/evaluation")
-        await player.answer(questionnaire, assessment=False)
+        async with player.sitting(questionnaire.id):
+            if player.find(OpenEvaluation):
+                await player.tap(OpenEvaluation)
+            else:
+                await player.say("/evaluation")
+            await player.answer(questionnaire, assessment=False)
 
     await world.advance_to(opens + timedelta(minutes=15))
     soon = [p for p in joined if not _person(p).evaluates_late]
@@ -445,6 +473,168 @@ async def _largest_institution(world: World) -> int:
     return names.index(counts.most_common(1)[0][0]) if names else 0
 
 
+# ---------------------------------------------------------------------- six months after
+
+
+def _office_hours(world: World, moment: datetime) -> datetime:
+    """Return `moment`, or the next morning's 10:00 when it falls outside office hours."""
+    local = moment.astimezone(world.spec.zone)
+    if OFFICE[0] <= local.time() < OFFICE[1]:
+        return moment
+    day = local.date() + timedelta(days=1 if local.time() >= OFFICE[1] else 0)
+    return world.spec.local(datetime.combine(day, time(10)))
+
+
+async def association(world: World) -> None:
+    """Appoint an officer of the association as viewer; the monthly digests go to them."""
+    admin = world.admin
+    assert admin is not None
+    user = world.double.new_user("Valeria", "Paz", language_code="es")
+    world.chats[user.id] = Chat(
+        "viewer",
+        "Valeria Paz — association officer",
+        ["Officer of the association who follows up the plans (a viewer): gets the monthly "
+         "digest and opens /progress."],
+    )  # fmt: skip
+    viewer = world.viewer = Player(world, user, "viewer")
+    await world.advance_to(_office_hours(world, world.clock.now() + timedelta(hours=2)))
+    await admin.say("/viewer")
+    await admin.tap(ViewerInvite)
+    link = next(
+        (t.split("start=", 1)[1].split()[0] for t in reversed(admin.texts()) if "start=view-" in t),
+        None,
+    )
+    if link is None:
+        raise RehearsalError("no viewer link" + admin.context())
+    await viewer.say(f"/start {link}")
+    await viewer.tap(ProgressView)
+
+
+async def _plan_authors(world: World) -> list[Player]:
+    """Return the participants who wrote a plan, in the order they were cast."""
+    assert world.workshop_id is not None
+    authors = {
+        m.telegram_id for p in await world.store.plans_in(world.workshop_id) for m in p.members
+    }
+    return [p for p in world.players if p.person is not None and p.id in authors]
+
+
+def _asked_since(player: Player, since: datetime) -> bool:
+    """Tell whether the bot asked the person for an update of a whole plan since `since`."""
+    stamp = since.timestamp()
+    return any(
+        m.date >= stamp and player.find(UpdateStart, lambda cb: cb.step is None, message=m)
+        for m in player.user.messages
+    )
+
+
+def _packed_as(data: str) -> Callable[[UpdateStatus], bool]:
+    return lambda cb: cb.pack() == data
+
+
+async def _answer_checkin(player: Player, months: int, block_first: bool) -> None:
+    """Open the newest request for an update and give each open step a status, or skip it.
+
+    With `block_first`, the first step is reported blocked, with the first of the notes
+    that say why (the server's budget), so every check-in shows a blocked step.
+    """
+    person = _person(player)
+    await player.tap(UpdateStart, lambda cb: cb.step is None)
+    for index in range(MAX_STEPS):
+        prompt = player.last
+        found = player.find(UpdateStatus, message=prompt)
+        if found is None or prompt is None:
+            return  # nothing open any more: the bot showed the plan instead
+        step = UpdateStatus.unpack(found[2])
+        assert step is not None
+        if block_first and index == 0:
+            status: StatusCode | None = "bl"
+            note: str | None = BLOCKED_NOTES[person.language][0]
+        else:
+            status, note = person.step_update(step.step, months)
+        if status is None:
+            if player.find(UpdateNext, message=prompt) is None:
+                await player.tap(UpdateStop, message=prompt)
+                return
+            await player.tap(UpdateNext, message=prompt)
+            continue
+        wanted = UpdateStatus(step.plan, step.step, status).pack()
+        await player.tap(UpdateStatus, _packed_as(wanted), message=prompt)
+        person.steps[step.step] = status
+        if note:
+            await player.say(note)
+        # Only the bot's newest message counts: older ones still show earlier steps' buttons.
+        last = player.last
+        if player.find(UpdateNext, message=last) is None:
+            await player.tap(UpdateStop, message=last)
+            return
+        await player.tap(UpdateNext, message=last)
+    raise RehearsalError(f"{player.name}: stuck in a check-in" + player.context())
+
+
+def _checkin_script(months: int, blocker: Player | None) -> Callable[[Player], Awaitable[None]]:
+    async def script(player: Player) -> None:
+        await _answer_checkin(player, months, player is blocker)
+
+    return script
+
+
+async def follow_up(world: World) -> None:
+    """Walk six months on: each check-in, its reminder a week later, and the digests.
+
+    The clock ticks every hour in between, so overdue steps, reminders and the monthly
+    digest to the association go out when the bot's own scheduler would send them.
+    """
+    assert world.workshop_id is not None
+    rows = await world.store.schedule_of(world.workshop_id)
+    checkins = sorted((r for r in rows if r.kind == "checkin"), key=lambda r: r.due_at)
+    nudge_after = timedelta(days=world.spec.follow_up.nudge_after_days)
+    for number, row in enumerate(checkins):
+        months = int(row.payload.get("months", 0))
+        authors = await _plan_authors(world)
+        share = SILENT_SHARE + SILENT_GROWTH * number
+        people = [_person(p) for p in authors]
+        roles = dict(zip(authors, checkin_roles(people, months, share), strict=True))
+        await world.advance_to(row.due_at + CHECKIN_DELAY)
+        asked = [p for p in authors if _asked_since(p, row.due_at)]
+        soon = [p for p in asked if roles[p] is CheckinRole.SOON]
+        # One person per check-in reports a blocked step, a Spanish speaker if there is one.
+        blocker = next((p for p in soon if _person(p).language == "es"), soon[0] if soon else None)
+        answer = _checkin_script(months, blocker)
+        await world.crowd(
+            soon, answer, step=UPDATE_STEP, label=f"answered the {months}-month check-in"
+        )
+        await world.advance_to(row.due_at + nudge_after + NUDGE_DELAY)
+        late = [
+            p
+            for p in asked
+            if roles[p] is CheckinRole.LATE and _asked_since(p, row.due_at + nudge_after)
+        ]
+        await world.crowd(
+            late, answer, step=UPDATE_STEP, label=f"answered the {months}-month reminder"
+        )
+    # The last check-in's answers reach the association in the next monthly digest.
+    if checkins:
+        last = checkins[-1].due_at.astimezone(world.spec.zone)
+        first_of_next = (last.replace(day=1) + timedelta(days=32)).replace(day=1)
+        digest = world.spec.local(
+            datetime.combine(first_of_next.date(), world.spec.follow_up.send_time)
+        )
+        await world.advance_to(max(world.clock.now(), digest) + timedelta(hours=1))
+
+
+async def dashboards(world: World) -> None:
+    """Have the officer open /progress from the last digest and export; the organizer too."""
+    viewer, organizer = world.viewer, world.organizer
+    assert viewer is not None and organizer is not None
+    await world.advance_to(_office_hours(world, world.clock.now() + timedelta(hours=2)))
+    await viewer.tap(ProgressView)
+    await viewer.tap(ProgressExport)
+    await organizer.say("/progress")
+    await organizer.tap(ProgressExport)
+    await world.flush()
+
+
 PHASES: tuple[Phase, ...] = (
     Phase("join", "the team sets up the workshop; participants join by the link", join),
     Phase("dgca", "the self-assessment window, with its invitation and reminders", dgca),
@@ -453,10 +643,18 @@ PHASES: tuple[Phase, ...] = (
     Phase("broadcast", "the organizer's message to everyone", broadcast),
     Phase("reports", "the organizer's reports and exports", reports),
     Phase("plans", "participants write their action plans in chat", plan_phases.plans),
-    Phase("checkin", "a month later, plans are asked for an update", plan_phases.checkin),
     Phase(
-        "progress",
-        "a viewer of the association and the organizer see /progress",
-        plan_phases.progress,
+        "association", "an officer of the association becomes a viewer of the plans", association
+    ),
+    Phase(
+        "follow-up",
+        "six months of check-ins (1, 3 and 6 months), their reminders, overdue steps and "
+        "the association's monthly digests; some answer, some block, some stay silent",
+        follow_up,
+    ),
+    Phase(
+        "dashboards",
+        "the association officer opens /progress from the last digest; both export",
+        dashboards,
     ),
 )

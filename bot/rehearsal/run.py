@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import json
 import logging
 import shutil
@@ -34,6 +35,7 @@ from bot.rehearsal.transcript import (
 )
 from bot.rehearsal.world import Chat, Player, RehearsalError, World
 from bot.settings import Settings
+from storage import Checkin, StepStatus
 
 DEFAULT_WORKSHOP = content_pkg.DEFAULT_DIR / "workshops" / "cochabamba-2023.yaml"
 DEFAULT_OUT = Path("rehearsal")
@@ -99,8 +101,30 @@ class Summary:
     # Per workshop day: the most messages one participant got, and the median; first those
     # the bot sent on its own (no action of the person in the minute before), then all.
     messages_per_day: dict[str, list[int]] = field(default_factory=dict)
-    # Messages that reached a participant in the workshop's quiet hours (goal: none).
+    # Messages the bot sent on its own in the workshop's quiet hours, to anyone (goal: none),
+    # and which: "YYYY-MM-DD HH:MM chat: text".
     night_messages: int = 0
+    night_details: list[str] = field(default_factory=list)
+    # Occasions that fell due in quiet hours and were held for the morning.
+    held_for_morning: list[str] = field(default_factory=list)
+    # The DGCA's cost: Bot API calls per answer (mean, and how many answers took each
+    # count), and the bot's messages in a participant's chat per DGCA (median and most,
+    # over those who submitted; most in one sitting).
+    dgca_calls_per_answer: float = 0.0
+    dgca_calls: dict[str, int] = field(default_factory=dict)
+    dgca_messages: dict[str, int] = field(default_factory=dict)
+    # After the workshop, per calendar month: messages to participants (all, the most one
+    # person got, the median), to the association's officer and to the organizers, and
+    # what the outbox sent by kind.
+    messages_per_month: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Follow-up of the plans: per check-in (m1, m3, m6) plans asked, answered, answered
+    # after the reminder, reminded; overdue-step prompts; updates by status; digests.
+    checkins: dict[str, dict[str, int]] = field(default_factory=dict)
+    overdue_prompts: int = 0
+    updates_by_status: dict[str, int] = field(default_factory=dict)
+    blocked_notes: list[str] = field(default_factory=list)
+    association_digests: int = 0
+    ticks: int = 0
     files_sent: int = 0
     files_written: int = 0
     bytes_written: int = 0
@@ -142,10 +166,20 @@ class Summary:
             ("per participant and day", "; ".join(
                 f"{day}: unasked at most {most} (median {median}), all at most {top} ({mid})"
                 for day, (most, median, top, mid) in self.messages_per_day.items()
-            ) + f"; {self.night_messages} at night"),
+            )),
+            ("sent in quiet hours", f"{self.night_messages} (goal 0)" + "".join(
+                f"; {line}" for line in self.night_details[:5])
+             + f"; {len(self.held_for_morning)} occasions held for the morning"),
+            ("DGCA, per answer", f"{self.dgca_calls_per_answer:.2f} Bot API calls ("
+             + ", ".join(f"{n} calls: {k}" for n, k in sorted(
+                 self.dgca_calls.items(), key=lambda kv: int(kv[0]))) + " answers)"),
+            ("DGCA, chat messages", _dgca_messages(self.dgca_messages)),
+            *_follow_up_rows(self),
+            *_month_rows(self.messages_per_month),
             (f"written to {out}/", f"{self.transcripts} transcripts, {self.files_written} files "
              f"({self.bytes_written / 1e6:.1f} MB), summary.md, bot.log"),
-            ("simulated time", f"{self.simulated_from} to {self.simulated_to}"),
+            ("simulated time", f"{self.simulated_from} to {self.simulated_to}, "
+             f"the scheduler run {self.ticks} times (every hour and at each occasion)"),
             ("wall time", f"{self.wall_seconds:.0f} s ({phases})"),
             ("bot log", f"{len(self.errors)} errors, {self.warnings} warnings; "
              f"{len(self.violations)} Bot API protocol violations"),
@@ -156,6 +190,45 @@ class Summary:
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _dgca_messages(figures: dict[str, int]) -> str:
+    if not figures:
+        return "nobody submitted"
+    return (
+        f"median {figures['median']}, at most {figures['most']} per DGCA submitted "
+        f"({figures['submitted']}); at most {figures['one_sitting']} in one sitting"
+    )
+
+
+def _follow_up_rows(summary: Summary) -> list[tuple[str, str]]:
+    if not summary.checkins:
+        return []
+    asked = "; ".join(
+        f"{key}: {c['asked']} plans asked, {c['answered']} answered before the next "
+        f"({c['after_reminder']} after a reminder), {c['reminded']} reminded"
+        for key, c in summary.checkins.items()
+    )
+    updates = ", ".join(f"{k} {n}" for k, n in sorted(summary.updates_by_status.items()))
+    return [
+        ("check-ins", asked),
+        ("plan updates", f"{sum(summary.updates_by_status.values())} ({updates}); "
+         f"{len(summary.blocked_notes)} blocked with a note; "
+         f"{summary.overdue_prompts} overdue-step prompts"),
+        ("association digests", f"{summary.association_digests} delivered to the officer"),
+    ]  # fmt: skip
+
+
+def _month_rows(months: dict[str, dict[str, int]]) -> list[tuple[str, str]]:
+    rows = []
+    for month, m in months.items():
+        rows.append((
+            f"messages in {month}",
+            f"participants {m['participants']} ({m['unasked']} unasked; at most {m['most']} "
+            f"to one, median {m['median']}), association officer {m['association']}, "
+            f"organizers {m['organizers']}",
+        ))  # fmt: skip
+    return rows
 
 
 class UsageError(RehearsalError):
@@ -434,45 +507,93 @@ async def _figures(world: World, summary: Summary) -> None:
     kinds = {r.id: r.kind for r in await store.schedule_of(wid)}
     by_kind: collections.Counter[str] = collections.Counter()
     for source, count in world.delivered.items():
-        head, _, rest = source.partition(":")
-        if head == "sch":
-            scheduled = int(rest.split(":", 1)[0])
-            by_kind[kinds.get(scheduled, "other")] += count
-        elif head == "bc":
+        kind = _source_kind(source, kinds)
+        if kind == "broadcast":
             summary.broadcast_delivered += count
         else:
-            by_kind["other"] += count
-    summary.reminders_by_kind = dict(by_kind)
+            by_kind[kind] += count
+    summary.reminders_by_kind = dict(sorted(by_kind.items()))
     summary.reminders_delivered = sum(by_kind.values())
+    summary.association_digests = by_kind.get("association_digest", 0)
     summary.automatic_reports = sum(
         1 for o in world.occasions if o.kind.startswith("report_") and o.status == "done"
     )
     summary.bot_messages = world.recorder.sent
     summary.bot_edits = world.recorder.edited
-    _count_per_day(world, summary)
+    sends = _sends(world)
+    _count_per_day(world, summary, sends)
+    _count_night(world, summary, sends)
+    _count_months(world, summary, sends)
+    _dgca_cost(world, summary)
+    await _follow_up(world, summary)
+    summary.ticks = world.ticks
+    summary.held_for_morning = list(world.held)
     summary.files_sent = len(world.recorder.files)
 
 
-def _count_per_day(world: World, summary: Summary) -> None:
-    """Count what each participant received on each workshop day, and at night."""
-    spec = world.spec
-    people = {p.id for p in world.players}
+def _months(occasion: str) -> int:
+    """Return the months of a check-in's occasion ("m3" → 3)."""
+    digits = occasion.lstrip("m")
+    return int(digits) if digits.isdigit() else 0
+
+
+# What queued an outbox message, by the prefix of its source (see storage's outbox).
+SOURCE_KINDS = {
+    "bc": "broadcast",
+    "ci": "checkin",
+    "cn": "checkin_reminder",
+    "od": "overdue_step",
+    "dg": "association_digest",
+}
+
+
+def _source_kind(source: str, scheduled: dict[int, str]) -> str:
+    """Name what queued a message: a scheduled occasion's kind, or the source's prefix."""
+    head, _, rest = source.partition(":")
+    if head != "sch":
+        return SOURCE_KINDS.get(head, "other")
+    # Occasions due together for one person go out merged, as "sch:12+14:…".
+    ids = rest.split(":", 1)[0].split("+")
+    kinds = [scheduled.get(int(i), "other") if i.isdigit() else "other" for i in ids]
+    return "+".join(dict.fromkeys(kinds))
+
+
+@dataclass(frozen=True)
+class _Send:
+    """A message the bot sent, and whether someone's action in the chat just asked for it."""
+
+    chat_id: int
+    at: datetime
+    asked: bool
+    text: str
+
+
+def _sends(world: World) -> list[_Send]:
+    """Return every message the bot sent to a chat of the rehearsal, in order."""
     last_action: dict[int, datetime] = {}
-    sends: list[tuple[int, datetime, bool]] = []
+    sends = []
     for e in world.recorder.entries:
-        if e.chat_id not in people:
+        if e.chat_id not in world.chats:
             continue
         if not e.by_bot:
             last_action[e.chat_id] = e.at
         elif e.action == "send":
             acted = last_action.get(e.chat_id)
             asked = acted is not None and e.at - acted <= timedelta(minutes=1)
-            sends.append((e.chat_id, e.at, asked))
-    summary.night_messages = sum(1 for _, at, asked in sends if not asked and spec.is_quiet(at))
+            sends.append(_Send(e.chat_id, e.at, asked, e.text))
+    return sends
+
+
+def _count_per_day(world: World, summary: Summary, sends: list[_Send]) -> None:
+    """Count what each participant received on each workshop day."""
+    spec = world.spec
+    people = {p.id for p in world.players}
     day = spec.start_date
     while day <= spec.end_date:
         of_day = [
-            (chat, asked) for chat, at, asked in sends if at.astimezone(spec.zone).date() == day
+            (s.chat_id, s.asked)
+            for s in sends
+            if s.chat_id in people and s.at.astimezone(spec.zone).date() == day
         ]
         unasked = collections.Counter(chat for chat, asked in of_day if not asked)
         every = collections.Counter(chat for chat, _ in of_day)
@@ -487,6 +608,105 @@ def _count_per_day(world: World, summary: Summary) -> None:
                 all_[middle],
             ]
         day += timedelta(days=1)
+
+
+def _count_night(world: World, summary: Summary, sends: list[_Send]) -> None:
+    """Find what the bot sent on its own in quiet hours, to anyone: people and the group."""
+    spec = world.spec
+    night = [s for s in sends if not s.asked and spec.is_quiet(s.at)]
+    summary.night_messages = len(night)
+    summary.night_details = [
+        f"{s.at.astimezone(spec.zone):%Y-%m-%d %H:%M} {world.chats[s.chat_id].slug}: "
+        + (s.text.split("\n", 1)[0][:60] or "(a file)")
+        for s in night
+    ]
+
+
+def _count_months(world: World, summary: Summary, sends: list[_Send]) -> None:
+    """Count the messages of each calendar month after the workshop, by who got them."""
+    spec = world.spec
+    people = {p.id for p in world.players}
+    viewer = world.viewer.id if world.viewer is not None else None
+    months: dict[str, list[_Send]] = {}
+    for s in sends:
+        local = s.at.astimezone(spec.zone)
+        if local.date() > spec.end_date:
+            months.setdefault(f"{local:%Y-%m}", []).append(s)
+    for month, of_month in months.items():
+        each = collections.Counter(s.chat_id for s in of_month if s.chat_id in people)
+        counts = sorted(each.get(p, 0) for p in people)
+        summary.messages_per_month[month] = {
+            "participants": sum(each.values()),
+            "unasked": sum(1 for s in of_month if s.chat_id in people and not s.asked),
+            "most": counts[-1] if counts else 0,
+            "median": counts[len(counts) // 2] if counts else 0,
+            "association": sum(1 for s in of_month if s.chat_id == viewer),
+            "organizers": sum(
+                1 for s in of_month if s.chat_id not in people and s.chat_id != viewer
+            ),
+        }
+
+
+def _dgca_cost(world: World, summary: Summary) -> None:
+    """Sum what answering the DGCA cost: calls per answer and messages per DGCA."""
+    calls: collections.Counter[int] = collections.Counter()
+    messages, one_sitting = [], []
+    for player in world.players:
+        usage = player.usage.get(world.spec.dgca)
+        if usage is None:
+            continue
+        calls.update(usage.calls_per_answer)
+        if usage.submitted:
+            messages.append(usage.messages)
+            if usage.sittings == 1:
+                one_sitting.append(usage.messages)
+    answers = sum(calls.values())
+    if answers:
+        summary.dgca_calls_per_answer = sum(n * k for n, k in calls.items()) / answers
+    summary.dgca_calls = {str(n): k for n, k in sorted(calls.items())}
+    if messages:
+        messages.sort()
+        summary.dgca_messages = {
+            "submitted": len(messages),
+            "median": messages[len(messages) // 2],
+            "most": messages[-1],
+            "one_sitting": max(one_sitting, default=0),
+        }
+
+
+async def _follow_up(world: World, summary: Summary) -> None:
+    """Read from the database how the plans were followed up: check-ins and updates."""
+    assert world.workshop_id is not None
+    data = await world.store.plan_data([world.workshop_id])
+    # A plan's update answers all its open requests, so a late answer to the 6-month
+    # check-in also marks those of months 1 and 3 answered: count each answered only if
+    # it came before the plan's next check-in.
+    asked: dict[int, list[Checkin]] = {}
+    for checkin in data.checkins:
+        if checkin.kind == "overdue":
+            summary.overdue_prompts += 1
+        else:
+            asked.setdefault(checkin.plan_id, []).append(checkin)
+    for requests in asked.values():
+        requests.sort(key=lambda c: c.created_at)
+        for checkin, following in itertools.zip_longest(requests, requests[1:]):
+            figures = summary.checkins.setdefault(
+                checkin.occasion, {"asked": 0, "answered": 0, "after_reminder": 0, "reminded": 0}
+            )
+            when, nudged = checkin.answered_at, checkin.nudged_at
+            answered = when is not None and (following is None or when < following.created_at)
+            figures["asked"] += 1
+            figures["answered"] += answered
+            figures["reminded"] += nudged is not None
+            figures["after_reminder"] += (
+                answered and when is not None and nudged is not None and when > nudged
+            )
+    summary.checkins = dict(sorted(summary.checkins.items(), key=lambda kv: _months(kv[0])))
+    statuses = collections.Counter(str(u.status.value) for u in data.updates)
+    summary.updates_by_status = dict(sorted(statuses.items()))
+    summary.blocked_notes = [
+        u.note for u in data.updates if u.status is StepStatus.BLOCKED and u.note
+    ]
 
 
 async def _write(world: World | None, summary: Summary, out: Path) -> None:

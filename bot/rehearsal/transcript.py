@@ -8,6 +8,7 @@ button tapped, the message edited in place.
 
 from __future__ import annotations
 
+import collections
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +71,10 @@ class Recorder:
         self.files: list[FileRef] = []
         self.sent = 0
         self.edited = 0
+        # Every Bot API call that concerned a chat (a tap's answer counts for the tapper's
+        # chat), and the messages sent to it: what answering one question costs.
+        self.calls_by_chat: collections.Counter[int] = collections.Counter()
+        self.sends_by_chat: collections.Counter[int] = collections.Counter()
         self._seq = itertools.count()
         self._taps: dict[str, Entry] = {}
 
@@ -104,10 +109,16 @@ class Recorder:
 
     # ------------------------------------------------------------------ the bot
 
-    def bot_call(self, method: str, params: dict[str, Any], result: Any) -> None:
-        """Note one Bot API call the double answered successfully."""
+    def bot_call(
+        self, method: str, params: dict[str, Any], result: Any, chat: int | None = None
+    ) -> None:
+        """Note one Bot API call the double answered successfully (about `chat`, if any)."""
+        if chat is not None:
+            self.calls_by_chat[chat] += 1
         if method in SEND_METHODS:
             self.sent += 1
+            if chat is not None:
+                self.sends_by_chat[chat] += 1
             if isinstance(result, dict) and "chat" in result:
                 self._bot_message(result, "send")
             else:
@@ -196,8 +207,20 @@ class RecordingDouble(BotApiDouble):
 
     async def _call(self, method: str, params: dict[str, Any], request: web.Request) -> Any:
         result = await super()._call(method, params, request)
-        self.recorder.bot_call(method, params, result)
+        self.recorder.bot_call(method, params, result, self._chat_of(method, params))
         return result
+
+    def _chat_of(self, method: str, params: dict[str, Any]) -> int | None:
+        """Return the chat a call concerns; a tap's answer names only the tap."""
+        if method == "answerCallbackQuery":
+            issued = self._callbacks.get(str(params.get("callback_query_id")))
+            return issued.chat_id if issued is not None else None
+        chat = params.get("chat_id")
+        if isinstance(chat, int):
+            return chat
+        if isinstance(chat, str) and chat.lstrip("-").isdigit():
+            return int(chat)
+        return None
 
 
 async def download_files(

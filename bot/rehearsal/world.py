@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from bot.apidouble import BotApiDouble, ChatMessage, SimGroup, SimUser
 from bot.app import BotApplication
@@ -45,11 +47,27 @@ QUESTIONNAIRE_KINDS: frozenset[type[CallbackData]] = frozenset(
     {Answer, Toggle, Done, Skip, Submit, SubmitConfirm}
 )
 T = TypeVar("T", bound=CallbackData)
+# The bot's scheduler checks every minute for what the data make due (overdue steps,
+# check-in reminders, the monthly digest); the rehearsal checks on every hour of the clock,
+# day and night, so such messages go out within the hour they would in production, and one
+# that leaks into the night is caught.
+HEARTBEAT = timedelta(hours=1)
+# An occasion may wait for the morning; one still pending a day after its time is stuck.
+STUCK_AFTER = timedelta(days=1)
 
 
 def field_is(name: str, value: object) -> Callable[[CallbackData], bool]:
     """Match buttons whose callback field `name` is `value`."""
     return lambda cb: getattr(cb, name) == value
+
+
+def next_beat(after: datetime, zone: ZoneInfo) -> datetime:
+    """Return the first whole hour of the clock in `zone` strictly after `after`."""
+    offset = after.astimezone(zone).utcoffset() or timedelta(0)
+    # Zones a half or quarter hour off UTC have their whole hours off UTC's.
+    shift = timedelta(seconds=offset.total_seconds() % 3600)
+    hour = (after + shift).replace(minute=0, second=0, microsecond=0) - shift
+    return hour + HEARTBEAT
 
 
 class RehearsalError(Exception):
@@ -63,6 +81,28 @@ class Chat:
     slug: str
     title: str
     about: list[str]
+
+
+@dataclass
+class Usage:
+    """What one person's use of a questionnaire cost: sittings, answers, messages, calls."""
+
+    sittings: int = 0
+    answers: int = 0
+    # The bot's messages in the chat while the person was at it (intro, questions, result).
+    messages: int = 0
+    # Bot API calls made for one answer → how many answers took that many.
+    calls_per_answer: collections.Counter[int] = field(default_factory=collections.Counter)
+    submitted: bool = False
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Messages the outbox sent for one source (a reminder, a check-in, a digest)."""
+
+    at: datetime
+    source: str
+    count: int
 
 
 @dataclass(frozen=True)
@@ -135,12 +175,18 @@ class World:
         self.players: list[Player] = []
         self.admin: Player | None = None
         self.organizer: Player | None = None
+        self.viewer: Player | None = None
         self.group: SimGroup | None = None
         self.chats: dict[int, Chat] = {}
         self.workshop_id: int | None = None
         self.join_code: str | None = None
         self.occasions: list[Occasion] = []
         self.delivered: collections.Counter[str] = collections.Counter()
+        self.deliveries: list[Delivered] = []
+        # Occasions a tick left pending (they wait for the morning), with their due time.
+        self.deferred: dict[int, datetime] = {}
+        self.held: list[str] = []
+        self.ticks = 0
         self._sent_seen = 0
         self._count_deliveries()
 
@@ -174,7 +220,9 @@ class World:
 
         async def counted(source: str) -> None:
             if sender.stats.sent > self._sent_seen:
-                self.delivered[source] += sender.stats.sent - self._sent_seen
+                count = sender.stats.sent - self._sent_seen
+                self.delivered[source] += count
+                self.deliveries.append(Delivered(self.clock.now(), source, count))
             self._sent_seen = sender.stats.sent
             if then is not None:
                 await then(source)
@@ -233,16 +281,28 @@ class World:
     async def tick(self) -> None:
         """Send what is due at the clock's time, as the bot's scheduler would."""
         now = self.clock.now()
-        due = [
-            r
-            for r in await self.store.pending_schedule()
-            if r.due_at <= now and r.workshop_id == self.workshop_id
-        ]
+        self.ticks += 1
+        due = {r.id: r for r in await self.store.pending_schedule() if r.due_at <= now}
         await self.delivery.runner.tick()
         await self.flush()
-        if self.workshop_id is not None and due:
+        if not due:
+            return
+        still = {r.id for r in await self.store.pending_schedule()}
+        status: dict[int, str] = {}
+        if self.workshop_id is not None and len(still & due.keys()) < len(due):
             status = {r.id: r.status for r in await self.store.schedule_of(self.workshop_id)}
-            for row in due:
+        for row in due.values():
+            if row.id in still:
+                if now - row.due_at > STUCK_AFTER:
+                    raise RehearsalError(
+                        f"an occasion due at {row.due_at} ({row.key}) stays pending"
+                    )
+                if row.id not in self.deferred:
+                    self.held.append(f"{row.key} due {row.due_at:%Y-%m-%d %H:%M} UTC")
+                self.deferred[row.id] = row.due_at
+                continue
+            self.deferred.pop(row.id, None)
+            if row.id in status:
                 self.occasions.append(Occasion(row.key, row.kind, row.due_at, status[row.id]))
 
     async def next_due(self) -> datetime | None:
@@ -250,15 +310,25 @@ class World:
         pending = await self.store.pending_schedule()
         return min((r.due_at for r in pending), default=None)
 
+    async def _next_stop(self) -> datetime:
+        """Return when to tick next: an occasion due, or the next hour's check."""
+        now = self.clock.now()
+        stops = [next_beat(now, self.spec.zone)]
+        for row in await self.store.pending_schedule():
+            if row.due_at > now:
+                stops.append(row.due_at)
+            elif row.id not in self.deferred:
+                # Due already (added by what someone just did): the bot's armed job sends it.
+                stops.append(now)
+        return min(stops)
+
     async def advance_to(self, when: datetime) -> None:
-        """Move the clock to `when`, stopping at every occasion on the way to send it."""
+        """Move the clock to `when`, ticking at every occasion and every hour on the way."""
         if when < self.clock.now():
             return
-        while (due := await self.next_due()) is not None and due <= when:
-            self.clock.move_to(max(due, self.clock.now()))
+        while (stop := await self._next_stop()) <= when:
+            self.clock.move_to(stop)
             await self.tick()
-            if await self.next_due() == due:
-                raise RehearsalError(f"an occasion due at {due} stays pending")
         self.clock.move_to(when)
 
     async def pass_time(self, step: timedelta) -> None:
@@ -310,6 +380,9 @@ class Player:
         self.person = person
         self.pace: Pace | None = None
         self.joined = False
+        self.usage: dict[str, Usage] = {}
+        # Bot API calls in this chat while the bot handled the person's latest message or tap.
+        self.last_calls = 0
 
     @property
     def name(self) -> str:
@@ -330,9 +403,11 @@ class Player:
     async def say(self, text: str, *, chat: SimGroup | None = None) -> None:
         """Type and send a message (in private, or in a group), then wait for the bot."""
         await self._turn()
+        calls = self.world.recorder.calls_by_chat[self.id]
         self.world.recorder.said(chat.id if chat else self.id, text, self.user.first_name)
         await self.user.send(text, chat=chat)
         await self.world.settle()
+        self.last_calls = self.world.recorder.calls_by_chat[self.id] - calls
 
     async def upload(self, name: str, data: bytes) -> None:
         """Send a file as a document, then wait for the bot to handle it."""
@@ -355,12 +430,15 @@ class Player:
             raise RehearsalError(f"{self.name}: no {kind.__name__} button to tap{self.context()}")
         msg, label, data = found
         await self._turn()
+        # Counted once it is this person's turn: a reminder sent while they waited is not theirs.
+        calls = self.world.recorder.calls_by_chat[self.id]
         query = await self.user.tap_data(data, message=msg, chat=chat)
         shown = [[str(b.get("text", "")) for b in row] for row in msg.buttons]
         self.world.recorder.tapped(
             msg.chat_id, msg.message_id, label, shown, query, self.user.first_name
         )
         await self.world.settle()
+        self.last_calls = self.world.recorder.calls_by_chat[self.id] - calls
         callback = kind.unpack(data)
         assert callback is not None
         return callback
@@ -428,12 +506,24 @@ class Player:
 
     # ------------------------------------------------------------------ questionnaires
 
+    @asynccontextmanager
+    async def sitting(self, questionnaire_id: str) -> AsyncIterator[Usage]:
+        """Count the bot's messages in the chat from opening a questionnaire to leaving it."""
+        usage = self.usage.setdefault(questionnaire_id, Usage())
+        usage.sittings += 1
+        sent = self.world.recorder.sends_by_chat[self.id]
+        try:
+            yield usage
+        finally:
+            usage.messages += self.world.recorder.sends_by_chat[self.id] - sent
+
     async def answer(
         self, questionnaire: Questionnaire, *, assessment: bool, stop_after: int | None = None
     ) -> bool:
         """Answer the questionnaire on screen to the end (or stop early); True if submitted."""
         if self.person is None:
             raise RehearsalError(f"{self.name} has no answers to give")
+        usage = self.usage.setdefault(questionnaire.id, Usage())
         answered = 0
         limit = 4 * sum(1 for _ in questionnaire.slots()) + 10
         for _ in range(limit):
@@ -451,6 +541,8 @@ class Player:
                 else:
                     await self.tap(Skip, field_is("question", qid))
                 answered += 1
+                usage.answers += 1
+                usage.calls_per_answer[self.last_calls] += 1
                 continue
             msg = next(
                 (m for m in reversed(self.user.messages) if self.kinds(m) & QUESTIONNAIRE_KINDS),
@@ -459,13 +551,16 @@ class Player:
             kinds = self.kinds(msg)
             if SubmitConfirm in kinds:
                 await self.tap(SubmitConfirm, message=msg)
+                usage.submitted = True
                 return True
             if Submit in kinds:
                 await self.tap(Submit, message=msg)
                 continue
             if Answer in kinds or Toggle in kinds:
-                await self._answer_buttons(questionnaire, msg, assessment)
+                calls = await self._answer_buttons(questionnaire, msg, assessment)
                 answered += 1
+                usage.answers += 1
+                usage.calls_per_answer[calls] += 1
                 continue
             raise RehearsalError(
                 f"{self.name}: lost in {questionnaire.id} after {answered} answers" + self.context()
@@ -474,7 +569,8 @@ class Player:
 
     async def _answer_buttons(
         self, questionnaire: Questionnaire, msg: ChatMessage | None, assessment: bool
-    ) -> None:
+    ) -> int:
+        """Answer the question of `msg` with its buttons; return the Bot API calls it took."""
         assert self.person is not None and msg is not None
         found = self.find(Answer, message=msg) or self.find(Toggle, message=msg)
         assert found is not None
@@ -484,8 +580,11 @@ class Player:
         question = questionnaire.question(qid)
         choice = self.person.choose(questionnaire, question, assessment=assessment)
         if question.type is QuestionType.MULTI and isinstance(choice, list):
+            calls = 0
             for code in choice:
                 await self.tap(Toggle, field_is("option", code), message=msg)
+                calls += self.last_calls
             await self.tap(Done, field_is("question", qid))
-            return
+            return calls + self.last_calls
         await self.tap(Answer, field_is("option", choice), message=msg)
+        return self.last_calls

@@ -38,14 +38,16 @@ PARTICIPANTS = 4
 SEED = 3
 UPDATE_COMMAND = ".venv/bin/python -m tests.golden --update"
 # Golden file → the transcript it keeps. With 4 people and seed 3, p02 and p04 finish the
-# DGCA (in Spanish, in English); p01 stops it midway, skips the evaluation, writes a plan
-# and answers the 1-month check-in.
+# DGCA (in Spanish, in English); p01 stops it midway, skips the evaluation, writes a plan,
+# lets the 1-month check-in and its reminder pass, and reports a blocked step at 3 months.
+# The association's officer gets a digest on the first of each month for six months.
 TRANSCRIPTS = {
     "participant-es.md": "p02-rosa-mamani",
     "participant-en.md": "p04-diego-choque",
     "participant-checkin.md": "p01-juan-vargas",
     "organizer.md": "organizer",
     "organizers-group.md": "organizers-group",
+    "association-officer.md": "viewer",
 }
 SUMMARY = "summary.json"
 NAMES = (*TRANSCRIPTS, SUMMARY)
