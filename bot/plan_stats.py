@@ -147,6 +147,15 @@ def compute(
         labels = []
     members = {m.participant_id: m for ms in data.members.values() for m in ms}
     counted = [c for c in data.checkins if c.kind != "manual"]
+    # An update answers every open request of its plan at once; a request counts as answered
+    # only if that came before the plan's next request, so a first answer after six months
+    # does not make the one- and three-month check-ins look answered.
+    next_asked: dict[int, datetime] = {}
+    later: dict[int, datetime] = {}
+    for checkin in sorted(counted, key=lambda c: (c.created_at, c.id), reverse=True):
+        if checkin.plan_id in later:
+            next_asked[checkin.id] = later[checkin.plan_id]
+        later[checkin.plan_id] = checkin.created_at
     return Figures(
         plans=len(data.plans),
         steps=len(live),
@@ -158,7 +167,12 @@ def compute(
         overdue=overdue,
         blocked=blocked,
         checkins_sent=len(counted),
-        checkins_answered=sum(1 for c in counted if c.answered_at is not None),
+        checkins_answered=sum(
+            1
+            for c in counted
+            if c.answered_at is not None
+            and (c.id not in next_asked or c.answered_at < next_asked[c.id])
+        ),
         members=len(members),
         unreachable=sum(1 for m in members.values() if m.unreachable),
         stalest=stalest,

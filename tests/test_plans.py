@@ -368,3 +368,21 @@ async def test_team_tokens_evidence_and_nudges(store: Store) -> None:
     assert nudged is not None and nudged.nudged_at == later
     assert await store.checkins_to_nudge(later) == []
     assert await store.outbox_counts(f"cn:{opened[0].id}") == {"pending": 1}
+
+
+async def test_a_late_first_answer_does_not_count_earlier_check_ins_as_answered(
+    store: Store,
+) -> None:
+    workshop_id, ana, _ = await _setup(store)
+    plan_id = await store.create_plan(workshop_id, ana, "Plan", NOW)
+    step = await store.add_step(plan_id, "Paso", NOW)
+    day = timedelta(days=1)
+    await store.open_checkins([(plan_id, "m1", "scheduled")], [], "ci:m1", NOW)
+    await store.open_checkins([(plan_id, "m3", "scheduled")], [], "ci:m3", NOW + 60 * day)
+    # The first answer comes after the second request: it answers both in the store...
+    await store.record_update(step, ana, "in_progress", None, NOW + 70 * day)
+    data = await store.plan_data([workshop_id])
+    assert all(c.answered_at is not None for c in data.checkins)
+    # ...but only the second was answered in time.
+    figures = compute(data, {workshop_id: date(2024, 6, 1)}, NOW + 70 * day)
+    assert (figures.checkins_sent, figures.checkins_answered) == (2, 1)
