@@ -78,7 +78,7 @@ async def test_spanish_journey_from_link_to_profile_chart(bot: Harness) -> None:
     assert review.message_id == first.message_id
     assert "Revisión" in (review.text or "")
     assert "• Liderazgo: 6/6" in (review.text or "")
-    assert "No sé / No aplica» en 6" in (review.text or "")
+    assert "No sé / No aplica» 6 veces" in (review.text or "")
     await bot.tap(ana, "📤 Enviar respuestas")
     assert ana.buttons() == ["Seguir revisando", "Enviar"]
     sent = len(ana.messages)
