@@ -12,8 +12,8 @@ a fresh copy of that database and a fresh worker process, then builds the full o
 report the way the bot does: each of the flows `dgca_report`, `evaluation_report`,
 `status_report` and `export_events(..., "xlsx")` runs on the event loop (queries and
 aggregation) and is followed by its files made as `bot.output.Responder` makes them
-(`render_event`): charts on the Responder's chart thread, workbooks in the worker process.
-Sending to Telegram is left out.
+(`render_event`): charts drawn ahead in the worker processes (`bot.output.DrawAhead`, a few
+at a time, two side by side), workbooks in a worker process. Sending to Telegram is left out.
 
 Simulating goes through the `Store` one transaction per answer, as the bot writes them
 (about 10 s for 1,000 participants here; not part of the measured report).
@@ -56,7 +56,6 @@ import asyncio
 import gc
 import html
 import math
-import multiprocessing
 import os
 import platform
 import re
@@ -71,7 +70,6 @@ import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -88,8 +86,8 @@ from bot.flows.events import Event, Send, SendDocument, SendPhoto
 from bot.flows.exports import export_events
 from bot.flows.reports import dgca_report, evaluation_report, status_report
 from bot.flows.schedule import EVALUATION_ID
-from bot.output import Responder
-from bot.services import Services
+from bot.output import DrawAhead, Responder
+from bot.services import Services, worker_pool
 from storage import Store, Workshop, open_store
 from tests.support import CONTENT_DIR, FakeClock, make_services
 
@@ -122,18 +120,18 @@ def current_rss() -> int:
         return 0
 
 
-def worker_peak_rss(svc: Services) -> int:
-    """Return the peak RSS (VmHWM) of the bot's worker process, in bytes (0 if unknown)."""
+def worker_peak_rss(svc: Services) -> list[int]:
+    """Return the peak RSS (VmHWM) of each of the bot's worker processes, in bytes."""
     processes = getattr(svc.process_pool, "_processes", None) or {}
-    peak = 0
+    peaks = []
     for pid in processes:
         try:
             with open(f"/proc/{pid}/status", encoding="ascii") as f:
                 line = next(x for x in f if x.startswith("VmHWM:"))
-            peak = max(peak, int(line.split()[1]) * 1024)
+            peaks.append(int(line.split()[1]) * 1024)
         except (OSError, StopIteration, ValueError):
             pass
-    return peak
+    return sorted(peaks, reverse=True)
 
 
 def worker_cpu(svc: Services) -> float:
@@ -262,7 +260,7 @@ class StallSampler:
         self.every = every
         self.samples: list[tuple[float, str]] = []  # (perf_counter, where)
         self.cpu: list[tuple[float, dict[str, int]]] = []  # (perf_counter, ticks by thread)
-        self._main = threading.main_thread().ident
+        self._main = threading.main_thread().ident or 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
 
@@ -343,7 +341,7 @@ IDLE_FUNCTIONS = frozenset({"select", "poll", "wait", "_wait_for_tstate_lock", "
 
 def _where(frame: FrameType, depth: int = 3) -> str:
     """Describe a stack by its innermost frames, shortest paths first."""
-    parts = []
+    parts: list[str] = []
     while frame is not None and len(parts) < depth:
         name = frame.f_code.co_filename
         for marker in ("/site-packages/", "/lib/python3."):
@@ -432,7 +430,8 @@ class RunResult:
     gc_total_ms: float
     xlsx_s: float = 0.0
     load: float = 0.0  # the 1-minute load average when the run ended
-    worker_peak_mb: float = 0.0
+    worker_peak_mb: float = 0.0  # the highest of the worker processes' peaks
+    worker_peaks_mb: list[float] = field(default_factory=list)  # each worker's peak
 
     @property
     def flows_s(self) -> float:
@@ -527,27 +526,40 @@ async def build_report(
         if retain:
             report.events += events
             report.names += names
-        for event, name in zip(events, names, strict=True):
-            if not isinstance(event, SendPhoto | SendDocument):
-                continue
-            if isinstance(event, SendPhoto):
-                report.photos += 1
-                report.first_photo = report.first_photo or (event, name)
-            else:
-                report.documents += 1
-            start = time.perf_counter()
-            data = await render_event(svc, event)
-            report.phases.append(Phase(name, "render", start, time.perf_counter()))
-            if keep is not None:
-                keep(name, data)
+        # As the Responder does: the worker processes start on the charts at once, a few
+        # ahead of the one being handed out. A file's phase is the wait for it in its turn.
+        ahead = DrawAhead(svc, events)
+        ahead.start()
+        try:
+            for index, (event, name) in enumerate(zip(events, names, strict=True)):
+                if not isinstance(event, SendPhoto | SendDocument):
+                    continue
+                if isinstance(event, SendPhoto):
+                    report.photos += 1
+                    report.first_photo = report.first_photo or (event, name)
+                else:
+                    report.documents += 1
+                start = time.perf_counter()
+                data = await render_event(svc, event, ahead, index)
+                report.phases.append(Phase(name, "render", start, time.perf_counter()))
+                if keep is not None:
+                    keep(name, data)
+        finally:
+            ahead.cancel()
         del events
     return report
 
 
-async def render_event(svc: Services, event: SendPhoto | SendDocument) -> bytes:
+async def render_event(
+    svc: Services, event: SendPhoto | SendDocument, ahead: DrawAhead | None = None, index: int = 0
+) -> bytes:
     """Draw a chart or build a file exactly as `bot.output.Responder` does before sending."""
     if isinstance(event, SendPhoto):
-        # Charts that ask for it are drawn in the worker process, as the Responder does.
+        # Charts that ask for it are drawn in the worker processes, ahead, as the Responder
+        # draws them.
+        png = await ahead.png(index) if ahead is not None else None
+        if png is not None:
+            return png
         if event.separate_process and svc.process_pool is not None:
             return await svc.build(event.render, separate_process=True)
         # The Responder's own chart thread, and its collection after each chart.
@@ -576,8 +588,8 @@ async def one_run(index: int, args: argparse.Namespace, template: Path | None) -
         if template is not None:
             shutil.copyfile(template, tmp / "bench.db")
         store = await _open(tmp)
-        # The bot's worker process for heavy files, as bot.app's post_init creates it.
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        # The bot's worker processes for heavy files, as bot.app's post_init creates them.
+        pool = worker_pool()
         try:
             svc = make_services(store, content, FakeClock(CLOCK_NOW))
             svc.process_pool = pool
@@ -614,9 +626,11 @@ async def _measure(
                     svc, workshop, keep=lambda _n, data: sizes.append(len(data)), retain=False
                 )
                 end = time.perf_counter()
+                # Now, not after the baseline below: that one loads matplotlib into this process.
+                rss_end = current_rss()
     gc.unfreeze()
     load = os.getloadavg()[0]
-    worker_mb = _mb(worker_peak_rss(svc))
+    worker_mbs = [_mb(peak) for peak in worker_peak_rss(svc)]
     traced = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
     if args.tracemalloc:
         tracemalloc.stop()
@@ -679,14 +693,15 @@ async def _measure(
         render_stall_ms=max(render_lates, default=0.0) * 1000,
         heartbeats=len(beat.lateness(start, end)),
         rss_before_mb=_mb(rss_before),
-        rss_peak_report_mb=_mb(max(beat.rss_peak, current_rss())),
+        rss_peak_report_mb=_mb(max(beat.rss_peak, rss_end)),
         maxrss_mb=_mb(max_rss()),
         traced_peak_mb=_mb(traced) if traced is not None else None,
         photos=report.photos,
         documents=report.documents,
         xlsx_s=sum(p.seconds for p in report.phases if p.name.endswith(".xlsx")),
         load=load,
-        worker_peak_mb=worker_mb,
+        worker_peak_mb=max(worker_mbs, default=0.0),
+        worker_peaks_mb=worker_mbs,
         output_mb=_mb(sum(sizes)),
         baseline_block_ms=block_ms,
         baseline_stall_ms=baseline.worst()[1] * 1000,
@@ -756,7 +771,8 @@ def describe_run(r: RunResult) -> list[str]:
         f" in all, longest {r.gc_longest_ms:.0f} ms (generation {r.gc_longest_generation})",
         f"  memory: RSS {r.rss_before_mb:.0f} MB before, {r.rss_peak_report_mb:.0f} MB peak"
         f" during the report; ru_maxrss {r.maxrss_mb:.0f} MB{traced};"
-        f" worker process peak {r.worker_peak_mb:.0f} MB",
+        f" worker processes' peaks {' + '.join(f'{mb:.0f}' for mb in r.worker_peaks_mb) or '?'}"
+        f" MB",
         (
             f"  baseline: {r.baseline_chart} rendered on the loop blocked it"
             f" {r.baseline_block_ms:.0f} ms; the probe saw a {r.baseline_stall_ms:.0f} ms stall"
@@ -786,7 +802,8 @@ def describe_medians(results: list[RunResult]) -> list[str]:
         ("longest garbage-collector pass", med(lambda r: r.gc_longest_ms), "ms"),
         ("RSS peak during report", med(lambda r: r.rss_peak_report_mb), "MB"),
         ("ru_maxrss (process peak)", med(lambda r: r.maxrss_mb), "MB"),
-        ("worker process peak RSS", med(lambda r: r.worker_peak_mb), "MB"),
+        ("worker process peak RSS (highest)", med(lambda r: r.worker_peak_mb), "MB"),
+        ("worker processes' peaks, summed", med(lambda r: sum(r.worker_peaks_mb)), "MB"),
         ("baseline (last run): chart on the loop", results[-1].baseline_block_ms, "ms"),
         ("baseline (last run): stall seen", results[-1].baseline_stall_ms, "ms"),
         ("participant profile_event", med(lambda r: r.profile_ms), "ms"),

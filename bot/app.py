@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import multiprocessing
 import signal
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from telegram import BotCommandScopeDefault
@@ -22,7 +20,7 @@ from bot.handlers import register
 from bot.i18n import FALLBACK, I18n
 from bot.output import bot_commands
 from bot.processor import OrderedUpdateProcessor
-from bot.services import Services
+from bot.services import Services, worker_pool
 from bot.settings import Settings
 from storage import open_store
 
@@ -53,10 +51,8 @@ def build_application(
 
     async def post_init(app: BotApplication) -> None:
         store = await open_store(settings.database_url, pool_size=settings.database_pool_size)
-        # "spawn": a fresh interpreter, not a fork of a process that already runs threads.
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         app.bot_data.services = Services(
-            process_pool=pool,
+            process_pool=worker_pool(),
             store=store,
             content=content,
             i18n=i18n,

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import warnings
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -72,6 +73,10 @@ COMMAND_NAMES = (
 ORGANIZER_COMMANDS = ("broadcast", "invite", "report", "openeval", "progress", "viewer")
 VIEWER_COMMANDS = ("progress",)
 ADMIN_COMMANDS = ("organizers",)
+# Charts of one reply drawn in the worker processes before their turn to be sent: enough to
+# keep two workers busy while the bot sends the one before (an upload takes a round trip or
+# more), few enough that the PNGs waiting in the bot's process stay small (about 170 kB each).
+DRAW_AHEAD = 3
 
 
 def bot_commands(
@@ -284,6 +289,58 @@ async def set_commands(bot: Bot, chat_id: int, commands: list[BotCommand]) -> No
     await with_retry(lambda: bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id)))
 
 
+class DrawAhead:
+    """Draw the worker-process charts of a reply ahead of their turn, a few at a time.
+
+    The charts are drawn in the worker processes, side by side when there are several, while
+    the reply goes on in order: `png(i)` hands back event `i`'s chart when its turn comes and
+    starts the next one waiting.
+    """
+
+    def __init__(
+        self, services: Services, events: Sequence[Event], ahead: int = DRAW_AHEAD
+    ) -> None:
+        self._services = services
+        self._ahead = ahead
+        self._waiting = deque(
+            (i, event.render)
+            for i, event in enumerate(events)
+            if isinstance(event, SendPhoto) and event.separate_process
+        )
+        if services.process_pool is None:
+            self._waiting.clear()
+        self._drawing: dict[int, asyncio.Future[bytes]] = {}
+
+    def start(self) -> None:
+        """Start drawing waiting charts until `ahead` are being drawn or done and unclaimed."""
+        while self._waiting and len(self._drawing) < self._ahead:
+            index, render = self._waiting.popleft()
+            self._drawing[index] = asyncio.ensure_future(
+                self._services.build(render, separate_process=True)
+            )
+
+    async def png(self, index: int) -> bytes | None:
+        """Return event `index`'s chart (None: it is not drawn here) once drawn."""
+        self.start()
+        drawing = self._drawing.pop(index, None)
+        if drawing is None:
+            return None
+        # Its place is free: the next chart starts while this one is still being drawn.
+        self.start()
+        return await drawing
+
+    def cancel(self) -> None:
+        """Stop the charts not handed out: the reply failed or was cancelled before them."""
+        self._waiting.clear()
+        for drawing in self._drawing.values():
+            if drawing.done() and not drawing.cancelled():
+                # Retrieved, so that asyncio does not log a failure nobody waited for.
+                drawing.exception()
+            else:
+                drawing.cancel()
+        self._drawing.clear()
+
+
 class Responder:
     """Carries flow events into one chat; a tapped button is answered exactly once."""
 
@@ -371,8 +428,16 @@ class Responder:
         await self._answered()
 
     async def _render(self, events: Sequence[Event]) -> None:
+        ahead = DrawAhead(self.services, events)
+        ahead.start()
+        try:
+            await self._render_in_order(events, ahead)
+        finally:
+            ahead.cancel()
+
+    async def _render_in_order(self, events: Sequence[Event], ahead: DrawAhead) -> None:
         bot, chat_id = self.bot, self.chat_id
-        for event in events:
+        for index, event in enumerate(events):
             if isinstance(event, Notice):
                 self._answer_soon(event.text, event.alert)
                 continue
@@ -385,9 +450,8 @@ class Responder:
                 )
             elif isinstance(event, SendPhoto):
                 await with_retry(lambda: bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO))
-                if event.separate_process and self.services.process_pool is not None:
-                    png = await self.services.build(event.render, separate_process=True)
-                else:
+                png = await ahead.png(index)
+                if png is None:
                     png = await asyncio.get_running_loop().run_in_executor(
                         self._charts, self._draw, event.render
                     )
