@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -203,6 +204,14 @@ def _workshop(args: argparse.Namespace) -> int:
     return asyncio.run(_import(Path(args.file), settings, content, i18n))
 
 
+def _problems(heading: str, problems: Sequence[object]) -> int:
+    """Print a heading and one indented line per problem; return the exit status."""
+    print(heading, file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 2
+
+
 def _kept(target: Path, force: bool) -> bool:
     """Tell (and say) that an existing file stays, unless --force replaces it."""
     if target.exists() and not force:
@@ -223,10 +232,7 @@ def _form_import(args: argparse.Namespace) -> int:
         imported = import_xlsform(source)
     except XLSFormError as exc:
         # Nothing is written: a form is imported whole or not at all.
-        print(f"{source}: not imported, {len(exc.problems)} problem(s):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 2
+        return _problems(f"{source}: not imported, {len(exc.problems)} problem(s):", exc.problems)
     for warning in imported.warnings:
         print(f"{source}: left out: {warning}", file=sys.stderr)
     form = imported.questionnaire
@@ -262,10 +268,7 @@ def _form_export(args: argparse.Namespace) -> int:
     try:
         data = export_xlsform(form)
     except XLSFormError as exc:
-        print(f"error: {form.id} cannot be written as XLSForm:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 2
+        return _problems(f"error: {form.id} cannot be written as XLSForm:", exc.problems)
     target.write_bytes(data)
     print(f"questionnaire {form.id} -> {target} (XLSForm: survey, choices, settings)")
     return 0

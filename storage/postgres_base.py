@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 if TYPE_CHECKING:
+    from storage.models import OutMessage
+
     Conn: TypeAlias = PoolConnectionProxy[asyncpg.Record]
 else:
     # Generic only in the stubs; the runtime class takes no parameters.
@@ -27,3 +30,6 @@ class Base(Protocol):
     def _snapshot(self) -> AbstractAsyncContextManager[Conn]: ...
     async def _one(self, sql: str, *args: Any) -> asyncpg.Record | None: ...
     async def _all(self, sql: str, *args: Any) -> list[asyncpg.Record]: ...
+    async def complete_scheduled_together(
+        self, closes: list[tuple[int, str]], messages: list[OutMessage], now: datetime
+    ) -> bool: ...

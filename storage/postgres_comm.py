@@ -387,19 +387,7 @@ class CommunicationMixin:
         now: datetime,
     ) -> bool:
         """Queue an occasion's messages and close it, atomically; False if already closed."""
-        async with self._tx() as db:
-            due = await db.fetchval(
-                "UPDATE scheduled SET status = $1, done_at = $2 WHERE id = $3"
-                " AND status = 'pending' RETURNING due_at",
-                status,
-                now,
-                scheduled_id,
-            )
-            if due is None:
-                return False
-            # The due time is part of the source so that a moved session gets a new reminder.
-            await insert_outbox(db, f"sch:{scheduled_id}:{due.isoformat()}", messages, now)
-            return True
+        return await self.complete_scheduled_together([(scheduled_id, status)], messages, now)
 
     async def complete_scheduled_together(
         self: _Base, closes: list[tuple[int, str]], messages: list[OutMessage], now: datetime
@@ -422,6 +410,8 @@ class CommunicationMixin:
                         raise _AlreadyClosed
                     first_due = first_due or due
                 assert first_due is not None
+                # The due time is part of the source so that a moved session gets a new
+                # reminder; one occasion alone keeps the source it always had.
                 ids = "+".join(str(scheduled_id) for scheduled_id, _ in closes)
                 await insert_outbox(db, f"sch:{ids}:{first_due.isoformat()}", messages, now)
                 return True

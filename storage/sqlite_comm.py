@@ -47,6 +47,9 @@ class _Base(Protocol):
     async def _one(self, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None: ...
     async def _all(self, sql: str, params: tuple[Any, ...]) -> list[aiosqlite.Row]: ...
     def _workshop_row(self, row: aiosqlite.Row) -> Workshop: ...
+    async def complete_scheduled_together(
+        self, closes: list[tuple[int, str]], messages: list[OutMessage], now: datetime
+    ) -> bool: ...
 
 
 async def _insert_outbox(
@@ -381,21 +384,7 @@ class CommunicationMixin:
         now: datetime,
     ) -> bool:
         """Queue an occasion's messages and close it, atomically; False if already closed."""
-        async with self._tx() as db:
-            cur = await db.execute(
-                "UPDATE scheduled SET status = ?, done_at = ? WHERE id = ? AND status = 'pending'",
-                (status, _ts(now), scheduled_id),
-            )
-            if cur.rowcount != 1:
-                return False
-            async with db.execute(
-                "SELECT due_at FROM scheduled WHERE id = ?", (scheduled_id,)
-            ) as c:
-                row = await c.fetchone()
-            assert row is not None
-            # The due time is part of the source so that a moved session gets a new reminder.
-            await _insert_outbox(db, f"sch:{scheduled_id}:{row['due_at']}", messages, now)
-            return True
+        return await self.complete_scheduled_together([(scheduled_id, status)], messages, now)
 
     async def complete_scheduled_together(
         self: _Base, closes: list[tuple[int, str]], messages: list[OutMessage], now: datetime
@@ -418,6 +407,8 @@ class CommunicationMixin:
                 ) as c:
                     row = await c.fetchone()
                 assert row is not None
+                # The due time is part of the source so that a moved session gets a new
+                # reminder; one occasion alone keeps the source it always had.
                 ids = "+".join(str(scheduled_id) for scheduled_id, _ in closes)
                 await _insert_outbox(db, f"sch:{ids}:{row['due_at']}", messages, now)
                 return True

@@ -389,8 +389,7 @@ async def _view(ctx: Ctx, scope: Scope) -> list[Event]:
     ]
     # The figures hold every late step with its plan (9,000 at 3,000 plans): they are freed
     # on a thread too, not when this frame ends on the loop.
-    await asyncio.to_thread(_release, figures.overdue)
-    await asyncio.to_thread(_release, figures.blocked)
+    await asyncio.to_thread(_release_all, figures.overdue, figures.blocked)
     return events
 
 
@@ -630,6 +629,11 @@ def _pack_export(
         workshops=titles,
     )
     return packed, words
+
+
+def _release_all(*lists: list[Any]) -> None:
+    for records in lists:
+        _release(records)
 
 
 def _release(records: list[Any]) -> None:

@@ -56,3 +56,13 @@ async def test_participants_do_not_get_forms_read(bot: Harness) -> None:
     await bot.settle()
     assert ana.last.document is None
     assert "XLSForm" not in (ana.last.text or "")
+
+
+async def test_an_oversize_form_is_refused_with_its_size(bot: Harness) -> None:
+    await bot.import_workshop()
+    admin = bot.double.new_user(first_name="Admin", language_code="es", user_id=ADMIN)
+    await admin.send_document("enorme.xlsx", b"PK" + b"\0" * (1100 * 1024))
+    await bot.settle()
+    reply = admin.last.text or ""
+    assert "enorme.xlsx" in reply and "1.024 KB" in reply and "No se importó nada" in reply
+    assert admin.last.document is None
