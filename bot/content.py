@@ -128,6 +128,8 @@ class QuestionType(StrEnum):
     # One item of a list the workshop provides (its institutions, its country), paged, with
     # "other" typed when the question allows it.
     PICK = "pick"
+    # A day from today on: buttons a number of months ahead, or typed in the person's way.
+    DATE = "date"
 
 
 class PickSource(StrEnum):
@@ -167,6 +169,10 @@ class Question(Strict):
     suggest: Literal["telegram_name"] | None = None
     # A name, not a paragraph: line breaks and repeated spaces are folded (always for picks).
     single_line: bool = False
+    # Date questions: the buttons offered, in months from today (1, 3, 6 and 12 if unset).
+    months: Annotated[list[Annotated[int, Field(ge=1, le=120)]], Field(max_length=4)] | None = None
+    # Choice buttons per row: 2 for many short options (the 17 SDGs), 1 for sentences.
+    columns: Annotated[int, Field(ge=1, le=3)] = 1
 
     @model_validator(mode="after")
     def _check(self) -> Question:
@@ -176,6 +182,10 @@ class Question(Strict):
             raise ValueError("only a pick question has other and text_other")
         if self.suggest is not None and self.type is not QuestionType.TEXT:
             raise ValueError("only a text question can suggest an answer")
+        if self.months is not None and self.type is not QuestionType.DATE:
+            raise ValueError("only a date question has months")
+        if self.columns > 1 and self.type not in (QuestionType.SINGLE, QuestionType.MULTI):
+            raise ValueError("only a single or multiple choice question has columns")
         if self.type is QuestionType.LIKERT and self.scale is None:
             raise ValueError("a likert question needs a scale")
         if self.type in (QuestionType.SINGLE, QuestionType.MULTI):
@@ -240,6 +250,9 @@ class Questionnaire(Strict):
     # last answer; a survey shows section progress and ends on a review before submitting.
     progress: Literal["section", "step"] = "section"
     review: bool = True
+    # A short form's numbered steps may say what they belong to ("Paso 2 del plan"); the
+    # form's owner fills `{placeholders}` here and in the questions (bot/flows/plans.py).
+    heading: Text | None = None
     scales: dict[Ident, Scale] = Field(default_factory=dict)
     sections: Annotated[list[Section], Field(min_length=1)]
 
@@ -727,10 +740,6 @@ def _read_text(path: Path) -> str:
         raise ContentError(path, [f"line {line}: not UTF-8 text; save the file as UTF-8"]) from exc
 
 
-def _read_yaml(path: Path) -> Any:
-    return parse_yaml(_read_text(path), path)
-
-
 # Deeper than any content file needs; bounds the composer's recursion and pydantic's.
 MAX_NESTING = 32
 # Values and characters that aliases (*name) may repeat in one file, all together: enough to
@@ -1011,8 +1020,8 @@ def parse_model_with_lines(model: type[M], text: str, path: Path | str) -> M:
 
 
 def load_questionnaire(path: Path) -> Questionnaire:
-    """Load and validate one questionnaire file."""
-    return parse_model(Questionnaire, _read_yaml(path), path)
+    """Load and validate one questionnaire file, naming lines and fields on error."""
+    return parse_model_with_lines(Questionnaire, _read_text(path), path)
 
 
 def load_workshop_file(path: Path) -> WorkshopFile:
@@ -1037,6 +1046,74 @@ class Content:
 # participant's record that it fills (bot/flows/profile.py).
 PROFILE_FORM = "profile"
 PROFILE_FIELDS = frozenset({"name", "institution", "position", "country"})
+# The action plan and each of its steps, written in chat (bot/flows/plans.py): their
+# question ids name the columns of the plan's tables, each of the type it can hold.
+PLAN_FORM = "plan"
+STEP_FORM = "plan_step"
+BOUND_FORMS: dict[str, dict[str, tuple[QuestionType, ...]]] = {
+    PLAN_FORM: {
+        "title": (QuestionType.TEXT,),
+        "objective": (QuestionType.TEXT,),
+        "sdgs": (QuestionType.MULTI,),
+        "contact": (QuestionType.SINGLE,),
+    },
+    STEP_FORM: {
+        "action": (QuestionType.TEXT,),
+        "responsible": (QuestionType.TEXT,),
+        "resources": (QuestionType.TEXT,),
+        "indicator": (QuestionType.TEXT,),
+        "due_date": (QuestionType.DATE,),
+        "success": (QuestionType.TEXT,),
+    },
+}
+# What the plan's other questions need to mean what the plan tables hold.
+PLAN_REQUIRED = {PLAN_FORM: "title", STEP_FORM: "action"}
+SDG_CODES = frozenset(str(n) for n in range(1, 18))
+CONTACT_CODES = frozenset({"yes", "no"})
+
+
+def _check_bound(qdir: Path, form_id: str, form: Questionnaire | None) -> None:
+    """Refuse a plan form whose questions the plan's tables could not hold, at startup."""
+    path = qdir / f"{form_id}.yaml"
+    if form is None:
+        raise ContentError(path, [f"no questionnaire with id {form_id!r} (action plans)"])
+    problems = []
+    if form.review or form.progress != "step":
+        problems.append(
+            "review, progress: a plan form is asked step by step (review: false, progress: step)"
+        )
+    fields = BOUND_FORMS[form_id]
+    ids = [slot.question.id for slot in form.slots()]
+    if not ids or ids[0] != PLAN_REQUIRED[form_id]:
+        problems.append(f"the first question must be {PLAN_REQUIRED[form_id]!r}")
+    text = _read_text(path)
+    for slot in form.slots():
+        q = slot.question
+        where = _id_line(text, q.id)
+        before = len(problems)
+        if q.id not in fields:
+            known = ", ".join(fields)
+            problems.append(f"question {q.id!r}: not a field of the plan's tables ({known})")
+        elif q.type not in fields[q.id]:
+            problems.append(f"question {q.id!r}: must be of type {fields[q.id][0].value}")
+        elif q.id == PLAN_REQUIRED[form_id] and q.optional:
+            problems.append(f"question {q.id!r}: cannot be optional")
+        elif q.id == "sdgs" and {o.code for o in q.options} - SDG_CODES:
+            problems.append("question 'sdgs': option codes are the SDG numbers 1 to 17")
+        elif q.id == "contact" and {o.code for o in q.options} != CONTACT_CODES:
+            problems.append("question 'contact': options are 'yes' and 'no'")
+        if q.show_if is not None:
+            problems.append(f"question {q.id!r}: a plan form has no show_if")
+        if where is not None:
+            problems[before:] = [f"line {where}, {p}" for p in problems[before:]]
+    if problems:
+        raise ContentError(path, problems)
+
+
+def _id_line(text: str, ident: str) -> int | None:
+    """Return the line of the list item `- id: <ident>` in a YAML text, if there is one."""
+    pattern = re.compile(rf"^\s*-\s*id:\s*[\"']?{re.escape(ident)}[\"']?\s*(#.*)?$")
+    return next((n for n, line in enumerate(text.splitlines(), 1) if pattern.match(line)), None)
 
 
 def _check_profile(qdir: Path, form: Questionnaire | None) -> None:
@@ -1069,6 +1146,8 @@ def load_content(root: Path) -> Content:
     if "dgca" not in questionnaires:
         raise ContentError(qdir, ["no questionnaire with id 'dgca'"])
     _check_profile(qdir, questionnaires.get(PROFILE_FORM))
+    for form_id in BOUND_FORMS:
+        _check_bound(qdir, form_id, questionnaires.get(form_id))
     workshops: dict[str, WorkshopFile] = {}
     for path in sorted((root / "workshops").glob("*.yaml")):
         w = load_workshop_file(path)

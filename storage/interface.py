@@ -590,6 +590,10 @@ class Store(PlanStore, CommunicationStore, Protocol):
         """Move an unsubmitted response to another questionnaire version."""
         ...
 
+    async def rekey_response(self, response_id: int, questionnaire_id: str) -> None:
+        """Give a draft's response the key of the record its first answer created."""
+        ...
+
     async def save_dimension_scores(
         self, response_id: int, scores: dict[str, float | None]
     ) -> None:

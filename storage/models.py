@@ -73,6 +73,7 @@ class DialogState(StrEnum):
     BROADCAST_MESSAGE = "broadcast_message"
     BROADCAST_SCHEDULE = "broadcast_schedule"
     FEEDBACK_COMMENT = "feedback_comment"
+    # The plan wizard's fields before 0.8 (the plan now runs on the form engine).
     PLAN_FIELD = "plan_field"
     STEP_FIELD = "step_field"
     UPDATE_EXTRA = "update_extra"
@@ -87,6 +88,8 @@ RETIRED_DIALOG_STATES = frozenset(
         DialogState.PROFILE_POSITION,
         DialogState.PROFILE_COUNTRY,
         DialogState.PROFILE_COUNTRY_TEXT,
+        DialogState.PLAN_FIELD,
+        DialogState.STEP_FIELD,
     }
 )
 

@@ -489,6 +489,15 @@ class PostgresStore(PlanMixin, CommunicationMixin):
                 response_id,
             )
 
+    async def rekey_response(self, response_id: int, questionnaire_id: str) -> None:
+        """Give a draft's response the key of the record its first answer created."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE responses SET questionnaire_id = $1 WHERE id = $2",
+                questionnaire_id,
+                response_id,
+            )
+
     async def save_dimension_scores(
         self, response_id: int, scores: dict[str, float | None]
     ) -> None:

@@ -693,6 +693,14 @@ class SqliteStore(PlanMixin, CommunicationMixin):
                 (version, _ts(now), response_id),
             )
 
+    async def rekey_response(self, response_id: int, questionnaire_id: str) -> None:
+        """Give a draft's response the key of the record its first answer created."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE responses SET questionnaire_id = ? WHERE id = ?",
+                (questionnaire_id, response_id),
+            )
+
     # Privacy
 
     async def save_dimension_scores(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import content as content_pkg
@@ -10,7 +10,7 @@ from bot.content import Content, load_content
 from bot.flows.common import Actor, Ctx
 from bot.i18n import I18n
 from bot.services import Services
-from storage import Store
+from storage import Participant, Store, Workshop
 
 CONTENT_DIR = content_pkg.DEFAULT_DIR
 DATA = Path(__file__).parent / "data"
@@ -50,3 +50,21 @@ def make_services(store: Store, content: Content, clock: FakeClock) -> Services:
 
 def ctx_for(svc: Services, telegram_id: int, lang: str = "es", first_name: str = "Ana") -> Ctx:
     return Ctx(svc, Actor(telegram_id, first_name, "Quispe", lang), lang)
+
+
+async def joined_participant(svc: Services, telegram_id: int = 7) -> tuple[Workshop, Participant]:
+    """Create a bare workshop in La Paz and have `telegram_id` join it, in Spanish."""
+    workshop, _ = await svc.store.upsert_workshop(
+        slug="w",
+        language="es",
+        timezone="America/La_Paz",
+        start_date=date(2023, 11, 28),
+        end_date=date(2023, 11, 29),
+        spec={},
+        join_code="J" * 16,
+        now=svc.clock.now(),
+    )
+    participant, _ = await svc.store.join(
+        workshop_id=workshop.id, telegram_id=telegram_id, language="es", now=svc.clock.now()
+    )
+    return workshop, participant

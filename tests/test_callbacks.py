@@ -20,7 +20,6 @@ from bot.flows.callbacks import (
     OpenEvaluation,
     OpenMenu,
     PlanNew,
-    PlanSkip,
     ProgressView,
     Report,
     UpdateStart,
@@ -69,7 +68,7 @@ def test_roundtrip_keeps_every_field_and_its_type() -> None:
 def test_optional_fields_travel_as_empty() -> None:
     assert parse(Forget().pack()) == Forget(confirm=None)
     assert parse(Forget(confirm=False).pack()) == Forget(confirm=False)
-    assert parse(PlanSkip(plan=4, step=None, field="o").pack()) == PlanSkip(4, None, "o")
+    assert parse(UpdateStart(plan=4).pack()) == UpdateStart(4, None)
     assert parse(Report(workshop=1, what="inst").pack()) == Report(1, "inst", None, None)
 
 
@@ -152,7 +151,7 @@ def test_packing_a_value_out_of_range_fails_loudly() -> None:
 def test_unpack_checks_the_class() -> None:
     data = Answer(1, 1, "q", "1").pack()
     assert Answer.unpack(data) == Answer(1, 1, "q", "1")
-    assert PlanSkip.unpack(data) is None
+    assert UpdateStart.unpack(data) is None
 
 
 def test_pattern_matches_only_its_kinds() -> None:

@@ -362,3 +362,39 @@ def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
         load_workshop_file(path)
     # Line 4's en dash has no Latin-1 form ("?"); line 8's "ó" is the first wrong byte.
     assert caught.value.problems == ["line 8: not UTF-8 text; save the file as UTF-8"]
+
+
+def test_the_plan_forms_name_what_the_plan_tables_cannot_hold(tmp_path: Path) -> None:
+    root = _copy_content(tmp_path)
+    path = root / "questionnaires" / "plan_step.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("- id: resources", "- id: budget")
+        .replace("type: date", "type: text")
+        .replace("        months: [1, 3, 6, 12]\n", ""),
+        encoding="utf-8",
+    )
+    with pytest.raises(ContentError) as info:
+        load_content(root)
+    message = str(info.value)
+    lines = text.splitlines()
+    budget = next(n for n, line in enumerate(lines, 1) if "- id: resources" in line)
+    due = next(n for n, line in enumerate(lines, 1) if "- id: due_date" in line)
+    assert "plan_step.yaml" in message
+    assert f"line {budget}, question 'budget': not a field of the plan's tables" in message
+    assert f"line {due}, question 'due_date': must be of type date" in message
+
+
+def test_the_plan_form_names_the_sdgs_as_the_catalogs_do() -> None:
+    """The SDGs' names live in the plan form (its buttons) and the catalogs (cards, reports)."""
+    from bot.flows.plans import sdg_label
+    from bot.i18n import I18n
+
+    form = load_content(CONTENT_DIR).questionnaire("plan")
+    options = form.question("sdgs").options
+    assert [o.code for o in options] == [str(n) for n in range(1, 18)]
+    i18n = I18n.load(CONTENT_DIR / "locales")
+    for lang in ("es", "en"):
+        assert [o.label.get(lang) for o in options] == [
+            sdg_label(i18n(lang), n) for n in range(1, 18)
+        ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
 
 import pytest
 
@@ -15,7 +14,7 @@ from bot.flows.events import Edit, Event, Notice, Send
 from bot.flows.questionnaire import RUN_TAPS
 from bot.services import Services
 from storage import DialogState
-from tests.support import DATA, ctx_for
+from tests.support import DATA, ctx_for, joined_participant
 
 
 @pytest.fixture
@@ -27,19 +26,7 @@ def alltypes(content: Content) -> Content:
 @pytest.fixture
 async def setup(svc: Services, alltypes: Content):
     svc.content = alltypes
-    workshop, _ = await svc.store.upsert_workshop(
-        slug="w",
-        language="es",
-        timezone="America/La_Paz",
-        start_date=date(2023, 11, 28),
-        end_date=date(2023, 11, 29),
-        spec={},
-        join_code="J" * 16,
-        now=svc.clock.now(),
-    )
-    participant, _ = await svc.store.join(
-        workshop_id=workshop.id, telegram_id=7, language="es", now=svc.clock.now()
-    )
+    workshop, participant = await joined_participant(svc)
     submitted: list[int] = []
 
     async def after(ctx: Ctx, run: engine.Run) -> list[Event]:

@@ -111,8 +111,8 @@ def test_plural_texts_take_the_form_their_count_asks_for() -> None:
     # Counts read as each language writes numbers.
     assert "<b>1.240</b> personas" in es.t("broadcast.preview", n=1240, audience="a")
     assert "<b>1,240</b> people" in en.t("broadcast.preview", n=1240, audience="a")
-    assert es.plain("plan.date_in", n=1, date="d") == "En 1 mes · d"
-    assert en.plain("plan.date_in", n=6, date="d") == "In 6 months · d"
+    assert es.plain("question.date_in", n=1, date="d") == "En 1 mes · d"
+    assert en.plain("question.date_in", n=6, date="d") == "In 6 months · d"
     with pytest.raises(TypeError, match="n=<int>"):
         es.t("reminder.session", minutes=15)
 

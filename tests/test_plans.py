@@ -8,7 +8,7 @@ import pytest
 
 from bot.flows.checkins import MAX_EVIDENCE_BYTES, UpdateExtra, on_media
 from bot.flows.common import Actor, Ctx, Media
-from bot.flows.plans import parse_date
+from bot.flows.dates import parse_date
 from bot.flows.schedule import add_months
 from bot.plan_stats import compute
 from bot.services import Services

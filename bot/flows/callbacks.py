@@ -277,8 +277,6 @@ OrgActionName = Literal["bc", "iv", "rp", "ev"]
 AudienceName = Literal["all", "nodgca", "noeval", "inst"]
 ReportName = Literal["dgca", "eval", "status", "inst", "xlsx", "csv"]
 StatusCode = Literal["ns", "ip", "dn", "bl", "dr"]
-# The one-letter code of a plan or step field (bot/flows/plans.py checks it).
-FieldCode = Annotated[str, Chars(1)]
 ScopeKind = Literal["a", "w"]
 
 
@@ -378,6 +376,23 @@ class PickOther(CallbackData, prefix="qo"):
 
 class Suggest(CallbackData, prefix="qu"):
     """Take the suggested answer of a text question (the Telegram profile's name)."""
+
+    response: Id
+    version: Version
+    question: Code
+
+
+class AnswerDate(CallbackData, prefix="qy"):
+    """Answer a date question with the day a number of months from today."""
+
+    response: Id
+    version: Version
+    question: Code
+    months: Small
+
+
+class EditCancel(CallbackData, prefix="qc"):
+    """Leave an answer of a plan or step as it was, instead of changing it."""
 
     response: Id
     version: Version
@@ -620,45 +635,23 @@ class PlanEdit(CallbackData, prefix="ple"):
 
 
 class PlanField(CallbackData, prefix="plf"):
-    """Change the plan's title or objective."""
+    """Change one answer of the plan's form (its question id: title, objective, sdgs)."""
 
     plan: Id
-    field: Literal["t", "o"]
-
-
-class PlanSdg(CallbackData, prefix="plg"):
-    """Tick or untick one SDG (0 shows the picker)."""
-
-    plan: Id
-    number: Small
-
-
-class PlanSdgDone(CallbackData, prefix="plh"):
-    """Close the SDG picker."""
-
-    plan: Id
+    field: Code
 
 
 class PlanContact(CallbackData, prefix="plp"):
-    """Agree or not that those following the plans up see one's name and contact."""
+    """Agree or not, from the edit menu, that those following the plans up see one's name."""
 
     plan: Id
     ok: bool
-    wizard: bool
 
 
 class PlanAddStep(CallbackData, prefix="pla"):
     """Add a step to a plan."""
 
     plan: Id
-
-
-class PlanSkip(CallbackData, prefix="plk"):
-    """Skip an optional field of the plan (no step) or of a step."""
-
-    plan: Id
-    step: Id | None
-    field: FieldCode
 
 
 class PlanTeam(CallbackData, prefix="plt"):
@@ -693,19 +686,11 @@ class StepOpen(CallbackData, prefix="pls"):
 
 
 class StepField(CallbackData, prefix="plb"):
-    """Change one field of a step."""
+    """Change one answer of a step's form (its question id: action, due_date…)."""
 
     plan: Id
     step: Id
-    field: FieldCode
-
-
-class StepDate(CallbackData, prefix="pld"):
-    """Set a step's date a number of months from today."""
-
-    plan: Id
-    step: Id
-    months: Small
+    field: Code
 
 
 class StepUp(CallbackData, prefix="plu"):

@@ -1,14 +1,20 @@
-"""Action plans in chat: writing one step by step, editing it, and sharing it with a team."""
+"""Action plans in chat: writing one, editing it, and sharing it with a team.
+
+A plan and each of its steps are forms run by the form engine (`content/questionnaires/
+plan.yaml` and `plan_step.yaml`), bound to the plan's own tables: each answer is written to
+its plan or step as it is given, the first one creates the record, and any answer can be
+asked again from the plan's "Editar" menu. The steps are the plan's repeat: one run of the
+step form per step. This module says where the answers go and what follows them; the
+engine drives the conversation.
+"""
 
 from __future__ import annotations
 
-import re
 import secrets
-from dataclasses import dataclass
 from datetime import date
-from typing import ClassVar
 
-from bot.flows import dialogs
+from bot.content import PLAN_FORM, STEP_FORM
+from bot.flows import questionnaire as engine
 from bot.flows.access import Action, may_on_plan
 from bot.flows.callbacks import (
     PlanAddStep,
@@ -21,11 +27,7 @@ from bot.flows.callbacks import (
     PlanNew,
     PlanNewLink,
     PlanOpen,
-    PlanSdg,
-    PlanSdgDone,
-    PlanSkip,
     PlanTeam,
-    StepDate,
     StepDown,
     StepField,
     StepOpen,
@@ -34,50 +36,18 @@ from bot.flows.callbacks import (
     StepUp,
     UpdateStart,
 )
-from bot.flows.common import (
-    Ctx,
-    clean_text_answer,
-    current_workshop,
-    text_length_error,
-    workshop_file,
-)
-from bot.flows.dialogs import Waiting
+from bot.flows.common import Ctx, current_workshop, workshop_file
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
 from bot.flows.nav import TEAM_PREFIX, pick_workshop, start_link
-from bot.flows.schedule import add_months
 from bot.i18n import Translator
-from storage import DialogState, Plan, PlanStep, StepStatus
+from storage import AnswerValue, Participant, Plan, PlanStep, StepStatus, Workshop
 
 TEAM_TOKEN_BYTES = 9
-SDG_COUNT = 17
 MAX_PLANS_LISTED = 20
-DATE_CHOICES = (1, 3, 6, 12)
-
-
-@dataclass(frozen=True)
-class Field:
-    """A field someone types: its short code in buttons, storage name and limits."""
-
-    code: str
-    name: str
-    maximum: int
-    optional: bool
-
-
-PLAN_FIELDS = {
-    "t": Field("t", "title", 120, False),
-    "o": Field("o", "objective", 500, True),
-}
-STEP_FIELDS = {
-    "a": Field("a", "action", 300, False),
-    "r": Field("r", "responsible", 200, True),
-    "s": Field("s", "resources", 300, True),
-    "i": Field("i", "indicator", 300, True),
-    "d": Field("d", "due_date", 40, False),
-    "e": Field("e", "success", 300, True),
-}
-# The order in which a new step's fields are asked.
-STEP_WIZARD = ("a", "r", "s", "i", "d", "e")
+# A draft's subject until its first answer creates the plan or the step.
+NEW = "new"
+# A step's fields in its menu, in the step form's order.
+STEP_FIELD_NAMES = ("action", "responsible", "resources", "indicator", "due_date", "success")
 STATUS_ICON = {
     StepStatus.NOT_STARTED: "⚪",
     StepStatus.IN_PROGRESS: "🔵",
@@ -85,53 +55,6 @@ STATUS_ICON = {
     StepStatus.BLOCKED: "⛔",
     StepStatus.DROPPED: "✖️",
 }
-DATE_FORMS = (
-    re.compile(r"(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?P<y>\d{4}|\d{2})"),
-    re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"),
-)
-MONTHS = {
-    "ene": 1, "enero": 1, "jan": 1, "january": 1,
-    "feb": 2, "febrero": 2, "february": 2,
-    "mar": 3, "marzo": 3, "march": 3,
-    "abr": 4, "abril": 4, "apr": 4, "april": 4,
-    "may": 5, "mayo": 5,
-    "jun": 6, "junio": 6, "june": 6,
-    "jul": 7, "julio": 7, "july": 7,
-    "ago": 8, "agosto": 8, "aug": 8, "august": 8,
-    "sep": 9, "sept": 9, "septiembre": 9, "setiembre": 9, "september": 9,
-    "oct": 10, "octubre": 10, "october": 10,
-    "nov": 11, "noviembre": 11, "november": 11,
-    "dic": 12, "diciembre": 12, "dec": 12, "december": 12,
-}  # fmt: skip
-WORDY_DATE = re.compile(
-    r"(?:(?P<d1>\d{1,2})\s+(?:de\s+)?(?P<m1>[a-zñ]+)\.?|(?P<m2>[a-zñ]+)\.?\s+(?P<d2>\d{1,2}),?)"
-    r"\s+(?:de\s+|del\s+)?(?P<y>\d{4})"
-)
-
-
-def parse_date(text: str) -> date | None:
-    """Read a date typed as dd/mm/aaaa, aaaa-mm-dd, "30 de junio de 2025" or "June 30, 2025"."""
-    value = " ".join(text.lower().split())
-    for form in DATE_FORMS:
-        match = form.fullmatch(value)
-        if match:
-            year = int(match["y"])
-            year = year + 2000 if year < 100 else year
-            try:
-                return date(year, int(match["m"]), int(match["d"]))
-            except ValueError:
-                return None
-    match = WORDY_DATE.fullmatch(value)
-    if match:
-        month = MONTHS.get(match["m1"] or match["m2"] or "")
-        day = int(match["d1"] or match["d2"] or 0)
-        if month is None:
-            return None
-        try:
-            return date(int(match["y"]), month, day)
-        except ValueError:
-            return None
-    return None
 
 
 def sdg_label(tr: Translator, number: int) -> str:
@@ -277,7 +200,8 @@ async def new_plan(ctx: Ctx, workshop_id: int | None) -> list[Event]:
     """Start writing a plan for a workshop the person joined (asking which if unclear)."""
     if workshop_id:
         participant = await ctx.svc.store.participant(workshop_id, ctx.actor.telegram_id)
-        if participant is None:
+        workshop = await ctx.svc.store.workshop(workshop_id)
+        if participant is None or workshop is None:
             return [Send(ctx.tr.t("plan.join_first"))]
     else:
         current = await current_workshop(ctx)
@@ -285,223 +209,197 @@ async def new_plan(ctx: Ctx, workshop_id: int | None) -> list[Event]:
             return [Send(ctx.tr.t("plan.join_first"))]
         if current.ambiguous:
             return pick_workshop(ctx, current.choices, then="pl")
-        assert current.workshop is not None
-        workshop_id = current.workshop.id
-    await dialogs.wait_for(
-        ctx, PlanFieldText(plan_id=None, workshop_id=workshop_id, field="t", wizard=True)
+        participant, workshop = current.participant, current.workshop
+        assert participant is not None and workshop is not None
+    form = ctx.svc.content.questionnaire(PLAN_FORM)
+    return await engine.open_questionnaire(
+        ctx, participant, workshop, form, _plan_written, subject=NEW
     )
-    return [Send(ctx.tr.t("plan.ask_title"))]
 
 
-def _skip_button(tr: Translator, plan_id: int, code: str, step_id: int | None = None) -> Keyboard:
-    return [[Button(tr.plain("button.skip"), PlanSkip(plan_id, step_id, code).pack())]]
-
-
-def _cancel_button(tr: Translator, plan_id: int) -> Keyboard:
-    return [[Button(tr.plain("button.cancel"), PlanOpen(plan_id).pack())]]
-
-
-async def ask_plan_field(ctx: Ctx, plan: Plan, code: str, *, wizard: bool) -> list[Event]:
-    """Ask for a plan's title or objective, remembering what the next text is for."""
-    field = PLAN_FIELDS[code]
-    await dialogs.wait_for(
-        ctx,
-        PlanFieldText(plan_id=plan.id, workshop_id=plan.workshop_id, field=code, wizard=wizard),
+async def add_step(ctx: Ctx, plan: Plan) -> list[Event]:
+    """Ask a new step's questions, one by one, from its action."""
+    participant, workshop = await _member_context(ctx, plan)
+    if participant is None or workshop is None:
+        return not_member(ctx)
+    form = ctx.svc.content.questionnaire(STEP_FORM)
+    return await engine.open_questionnaire(
+        ctx, participant, workshop, form, _step_written, subject=_step_subject(plan.id, None)
     )
-    current = getattr(plan, field.name)
-    text = ctx.tr.t(f"plan.ask_{field.name}", max=field.maximum)
-    if current and not wizard:
-        text += "\n\n" + ctx.tr.t("plan.current_value", value=current)
-    if wizard:
-        buttons = _skip_button(ctx.tr, plan.id, code) if field.optional else None
-    else:
-        buttons = _cancel_button(ctx.tr, plan.id)
-    return [Send(text, buttons)]
 
 
-def _date_buttons(tr: Translator, plan_id: int, step_id: int, today: date) -> Keyboard:
-    rows: Keyboard = []
-    row: list[Button] = []
-    for months in DATE_CHOICES:
-        label = tr.plain("plan.date_in", n=months, date=tr.date(add_months(today, months)))
-        row.append(Button(label, StepDate(plan_id, step_id, months).pack()))
-        if len(row) == 2:
-            rows.append(row)
-            row = []
-    return rows
+async def _edit(ctx: Ctx, plan: Plan, form_id: str, subject: str, field: str) -> list[Event]:
+    """Ask one of the plan's or a step's questions again."""
+    participant, _ = await _member_context(ctx, plan)
+    form = ctx.svc.content.questionnaire(form_id)
+    if participant is None or field not in form.question_ids:
+        return [Notice(ctx.tr.t("notice.stale"))]
+    return [Notice(), *await engine.edit_answer(ctx, participant, form, subject, field)]
 
 
-async def ask_step_field(
-    ctx: Ctx, plan: Plan, step_id: int | None, code: str, *, wizard: bool
-) -> list[Event]:
-    """Ask for one field of a step (a new one when `step_id` is None)."""
-    field = STEP_FIELDS[code]
-    await dialogs.wait_for(
-        ctx, StepFieldText(plan_id=plan.id, step_id=step_id, field=code, wizard=wizard)
-    )
-    number = len(plan.steps) + (1 if step_id is None else 0)
-    if step_id is not None:
-        number = next((i for i, s in enumerate(plan.steps, 1) if s.id == step_id), number)
-    # The wizard says where the person is among a step's questions; an edit asks just one.
-    part = ""
-    if wizard:
-        index = STEP_WIZARD.index(code) + 1
-        part = ctx.tr.plain("plan.step_part", i=index, total=len(STEP_WIZARD))
-    text = ctx.tr.t(f"plan.ask_{field.name}", n=number, max=field.maximum, part=part)
-    buttons: Keyboard = []
-    if code == "d" and step_id is not None:
-        today = await _today(ctx, plan)
-        buttons.extend(_date_buttons(ctx.tr, plan.id, step_id, today))
-        text += "\n" + ctx.tr.t("plan.date_example", example=ctx.tr.plain("plan.date_sample"))
-    if step_id is not None and not wizard:
-        step = next((s for s in plan.steps if s.id == step_id), None)
-        current = getattr(step, field.name, None) if step else None
-        if current:
-            shown = ctx.tr.date(current) if isinstance(current, date) else str(current)
-            text += "\n\n" + ctx.tr.t("plan.current_value", value=shown)
-        buttons.extend(_cancel_button(ctx.tr, plan.id))
-    elif wizard and field.optional and step_id is not None:
-        buttons.extend(_skip_button(ctx.tr, plan.id, code, step_id))
-    return [Send(text, buttons or None)]
+async def _member_context(ctx: Ctx, plan: Plan) -> tuple[Participant | None, Workshop | None]:
+    participant = await ctx.svc.store.participant(plan.workshop_id, ctx.actor.telegram_id)
+    workshop = await ctx.svc.store.workshop(plan.workshop_id)
+    return participant, workshop
 
 
-def sdg_picker(tr: Translator, plan: Plan) -> tuple[str, Keyboard]:
-    """Show the 17 SDGs as toggles, two per row, ticking those chosen."""
-    rows: Keyboard = []
-    row: list[Button] = []
-    for number in range(1, SDG_COUNT + 1):
-        tick = "✅ " if number in plan.sdgs else ""
-        label = (tick + sdg_label(tr, number))[:60]
-        row.append(Button(label, PlanSdg(plan.id, number).pack()))
-        if len(row) == 2:
-            rows.append(row)
-            row = []
-    if row:
-        rows.append(row)
-    rows.append([Button(tr.plain("button.done"), PlanSdgDone(plan.id).pack())])
-    return tr.t("plan.ask_sdgs"), rows
+# Where the plan form's answers go (bot/flows/questionnaire.py runs the conversation).
 
 
-class PlanFieldText(Waiting):
-    """The plan's title (of a plan not yet created, with no plan id) or objective."""
-
-    state: ClassVar[DialogState] = DialogState.PLAN_FIELD
-    plan_id: int | None
-    workshop_id: int | None
-    field: str
-    wizard: bool = False
+def _plan_id(run: engine.Run) -> int | None:
+    subject = run.subject
+    return int(subject) if subject is not None and subject.isdigit() else None
 
 
-class StepFieldText(Waiting):
-    """One field of a step (of a step not yet created, with no step id)."""
-
-    state: ClassVar[DialogState] = DialogState.STEP_FIELD
-    plan_id: int
-    step_id: int | None
-    field: str
-    wizard: bool = False
+async def _plan_of_run(ctx: Ctx, run: engine.Run) -> Plan | None:
+    return await my_plan(ctx, _plan_id(run))
 
 
-async def on_plan_text(ctx: Ctx, waiting: PlanFieldText, body: str) -> list[Event]:
-    """Take typed text for the plan field the bot asked for."""
-    code, wizard = waiting.field, waiting.wizard
-    text = clean_text_answer(body)
-    field = PLAN_FIELDS.get(code)
-    if field is None:
-        return [Send(ctx.tr.t("notice.stale"))]
-    error = text_length_error(ctx.tr, text, 1, field.maximum)
-    if error:
-        return [Send(error)]
-    now = ctx.svc.clock.now()
-    if waiting.plan_id is None:
-        participant = (
-            await ctx.svc.store.participant(waiting.workshop_id, ctx.actor.telegram_id)
-            if waiting.workshop_id is not None
-            else None
-        )
-        if participant is None:
-            await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
-            return [Send(ctx.tr.t("plan.join_first"))]
-        new_id = await ctx.svc.store.create_plan(participant.workshop_id, participant.id, text, now)
-        plan = await my_plan(ctx, new_id)
-        assert plan is not None
-        return [
-            Send(ctx.tr.t("plan.created", title=text)),
-            *await _after_plan_field(ctx, plan, "t", wizard),
-        ]
-    plan = await my_plan(ctx, waiting.plan_id)
+async def _plan_guard(ctx: Ctx, run: engine.Run) -> str | None:
+    if run.subject == NEW:
+        return None
+    return None if await _plan_of_run(ctx, run) is not None else "plan.not_member"
+
+
+async def _plan_source(ctx: Ctx, run: engine.Run) -> dict[str, AnswerValue | None]:
+    plan = await _plan_of_run(ctx, run)
     if plan is None:
-        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
-        return [Send(ctx.tr.t("plan.not_member"))]
-    await ctx.svc.store.set_plan_field(plan.id, field.name, text, now)
-    plan = await my_plan(ctx, plan.id)
-    assert plan is not None
-    return await _after_plan_field(ctx, plan, code, wizard)
+        return {}
+    me = plan.member(ctx.actor.telegram_id)
+    return {
+        "title": plan.title,
+        "objective": plan.objective,
+        "sdgs": [str(n) for n in plan.sdgs],
+        # A refusal is kept with the run's answers: the record only knows a consent.
+        "contact": "yes" if me is not None and me.contact else None,
+    }
 
 
-async def on_step_text(ctx: Ctx, waiting: StepFieldText, body: str) -> list[Event]:
-    """Take typed text for the step field the bot asked for."""
-    code, wizard, step_id = waiting.field, waiting.wizard, waiting.step_id
-    text = clean_text_answer(body)
-    field = STEP_FIELDS.get(code)
-    plan = await my_plan(ctx, waiting.plan_id)
-    if field is None or plan is None:
-        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
-        return [Send(ctx.tr.t("plan.not_member"))]
-    if step_id is not None and all(s.id != step_id for s in plan.steps):
-        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
-        return [Send(ctx.tr.t("plan.step_gone"))]
-    now = ctx.svc.clock.now()
-    if code == "d":
-        day = parse_date(text)
-        sample = ctx.tr.plain("plan.date_sample")
-        if day is None:
-            return [Send(ctx.tr.t("plan.date_unreadable", example=sample))]
-        if day < await _today(ctx, plan):
-            return [Send(ctx.tr.t("plan.date_past", example=sample))]
-        assert step_id is not None
-        await ctx.svc.store.set_step_field(step_id, "due_date", day.isoformat(), now)
-        return await _after_step_field(ctx, plan.id, step_id, code, wizard)
-    error = text_length_error(ctx.tr, text, 1, field.maximum)
-    if error:
-        return [Send(error)]
-    if step_id is None:
-        step_id = await ctx.svc.store.add_step(plan.id, text, now)
-    else:
-        await ctx.svc.store.set_step_field(step_id, field.name, text, now)
-    return await _after_step_field(ctx, plan.id, step_id, code, wizard)
+async def _plan_variables(ctx: Ctx, run: engine.Run) -> dict[str, str]:
+    return {"followers": _followers(ctx, run.workshop)}
 
 
-async def _after_plan_field(ctx: Ctx, plan: Plan, code: str, wizard: bool) -> list[Event]:
-    if not wizard:
-        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
-        return [Send(ctx.tr.t("plan.saved")), *await card(ctx, plan)]
-    if code == "t":
-        return await ask_plan_field(ctx, plan, "o", wizard=True)
-    await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
-    text, rows = sdg_picker(ctx.tr, plan)
-    return [Send(text, rows)]
+async def _plan_sink(ctx: Ctx, run: engine.Run, field: str, value: AnswerValue) -> None:
+    store, now = ctx.svc.store, ctx.svc.clock.now()
+    if run.subject == NEW:
+        if field == "title" and isinstance(value, str):
+            plan_id = await store.create_plan(run.workshop.id, run.participant.id, value, now)
+            await engine.rekey(ctx, run, str(plan_id))
+        return
+    plan = await _plan_of_run(ctx, run)
+    if plan is None or (engine.is_skipped(value) and field != "sdgs"):
+        return
+    if field == "contact":
+        me = plan.member(ctx.actor.telegram_id)
+        if me is not None:
+            agreed = value == "yes"
+            handle = ctx.actor.username if agreed else None
+            await store.set_contact(plan.id, me.participant_id, handle, now if agreed else None)
+    elif field == "sdgs":
+        codes = value if isinstance(value, list) else []
+        numbers = sorted(int(c) for c in codes if c.isdigit())
+        await store.set_plan_field(plan.id, "sdgs", ",".join(map(str, numbers)), now)
+    elif isinstance(value, str):
+        await store.set_plan_field(plan.id, field, value, now)
 
 
-async def _after_step_field(
-    ctx: Ctx, plan_id: int, step_id: int, code: str, wizard: bool
-) -> list[Event]:
+async def _plan_written(ctx: Ctx, run: engine.Run) -> list[Event]:
+    """Go on from the plan's last question to its first step (or show it, if it has some)."""
+    plan = await _plan_of_run(ctx, run)
+    if plan is None:
+        return not_member(ctx)
+    if plan.steps:
+        return await card(ctx, plan)
+    return await add_step(ctx, plan)
+
+
+async def _plan_edited(ctx: Ctx, run: engine.Run, changed: bool) -> list[Event]:
+    plan = await _plan_of_run(ctx, run)
+    if plan is None:
+        return not_member(ctx)
+    saved = [Send(ctx.tr.t("plan.saved"))] if changed else []
+    return [*saved, *await card(ctx, plan)]
+
+
+# Where the step form's answers go: its subject is "<plan>.<step>" ("<plan>.new" at first).
+
+
+def _step_subject(plan_id: int, step_id: int | None) -> str:
+    return f"{plan_id}.{NEW if step_id is None else step_id}"
+
+
+def _step_ids(run: engine.Run) -> tuple[int | None, int | None]:
+    plan_part, _, step_part = (run.subject or "").partition(".")
+    plan_id = int(plan_part) if plan_part.isdigit() else None
+    return plan_id, (int(step_part) if step_part.isdigit() else None)
+
+
+async def _step_of_run(ctx: Ctx, run: engine.Run) -> tuple[Plan | None, PlanStep | None]:
+    plan_id, step_id = _step_ids(run)
     plan = await my_plan(ctx, plan_id)
-    assert plan is not None
-    if not wizard:
-        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
-        return [Send(ctx.tr.t("plan.saved")), *await step_menu(ctx, plan, step_id)]
-    index = STEP_WIZARD.index(code)
-    if index + 1 < len(STEP_WIZARD):
-        return await ask_step_field(ctx, plan, step_id, STEP_WIZARD[index + 1], wizard=True)
-    await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
-    step = next(s for s in plan.steps if s.id == step_id)
-    number = next(i for i, s in enumerate(plan.steps, 1) if s.id == step_id)
+    step = next((s for s in plan.steps if s.id == step_id), None) if plan else None
+    return plan, step
+
+
+async def _step_guard(ctx: Ctx, run: engine.Run) -> str | None:
+    plan, step = await _step_of_run(ctx, run)
+    if plan is None:
+        return "plan.not_member"
+    if step is None and _step_ids(run)[1] is not None:
+        return "plan.step_gone"
+    return None
+
+
+async def _step_source(ctx: Ctx, run: engine.Run) -> dict[str, AnswerValue | None]:
+    _, step = await _step_of_run(ctx, run)
+    if step is None:
+        return {}
+    values: dict[str, AnswerValue | None] = {f: getattr(step, f) for f in STEP_FIELD_NAMES}
+    values["due_date"] = step.due_date.isoformat() if step.due_date else None
+    return values
+
+
+async def _step_variables(ctx: Ctx, run: engine.Run) -> dict[str, str]:
+    plan, step = await _step_of_run(ctx, run)
+    if plan is None:
+        return {}
+    ids = [s.id for s in plan.steps]
+    number = ids.index(step.id) + 1 if step is not None else len(ids) + 1
+    return {"step": str(number)}
+
+
+async def _step_sink(ctx: Ctx, run: engine.Run, field: str, value: AnswerValue) -> None:
+    store, now = ctx.svc.store, ctx.svc.clock.now()
+    plan, step = await _step_of_run(ctx, run)
+    if plan is None or not isinstance(value, str):
+        return  # a skipped optional field stays empty
+    if step is None:
+        if field == "action":
+            step_id = await store.add_step(plan.id, value, now)
+            await engine.rekey(ctx, run, _step_subject(plan.id, step_id))
+        return
+    await store.set_step_field(step.id, field, value, now)
+
+
+async def _step_written(ctx: Ctx, run: engine.Run) -> list[Event]:
+    """Offer another step, or the plan as it now stands."""
+    plan, step = await _step_of_run(ctx, run)
+    if plan is None or step is None:
+        return not_member(ctx)
+    number = next(i for i, s in enumerate(plan.steps, 1) if s.id == step.id)
     rows: Keyboard = [
         [Button(ctx.tr.plain("plan.button_another_step"), PlanAddStep(plan.id).pack())],
         [Button(ctx.tr.plain("plan.button_finish"), PlanOpen(plan.id).pack())],
     ]
     return [Send(ctx.tr.t("plan.step_saved", n=number, action=step.action), rows)]
+
+
+async def _step_edited(ctx: Ctx, run: engine.Run, changed: bool) -> list[Event]:
+    plan, step = await _step_of_run(ctx, run)
+    if plan is None or step is None:
+        return not_member(ctx)
+    saved = [Send(ctx.tr.t("plan.saved"))] if changed else []
+    return [*saved, *await step_menu(ctx, plan, step.id)]
 
 
 async def step_menu(
@@ -540,8 +438,8 @@ async def step_menu(
         ),
     ]
     fields = [
-        Button(tr.plain(f"plan.field.{f.name}"), StepField(plan.id, step.id, f.code).pack())
-        for f in STEP_FIELDS.values()
+        Button(tr.plain(f"plan.field.{name}"), StepField(plan.id, step.id, name).pack())
+        for name in STEP_FIELD_NAMES
     ]
     rows: Keyboard = [fields[0:2], fields[2:4], fields[4:6]]
     moves = []
@@ -563,9 +461,8 @@ def edit_menu(ctx: Ctx, plan: Plan, message_id: int) -> list[Event]:
     tr = ctx.tr
     rows: Keyboard = [
         [
-            Button(tr.plain("plan.field.title"), PlanField(plan.id, "t").pack()),
-            Button(tr.plain("plan.field.objective"), PlanField(plan.id, "o").pack()),
-            Button(tr.plain("plan.field.sdgs"), PlanSdg(plan.id, 0).pack()),
+            Button(tr.plain(f"plan.field.{name}"), PlanField(plan.id, name).pack())
+            for name in ("title", "objective", "sdgs")
         ]
     ]
     for index, step in enumerate(plan.steps, start=1):
@@ -575,7 +472,7 @@ def edit_menu(ctx: Ctx, plan: Plan, message_id: int) -> list[Event]:
     if me is not None:
         # One's own consent, which each member of a team gives or withdraws for themself.
         key = "plan.button_contact_on" if me.contact else "plan.button_contact_off"
-        toggle = PlanContact(plan.id, not me.contact, False)
+        toggle = PlanContact(plan.id, not me.contact)
         rows.append([Button(tr.plain(key), toggle.pack())])
     rows.append(
         [
@@ -654,35 +551,28 @@ PlanTap = (
     PlanOpen
     | PlanEdit
     | PlanField
-    | PlanSdg
-    | PlanSdgDone
     | PlanContact
     | PlanAddStep
-    | PlanSkip
     | PlanTeam
     | PlanNewLink
     | PlanLeave
     | PlanLeaveConfirm
 )
-StepTap = StepOpen | StepField | StepDate | StepUp | StepDown | StepRemove | StepRemoveConfirm
+StepTap = StepOpen | StepField | StepUp | StepDown | StepRemove | StepRemoveConfirm
 PLAN_TAPS: tuple[type[PlanList | PlanNew | PlanTap | StepTap], ...] = (
     PlanList,
     PlanNew,
     PlanOpen,
     PlanEdit,
     PlanField,
-    PlanSdg,
-    PlanSdgDone,
     PlanContact,
     PlanAddStep,
-    PlanSkip,
     PlanTeam,
     PlanNewLink,
     PlanLeave,
     PlanLeaveConfirm,
     StepOpen,
     StepField,
-    StepDate,
     StepUp,
     StepDown,
     StepRemove,
@@ -709,28 +599,17 @@ async def on_callback(
 async def _on_plan(ctx: Ctx, plan: Plan, cb: PlanTap, message_id: int) -> list[Event]:
     """Handle a button about the plan as a whole (the person is one of its members)."""
     if isinstance(cb, PlanOpen):
-        waiting = dialogs.decode(await ctx.svc.store.dialog(ctx.actor.telegram_id))
-        if isinstance(waiting, PlanFieldText | StepFieldText):
-            await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
+        # Leaving the plan's questions: text typed next is not taken as an answer.
+        await engine.leave_forms(ctx, (PLAN_FORM, STEP_FORM))
         return [Notice(), *await card(ctx, plan)]
     if isinstance(cb, PlanEdit):
         return [Notice(), *edit_menu(ctx, plan, message_id)]
     if isinstance(cb, PlanField):
-        return [Notice(), *await ask_plan_field(ctx, plan, cb.field, wizard=False)]
-    if isinstance(cb, PlanSdg):
-        return await _toggle_sdg(ctx, plan, cb.number, message_id)
-    if isinstance(cb, PlanSdgDone):
-        return [
-            Notice(),
-            Edit(message_id, ctx.tr.t("plan.sdgs_saved", sdgs=_sdg_names(ctx.tr, plan))),
-            *await _after_sdgs(ctx, plan),
-        ]
+        return await _edit(ctx, plan, PLAN_FORM, str(plan.id), cb.field)
     if isinstance(cb, PlanContact):
         return await _contact(ctx, plan, cb, message_id)
     if isinstance(cb, PlanAddStep):
-        return [Notice(), *await ask_step_field(ctx, plan, None, "a", wizard=True)]
-    if isinstance(cb, PlanSkip):
-        return await _skip(ctx, plan, cb)
+        return [Notice(), *await add_step(ctx, plan)]
     if isinstance(cb, PlanTeam):
         return [Notice(), *await team(ctx, plan, message_id)]
     me = plan.member(ctx.actor.telegram_id)
@@ -764,11 +643,7 @@ async def _on_step(ctx: Ctx, plan: Plan, cb: StepTap, message_id: int) -> list[E
     if isinstance(cb, StepOpen):
         return [Notice(), *await step_menu(ctx, plan, step.id, message_id)]
     if isinstance(cb, StepField):
-        if cb.field not in STEP_FIELDS:
-            return [Notice(ctx.tr.t("notice.stale"))]
-        return [Notice(), *await ask_step_field(ctx, plan, step.id, cb.field, wizard=False)]
-    if isinstance(cb, StepDate):
-        return await _pick_date(ctx, plan, step, cb.months, message_id)
+        return await _edit(ctx, plan, STEP_FORM, _step_subject(plan.id, step.id), cb.field)
     if isinstance(cb, StepUp | StepDown):
         await ctx.svc.store.move_step(step.id, -1 if isinstance(cb, StepUp) else 1)
         fresh = await my_plan(ctx, plan.id)
@@ -794,107 +669,47 @@ async def _on_step(ctx: Ctx, plan: Plan, cb: StepTap, message_id: int) -> list[E
     return [Notice(ctx.tr.t("plan.removed")), *edit_menu(ctx, fresh, message_id)]
 
 
-def _sdg_names(tr: Translator, plan: Plan) -> str:
-    return ", ".join(sdg_label(tr, n) for n in plan.sdgs) or tr.plain("plan.no_sdgs")
-
-
-async def _toggle_sdg(ctx: Ctx, plan: Plan, number: int, message_id: int) -> list[Event]:
-    if not 0 <= number <= SDG_COUNT:
-        return [Notice(ctx.tr.t("notice.stale"))]
-    if number:
-        chosen = set(plan.sdgs) ^ {number}
-        value = ",".join(str(n) for n in sorted(chosen))
-        await ctx.svc.store.set_plan_field(plan.id, "sdgs", value, ctx.svc.clock.now())
-        fresh = await my_plan(ctx, plan.id)
-        assert fresh is not None
-        plan = fresh
-    text, rows = sdg_picker(ctx.tr, plan)
-    return [Notice(), Edit(message_id, text, rows)]
-
-
-async def _after_sdgs(ctx: Ctx, plan: Plan) -> list[Event]:
-    # While writing a new plan, the SDGs come before the contact question and the first step.
-    if not plan.steps:
-        return [await ask_contact(ctx, plan)]
-    return await card(ctx, plan)
-
-
-async def _followers(ctx: Ctx, plan: Plan) -> str:
-    workshop = await ctx.svc.store.workshop(plan.workshop_id)
-    association = workshop_file(workshop).association if workshop else None
+def _followers(ctx: Ctx, workshop: Workshop) -> str:
+    association = workshop_file(workshop).association
     if association is not None:
         return ctx.tr.plain("plan.followers_association", association=association.name)
     return ctx.tr.plain("plan.followers_organizers")
 
 
-async def ask_contact(ctx: Ctx, plan: Plan) -> Send:
-    """Ask whether those following the plans up may see the person's name and contact."""
-    rows: Keyboard = [
-        [Button(ctx.tr.plain("plan.contact_yes"), PlanContact(plan.id, True, True).pack())],
-        [Button(ctx.tr.plain("plan.contact_no"), PlanContact(plan.id, False, True).pack())],
-    ]
-    return Send(ctx.tr.t("plan.ask_contact", followers=await _followers(ctx, plan)), rows)
-
-
 async def _contact(ctx: Ctx, plan: Plan, cb: PlanContact, message_id: int) -> list[Event]:
+    """Give or withdraw one's own contact consent from the edit menu."""
     me = plan.member(ctx.actor.telegram_id)
     assert me is not None
     now = ctx.svc.clock.now()
     handle = ctx.actor.username if cb.ok else None
     await ctx.svc.store.set_contact(plan.id, me.participant_id, handle, now if cb.ok else None)
     key = "plan.contact_given" if cb.ok else "plan.contact_refused"
-    followers = await _followers(ctx, plan)
+    _, workshop = await _member_context(ctx, plan)
+    followers = _followers(ctx, workshop) if workshop else ""
     fresh = await my_plan(ctx, plan.id)
     assert fresh is not None
-    if cb.wizard and not fresh.steps:
-        # The question becomes the answer, and the first step is asked below it.
-        return [
-            Notice(),
-            Edit(message_id, ctx.tr.t(key, followers=followers)),
-            *await ask_step_field(ctx, fresh, None, "a", wizard=True),
-        ]
-    if cb.wizard:
-        # An old question tapped again: the answer is recorded, the plan is not restarted.
-        return [
-            Notice(ctx.tr.plain(key, followers=followers)),
-            Edit(message_id, ctx.tr.t(key, followers=followers)),
-        ]
     return [Notice(ctx.tr.plain(key, followers=followers)), *edit_menu(ctx, fresh, message_id)]
 
 
-async def _skip(ctx: Ctx, plan: Plan, cb: PlanSkip) -> list[Event]:
-    waiting = dialogs.decode(await ctx.svc.store.dialog(ctx.actor.telegram_id))
-    code = cb.field
-    step_id = cb.step or None
-    expected = (
-        isinstance(waiting, PlanFieldText | StepFieldText)
-        and waiting.plan_id == plan.id
-        and waiting.field == code
-        and (waiting.step_id if isinstance(waiting, StepFieldText) else None) == step_id
-    )
-    if not expected:
-        return [Notice(ctx.tr.t("notice.stale"))]
-    if step_id is None:
-        return [Notice(), *await _after_plan_field(ctx, plan, code, True)]
-    return [Notice(), *await _after_step_field(ctx, plan.id, step_id, code, True)]
-
-
-async def _pick_date(
-    ctx: Ctx, plan: Plan, step: PlanStep, months: int, message_id: int
-) -> list[Event]:
-    if months not in DATE_CHOICES:
-        return [Notice(ctx.tr.t("notice.stale"))]
-    day = add_months(await _today(ctx, plan), months)
-    now = ctx.svc.clock.now()
-    await ctx.svc.store.set_step_field(step.id, "due_date", day.isoformat(), now)
-    waiting = dialogs.as_(await ctx.svc.store.dialog(ctx.actor.telegram_id), StepFieldText)
-    wizard = waiting is not None and waiting.step_id == step.id and waiting.wizard
-    events: list[Event] = [
-        Notice(),
-        Edit(message_id, ctx.tr.t("plan.date_chosen", date=ctx.tr.date(day))),
-    ]
-    return [*events, *await _after_step_field(ctx, plan.id, step.id, "d", wizard)]
-
-
-dialogs.handles(PlanFieldText, on_plan_text)
-dialogs.handles(StepFieldText, on_step_text)
+engine.register_form(
+    PLAN_FORM,
+    engine.Binding(
+        sink=_plan_sink,
+        ending=_plan_written,
+        source=_plan_source,
+        edited=_plan_edited,
+        guard=_plan_guard,
+        variables=_plan_variables,
+    ),
+)
+engine.register_form(
+    STEP_FORM,
+    engine.Binding(
+        sink=_step_sink,
+        ending=_step_written,
+        source=_step_source,
+        edited=_step_edited,
+        guard=_step_guard,
+        variables=_step_variables,
+    ),
+)

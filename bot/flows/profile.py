@@ -99,4 +99,4 @@ def _done(ctx: Ctx, participant: Participant, workshop: Workshop) -> list[Event]
     ]
 
 
-engine.register_form(PROFILE_ID, sink=_to_record, ending=_submitted)
+engine.register_form(PROFILE_ID, engine.Binding(sink=_to_record, ending=_submitted))

@@ -1,17 +1,26 @@
 """The form engine: runs any questionnaire file, one question per message.
 
-It runs the DGCA and the evaluation (section progress, a review, then submit) and the profile
-(numbered steps, submitted with its last answer). Answers live in `responses` and `answers`;
-a form whose answers mean more elsewhere (the profile fills the participant's record)
-registers what happens when it is submitted with `on_submitted`.
+It runs the DGCA and the evaluation (section progress, a review, then submit), the profile
+(numbered steps, submitted with its last answer), and the action plan with each of its steps
+(numbered steps bound to a record). Answers live in `responses` and `answers`; a form whose
+answers mean more elsewhere registers a `Binding` with `register_form`: where each answer
+also goes (the profile fills the participant's record), what follows its last answer, and,
+for a form bound to a record of its own (a plan, a step), how to read the record, who may
+change it and what to show after one answer is changed.
+
+A form bound to a record runs once per record: its response is keyed `form@subject` (the
+plan's or step's id, or `new…` until the record exists), is never submitted, and any answer
+can be asked again with `edit_answer`. A plan's steps are such a repeat: one run of the step
+form per step.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
@@ -29,8 +38,10 @@ from bot.content import (
 from bot.flows import dialogs
 from bot.flows.callbacks import (
     Answer,
+    AnswerDate,
     Back,
     Done,
+    EditCancel,
     Pick,
     PickOther,
     PickPage,
@@ -52,8 +63,10 @@ from bot.flows.common import (
     text_length_error,
     workshop_file,
 )
+from bot.flows.dates import parse_date
 from bot.flows.dialogs import Waiting
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
+from bot.flows.schedule import add_months
 from storage import AnswerValue, Dialog, DialogState, Participant, Response, Workshop
 
 SKIPPED: tuple[str, ...] = ()
@@ -63,6 +76,21 @@ REVIEW_LINE_CHARS = 70
 ECHO_CHARS = 600
 NPS_ROWS = ((0, 6), (6, 11))
 PICK_PER_PAGE = 6
+DATE_MONTHS = (1, 3, 6, 12)
+# A form run once per record is keyed `form@subject` in `responses.questionnaire_id`.
+KEY_SEP = "@"
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+def instance_key(form_id: str, subject: str) -> str:
+    """Return the response key of a form run for one record (a plan, a step)."""
+    return f"{form_id}{KEY_SEP}{subject}"
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """Return the form id and the subject (None for a form run once) of a response key."""
+    form_id, sep, subject = key.partition(KEY_SEP)
+    return form_id, (subject if sep else None)
 
 
 def is_skipped(value: AnswerValue | None) -> bool:
@@ -115,6 +143,8 @@ class Run:
     # The person's pending dialog as read with the run, kept current by this module, so
     # that an answer needs no separate read of it.
     dialog: Dialog | None = None
+    # What the form's owner fills in its texts' `{placeholders}` (a step's number).
+    values: dict[str, str] = field(default_factory=dict)
 
     @property
     def version(self) -> int:
@@ -124,6 +154,17 @@ class Run:
     def slots(self) -> list[Slot]:
         """Return the questions shown in this run, in order."""
         return visible_slots(self.questionnaire, self.answers)
+
+    @property
+    def subject(self) -> str | None:
+        """Return the record this run is for (a plan's or step's id, or a draft's mark)."""
+        return split_key(self.response.questionnaire_id)[1]
+
+    @property
+    def editing(self) -> bool:
+        """Tell whether one answer of a record's form is being changed (edit_answer)."""
+        binding = _BINDINGS.get(self.questionnaire.id)
+        return binding is not None and binding.record and self.response.reviewing
 
 
 class QuestionText(Waiting):
@@ -150,6 +191,39 @@ class QuestionMulti(Waiting):
 AfterSubmit = Callable[[Ctx, Run], Awaitable[list[Event]]]
 # Called with each answer as it is stored (the question id and the value).
 AnswerSink = Callable[[Ctx, Run, str, AnswerValue], Awaitable[None]]
+# The record's current values by question id (None: not given), read with each run.
+Source = Callable[[Ctx, Run], Awaitable[dict[str, AnswerValue | None]]]
+# After one answer was asked again: whether it changed, and what the person sees next.
+Edited = Callable[[Ctx, Run, bool], Awaitable[list[Event]]]
+# A catalog key refusing the person (no longer on the plan's team), or None to go on.
+Guard = Callable[[Ctx, Run], Awaitable[str | None]]
+Variables = Callable[[Ctx, Run], Awaitable[dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What a form does besides keeping its answers, registered by the form's owner."""
+
+    sink: AnswerSink | None = None
+    ending: AfterSubmit | None = None
+    # A form bound to a record of its own reads it with `source` and checks `guard` at
+    # every answer; `edited` follows an answer asked again from the record's menu.
+    source: Source | None = None
+    edited: Edited | None = None
+    guard: Guard | None = None
+    variables: Variables | None = None
+
+    @property
+    def record(self) -> bool:
+        """Tell whether the form is run once per record, never submitted."""
+        return self.source is not None
+
+
+def fill(text: str, values: Mapping[str, str]) -> str:
+    """Put the form owner's values in a text's `{placeholders}`, leaving unknown ones."""
+    if not values or "{" not in text:
+        return text
+    return PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), text)
 
 
 def option_label(ctx: Ctx, q: Questionnaire, slot: Slot, value: AnswerValue) -> str:
@@ -159,6 +233,11 @@ def option_label(ctx: Ctx, q: Questionnaire, slot: Slot, value: AnswerValue) -> 
     question = slot.question
     if question.type in (QuestionType.TEXT, QuestionType.PICK):
         return str(value)
+    if question.type is QuestionType.DATE:
+        try:
+            return ctx.tr.date(date.fromisoformat(str(value)))
+        except ValueError:
+            return str(value)
     by_code = {o.code: o for o in q.options_of(question)}
     codes = value if isinstance(value, list) else [value]
     return ", ".join(by_code[c].label.get(ctx.lang) for c in codes if c in by_code)
@@ -168,8 +247,15 @@ def _header(ctx: Ctx, run: Run, slot: Slot, *, typing: bool = False) -> str:
     slots = run.slots()
     position = next(i for i, s in enumerate(slots) if s.question.id == slot.question.id) + 1
     asked = slot.question.text_other if typing and slot.question.text_other else slot.question.text
+    text = fill(asked.get(ctx.lang), run.values)
+    heading = run.questionnaire.heading
+    if heading is not None:
+        # One answer asked again is not a step of the way: no "(2 de 6)".
+        key = "question.edit_heading" if run.editing else "question.step_heading"
+        title = fill(heading.get(ctx.lang), run.values)
+        return ctx.tr.t(key, heading=title, n=position, total=len(slots), text=text)
     if run.questionnaire.progress == "step":
-        return ctx.tr.t("question.step", n=position, total=len(slots), text=asked.get(ctx.lang))
+        return ctx.tr.t("question.step", n=position, total=len(slots), text=text)
     lines = [
         ctx.tr.t(
             "question.progress",
@@ -182,7 +268,7 @@ def _header(ctx: Ctx, run: Run, slot: Slot, *, typing: bool = False) -> str:
     if slot.subsection is not None:
         lines.append(ctx.tr.t("question.subsection", title=slot.subsection.title.get(ctx.lang)))
     lines.append("")
-    lines.append(ctx.tr.t("question.text", text=asked.get(ctx.lang)))
+    lines.append(ctx.tr.t("question.text", text=text))
     return "\n".join(lines)
 
 
@@ -223,6 +309,8 @@ async def _adopt_live(ctx: Ctx, run: Run, message_id: int) -> list[Event]:
 
 def _hint(ctx: Ctx, run: Run, slot: Slot) -> str | None:
     question = slot.question
+    if question.type is QuestionType.DATE:
+        return _date_hint(ctx, run)
     if run.questionnaire.progress == "step":
         # A short form's questions say what they expect, with an example, themselves.
         return None
@@ -233,6 +321,15 @@ def _hint(ctx: Ctx, run: Run, slot: Slot) -> str | None:
     if question.type is QuestionType.NPS:
         return ctx.tr.t("question.hint_nps")
     return None
+
+
+def _date_sample(ctx: Ctx, run: Run) -> str:
+    """Return a date six months ahead as typed: an example that is not already past."""
+    return f"{add_months(_local(run, ctx.svc.clock.now()).date(), 6):%d/%m/%Y}"
+
+
+def _date_hint(ctx: Ctx, run: Run) -> str:
+    return ctx.tr.t("question.date_example", example=_date_sample(ctx, run))
 
 
 def _option_rows(
@@ -253,15 +350,18 @@ def _option_rows(
         ]
     if question.type is QuestionType.MULTI:
         selected = draft if draft is not None else (chosen if isinstance(chosen, list) else [])
-        rows: Keyboard = [
+        untick = "▫️ " if question.columns == 1 else ""
+        rows: Keyboard = _in_columns(
             [
                 Button(
-                    ("✅ " if o.code in selected else "▫️ ") + o.label.get(ctx.lang),
+                    # Two to a row leave no room for an empty box before what is not ticked.
+                    (("✅ " if o.code in selected else untick) + o.label.get(ctx.lang))[:64],
                     Toggle(rid, run.version, question.id, o.code).pack(),
                 )
-            ]
-            for o in options
-        ]
+                for o in options
+            ],
+            question.columns,
+        )
         rows.append([Button(ctx.tr.t("button.done"), Done(rid, run.version, question.id).pack())])
         return rows
     if question.type is QuestionType.TEXT:
@@ -270,20 +370,39 @@ def _option_rows(
         if suggestion is not None:
             label = ctx.tr.plain("button.use_value", value=suggestion)
             rows.append([Button(label, Suggest(rid, run.version, question.id).pack())])
-        if isinstance(chosen, str):
+        if isinstance(chosen, str) and not run.editing:
             rows.append(
                 [Button(ctx.tr.t("button.keep"), Done(rid, run.version, question.id).pack())]
             )
         return rows
-    return [
+    if question.type is QuestionType.DATE:
+        today = _local(run, ctx.svc.clock.now()).date()
+        return _in_columns(
+            [
+                Button(
+                    ctx.tr.plain(
+                        "question.date_in", n=months, date=ctx.tr.date(add_months(today, months))
+                    ),
+                    AnswerDate(rid, run.version, question.id, months).pack(),
+                )
+                for months in question.months or DATE_MONTHS
+            ],
+            2,
+        )
+    return _in_columns(
         [
             Button(
                 ("✅ " if chosen == o.code else "") + o.label.get(ctx.lang),
                 Answer(rid, run.version, question.id, o.code).pack(),
             )
-        ]
-        for o in options
-    ]
+            for o in options
+        ],
+        question.columns,
+    )
+
+
+def _in_columns(buttons: list[Button], columns: int) -> Keyboard:
+    return [buttons[i : i + columns] for i in range(0, len(buttons), columns)]
 
 
 def _suggestion(ctx: Ctx, question: Question) -> str | None:
@@ -370,8 +489,9 @@ async def _ask(
         if draft is None:
             draft = list(chosen) if isinstance(chosen, list) else []
     text = _header(ctx, run, slot)
-    if question.type is QuestionType.TEXT and isinstance(chosen, str):
-        text += "\n\n" + ctx.tr.t("question.current_answer", answer=_shorten(chosen, ECHO_CHARS))
+    if question.type in (QuestionType.TEXT, QuestionType.DATE) and isinstance(chosen, str):
+        shown = option_label(ctx, run.questionnaire, slot, chosen)
+        text += "\n\n" + ctx.tr.t("question.current_answer", answer=_shorten(shown, ECHO_CHARS))
     hint = _hint(ctx, run, slot)
     if hint:
         text += "\n\n" + hint
@@ -379,13 +499,17 @@ async def _ask(
     nav: list[Button] = []
     # A short form goes forward only, like a conversation; a survey lets people go back.
     stepwise = run.questionnaire.progress == "step"
-    if not stepwise and [s.question.id for s in run.slots()].index(qid) > 0:
-        nav.append(Button(ctx.tr.t("button.back"), Back(rid, version, qid).pack()))
-    if question.optional:
-        nav.append(Button(ctx.tr.t("button.skip"), Skip(rid, version, qid).pack()))
+    if run.editing:
+        # One answer asked again from a plan's menu: leaving it as it was is the way out.
+        nav.append(Button(ctx.tr.t("button.cancel"), EditCancel(rid, version, qid).pack()))
+    else:
+        if not stepwise and [s.question.id for s in run.slots()].index(qid) > 0:
+            nav.append(Button(ctx.tr.t("button.back"), Back(rid, version, qid).pack()))
+        if question.optional:
+            nav.append(Button(ctx.tr.t("button.skip"), Skip(rid, version, qid).pack()))
     if nav:
         rows.append(nav)
-    if question.type is QuestionType.TEXT:
+    if question.type in (QuestionType.TEXT, QuestionType.DATE):
         run.dialog = await dialogs.wait_for(ctx, QuestionText(response_id=rid, question_id=qid))
     elif question.type is QuestionType.MULTI:
         waiting = QuestionMulti(response_id=rid, question_id=qid, selected=draft or [])
@@ -436,14 +560,67 @@ async def load_run(ctx: Ctx, response_id: int | None) -> Run | None:
     state = await ctx.svc.store.run_state(response_id, ctx.actor.telegram_id)
     if state is None or state.participant.telegram_id != ctx.actor.telegram_id:
         return None
-    questionnaire = ctx.svc.content.questionnaires.get(state.response.questionnaire_id)
+    form_id, _ = split_key(state.response.questionnaire_id)
+    questionnaire = ctx.svc.content.questionnaires.get(form_id)
     if questionnaire is None:
         return None
     known = questionnaire.question_ids
     # Answers to questions a newer version dropped are kept in storage but not shown.
     answers = {k: v for k, v in state.answers.items() if k in known}
-    return Run(
+    run = Run(
         questionnaire, state.response, answers, state.participant, state.workshop, state.dialog
+    )
+    binding = _BINDINGS.get(form_id)
+    if binding is not None and binding.source is not None:
+        # The record is the truth: a teammate may have changed it, or an older release
+        # written it without the engine.
+        for qid, value in (await binding.source(ctx, run)).items():
+            if qid in known and value not in (None, "", []):
+                run.answers[qid] = value
+    if binding is not None and binding.variables is not None:
+        run.values = await binding.variables(ctx, run)
+    return run
+
+
+async def _refusal(ctx: Ctx, run: Run) -> str | None:
+    """Return why the person may no longer answer this run (a catalog key), if so."""
+    binding = _BINDINGS.get(run.questionnaire.id)
+    if binding is None or binding.guard is None:
+        return None
+    return await binding.guard(ctx, run)
+
+
+async def leave_forms(ctx: Ctx, form_ids: tuple[str, ...]) -> None:
+    """Stop waiting for typed answers to these forms (the person left for a menu)."""
+    waiting = dialogs.decode(await ctx.svc.store.dialog(ctx.actor.telegram_id))
+    if not isinstance(waiting, QuestionText | QuestionMulti):
+        return
+    state = await ctx.svc.store.run_state(waiting.response_id, ctx.actor.telegram_id)
+    if state is None or split_key(state.response.questionnaire_id)[0] in form_ids:
+        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
+
+
+async def rekey(ctx: Ctx, run: Run, subject: str) -> None:
+    """Bind a draft's run to the record its first answer created."""
+    key = instance_key(run.questionnaire.id, subject)
+    await ctx.svc.store.rekey_response(run.response.id, key)
+    run.response = dataclasses.replace(run.response, questionnaire_id=key)
+    binding = _BINDINGS.get(run.questionnaire.id)
+    if binding is not None and binding.variables is not None:
+        run.values = await binding.variables(ctx, run)
+
+
+async def _start(
+    ctx: Ctx, participant: Participant, questionnaire: Questionnaire, subject: str | None
+) -> Response:
+    first = next(questionnaire.slots())
+    key = questionnaire.id if subject is None else instance_key(questionnaire.id, subject)
+    return await ctx.svc.store.start_response(
+        participant_id=participant.id,
+        questionnaire_id=key,
+        version=questionnaire.version,
+        first_question=first.question.id,
+        now=ctx.svc.clock.now(),
     )
 
 
@@ -453,17 +630,12 @@ async def open_questionnaire(
     workshop: Workshop,
     questionnaire: Questionnaire,
     after_submit: AfterSubmit,
+    *,
+    subject: str | None = None,
 ) -> list[Event]:
-    """Start or resume a questionnaire at its first unanswered question."""
+    """Start or resume a questionnaire (for one record: `subject`) at its first open question."""
     store, now = ctx.svc.store, ctx.svc.clock.now()
-    first = next(questionnaire.slots())
-    response = await store.start_response(
-        participant_id=participant.id,
-        questionnaire_id=questionnaire.id,
-        version=questionnaire.version,
-        first_question=first.question.id,
-        now=now,
-    )
+    response = await _start(ctx, participant, questionnaire, subject)
     if response.submitted:
         return [
             Send(
@@ -474,6 +646,10 @@ async def open_questionnaire(
         await store.reopen_response(response.id, questionnaire.version, now)
     run = await load_run(ctx, response.id)
     assert run is not None
+    if run.response.reviewing and run.editing:
+        # A change left halfway from the record's menu: this is the way through, not it.
+        await store.move_to(response.id, run.response.current_question, reviewing=False, now=now)
+        run.response = dataclasses.replace(run.response, reviewing=False)
     events: list[Event] = await _retire_live(ctx, run, ctx.tr.t("question.moved"))
     slot = first_open(questionnaire, run.answers)
     if slot is None and not questionnaire.review:
@@ -506,8 +682,32 @@ async def open_questionnaire(
         events.append(_review(ctx, run))
         return events
     await store.move_to(response.id, slot.question.id, reviewing=run.response.reviewing, now=now)
+    run.response = dataclasses.replace(run.response, current_question=slot.question.id)
     events.append(await _ask(ctx, run, slot))
     return events
+
+
+async def edit_answer(
+    ctx: Ctx,
+    participant: Participant,
+    questionnaire: Questionnaire,
+    subject: str,
+    question_id: str,
+) -> list[Event]:
+    """Ask one question of a record's form again; its binding's `edited` follows."""
+    response = await _start(ctx, participant, questionnaire, subject)
+    now = ctx.svc.clock.now()
+    if response.version != questionnaire.version:
+        await ctx.svc.store.reopen_response(response.id, questionnaire.version, now)
+    run = await load_run(ctx, response.id)
+    slot = next((s for s in run.slots() if s.question.id == question_id), None) if run else None
+    if run is None or slot is None or not _BINDINGS[questionnaire.id].record:
+        return _stale(ctx)
+    await ctx.svc.store.move_to(response.id, question_id, reviewing=True, now=now)
+    run.response = dataclasses.replace(
+        run.response, current_question=question_id, reviewing=True, version=questionnaire.version
+    )
+    return [await _ask(ctx, run, slot)]
 
 
 async def show_current(ctx: Ctx, response_id: int, notice: str | None = None) -> list[Event]:
@@ -532,11 +732,25 @@ def _stale(ctx: Ctx) -> list[Event]:
 
 
 # Every button of a questionnaire run; each carries the response and the version.
-QuestionTap = Answer | Toggle | Done | Back | Skip | Pick | PickPage | PickOther | Suggest
+QuestionTap = (
+    Answer
+    | AnswerDate
+    | Toggle
+    | Done
+    | Back
+    | Skip
+    | Pick
+    | PickPage
+    | PickOther
+    | Suggest
+    | EditCancel
+)
 ReviewTap = ReviewEdit | ReviewSection | ReviewQuestion | ReviewShow | Submit | SubmitConfirm
 RunTap = QuestionTap | ReviewTap
 RUN_TAPS: tuple[type[RunTap], ...] = (
     Answer,
+    AnswerDate,
+    EditCancel,
     Toggle,
     Done,
     Back,
@@ -571,6 +785,10 @@ async def on_run_callback(
         return _stale(ctx)
     if run.response.submitted:
         return [Notice(ctx.tr.t("notice.already_submitted"))]
+    refusal = await _refusal(ctx, run)
+    if refusal is not None:
+        await _clear_question_dialog(ctx, run)
+        return [Notice(ctx.tr.t(refusal), alert=True)]
     if cb.version != run.version or run.response.version != run.version:
         # The content changed since this button was drawn: show the question afresh.
         if run.response.version != run.version:
@@ -586,7 +804,7 @@ async def _on_run_tap(
     ctx: Ctx, run: Run, cb: RunTap, message_id: int, after_submit: AfterSubmit
 ) -> list[Event]:
     """Handle a button of a current, unsubmitted run."""
-    if isinstance(cb, Answer | Toggle | Done | Back | Skip | Pick | PickPage | PickOther | Suggest):
+    if isinstance(cb, QuestionTap):
         return await _on_question(ctx, run, cb, message_id)
     if not run.questionnaire.review:
         # A form without a review (the profile) is submitted by its last answer, never by hand.
@@ -642,6 +860,10 @@ async def _on_question(ctx: Ctx, run: Run, cb: QuestionTap, message_id: int) -> 
         return _stale(ctx)
     if isinstance(cb, Answer):
         return await _answer_option(ctx, run, slot, cb.option, message_id)
+    if isinstance(cb, AnswerDate):
+        return await _answer_date(ctx, run, slot, cb.months, message_id)
+    if isinstance(cb, EditCancel):
+        return await _cancel_edit(ctx, run, slot, message_id)
     if isinstance(cb, Toggle):
         return await _toggle(ctx, run, slot, cb.option, message_id)
     if isinstance(cb, Done):
@@ -651,6 +873,8 @@ async def _on_question(ctx: Ctx, run: Run, cb: QuestionTap, message_id: int) -> 
             return _stale(ctx)  # a stepwise form shows no Back button
         return await _back(ctx, run, slot, message_id)
     if isinstance(cb, Skip):
+        if run.editing:
+            return _stale(ctx)
         return await _skip(ctx, run, slot, message_id)
     if isinstance(cb, Suggest):
         suggestion = _suggestion(ctx, slot.question)
@@ -691,21 +915,24 @@ async def _record_and_continue(
 ) -> list[Event]:
     """Store an answer, then show the next unanswered question or the review."""
     qid = slot.question.id
+    binding = _BINDINGS.get(run.questionnaire.id, NO_BINDING)
+    editing = run.editing
+    changed = run.answers.get(qid) != value
     run.answers[qid] = value
-    nxt = first_open(run.questionnaire, run.answers)
+    nxt = None if editing else first_open(run.questionnaire, run.answers)
     await ctx.svc.store.record_answer(
         run.response.id,
         qid,
         list(value) if isinstance(value, list) else value,
         next_question=nxt.question.id if nxt else None,
-        reviewing=run.response.reviewing or nxt is None,
+        # A record's form has no review: it ends on its record, ready for any change.
+        reviewing=not binding.record and (run.response.reviewing or nxt is None),
         is_text=slot.question.type in (QuestionType.TEXT, QuestionType.PICK)
         and not is_skipped(value),
         now=ctx.svc.clock.now(),
     )
-    sink = _SINKS.get(run.questionnaire.id)
-    if sink is not None:
-        await sink(ctx, run, qid, value)
+    if binding.sink is not None:
+        await binding.sink(ctx, run, qid, value)
     events: list[Event] = []
     # In a survey a tapped answer turns the same message into the next question; a typed
     # one came below it, so the next question follows as a new message.
@@ -714,6 +941,15 @@ async def _record_and_continue(
         events.append(Edit(message_id, _chosen_text(ctx, run, slot, value)))
     if message_id is None:
         events += await _retire_live(ctx, run, _chosen_text(ctx, run, slot, value))
+    run.response = dataclasses.replace(
+        run.response,
+        current_question=nxt.question.id if nxt else None,
+        reviewing=not binding.record and (run.response.reviewing or nxt is None),
+    )
+    if editing:
+        await _clear_question_dialog(ctx, run)
+        assert binding.edited is not None
+        return [*events, *await binding.edited(ctx, run, changed)]
     if nxt is None:
         await _clear_question_dialog(ctx, run)
         if not run.questionnaire.review:
@@ -734,6 +970,29 @@ async def _answer_option(
         return _stale(ctx)
     assert code is not None
     return [Notice(), *await _record_and_continue(ctx, run, slot, code, message_id)]
+
+
+async def _answer_date(ctx: Ctx, run: Run, slot: Slot, months: int, message_id: int) -> list[Event]:
+    question = slot.question
+    if question.type is not QuestionType.DATE or months not in (question.months or DATE_MONTHS):
+        return _stale(ctx)
+    day = add_months(_local(run, ctx.svc.clock.now()).date(), months)
+    await _clear_question_dialog(ctx, run)
+    return [Notice(), *await _record_and_continue(ctx, run, slot, day.isoformat(), message_id)]
+
+
+async def _cancel_edit(ctx: Ctx, run: Run, slot: Slot, message_id: int) -> list[Event]:
+    binding = _BINDINGS.get(run.questionnaire.id)
+    if not run.editing or binding is None or binding.edited is None:
+        return _stale(ctx)
+    await ctx.svc.store.move_to(run.response.id, None, reviewing=False, now=ctx.svc.clock.now())
+    run.response = dataclasses.replace(run.response, current_question=None, reviewing=False)
+    await _clear_question_dialog(ctx, run)
+    return [
+        Notice(),
+        Edit(message_id, _header(ctx, run, slot) + "\n\n" + ctx.tr.t("question.unchanged")),
+        *await binding.edited(ctx, run, False),
+    ]
 
 
 async def _toggle(ctx: Ctx, run: Run, slot: Slot, code: str | None, message_id: int) -> list[Event]:
@@ -765,7 +1024,13 @@ async def _done(ctx: Ctx, run: Run, slot: Slot, message_id: int) -> list[Event]:
     if question.type is not QuestionType.MULTI:
         return _stale(ctx)
     selected = await _selection(ctx, run, question.id)
-    if len(selected) < max(question.min_choices, 0 if question.optional else 1):
+    # min_choices: 0 makes "none" an answer; otherwise a required question needs one.
+    needed = (
+        question.min_choices
+        if question.min_choices == 0
+        else max(question.min_choices, 0 if question.optional else 1)
+    )
+    if len(selected) < needed:
         return [Notice(ctx.tr.t("notice.min_choices", min=max(question.min_choices, 1)))]
     await _clear_question_dialog(ctx, run)
     return [Notice(), *await _record_and_continue(ctx, run, slot, selected, message_id)]
@@ -800,10 +1065,17 @@ async def on_text(ctx: Ctx, waiting: QuestionText, text: str) -> list[Event]:
     if run is None or run.response.submitted or run.response.current_question != question_id:
         await _clear_question_dialog(ctx, run)
         return [Send(ctx.tr.t("fallback.nothing_pending"))]
+    refusal = await _refusal(ctx, run)
+    if refusal is not None:
+        await _clear_question_dialog(ctx, run)
+        return [Send(ctx.tr.t(refusal))]
     slot = next((s for s in run.slots() if s.question.id == question_id), None)
-    if slot is None or slot.question.type not in (QuestionType.TEXT, QuestionType.PICK):
+    typed = (QuestionType.TEXT, QuestionType.PICK, QuestionType.DATE)
+    if slot is None or slot.question.type not in typed:
         await _clear_question_dialog(ctx, run)
         return await show_current(ctx, run.response.id)
+    if slot.question.type is QuestionType.DATE:
+        return await _typed_date(ctx, run, slot, text)
     value = clean_text_answer(text)
     if slot.question.single_line or slot.question.type is QuestionType.PICK:
         value = " ".join(value.split())
@@ -827,6 +1099,18 @@ async def on_text(ctx: Ctx, waiting: QuestionText, text: str) -> list[Event]:
         return [Send(problem)]
     await _clear_question_dialog(ctx, run)
     return await _record_and_continue(ctx, run, slot, value, None)
+
+
+async def _typed_date(ctx: Ctx, run: Run, slot: Slot, text: str) -> list[Event]:
+    """Take a typed date: readable, and not before today in the workshop's time zone."""
+    day = parse_date(text[:100])
+    sample = _date_sample(ctx, run)
+    if day is None:
+        return [Send(ctx.tr.t("question.date_unreadable", example=sample))]
+    if day < _local(run, ctx.svc.clock.now()).date():
+        return [Send(ctx.tr.t("question.date_past", example=sample))]
+    await _clear_question_dialog(ctx, run)
+    return await _record_and_continue(ctx, run, slot, day.isoformat(), None)
 
 
 def _review(ctx: Ctx, run: Run, *, edit: int | None = None) -> Event:
@@ -940,29 +1224,27 @@ def _local(run: Run, now: datetime) -> datetime:
     return now.astimezone(ZoneInfo(run.workshop.timezone))
 
 
-# Where a form's answers go besides `answers`, and what follows the last answer of a form
-# without a review, by questionnaire id.
-_SINKS: dict[str, AnswerSink] = {}
-_ENDINGS: dict[str, AfterSubmit] = {}
+# What each form does besides keeping its answers, by questionnaire id.
+_BINDINGS: dict[str, Binding] = {}
+NO_BINDING = Binding()
 
 
-def register_form(
-    questionnaire_id: str, *, sink: AnswerSink | None = None, ending: AfterSubmit | None = None
-) -> None:
+def register_form(questionnaire_id: str, binding: Binding) -> None:
     """Register where a form's answers also go, and what follows its last answer."""
-    if sink is not None:
-        _SINKS[questionnaire_id] = sink
-    if ending is not None:
-        _ENDINGS[questionnaire_id] = ending
+    if binding.record and binding.edited is None:
+        raise ValueError(f"{questionnaire_id}: a form bound to a record needs `edited`")
+    _BINDINGS[questionnaire_id] = binding
 
 
 async def _finish(ctx: Ctx, run: Run) -> list[Event]:
-    """Submit a form without a review, then run what its owner registered."""
-    if not await ctx.svc.store.submit_response(run.response.id, ctx.svc.clock.now()):
+    """Submit a form without a review (a record's form stays open), then run its ending."""
+    binding = _BINDINGS.get(run.questionnaire.id, NO_BINDING)
+    if not binding.record and not await ctx.svc.store.submit_response(
+        run.response.id, ctx.svc.clock.now()
+    ):
         return [Notice(ctx.tr.t("notice.already_submitted"))]
     await _clear_question_dialog(ctx, run)
-    ending = _ENDINGS.get(run.questionnaire.id)
-    return await ending(ctx, run) if ending is not None else []
+    return await binding.ending(ctx, run) if binding.ending is not None else []
 
 
 async def _on_multi_text(ctx: Ctx, waiting: QuestionMulti, text: str) -> list[Event]:

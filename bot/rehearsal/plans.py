@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.flows.callbacks import (
+    Answer,
+    AnswerDate,
+    Done,
     PlanAddStep,
-    PlanContact,
     PlanNew,
     PlanOpen,
-    PlanSdg,
-    PlanSdgDone,
-    PlanSkip,
-    StepDate,
+    Skip,
+    Toggle,
 )
 from bot.rehearsal.world import Player, World, field_is
 
@@ -68,22 +68,22 @@ async def _write_plan(player: Player) -> None:
     if rng.random() < 0.7:
         await player.say(rng.choice(OBJECTIVES[lang]))
     else:
-        await player.tap(PlanSkip)
+        await player.tap(Skip)
     for number in sorted(rng.sample(SDG_CHOICES, rng.randint(1, 3))):
-        await player.tap(PlanSdg, field_is("number", number))
-    await player.tap(PlanSdgDone)
+        await player.tap(Toggle, field_is("option", str(number)))
+    await player.tap(Done)
     # A draw of its own, so that the plans written stay as they were before the question.
     agrees = person.rng("contact").random() < CONTACT_SHARE
-    await player.tap(PlanContact, field_is("ok", agrees))
+    await player.tap(Answer, field_is("option", "yes" if agrees else "no"))
     for index, action in enumerate(rng.sample(ACTIONS[lang], rng.randint(1, 3))):
         if index:
             await player.tap(PlanAddStep)
         await player.say(action)
         await player.say(rng.choice(RESPONSIBLE[lang]))
-        await player.tap(PlanSkip)
-        await player.tap(PlanSkip)
-        await player.tap(StepDate, field_is("months", rng.choice((1, 3, 6))))
-        await player.tap(PlanSkip)
+        await player.tap(Skip)
+        await player.tap(Skip)
+        await player.tap(AnswerDate, field_is("months", rng.choice((1, 3, 6))))
+        await player.tap(Skip)
     await player.tap(PlanOpen)
 
 

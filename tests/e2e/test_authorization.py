@@ -27,6 +27,7 @@ from bot.flows import callbacks as taps
 from bot.flows.access import POLICY, Action, On, Role, markdown_table
 from bot.flows.callbacks import (
     Answer,
+    AnswerDate,
     Audience,
     AudienceInstitution,
     Back,
@@ -38,6 +39,7 @@ from bot.flows.callbacks import (
     CommentSession,
     Consent,
     Done,
+    EditCancel,
     EvaluationAdmin,
     Evidence,
     Forget,
@@ -69,9 +71,6 @@ from bot.flows.callbacks import (
     PlanNew,
     PlanNewLink,
     PlanOpen,
-    PlanSdg,
-    PlanSdgDone,
-    PlanSkip,
     PlanTeam,
     ProgressDigest,
     ProgressEvidence,
@@ -87,7 +86,6 @@ from bot.flows.callbacks import (
     ShowHelp,
     ShowPrivacy,
     Skip,
-    StepDate,
     StepDown,
     StepField,
     StepOpen,
@@ -569,6 +567,9 @@ KIND_ROWS = [
     Row("PickPage", Action.TAKE_PART, question(PickPage, 1, "abcdef"), state=STALE),
     Row("PickOther", Action.TAKE_PART, question(PickOther), state=STALE),
     Row("Suggest", Action.TAKE_PART, question(Suggest), state=STALE),
+    # Nor a date question, nor one answer asked again from a plan's menu.
+    Row("AnswerDate", Action.TAKE_PART, question(AnswerDate, 3), state=STALE),
+    Row("EditCancel", Action.TAKE_PART, question(EditCancel), state=STALE),
     Row("ReviewEdit", Action.TAKE_PART, review(ReviewEdit)),
     Row("ReviewSection", Action.TAKE_PART, review(ReviewSection, 0)),
     Row("ReviewQuestion", Action.TAKE_PART, review(ReviewQuestion)),
@@ -613,12 +614,9 @@ KIND_ROWS = [
         for kind, extra in (
             (PlanOpen, ()),
             (PlanEdit, ()),
-            (PlanField, ("t",)),
-            (PlanSdg, (3,)),
-            (PlanSdgDone, ()),
-            (PlanContact, (True, False)),
+            (PlanField, ("title",)),
+            (PlanContact, (True,)),
             (PlanAddStep, ()),
-            (PlanSkip, (None, "o")),
             (PlanTeam, ()),
             (PlanLeave, ()),
             (PlanLeaveConfirm, ()),
@@ -631,8 +629,7 @@ KIND_ROWS = [
         Row(kind.__name__, Action.PLAN_EDIT, own_step(kind, *extra), refusal="plan.not_member")
         for kind, extra in (
             (StepOpen, ()),
-            (StepField, ("a",)),
-            (StepDate, (3,)),
+            (StepField, ("action",)),
             (StepUp, ()),
             (StepDown, ()),
             (UpdateStatus, ("ip",)),

@@ -13,7 +13,6 @@ from bot.apidouble import SimUser
 from bot.flows.callbacks import (
     PlanField,
     PlanNewLink,
-    PlanSdg,
     ProgressExport,
     ProgressView,
     StepRemoveConfirm,
@@ -52,7 +51,7 @@ async def write_plan(bot: Harness, ana: SimUser) -> None:
     reply = await bot.send(ana, "/plan")
     assert "Aún no tiene planes" in (reply.text or "")
     await bot.tap(ana, "➕ Nuevo plan")
-    assert "Nuevo plan de acción" in (ana.last.text or "")
+    assert "Su plan de acción (1 de 4)" in (ana.last.text or "")
     assert "demasiado largo" in (await bot.send(ana, "x" * 121)).text  # type: ignore[operator]
     await bot.send(ana, "Trámites municipales en línea")
     assert "¿Qué cambio quiere ver" in (ana.last.text or "")
@@ -62,15 +61,16 @@ async def write_plan(bot: Harness, ana: SimUser) -> None:
     assert "✅ 11 ·" in " ".join(ana.buttons())
     await bot.tap(ana, "Listo ›")
     # Her own consent to be contacted by those following the plans up, asked once.
-    assert "(4 de 4) ¿Acepta que quienes dan seguimiento" in (ana.last.text or "")
-    await bot.tap(ana, "✅ Sí, pueden contactarme")
-    assert "verán su nombre" in texts(ana)[-2]
+    assert "(4 de 4)" in (ana.last.text or "")
+    assert "¿Acepta que quienes dan seguimiento" in (ana.last.text or "")
+    await bot.tap(ana, "Sí, pueden contactarme")
+    assert "✅ Sí, pueden contactarme" in texts(ana)[-2]
     assert "Paso 1 (1 de 6)" in (ana.last.text or "")
     await bot.send(ana, "Digitalizar las licencias de funcionamiento")
     await bot.send(ana, "Unidad de sistemas y catastro")
     await bot.tap(ana, "Omitir ›")
     await bot.send(ana, "Número de trámites en línea")
-    assert "¿para cuándo" in (ana.last.text or "")
+    assert "¿Para cuándo" in (ana.last.text or "")
     assert "No entendí" in (await bot.send(ana, "el mes que viene")).text  # type: ignore[operator]
     assert "ya pasó" in (await bot.send(ana, "01/01/2020")).text  # type: ignore[operator]
     await bot.send(ana, "30/06/2024")
@@ -293,8 +293,8 @@ async def test_forged_plan_buttons_change_nothing(bot: Harness) -> None:
     step = plan.steps[0]
     for data in (
         StepRemoveConfirm(plan.id, step.id).pack(),
-        PlanField(plan.id, "t").pack(),
-        PlanSdg(plan.id, 3).pack(),
+        PlanField(plan.id, "title").pack(),
+        PlanField(plan.id, "sdgs").pack(),
         UpdateStatus(plan.id, step.id, "dn").pack(),
         PlanNewLink(plan.id).pack(),
     ):
@@ -341,9 +341,9 @@ async def test_contact_consent_is_asked_once_and_can_be_changed(bot: Harness) ->
     )
     yes = next(b["callback_data"] for row in question.buttons for b in row if "Sí" in b["text"])
     await bot.tap(ana, "Prefiero que no")
-    assert "sin su nombre" in texts(ana)[-2] and "Paso 1 (1 de 6)" in (ana.last.text or "")
-    # The question's old button, tapped again (a second device, a slow network): the answer
-    # is recorded and the plan is not restarted.
+    assert "✅ Prefiero que no" in texts(ana)[-2] and "Paso 1 (1 de 6)" in (ana.last.text or "")
+    # The question's old button, tapped again (a second device, a slow network): it is
+    # answered as stale, the answer stands and the plan is not restarted.
     await bot.send(ana, "Abrir la ventanilla")
     asked = len(ana.messages)
     await ana.tap_data(yes, message_id=question.message_id)
@@ -351,18 +351,18 @@ async def test_contact_consent_is_asked_once_and_can_be_changed(bot: Harness) ->
     assert len(ana.messages) == asked
     store = bot.services.store
     plans = await store.plans_of(ana.id)
-    assert [(m.contact, m.handle) for m in plans[0].members] == [(True, None)]
-    # Later, from the plan's edit menu: withdrawn, then given again.
+    assert [(m.contact, m.handle) for m in plans[0].members] == [(False, None)]
+    # Later, from the plan's edit menu: given, then withdrawn again.
     await bot.send(ana, "/plan")
     await bot.tap(ana, "📋 Ventanilla única")
     await bot.tap(ana, "✏️ Editar")
-    await bot.tap(ana, "📇 Contacto: sí · tocar para retirarlo")
-    assert "📇 Contacto: no · tocar para aceptarlo" in " ".join(ana.buttons())
-    plans = await store.plans_of(ana.id)
-    assert [m.contact for m in plans[0].members] == [False]
     await bot.tap(ana, "📇 Contacto: no · tocar para aceptarlo")
+    assert "📇 Contacto: sí · tocar para retirarlo" in " ".join(ana.buttons())
     plans = await store.plans_of(ana.id)
     assert [m.contact for m in plans[0].members] == [True]
+    await bot.tap(ana, "📇 Contacto: sí · tocar para retirarlo")
+    plans = await store.plans_of(ana.id)
+    assert [m.contact for m in plans[0].members] == [False]
 
 
 async def test_steps_of_a_plan_due_together_are_asked_about_in_one_message(bot: Harness) -> None:
@@ -384,3 +384,78 @@ async def test_steps_of_a_plan_due_together_are_asked_about_in_one_message(bot: 
     assert "Digitalizar planos" in asked[0] and "Publicar el visor" in asked[0]
     await bot.at(la_paz(2023, 12, 31, 10, 0))
     assert len([t for t in texts(ana) if "pasaron su fecha" in t]) == 1
+
+
+async def test_any_answer_of_a_plan_is_asked_again_from_its_menu(bot: Harness) -> None:
+    """The plan's and its steps' questions, asked again one at a time by the form engine."""
+    workshop = await bot.import_workshop()
+    ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
+    await join_es(bot, ana, workshop.join_code)
+    await write_plan(bot, ana)
+    store = bot.services.store
+    # A step's date, typed in the person's way; the step's menu shows it changed.
+    await bot.tap(ana, "✏️ Editar")
+    await bot.tap(ana, "Paso 1: Digitalizar")
+    await bot.tap(ana, "Fecha límite")
+    asked = ana.last.text or ""
+    assert "Paso 1" in asked and "(5 de 6)" not in asked, asked
+    assert "Ahora: 30 jun 2024" in asked or "30 jun 2024" in asked
+    assert "Cancelar" in " ".join(ana.buttons()) and "Omitir ›" not in " ".join(ana.buttons())
+    assert "ya pasó" in (await bot.send(ana, "1 de enero de 2020")).text  # type: ignore[operator]
+    await bot.send(ana, "15 de agosto de 2024")
+    assert "✓ Guardado." in texts(ana)[-2]
+    assert "15 ago 2024" in (ana.last.text or "")
+    plan = (await store.plans_of(ana.id))[0]
+    assert str(plan.steps[0].due_date) == "2024-08-15"
+    # Asked again and left as it was: nothing changes, and typed text is no answer any more.
+    await bot.tap(ana, "Responsables")
+    await bot.tap(ana, "Cancelar")
+    assert "Sin cambios." in texts(ana)[-2]
+    await bot.send(ana, "Otra unidad")
+    plan = (await store.plans_of(ana.id))[0]
+    assert plan.steps[0].responsible == "Unidad de sistemas y catastro"
+    # The plan's own title and SDGs, from the same menu.
+    await bot.send(ana, "/plan")
+    await bot.tap(ana, "📋 Trámites municipales en línea")
+    await bot.tap(ana, "✏️ Editar")
+    await bot.tap(ana, "Título")
+    await bot.send(ana, "Licencias en línea")
+    assert "Licencias en línea" in (ana.last.text or "")
+    await bot.tap(ana, "✏️ Editar")
+    await bot.tap(ana, "ODS")
+    await bot.tap(ana, "✅ 16 ·")
+    await bot.tap(ana, "Listo ›")
+    plan = (await store.plans_of(ana.id))[0]
+    assert plan.title == "Licencias en línea" and list(plan.sdgs) == [11]
+
+
+async def test_a_teammate_who_left_cannot_finish_a_change_begun_before(bot: Harness) -> None:
+    """Leaving the team between asking to change an answer and giving it changes nothing."""
+    workshop = await bot.import_workshop()
+    ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
+    luis = bot.double.new_user(first_name="Luis", last_name="Mamani", language_code="es")
+    await join_es(bot, ana, workshop.join_code)
+    await join_es(bot, luis, workshop.join_code)
+    await write_plan(bot, ana)
+    await team_up(bot, ana, luis)
+    # The plan's card he got on joining the team, still in the chat.
+    card = next(
+        m
+        for m in reversed(luis.messages)
+        if "👥 Equipo" in " ".join(b["text"] for row in m.buttons for b in row)
+    )
+    await bot.send(luis, "/plan")
+    await bot.tap(luis, "📋 Trámites municipales en línea")
+    await bot.tap(luis, "✏️ Editar")
+    await bot.tap(luis, "Objetivo")
+    question = luis.last
+    # From that older card, while the question waits for his text.
+    await bot.tap(luis, "👥 Equipo", message=card)
+    await bot.tap(luis, "🚪 Salir del equipo", message=card)
+    await bot.tap(luis, "Sí, salir", message=card)
+    await bot.send(luis, "Un objetivo que no es suyo")
+    assert "ya no es suyo" in (luis.last.text or "")
+    await bot.tap(luis, "Cancelar", message=question)
+    plan = (await bot.services.store.plans_of(ana.id))[0]
+    assert plan.objective == "Menos filas y trámites más rápidos"
+    assert [m.name for m in plan.members] == ["Ana Quispe"]
