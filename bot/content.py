@@ -130,6 +130,8 @@ class QuestionType(StrEnum):
     PICK = "pick"
     # A day from today on: buttons a number of months ahead, or typed in the person's way.
     DATE = "date"
+    # Notes, links, photos and documents, as many as the person sends, until "done".
+    EVIDENCE = "evidence"
 
 
 class PickSource(StrEnum):
@@ -173,6 +175,8 @@ class Question(Strict):
     months: Annotated[list[Annotated[int, Field(ge=1, le=120)]], Field(max_length=4)] | None = None
     # Choice buttons per row: 2 for many short options (the 17 SDGs), 1 for sentences.
     columns: Annotated[int, Field(ge=1, le=3)] = 1
+    # The label of the button that closes an evidence question ("Listo ›" if unset).
+    done: Text | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Question:
@@ -186,6 +190,8 @@ class Question(Strict):
             raise ValueError("only a date question has months")
         if self.columns > 1 and self.type not in (QuestionType.SINGLE, QuestionType.MULTI):
             raise ValueError("only a single or multiple choice question has columns")
+        if self.done is not None and self.type is not QuestionType.EVIDENCE:
+            raise ValueError("only an evidence question has done")
         if self.type is QuestionType.LIKERT and self.scale is None:
             raise ValueError("a likert question needs a scale")
         if self.type in (QuestionType.SINGLE, QuestionType.MULTI):
@@ -248,8 +254,12 @@ class Questionnaire(Strict):
     intro: Text | None = None
     # A short form (the profile) numbers its questions as steps, and is submitted with its
     # last answer; a survey shows section progress and ends on a review before submitting.
-    progress: Literal["section", "step"] = "section"
+    # "none": the heading alone, for a form asked once per item of something else.
+    progress: Literal["section", "step", "none"] = "section"
     review: bool = True
+    # Answered in one message edited from question to question (a survey, by default), or
+    # one message per question, like a conversation (a short form, by default).
+    live: bool | None = None
     # A short form's numbered steps may say what they belong to ("Paso 2 del plan"); the
     # form's owner fills `{placeholders}` here and in the questions (bot/flows/plans.py).
     heading: Text | None = None
@@ -258,6 +268,8 @@ class Questionnaire(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Questionnaire:
+        if self.progress == "none" and self.heading is None:
+            raise ValueError("progress: none shows only the heading: give a heading")
         seen: set[str] = set()
         ids = [s.id for s in self.sections]
         if len(ids) != len(set(ids)):
@@ -1050,6 +1062,7 @@ PROFILE_FIELDS = frozenset({"name", "institution", "position", "country"})
 # question ids name the columns of the plan's tables, each of the type it can hold.
 PLAN_FORM = "plan"
 STEP_FORM = "plan_step"
+UPDATE_FORM = "plan_update"
 BOUND_FORMS: dict[str, dict[str, tuple[QuestionType, ...]]] = {
     PLAN_FORM: {
         "title": (QuestionType.TEXT,),
@@ -1065,9 +1078,15 @@ BOUND_FORMS: dict[str, dict[str, tuple[QuestionType, ...]]] = {
         "due_date": (QuestionType.DATE,),
         "success": (QuestionType.TEXT,),
     },
+    UPDATE_FORM: {
+        "status": (QuestionType.SINGLE,),
+        "evidence": (QuestionType.EVIDENCE,),
+    },
 }
-# What the plan's other questions need to mean what the plan tables hold.
-PLAN_REQUIRED = {PLAN_FORM: "title", STEP_FORM: "action"}
+# The question that creates the record, asked first; the first two cannot be skipped.
+PLAN_REQUIRED = {PLAN_FORM: "title", STEP_FORM: "action", UPDATE_FORM: "status"}
+NOT_OPTIONAL = frozenset({"title", "action"})
+STATUS_CODES = frozenset({"ns", "ip", "dn", "bl", "dr"})
 SDG_CODES = frozenset(str(n) for n in range(1, 18))
 CONTACT_CODES = frozenset({"yes", "no"})
 
@@ -1078,9 +1097,10 @@ def _check_bound(qdir: Path, form_id: str, form: Questionnaire | None) -> None:
     if form is None:
         raise ContentError(path, [f"no questionnaire with id {form_id!r} (action plans)"])
     problems = []
-    if form.review or form.progress != "step":
+    if form.review or form.progress == "section":
         problems.append(
-            "review, progress: a plan form is asked step by step (review: false, progress: step)"
+            "review, progress: a plan form is asked step by step (review: false, progress:"
+            " step or none)"
         )
     fields = BOUND_FORMS[form_id]
     ids = [slot.question.id for slot in form.slots()]
@@ -1096,13 +1116,15 @@ def _check_bound(qdir: Path, form_id: str, form: Questionnaire | None) -> None:
             problems.append(f"question {q.id!r}: not a field of the plan's tables ({known})")
         elif q.type not in fields[q.id]:
             problems.append(f"question {q.id!r}: must be of type {fields[q.id][0].value}")
-        elif q.id == PLAN_REQUIRED[form_id] and q.optional:
+        elif q.id in NOT_OPTIONAL and q.optional:
             problems.append(f"question {q.id!r}: cannot be optional")
         elif q.id == "sdgs" and {o.code for o in q.options} - SDG_CODES:
             problems.append("question 'sdgs': option codes are the SDG numbers 1 to 17")
         elif q.id == "contact" and {o.code for o in q.options} != CONTACT_CODES:
             problems.append("question 'contact': options are 'yes' and 'no'")
-        if q.show_if is not None:
+        elif q.id == "status" and {o.code for o in q.options} != STATUS_CODES:
+            problems.append("question 'status': options are ns, ip, dn, bl and dr")
+        if q.show_if is not None and form_id != UPDATE_FORM:
             problems.append(f"question {q.id!r}: a plan form has no show_if")
         if where is not None:
             problems[before:] = [f"line {where}, {p}" for p in problems[before:]]
@@ -1148,6 +1170,16 @@ def load_content(root: Path) -> Content:
     _check_profile(qdir, questionnaires.get(PROFILE_FORM))
     for form_id in BOUND_FORMS:
         _check_bound(qdir, form_id, questionnaires.get(form_id))
+    for form in questionnaires.values():
+        evidence = [s.question.id for s in form.slots() if s.question.type is QuestionType.EVIDENCE]
+        if evidence and form.id != UPDATE_FORM:
+            raise ContentError(
+                qdir / f"{form.id}.yaml",
+                [
+                    f"question {evidence[0]!r}: evidence questions are asked only in"
+                    f" {UPDATE_FORM}.yaml (the bot keeps the files with the plan's updates)"
+                ],
+            )
     workshops: dict[str, WorkshopFile] = {}
     for path in sorted((root / "workshops").glob("*.yaml")):
         w = load_workshop_file(path)

@@ -594,6 +594,10 @@ class Store(PlanStore, CommunicationStore, Protocol):
         """Give a draft's response the key of the record its first answer created."""
         ...
 
+    async def discard_response(self, response_id: int) -> None:
+        """Delete an unsubmitted response and its answers (a draft left as it was)."""
+        ...
+
     async def save_dimension_scores(
         self, response_id: int, scores: dict[str, float | None]
     ) -> None:

@@ -70,10 +70,12 @@ class DialogState(StrEnum):
     PROFILE_COUNTRY_TEXT = "profile_country_text"
     QUESTION_TEXT = "question_text"
     QUESTION_MULTI = "question_multi"
+    QUESTION_EVIDENCE = "question_evidence"
     BROADCAST_MESSAGE = "broadcast_message"
     BROADCAST_SCHEDULE = "broadcast_schedule"
     FEEDBACK_COMMENT = "feedback_comment"
-    # The plan wizard's fields before 0.8 (the plan now runs on the form engine).
+    # The plan wizard's fields and an update's evidence before 0.8 (they now run on the
+    # form engine).
     PLAN_FIELD = "plan_field"
     STEP_FIELD = "step_field"
     UPDATE_EXTRA = "update_extra"
@@ -90,6 +92,7 @@ RETIRED_DIALOG_STATES = frozenset(
         DialogState.PROFILE_COUNTRY_TEXT,
         DialogState.PLAN_FIELD,
         DialogState.STEP_FIELD,
+        DialogState.UPDATE_EXTRA,
     }
 )
 

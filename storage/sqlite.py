@@ -701,6 +701,18 @@ class SqliteStore(PlanMixin, CommunicationMixin):
                 (questionnaire_id, response_id),
             )
 
+    async def discard_response(self, response_id: int) -> None:
+        """Delete an unsubmitted response and its answers (a draft left as it was)."""
+        async with self._tx() as db:
+            await db.execute(
+                "DELETE FROM answers WHERE response_id IN"
+                " (SELECT id FROM responses WHERE id = ? AND submitted_at IS NULL)",
+                (response_id,),
+            )
+            await db.execute(
+                "DELETE FROM responses WHERE id = ? AND submitted_at IS NULL", (response_id,)
+            )
+
     # Privacy
 
     async def save_dimension_scores(

@@ -398,3 +398,28 @@ def test_the_plan_form_names_the_sdgs_as_the_catalogs_do() -> None:
         assert [o.label.get(lang) for o in options] == [
             sdg_label(i18n(lang), n) for n in range(1, 18)
         ]
+
+
+def test_the_update_form_names_the_statuses_as_the_plan_card_does() -> None:
+    from bot.flows.checkins import STATUS_CODES
+    from bot.flows.plans import status_label
+    from bot.i18n import I18n
+
+    form = load_content(CONTENT_DIR).questionnaire("plan_update")
+    options = form.question("status").options
+    i18n = I18n.load(CONTENT_DIR / "locales")
+    for lang in ("es", "en"):
+        assert [o.label.get(lang) for o in options] == [
+            status_label(i18n(lang), STATUS_CODES[o.code]) for o in options
+        ]
+
+
+def test_evidence_is_asked_only_where_the_bot_keeps_the_files(tmp_path: Path) -> None:
+    root = _copy_content(tmp_path)
+    path = root / "questionnaires" / "evaluation.yaml"
+    text = path.read_text(encoding="utf-8")
+    marker = "type: text"
+    assert marker in text
+    path.write_text(text.replace(marker, "type: evidence", 1), encoding="utf-8")
+    with pytest.raises(ContentError, match="evidence questions are asked only in plan_update"):
+        load_content(root)

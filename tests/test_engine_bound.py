@@ -62,6 +62,7 @@ def records(monkeypatch: pytest.MonkeyPatch) -> Records:
         return {"number": run.subject or "?", "who": "<Ana>"}
 
     binding = engine.Binding(
+        record=True,
         sink=sink,
         ending=ending,
         source=source,

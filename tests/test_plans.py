@@ -6,9 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.flows.checkins import MAX_EVIDENCE_BYTES, UpdateExtra, on_media
+from bot.flows import checkins, dialogs
+from bot.flows import questionnaire as engine
+from bot.flows.callbacks import parse
 from bot.flows.common import Actor, Ctx, Media
 from bot.flows.dates import parse_date
+from bot.flows.events import Event, Send
+from bot.flows.questionnaire import RUN_TAPS
 from bot.flows.schedule import add_months
 from bot.plan_stats import compute
 from bot.services import Services
@@ -201,23 +205,35 @@ async def test_figures_match_hand_counts(store: Store) -> None:
     assert figures.updates == 6
 
 
+async def _never_submitted(ctx: Ctx, run: engine.Run) -> list[Event]:
+    raise AssertionError("an update is never submitted")
+
+
 async def test_evidence_over_the_download_limit_is_refused(svc: Services) -> None:
     store = svc.store
     workshop_id, ana, _ = await _setup(store)
     plan_id = await store.create_plan(workshop_id, ana, "Plan", NOW)
-    step = await store.add_step(plan_id, "Paso", NOW)
-    update = await store.record_update(step, ana, "done", None, NOW)
-    data = UpdateExtra(plan_id=plan_id, step_id=step, update_id=update)
-    await store.set_dialog(1, data.state, data.data(), NOW)
+    await store.add_step(plan_id, "Paso", NOW)
     ctx = Ctx(svc, Actor(1, "Ana"), "es")
-    big = Media("document", "FILE", None, "informe.pdf", MAX_EVIDENCE_BYTES + 1)
-    events = await on_media(ctx, data, big)
-    assert "máximo es 20 MB" in str(getattr(events[0], "text", ""))
+    plan = await store.plan(plan_id)
+    assert plan is not None
+    shown = [e for e in await checkins.start_update(ctx, plan) if isinstance(e, Send)]
+    done = next(b.data for row in shown[-1].buttons or [] for b in row if "Hecho" in b.text)
+    tap = parse(done or "")
+    assert isinstance(tap, RUN_TAPS)
+    await engine.on_callback(ctx, tap, 100, _never_submitted)
+    waiting = dialogs.decode(await store.dialog(1))
+    assert isinstance(waiting, engine.QuestionEvidence)
+    big = Media("document", "FILE", None, "informe.pdf", engine.MAX_EVIDENCE_BYTES + 1)
+    events = await dialogs.on_media(ctx, waiting, big)
+    assert events is not None and "máximo es 20 MB" in str(getattr(events[0], "text", ""))
     voice = Media("voice", "VOICE", None, None, 1000)
-    events = await on_media(ctx, data, voice)
+    events = await dialogs.on_media(ctx, waiting, voice)
+    assert events is not None
     assert "fotos, documentos o enlaces" in str(getattr(events[0], "text", ""))
     data_all = await store.plan_data([workshop_id])
     assert data_all.evidence == []
+    assert [u.status for u in await store.step_history(plan.steps[0].id)] == [StepStatus.DONE]
 
 
 async def test_forget_keeps_progress_but_not_what_identifies(store: Store) -> None:

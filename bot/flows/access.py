@@ -265,8 +265,6 @@ POLICY: dict[Action, Rule] = {
             taps.StepField,
             taps.StepUp,
             taps.StepDown,
-            taps.UpdateStatus,
-            taps.UpdateNext,
             taps.StepRemove,
             taps.StepRemoveConfirm,
         ),

@@ -276,7 +276,6 @@ Then = Literal["mn", "od", "oe", "pl", "ag"]
 OrgActionName = Literal["bc", "iv", "rp", "ev"]
 AudienceName = Literal["all", "nodgca", "noeval", "inst"]
 ReportName = Literal["dgca", "eval", "status", "inst", "xlsx", "csv"]
-StatusCode = Literal["ns", "ip", "dn", "bl", "dr"]
 ScopeKind = Literal["a", "w"]
 
 
@@ -727,21 +726,6 @@ class UpdateStart(CallbackData, prefix="put"):
 
     plan: Id
     step: Id | None = None
-
-
-class UpdateStatus(CallbackData, prefix="pus"):
-    """Give a step's status."""
-
-    plan: Id
-    step: Id
-    status: StatusCode
-
-
-class UpdateNext(CallbackData, prefix="pun"):
-    """Go on to the next open step."""
-
-    plan: Id
-    step: Id
 
 
 class UpdateStop(CallbackData, prefix="pux"):

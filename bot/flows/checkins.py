@@ -1,25 +1,29 @@
-"""Progress updates on plans, and the check-ins that ask for them months later."""
+"""Progress updates on plans, and the check-ins that ask for them months later.
+
+An update runs on the form engine (`content/questionnaires/plan_update.yaml`), once per open
+step: the step's status, then notes, links, photos and documents as evidence. Each run is
+bound to the update it creates (its status answer records it); a step left as it was
+("Omitir ›") records nothing. The whole update of a plan is one message, edited from step to
+step, that ends as the thanks and the plan as it now stands.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import ClassVar
 
-from bot.content import DAY_END, WorkshopFile
-from bot.flows import dialogs
-from bot.flows.callbacks import StatusCode, UpdateNext, UpdateStart, UpdateStatus, UpdateStop
-from bot.flows.common import Ctx, Media, clean_text_answer, workshop_file
-from bot.flows.dialogs import Waiting
-from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
+from bot.content import DAY_END, UPDATE_FORM, WorkshopFile
+from bot.flows import questionnaire as engine
+from bot.flows.callbacks import UpdateStart, UpdateStop
+from bot.flows.common import Ctx, workshop_file
+from bot.flows.events import Button, Event, Keyboard, Notice, Send
 from bot.flows.plans import STATUS_ICON, card, my_plan, not_member, status_label
 from bot.flows.reminders import keyboard_json
 from bot.i18n import Translator
 from bot.services import Services
 from storage import (
-    DialogState,
+    AnswerValue,
     OutMessage,
     OverdueStep,
     Plan,
@@ -32,12 +36,8 @@ from storage import (
 
 log = logging.getLogger(__name__)
 
-# Telegram lets bots download files up to 20 MB; evidence must stay downloadable by viewers.
-MAX_EVIDENCE_BYTES = 20 * 1024 * 1024
 MAX_NOTE = 500
-# A second tap on the same status within this time is the same update, not a new one.
-DOUBLE_TAP = timedelta(minutes=2)
-STATUS_CODES: dict[StatusCode, StepStatus] = {
+STATUS_CODES: dict[str, StepStatus] = {
     "ns": StepStatus.NOT_STARTED,
     "ip": StepStatus.IN_PROGRESS,
     "dn": StepStatus.DONE,
@@ -45,49 +45,10 @@ STATUS_CODES: dict[StatusCode, StepStatus] = {
     "dr": StepStatus.DROPPED,
 }
 CODE_OF = {status: code for code, status in STATUS_CODES.items()}
-LINK = re.compile(r"https?://[^\s<>\"]{3,2000}", re.IGNORECASE)
-EVIDENCE_KINDS = ("photo", "document")
+NEW = "new"
 
 
-# The update conversation.
-
-
-def _status_buttons(tr: Translator, plan: Plan, step: PlanStep) -> Keyboard:
-    def button(status: StepStatus) -> Button:
-        return Button(
-            status_label(tr, status), UpdateStatus(plan.id, step.id, CODE_OF[status]).pack()
-        )
-
-    return [
-        [button(StepStatus.NOT_STARTED), button(StepStatus.IN_PROGRESS)],
-        [button(StepStatus.DONE), button(StepStatus.BLOCKED)],
-        [button(StepStatus.DROPPED)],
-        [
-            Button(tr.plain("plan.button_skip_step"), UpdateNext(plan.id, step.id).pack()),
-            Button(tr.plain("plan.button_stop_update"), UpdateStop(plan.id).pack()),
-        ],
-    ]
-
-
-async def _step_prompt(ctx: Ctx, plan: Plan, step: PlanStep) -> list[Event]:
-    tr = ctx.tr
-    index = next(i for i, s in enumerate(plan.steps, 1) if s.id == step.id)
-    lines = [
-        tr.t("plan.update_header", title=plan.title, n=index, total=len(plan.steps)),
-        tr.t("plan.update_action", action=step.action),
-    ]
-    if step.indicator:
-        lines.append(tr.t("plan.update_indicator", indicator=step.indicator))
-    if step.due_date is not None:
-        lines.append(tr.t("plan.update_due", date=tr.date(step.due_date)))
-    status = status_label(tr, step.status)
-    if step.updated_at is not None:
-        lines.append(tr.t("plan.update_status_since", status=status, date=tr.date(step.updated_at)))
-    else:
-        lines.append(tr.t("plan.update_status", status=status))
-    lines.append("")
-    lines.append(tr.t("plan.update_ask"))
-    return [Send("\n".join(lines)[:4000], _status_buttons(tr, plan, step))]
+# The update conversation: where the update form's answers go.
 
 
 def _next_open(plan: Plan, after: int | None) -> PlanStep | None:
@@ -100,166 +61,164 @@ def _next_open(plan: Plan, after: int | None) -> PlanStep | None:
     return next((s for s in steps if s.position > position), None)
 
 
-async def start_update(ctx: Ctx, plan: Plan, step_id: int | None = None) -> list[Event]:
+async def start_update(
+    ctx: Ctx, plan: Plan, step_id: int | None = None, message_id: int | None = None
+) -> list[Event]:
     """Walk the person through the open steps of a plan (from `step_id` if given)."""
-    step = next((s for s in plan.steps if s.id == step_id), None) or _next_open(plan, None)
+    step = next((s for s in plan.open_steps if s.id == step_id), None) or _next_open(plan, None)
     if step is None:
         return [Send(ctx.tr.t("plan.nothing_open")), *await card(ctx, plan)]
-    return await _step_prompt(ctx, plan, step)
+    return await _ask_step(ctx, plan, step, message_id)
 
 
-async def _finish(ctx: Ctx, plan: Plan, message_id: int) -> list[Event]:
-    if dialogs.as_(await ctx.svc.store.dialog(ctx.actor.telegram_id), UpdateExtra) is not None:
-        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
+async def _ask_step(ctx: Ctx, plan: Plan, step: PlanStep, message_id: int | None) -> list[Event]:
+    participant = await ctx.svc.store.participant(plan.workshop_id, ctx.actor.telegram_id)
+    workshop = await ctx.svc.store.workshop(plan.workshop_id)
+    if participant is None or workshop is None:
+        return not_member(ctx)
+    form = ctx.svc.content.questionnaire(UPDATE_FORM)
+    subject = f"{plan.id}.{step.id}.{NEW}"
+    return await engine.open_questionnaire(
+        ctx, participant, workshop, form, _step_done, subject=subject, message_id=message_id
+    )
+
+
+def _ids(run: engine.Run) -> tuple[int | None, int | None, int | None]:
+    """Return the plan, step and update ids of a run (no update yet: None)."""
+    parts = (run.subject or "").split(".")
+    numbers = [int(p) if p.isdigit() else None for p in parts]
+    numbers += [None] * (3 - len(numbers))
+    return numbers[0], numbers[1], numbers[2]
+
+
+async def _step_of_run(ctx: Ctx, run: engine.Run) -> tuple[Plan | None, PlanStep | None]:
+    plan_id, step_id, _ = _ids(run)
+    plan = await my_plan(ctx, plan_id)
+    step = next((s for s in plan.steps if s.id == step_id), None) if plan else None
+    return plan, step
+
+
+async def _guard(ctx: Ctx, run: engine.Run) -> str | None:
+    plan, step = await _step_of_run(ctx, run)
+    if plan is None:
+        return "plan.not_member"
+    return "plan.step_gone" if step is None else None
+
+
+async def _variables(ctx: Ctx, run: engine.Run) -> dict[str, str]:
+    plan, step = await _step_of_run(ctx, run)
+    if plan is None or step is None:
+        return {}
+    tr = ctx.tr
+    index = next(i for i, s in enumerate(plan.steps, 1) if s.id == step.id)
+    lines = [step.action]
+    if step.indicator:
+        lines.append(tr.plain("plan.update_indicator", indicator=step.indicator))
+    if step.due_date is not None:
+        lines.append(tr.plain("plan.update_due", date=tr.date(step.due_date)))
+    status = status_label(tr, step.status)
+    if step.updated_at is not None:
+        since = tr.date(step.updated_at)
+        lines.append(tr.plain("plan.update_status_since", status=status, date=since))
+    else:
+        lines.append(tr.plain("plan.update_status", status=status))
+    return {
+        "title": plan.title,
+        "n": str(index),
+        "total": str(len(plan.steps)),
+        "step": "\n".join(lines),
+        "step_status": tr.plain("plan.update_saved", n=index, action=step.action, status=status),
+    }
+
+
+async def _sink(ctx: Ctx, run: engine.Run, field: str, value: AnswerValue) -> None:
+    if field != "status" or not isinstance(value, str) or value not in STATUS_CODES:
+        return  # a step left as it was records nothing; evidence goes to `_evidence`
+    plan, step = await _step_of_run(ctx, run)
+    member = plan.member(ctx.actor.telegram_id) if plan else None
+    if plan is None or step is None or member is None or _ids(run)[2] is not None:
+        return
+    now = ctx.svc.clock.now()
+    update_id = await ctx.svc.store.record_update(
+        step.id, member.participant_id, STATUS_CODES[value], None, now
+    )
+    await engine.rekey(ctx, run, f"{plan.id}.{step.id}.{update_id}")
+
+
+async def _evidence(ctx: Ctx, run: engine.Run, field: str, item: engine.EvidenceItem) -> str | None:
+    update_id = _ids(run)[2]
+    if update_id is None:
+        return "plan.not_member"
+    store, now = ctx.svc.store, ctx.svc.clock.now()
+    if item.kind == "note":
+        assert item.text is not None
+        if not await store.add_update_note(update_id, item.text, MAX_NOTE):
+            return "plan.note_full"
+        return None
+    await store.add_evidence(
+        update_id,
+        item.kind,
+        file_id=item.file_id,
+        url=item.text if item.kind == "link" else None,
+        file_name=item.file_name,
+        file_size=item.file_size,
+        now=now,
+    )
+    return None
+
+
+def _buttons(ctx: Ctx, run: engine.Run) -> Keyboard:
+    plan_id = _ids(run)[0]
+    if plan_id is None:
+        return []
+    return [[Button(ctx.tr.plain("plan.button_stop_update"), UpdateStop(plan_id).pack())]]
+
+
+async def _step_done(ctx: Ctx, run: engine.Run) -> list[Event]:
+    """Go on to the next open step in the same message, or end there with the plan."""
+    plan, step = await _step_of_run(ctx, run)
+    if plan is None or step is None:
+        return not_member(ctx)
+    message_id = run.tapped
+    if _ids(run)[2] is None:
+        await engine.discard(ctx, run)  # left as it was: next time it is asked afresh
+    following = _next_open(plan, step.id)
+    if following is not None:
+        return await _ask_step(ctx, plan, following, message_id)
+    return await _finish(ctx, plan, message_id)
+
+
+async def _finish(ctx: Ctx, plan: Plan, message_id: int | None) -> list[Event]:
+    await engine.leave_forms(ctx, (UPDATE_FORM,))
     # One message, not three: the step's own becomes the thanks and the plan as it stands.
     return await card(ctx, plan, message_id, header=ctx.tr.t("plan.update_thanks"))
 
 
-UPDATE_TAPS = (UpdateStart, UpdateStatus, UpdateNext, UpdateStop)
+UPDATE_TAPS = (UpdateStart, UpdateStop)
 
 
-async def on_callback(
-    ctx: Ctx, cb: UpdateStart | UpdateStatus | UpdateNext | UpdateStop, message_id: int
-) -> list[Event]:
-    """Handle the update buttons: start, a status, the next step, stop."""
+async def on_callback(ctx: Ctx, cb: UpdateStart | UpdateStop, message_id: int) -> list[Event]:
+    """Handle the update buttons: start, and stop for now."""
     plan = await my_plan(ctx, cb.plan)
     if plan is None:
         return not_member(ctx)
     if isinstance(cb, UpdateStart):
         return [Notice(), *await start_update(ctx, plan, cb.step)]
-    if isinstance(cb, UpdateStop):
-        return [Notice(), *await _finish(ctx, plan, message_id)]
-    step = next((s for s in plan.steps if s.id == cb.step), None)
-    if step is None:
-        return [Notice(ctx.tr.t("plan.step_gone"), alert=True)]
-    if isinstance(cb, UpdateNext):
-        following = _next_open(plan, step.id)
-        if following is None:
-            return [Notice(), *await _finish(ctx, plan, message_id)]
-        return [Notice(), *await _step_prompt(ctx, plan, following)]
-    return await _record(ctx, plan, step, STATUS_CODES[cb.status], message_id)
+    return [Notice(), *await _finish(ctx, plan, message_id)]
 
 
-async def _record(
-    ctx: Ctx, plan: Plan, step: PlanStep, status: StepStatus, message_id: int
-) -> list[Event]:
-    member = plan.member(ctx.actor.telegram_id)
-    assert member is not None
-    store, now = ctx.svc.store, ctx.svc.clock.now()
-    history = await store.step_history(step.id)
-    last = history[-1] if history else None
-    if (
-        last is not None
-        and last.author_id == member.participant_id
-        and last.status is status
-        and now - last.created_at < DOUBLE_TAP
-    ):
-        update_id = last.id
-    else:
-        update_id = await store.record_update(step.id, member.participant_id, status, None, now)
-    await dialogs.wait_for(ctx, UpdateExtra(plan_id=plan.id, step_id=step.id, update_id=update_id))
-    fresh = await my_plan(ctx, plan.id)
-    assert fresh is not None
-    index = next((i for i, s in enumerate(fresh.steps, 1) if s.id == step.id), 0)
-    text = ctx.tr.t(
-        "plan.update_saved", n=index, action=step.action, status=status_label(ctx.tr, status)
-    )
-    return [
-        Notice(ctx.tr.t("plan.saved_short")),
-        Edit(message_id, text, _extra_buttons(ctx.tr, fresh, step.id)),
-    ]
-
-
-def _extra_buttons(tr: Translator, plan: Plan, step_id: int) -> Keyboard:
-    if _next_open(plan, step_id) is None:
-        return [[Button(tr.plain("plan.button_stop_update"), UpdateStop(plan.id).pack())]]
-    return [
-        [
-            Button(tr.plain("plan.button_next_step"), UpdateNext(plan.id, step_id).pack()),
-            Button(tr.plain("plan.button_stop_update"), UpdateStop(plan.id).pack()),
-        ]
-    ]
-
-
-class UpdateExtra(Waiting):
-    """A step's update just given waits for an optional note, link, photo or document."""
-
-    state: ClassVar[DialogState] = DialogState.UPDATE_EXTRA
-    expects_text: ClassVar[bool] = False
-    plan_id: int
-    step_id: int
-    update_id: int
-
-
-async def _extra_context(ctx: Ctx, waiting: UpdateExtra) -> tuple[Plan, int, int] | None:
-    plan = await my_plan(ctx, waiting.plan_id)
-    step_id, update_id = waiting.step_id, waiting.update_id
-    if plan is None:
-        return None
-    update = await ctx.svc.store.step_update(update_id)
-    member = plan.member(ctx.actor.telegram_id)
-    if update is None or member is None or update.author_id != member.participant_id:
-        return None
-    return plan, step_id, update_id
-
-
-async def on_text(ctx: Ctx, waiting: UpdateExtra, body: str) -> list[Event]:
-    """Take a note or a link for the update just given."""
-    found = await _extra_context(ctx, waiting)
-    if found is None:
-        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
-        return [Send(ctx.tr.t("plan.not_member"))]
-    plan, step_id, update_id = found
-    text = clean_text_answer(body)
-    buttons = _extra_buttons(ctx.tr, plan, step_id)
-    link = LINK.fullmatch(text)
-    if link:
-        await ctx.svc.store.add_evidence(
-            update_id,
-            "link",
-            file_id=None,
-            url=text,
-            file_name=None,
-            file_size=None,
-            now=ctx.svc.clock.now(),
-        )
-        return [Send(ctx.tr.t("plan.evidence_link_saved"), buttons)]
-    if not text:
-        return [Send(ctx.tr.t("input.too_short", min=1))]
-    if len(text) > MAX_NOTE:
-        return [Send(ctx.tr.t("input.too_long", length=len(text), max=MAX_NOTE), buttons)]
-    if not await ctx.svc.store.add_update_note(update_id, text, MAX_NOTE):
-        return [Send(ctx.tr.t("plan.note_full", max=MAX_NOTE), buttons)]
-    return [Send(ctx.tr.t("plan.note_saved"), buttons)]
-
-
-async def on_media(ctx: Ctx, waiting: UpdateExtra, item: Media) -> list[Event]:
-    """Take a photo or document as evidence for the update just given."""
-    found = await _extra_context(ctx, waiting)
-    if found is None:
-        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
-        return [Send(ctx.tr.t("plan.not_member"))]
-    plan, step_id, update_id = found
-    buttons = _extra_buttons(ctx.tr, plan, step_id)
-    if item.kind not in EVIDENCE_KINDS:
-        return [Send(ctx.tr.t("plan.evidence_kind"), buttons)]
-    if item.file_size is not None and item.file_size > MAX_EVIDENCE_BYTES:
-        size = ctx.tr.number(item.file_size / 1024 / 1024, 1)
-        return [Send(ctx.tr.t("plan.evidence_too_big", size=size, max=20), buttons)]
-    await ctx.svc.store.add_evidence(
-        update_id,
-        item.kind,
-        file_id=item.file_id,
-        url=None,
-        file_name=item.file_name,
-        file_size=item.file_size,
-        now=ctx.svc.clock.now(),
-    )
-    if item.caption:
-        await ctx.svc.store.add_update_note(
-            update_id, clean_text_answer(item.caption)[:MAX_NOTE], MAX_NOTE
-        )
-    return [Send(ctx.tr.t(f"plan.evidence_{item.kind}_saved"), buttons)]
+engine.register_form(
+    UPDATE_FORM,
+    engine.Binding(
+        record=True,
+        sink=_sink,
+        ending=_step_done,
+        guard=_guard,
+        variables=_variables,
+        evidence=_evidence,
+        buttons=_buttons,
+    ),
+)
 
 
 # Automatic check-ins.
@@ -464,6 +423,3 @@ async def _nudges(svc: Services, now: datetime, workshops: _Workshops) -> int:
         if await svc.store.nudge_checkin(item.id, messages, now):
             queued += len(messages)
     return queued
-
-
-dialogs.handles(UpdateExtra, on_text, on_media)

@@ -694,6 +694,7 @@ async def _contact(ctx: Ctx, plan: Plan, cb: PlanContact, message_id: int) -> li
 engine.register_form(
     PLAN_FORM,
     engine.Binding(
+        record=True,
         sink=_plan_sink,
         ending=_plan_written,
         source=_plan_source,
@@ -705,6 +706,7 @@ engine.register_form(
 engine.register_form(
     STEP_FORM,
     engine.Binding(
+        record=True,
         sink=_step_sink,
         ending=_step_written,
         source=_step_source,

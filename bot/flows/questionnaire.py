@@ -57,6 +57,7 @@ from bot.flows.callbacks import (
 )
 from bot.flows.common import (
     Ctx,
+    Media,
     clean_text_answer,
     normalise,
     short_hash,
@@ -77,6 +78,10 @@ ECHO_CHARS = 600
 NPS_ROWS = ((0, 6), (6, 11))
 PICK_PER_PAGE = 6
 DATE_MONTHS = (1, 3, 6, 12)
+# Telegram lets bots download files up to 20 MB; evidence must stay downloadable by viewers.
+MAX_EVIDENCE_BYTES = 20 * 1024 * 1024
+EVIDENCE_MEDIA = ("photo", "document")
+LINK = re.compile(r"https?://[^\s<>\"]{3,2000}", re.IGNORECASE)
 # A form run once per record is keyed `form@subject` in `responses.questionnaire_id`.
 KEY_SEP = "@"
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -145,6 +150,8 @@ class Run:
     dialog: Dialog | None = None
     # What the form's owner fills in its texts' `{placeholders}` (a step's number).
     values: dict[str, str] = field(default_factory=dict)
+    # The message whose button is being handled, if any: an ending may carry on in it.
+    tapped: int | None = None
 
     @property
     def version(self) -> int:
@@ -178,6 +185,16 @@ class QuestionText(Waiting):
     typing: bool = False
 
 
+class QuestionEvidence(Waiting):
+    """An evidence question takes notes, links, photos and documents until it is closed."""
+
+    state: ClassVar[DialogState] = DialogState.QUESTION_EVIDENCE
+    response_id: int
+    question_id: str
+    # The kinds kept so far ("note", "photo"…): the question's answer once it is closed.
+    items: list[str] = Field(default_factory=list)
+
+
 class QuestionMulti(Waiting):
     """A multiple-choice question holds the options ticked but not yet confirmed."""
 
@@ -198,6 +215,22 @@ Edited = Callable[[Ctx, Run, bool], Awaitable[list[Event]]]
 # A catalog key refusing the person (no longer on the plan's team), or None to go on.
 Guard = Callable[[Ctx, Run], Awaitable[str | None]]
 Variables = Callable[[Ctx, Run], Awaitable[dict[str, str]]]
+Buttons = Callable[[Ctx, Run], Keyboard]
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """One piece of evidence: a note, a link, or a photo or document sent in the chat."""
+
+    kind: str  # "note", "link", "photo" or "document"
+    text: str | None = None
+    file_id: str | None = None
+    file_name: str | None = None
+    file_size: int | None = None
+
+
+# Keeps one piece of evidence; returns a catalog key refusing it (a note too long), or None.
+EvidenceSink = Callable[[Ctx, Run, str, EvidenceItem], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
@@ -206,17 +239,18 @@ class Binding:
 
     sink: AnswerSink | None = None
     ending: AfterSubmit | None = None
-    # A form bound to a record of its own reads it with `source` and checks `guard` at
-    # every answer; `edited` follows an answer asked again from the record's menu.
+    # A form bound to a record of its own (`record`) runs once per record and is never
+    # submitted. It may read the record with `source`; `guard` is checked at every answer;
+    # `edited` follows an answer asked again from the record's menu (edit_answer).
+    record: bool = False
     source: Source | None = None
     edited: Edited | None = None
     guard: Guard | None = None
     variables: Variables | None = None
-
-    @property
-    def record(self) -> bool:
-        """Tell whether the form is run once per record, never submitted."""
-        return self.source is not None
+    # Where each piece of evidence goes as it arrives (an evidence question keeps only
+    # their kinds as its answer), and buttons the owner adds under every question.
+    evidence: EvidenceSink | None = None
+    buttons: Buttons | None = None
 
 
 def fill(text: str, values: Mapping[str, str]) -> str:
@@ -251,7 +285,8 @@ def _header(ctx: Ctx, run: Run, slot: Slot, *, typing: bool = False) -> str:
     heading = run.questionnaire.heading
     if heading is not None:
         # One answer asked again is not a step of the way: no "(2 de 6)".
-        key = "question.edit_heading" if run.editing else "question.step_heading"
+        numbered = run.questionnaire.progress == "step" and not run.editing
+        key = "question.step_heading" if numbered else "question.heading"
         title = fill(heading.get(ctx.lang), run.values)
         return ctx.tr.t(key, heading=title, n=position, total=len(slots), text=text)
     if run.questionnaire.progress == "step":
@@ -283,8 +318,9 @@ def progress_bar(done: int, total: int) -> str:
 
 def _live(run: Run) -> bool:
     # A survey is answered in one message edited from question to question; a short form
-    # (the profile) reads as a conversation, one message per step.
-    return run.questionnaire.progress != "step"
+    # (the profile) reads as a conversation, one message per step, unless it says `live`.
+    q = run.questionnaire
+    return q.live if q.live is not None else q.progress == "section"
 
 
 async def _retire_live(ctx: Ctx, run: Run, text: str) -> list[Event]:
@@ -311,7 +347,7 @@ def _hint(ctx: Ctx, run: Run, slot: Slot) -> str | None:
     question = slot.question
     if question.type is QuestionType.DATE:
         return _date_hint(ctx, run)
-    if run.questionnaire.progress == "step":
+    if run.questionnaire.progress != "section":
         # A short form's questions say what they expect, with an example, themselves.
         return None
     if question.type is QuestionType.MULTI:
@@ -375,6 +411,9 @@ def _option_rows(
                 [Button(ctx.tr.t("button.keep"), Done(rid, run.version, question.id).pack())]
             )
         return rows
+    if question.type is QuestionType.EVIDENCE:
+        label = question.done.get(ctx.lang) if question.done else ctx.tr.t("button.done")
+        return [[Button(label, Done(rid, run.version, question.id).pack())]]
     if question.type is QuestionType.DATE:
         today = _local(run, ctx.svc.clock.now()).date()
         return _in_columns(
@@ -498,18 +537,25 @@ async def _ask(
     rows = _option_rows(ctx, run, slot, chosen, draft)
     nav: list[Button] = []
     # A short form goes forward only, like a conversation; a survey lets people go back.
-    stepwise = run.questionnaire.progress == "step"
     if run.editing:
         # One answer asked again from a plan's menu: leaving it as it was is the way out.
         nav.append(Button(ctx.tr.t("button.cancel"), EditCancel(rid, version, qid).pack()))
     else:
-        if not stepwise and [s.question.id for s in run.slots()].index(qid) > 0:
+        survey = run.questionnaire.progress == "section"
+        if survey and [s.question.id for s in run.slots()].index(qid) > 0:
             nav.append(Button(ctx.tr.t("button.back"), Back(rid, version, qid).pack()))
         if question.optional:
             nav.append(Button(ctx.tr.t("button.skip"), Skip(rid, version, qid).pack()))
     if nav:
         rows.append(nav)
-    if question.type in (QuestionType.TEXT, QuestionType.DATE):
+    binding = _BINDINGS.get(run.questionnaire.id, NO_BINDING)
+    if binding.buttons is not None:
+        rows.extend(binding.buttons(ctx, run))
+    if question.type is QuestionType.EVIDENCE:
+        items = await _evidence_draft(ctx, run, qid)
+        evidence = QuestionEvidence(response_id=rid, question_id=qid, items=items)
+        run.dialog = await dialogs.wait_for(ctx, evidence)
+    elif question.type in (QuestionType.TEXT, QuestionType.DATE):
         run.dialog = await dialogs.wait_for(ctx, QuestionText(response_id=rid, question_id=qid))
     elif question.type is QuestionType.MULTI:
         waiting = QuestionMulti(response_id=rid, question_id=qid, selected=draft or [])
@@ -541,12 +587,26 @@ async def _selection(ctx: Ctx, run: Run, question_id: str) -> list[str]:
     return list(saved) if isinstance(saved, list) else []
 
 
+async def _evidence_draft(ctx: Ctx, run: Run, question_id: str) -> list[str]:
+    """Return the kinds of evidence given so far to this run's open evidence question."""
+    waiting = dialogs.as_(run.dialog, QuestionEvidence)
+    if (
+        waiting is not None
+        and waiting.response_id == run.response.id
+        and waiting.question_id == question_id
+    ):
+        return list(waiting.items)
+    saved = run.answers.get(question_id)
+    return list(saved) if isinstance(saved, list) else []
+
+
 async def _clear_question_dialog(ctx: Ctx, run: Run | None) -> None:
     # With a run, its dialog is current (read with it, then kept up to date here).
     dialog = run.dialog if run is not None else await ctx.svc.store.dialog(ctx.actor.telegram_id)
     if dialog is not None and dialog.state in (
         DialogState.QUESTION_TEXT,
         DialogState.QUESTION_MULTI,
+        DialogState.QUESTION_EVIDENCE,
     ):
         await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
         if run is not None:
@@ -593,7 +653,7 @@ async def _refusal(ctx: Ctx, run: Run) -> str | None:
 async def leave_forms(ctx: Ctx, form_ids: tuple[str, ...]) -> None:
     """Stop waiting for typed answers to these forms (the person left for a menu)."""
     waiting = dialogs.decode(await ctx.svc.store.dialog(ctx.actor.telegram_id))
-    if not isinstance(waiting, QuestionText | QuestionMulti):
+    if not isinstance(waiting, QuestionText | QuestionMulti | QuestionEvidence):
         return
     state = await ctx.svc.store.run_state(waiting.response_id, ctx.actor.telegram_id)
     if state is None or split_key(state.response.questionnaire_id)[0] in form_ids:
@@ -632,8 +692,13 @@ async def open_questionnaire(
     after_submit: AfterSubmit,
     *,
     subject: str | None = None,
+    message_id: int | None = None,
 ) -> list[Event]:
-    """Start or resume a questionnaire (for one record: `subject`) at its first open question."""
+    """Start or resume a questionnaire (for one record: `subject`) at its first open question.
+
+    A live form given `message_id` (the message its previous run was answered in) turns that
+    message into its first question instead of sending a new one.
+    """
     store, now = ctx.svc.store, ctx.svc.clock.now()
     response = await _start(ctx, participant, questionnaire, subject)
     if response.submitted:
@@ -655,7 +720,7 @@ async def open_questionnaire(
     if slot is None and not questionnaire.review:
         return await _finish(ctx, run)
     # A short form starts and resumes at its next question, without a preamble.
-    stepwise = questionnaire.progress == "step"
+    stepwise = questionnaire.progress != "section"
     if not stepwise and not run.answers and questionnaire.intro is not None:
         events.append(
             Send(
@@ -683,8 +748,19 @@ async def open_questionnaire(
         return events
     await store.move_to(response.id, slot.question.id, reviewing=run.response.reviewing, now=now)
     run.response = dataclasses.replace(run.response, current_question=slot.question.id)
+    if message_id is not None and _live(run):
+        await store.set_live_message(response.id, message_id)
+        run.response = dataclasses.replace(run.response, live_message_id=message_id)
+        events.append(await _ask(ctx, run, slot, edit=message_id))
+        return events
     events.append(await _ask(ctx, run, slot))
     return events
+
+
+async def discard(ctx: Ctx, run: Run) -> None:
+    """Forget a draft's run (a step left as it was): next time its form starts afresh."""
+    await _clear_question_dialog(ctx, run)
+    await ctx.svc.store.discard_response(run.response.id)
 
 
 async def edit_answer(
@@ -701,7 +777,8 @@ async def edit_answer(
         await ctx.svc.store.reopen_response(response.id, questionnaire.version, now)
     run = await load_run(ctx, response.id)
     slot = next((s for s in run.slots() if s.question.id == question_id), None) if run else None
-    if run is None or slot is None or not _BINDINGS[questionnaire.id].record:
+    binding = _BINDINGS.get(questionnaire.id, NO_BINDING)
+    if run is None or slot is None or not binding.record or binding.edited is None:
         return _stale(ctx)
     await ctx.svc.store.move_to(response.id, question_id, reviewing=True, now=now)
     run.response = dataclasses.replace(
@@ -789,6 +866,7 @@ async def on_run_callback(
     if refusal is not None:
         await _clear_question_dialog(ctx, run)
         return [Notice(ctx.tr.t(refusal), alert=True)]
+    run.tapped = message_id
     if cb.version != run.version or run.response.version != run.version:
         # The content changed since this button was drawn: show the question afresh.
         if run.response.version != run.version:
@@ -869,8 +947,8 @@ async def _on_question(ctx: Ctx, run: Run, cb: QuestionTap, message_id: int) -> 
     if isinstance(cb, Done):
         return await _done(ctx, run, slot, message_id)
     if isinstance(cb, Back):
-        if run.questionnaire.progress == "step":
-            return _stale(ctx)  # a stepwise form shows no Back button
+        if run.questionnaire.progress != "section":
+            return _stale(ctx)  # only a survey shows a Back button
         return await _back(ctx, run, slot, message_id)
     if isinstance(cb, Skip):
         if run.editing:
@@ -1016,6 +1094,10 @@ async def _toggle(ctx: Ctx, run: Run, slot: Slot, code: str | None, message_id: 
 
 async def _done(ctx: Ctx, run: Run, slot: Slot, message_id: int) -> list[Event]:
     question = slot.question
+    if question.type is QuestionType.EVIDENCE:
+        items = await _evidence_draft(ctx, run, question.id)
+        await _clear_question_dialog(ctx, run)
+        return [Notice(), *await _record_and_continue(ctx, run, slot, items, message_id)]
     if question.type is QuestionType.TEXT:
         current = run.answers.get(question.id)
         if not isinstance(current, str):
@@ -1060,20 +1142,11 @@ async def _skip(ctx: Ctx, run: Run, slot: Slot, message_id: int) -> list[Event]:
 
 async def on_text(ctx: Ctx, waiting: QuestionText, text: str) -> list[Event]:
     """Take typed text as the answer to the open text question."""
-    response_id, question_id = waiting.response_id, waiting.question_id
-    run = await load_run(ctx, response_id)
-    if run is None or run.response.submitted or run.response.current_question != question_id:
-        await _clear_question_dialog(ctx, run)
-        return [Send(ctx.tr.t("fallback.nothing_pending"))]
-    refusal = await _refusal(ctx, run)
-    if refusal is not None:
-        await _clear_question_dialog(ctx, run)
-        return [Send(ctx.tr.t(refusal))]
-    slot = next((s for s in run.slots() if s.question.id == question_id), None)
     typed = (QuestionType.TEXT, QuestionType.PICK, QuestionType.DATE)
-    if slot is None or slot.question.type not in typed:
-        await _clear_question_dialog(ctx, run)
-        return await show_current(ctx, run.response.id)
+    found = await _waiting_run(ctx, waiting.response_id, waiting.question_id, typed)
+    if isinstance(found, list):
+        return found
+    run, slot = found
     if slot.question.type is QuestionType.DATE:
         return await _typed_date(ctx, run, slot, text)
     value = clean_text_answer(text)
@@ -1231,8 +1304,6 @@ NO_BINDING = Binding()
 
 def register_form(questionnaire_id: str, binding: Binding) -> None:
     """Register where a form's answers also go, and what follows its last answer."""
-    if binding.record and binding.edited is None:
-        raise ValueError(f"{questionnaire_id}: a form bound to a record needs `edited`")
     _BINDINGS[questionnaire_id] = binding
 
 
@@ -1247,6 +1318,95 @@ async def _finish(ctx: Ctx, run: Run) -> list[Event]:
     return await binding.ending(ctx, run) if binding.ending is not None else []
 
 
+async def _waiting_run(
+    ctx: Ctx, response_id: int, question_id: str, types: tuple[QuestionType, ...]
+) -> tuple[Run, Slot] | list[Event]:
+    """Load the run that typed text or a file answers, or say why nothing waits for it."""
+    run = await load_run(ctx, response_id)
+    if run is None or run.response.submitted or run.response.current_question != question_id:
+        await _clear_question_dialog(ctx, run)
+        return [Send(ctx.tr.t("fallback.nothing_pending"))]
+    refusal = await _refusal(ctx, run)
+    if refusal is not None:
+        await _clear_question_dialog(ctx, run)
+        return [Send(ctx.tr.t(refusal))]
+    slot = next((s for s in run.slots() if s.question.id == question_id), None)
+    binding = _BINDINGS.get(run.questionnaire.id, NO_BINDING)
+    evidence = slot is not None and slot.question.type is QuestionType.EVIDENCE
+    if slot is None or slot.question.type not in types or (evidence and binding.evidence is None):
+        await _clear_question_dialog(ctx, run)
+        return await show_current(ctx, run.response.id)
+    return run, slot
+
+
+async def _evidence_run(ctx: Ctx, waiting: QuestionEvidence) -> tuple[Run, Slot] | list[Event]:
+    """Load the run an evidence question waits in, or say why it no longer does."""
+    return await _waiting_run(
+        ctx, waiting.response_id, waiting.question_id, (QuestionType.EVIDENCE,)
+    )
+
+
+async def _keep_evidence(ctx: Ctx, run: Run, slot: Slot, item: EvidenceItem) -> list[Event]:
+    """Hand one piece of evidence to the form's owner, then confirm it under the buttons."""
+    binding = _BINDINGS[run.questionnaire.id]
+    assert binding.evidence is not None
+    rows = _option_rows(ctx, run, slot, None, None)
+    if binding.buttons is not None:
+        rows.extend(binding.buttons(ctx, run))
+    refusal = await binding.evidence(ctx, run, slot.question.id, item)
+    if refusal is not None:
+        return [Send(ctx.tr.t(refusal, max=slot.question.max_length), rows)]
+    items = [*await _evidence_draft(ctx, run, slot.question.id), item.kind]
+    waiting = QuestionEvidence(
+        response_id=run.response.id, question_id=slot.question.id, items=items
+    )
+    run.dialog = await dialogs.wait_for(ctx, waiting)
+    # The buttons move down to the confirmation: the message above keeps its text only.
+    events = await _retire_live(ctx, run, _header(ctx, run, slot))
+    return [*events, Send(ctx.tr.t(f"question.evidence_{item.kind}_saved"), rows)]
+
+
+async def _on_evidence_text(ctx: Ctx, waiting: QuestionEvidence, text: str) -> list[Event]:
+    """Take a note, or a link, as evidence for the open evidence question."""
+    found = await _evidence_run(ctx, waiting)
+    if isinstance(found, list):
+        return found
+    run, slot = found
+    value = clean_text_answer(text)
+    if LINK.fullmatch(value):
+        return await _keep_evidence(ctx, run, slot, EvidenceItem("link", text=value))
+    problem = text_length_error(ctx.tr, value, 1, slot.question.max_length)
+    if problem:
+        return [Send(problem)]
+    return await _keep_evidence(ctx, run, slot, EvidenceItem("note", text=value))
+
+
+async def _on_evidence_media(ctx: Ctx, waiting: QuestionEvidence, item: Media) -> list[Event]:
+    """Take a photo or a document (with its caption as a note) as evidence."""
+    found = await _evidence_run(ctx, waiting)
+    if isinstance(found, list):
+        return found
+    run, slot = found
+    if item.kind not in EVIDENCE_MEDIA:
+        return [Send(ctx.tr.t("question.evidence_kind"))]
+    if item.file_size is not None and item.file_size > MAX_EVIDENCE_BYTES:
+        size = ctx.tr.number(item.file_size / 1024 / 1024, 1)
+        limit = MAX_EVIDENCE_BYTES // 1024 // 1024
+        return [Send(ctx.tr.t("question.evidence_too_big", size=size, max=limit))]
+    piece = EvidenceItem(
+        item.kind, file_id=item.file_id, file_name=item.file_name, file_size=item.file_size
+    )
+    events = await _keep_evidence(ctx, run, slot, piece)
+    caption = clean_text_answer(item.caption or "")
+    if caption:
+        # The caption is the note that goes with the file (cut to the note's limit).
+        note = EvidenceItem("note", text=caption[: slot.question.max_length])
+        binding = _BINDINGS[run.questionnaire.id]
+        assert binding.evidence is not None
+        await binding.evidence(ctx, run, slot.question.id, note)
+    return events
+
+
 async def _on_multi_text(ctx: Ctx, waiting: QuestionMulti, text: str) -> list[Event]:
     """Ask for the buttons again: a multiple-choice question is answered by ticking."""
     return [Send(ctx.tr.t("input.use_buttons")), *await show_current(ctx, waiting.response_id)]
@@ -1254,3 +1414,4 @@ async def _on_multi_text(ctx: Ctx, waiting: QuestionMulti, text: str) -> list[Ev
 
 dialogs.handles(QuestionText, on_text)
 dialogs.handles(QuestionMulti, _on_multi_text)
+dialogs.handles(QuestionEvidence, _on_evidence_text, _on_evidence_media)

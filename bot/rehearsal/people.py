@@ -11,9 +11,12 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 from bot.content import Question, Questionnaire, QuestionType, WorkshopFile
-from bot.flows.callbacks import StatusCode
+
+# A step's status as the update form codes it (content/questionnaires/plan_update.yaml).
+StatusCode = Literal["ns", "ip", "dn", "bl", "dr"]
 
 FIRST_NAMES = (
     "Ana", "Carlos", "María", "Juan", "Lucía", "Jorge", "Rosa", "Luis", "Carmen", "Diego",

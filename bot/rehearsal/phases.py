@@ -23,10 +23,12 @@ from bot.apidouble import ChatMessage
 from bot.content import WorkshopFile
 from bot.flows import dialogs
 from bot.flows.callbacks import (
+    Answer,
     Audience,
     BroadcastSend,
     CommentSession,
     Consent,
+    Done,
     JoinContinue,
     JoinLanguage,
     LinkGroup,
@@ -40,12 +42,9 @@ from bot.flows.callbacks import (
     ProgressView,
     RateSession,
     Report,
-    StatusCode,
+    Skip,
     Suggest,
-    UpdateNext,
     UpdateStart,
-    UpdateStatus,
-    UpdateStop,
     ViewerInvite,
 )
 from bot.flows.questionnaire import QuestionText
@@ -57,6 +56,7 @@ from bot.rehearsal.people import (
     CheckinRole,
     DgcaPlan,
     Person,
+    StatusCode,
     checkin_roles,
 )
 from bot.rehearsal.world import Chat, Player, RehearsalError, T, World, field_is
@@ -528,47 +528,51 @@ def _asked_since(player: Player, since: datetime) -> bool:
     )
 
 
-def _packed_as(data: str) -> Callable[[UpdateStatus], bool]:
-    return lambda cb: cb.pack() == data
+async def _asked_step(player: Player, tap: Answer) -> int:
+    """Return the id of the step an update's status question is about (from its run)."""
+    state = await player.world.store.run_state(tap.response, player.id)
+    if state is None:
+        raise RehearsalError(f"{player.name}: an update question without its run")
+    subject = state.response.questionnaire_id.partition("@")[2]
+    return int(subject.split(".")[1])
+
+
+def _status_of(option: str) -> Callable[[Answer], bool]:
+    return lambda cb: cb.question == "status" and cb.option == option
 
 
 async def _answer_checkin(player: Player, months: int, block_first: bool) -> None:
     """Open the newest request for an update and give each open step a status, or skip it.
 
     With `block_first`, the first step is reported blocked, with the first of the notes
-    that say why (the server's budget), so every check-in shows a blocked step.
+    that say why (the server's budget), so every check-in shows a blocked step. The whole
+    update is one message, edited from step to step; a note comes below it, with the
+    button that goes on.
     """
     person = _person(player)
     await player.tap(UpdateStart, lambda cb: cb.step is None)
     for index in range(MAX_STEPS):
         prompt = player.last
-        found = player.find(UpdateStatus, message=prompt)
+        found = player.find(Answer, lambda cb: cb.question == "status", message=prompt)
         if found is None or prompt is None:
             return  # nothing open any more: the bot showed the plan instead
-        step = UpdateStatus.unpack(found[2])
-        assert step is not None
+        asked = Answer.unpack(found[2])
+        assert asked is not None
+        step_id = await _asked_step(player, asked)
         if block_first and index == 0:
             status: StatusCode | None = "bl"
             note: str | None = BLOCKED_NOTES[person.language][0]
         else:
-            status, note = person.step_update(step.step, months)
+            status, note = person.step_update(step_id, months)
         if status is None:
-            if player.find(UpdateNext, message=prompt) is None:
-                await player.tap(UpdateStop, message=prompt)
-                return
-            await player.tap(UpdateNext, message=prompt)
+            await player.tap(Skip, message=prompt)
             continue
-        wanted = UpdateStatus(step.plan, step.step, status).pack()
-        await player.tap(UpdateStatus, _packed_as(wanted), message=prompt)
-        person.steps[step.step] = status
+        await player.tap(Answer, _status_of(status), message=prompt)
+        person.steps[step_id] = status
         if note:
             await player.say(note)
-        # Only the bot's newest message counts: older ones still show earlier steps' buttons.
-        last = player.last
-        if player.find(UpdateNext, message=last) is None:
-            await player.tap(UpdateStop, message=last)
-            return
-        await player.tap(UpdateNext, message=last)
+        # Only the bot's newest message counts: older ones lost their buttons.
+        await player.tap(Done, message=player.last)
     raise RehearsalError(f"{player.name}: stuck in a check-in" + player.context())
 
 

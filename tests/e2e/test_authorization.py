@@ -96,9 +96,7 @@ from bot.flows.callbacks import (
     SubmitConfirm,
     Suggest,
     Toggle,
-    UpdateNext,
     UpdateStart,
-    UpdateStatus,
     UpdateStop,
     ViewerInvite,
     ViewerPanel,
@@ -632,8 +630,6 @@ KIND_ROWS = [
             (StepField, ("action",)),
             (StepUp, ()),
             (StepDown, ()),
-            (UpdateStatus, ("ip",)),
-            (UpdateNext, ()),
             (StepRemove, ()),
             (StepRemoveConfirm, ()),
         )

@@ -16,7 +16,7 @@ from bot.flows.callbacks import (
     ProgressExport,
     ProgressView,
     StepRemoveConfirm,
-    UpdateStatus,
+    UpdateStart,
     ViewerInvite,
 )
 from tests.e2e.harness import Harness
@@ -150,7 +150,7 @@ async def test_plan_followed_up_for_six_months_across_restarts(bot: Harness) -> 
     await luis.send_photo(caption="Pantalla del sistema")
     await bot.settle()
     assert "Foto guardada" in (luis.last.text or "")
-    await bot.tap(luis, "Siguiente paso ›")
+    await bot.tap(luis, "Siguiente ›")
     sent = len(luis.messages)
     await bot.tap(luis, "Terminar")
     # The thanks and the plan as it now stands, in the step's own message: nothing new.
@@ -186,7 +186,7 @@ async def test_plan_followed_up_for_six_months_across_restarts(bot: Harness) -> 
     await bot.tap(ana, "✅ Hecho")
     await bot.send(ana, "https://licencias.example.bo/informe")
     assert "Enlace guardado" in (ana.last.text or "")
-    await bot.tap(ana, "Siguiente paso ›")
+    await bot.tap(ana, "Siguiente ›")
     await bot.tap(ana, "⛔ Bloqueado")
     await bot.send(ana, "Falta presupuesto para el servidor")
     assert "Nota guardada" in (ana.last.text or "")
@@ -289,20 +289,29 @@ async def test_forged_plan_buttons_change_nothing(bot: Harness) -> None:
     await join_es(bot, ana, workshop.join_code)
     await join_es(bot, eve, workshop.join_code)
     await write_plan(bot, ana)
-    plan = (await bot.services.store.plans_of(ana.id))[0]
+    store = bot.services.store
+    plan = (await store.plans_of(ana.id))[0]
     step = plan.steps[0]
+    # Ana's own update, open at its first step: its buttons name her run, not Eve's.
+    await bot.send(ana, "/plan")
+    await bot.tap(ana, "📋 Trámites municipales en línea")
+    await bot.tap(ana, "📝 Actualizar avance")
+    status = next(
+        b["callback_data"] for row in ana.last.buttons for b in row if "Hecho" in b["text"]
+    )
     for data in (
         StepRemoveConfirm(plan.id, step.id).pack(),
         PlanField(plan.id, "title").pack(),
         PlanField(plan.id, "sdgs").pack(),
-        UpdateStatus(plan.id, step.id, "dn").pack(),
+        UpdateStart(plan.id, step.id).pack(),
+        status,
         PlanNewLink(plan.id).pack(),
     ):
         await eve.tap_data(data)
         await bot.settle()
-    after = (await bot.services.store.plans_of(ana.id))[0]
+    after = (await store.plans_of(ana.id))[0]
     assert after == plan
-    assert await bot.services.store.step_history(step.id) == []
+    assert await store.step_history(step.id) == []
 
 
 async def test_a_workshop_imported_late_asks_only_its_latest_check_in(bot: Harness) -> None:
