@@ -25,7 +25,6 @@ from datetime import UTC, datetime, time, timedelta
 
 import content as content_pkg
 from bot.content import Questionnaire, QuestionType, Window, WorkshopFile, load_workshop_file
-from bot.flows.schedule import EVALUATION_ID
 from bot.flows.workshops import import_workshop
 from bot.services import Services
 from storage import Store, Workshop
@@ -289,8 +288,9 @@ async def simulate_workshop(svc: Services, *, participants: int, seed: int = 7) 
     workshop = result.workshop
     await store.add_organizer(workshop.id, ORGANIZER_ID, joined_at)
 
+    assert spec.dgca is not None and spec.evaluation is not None, "the benchmark needs both"
     dgca = svc.content.questionnaire(spec.dgca)
-    evaluation = svc.content.questionnaires.get(EVALUATION_ID)
+    evaluation = svc.content.questionnaires.get(spec.evaluation)
     statement_offsets = {slot.question.id: rng.uniform(-0.35, 0.35) for slot in dgca.slots()}
     institutions = spec.institutions or ["Municipio"]
     country = spec.country.get(spec.language) if spec.country else ""

@@ -256,6 +256,9 @@ class Questionnaire(Strict):
     # last answer; a survey shows section progress and ends on a review before submitting.
     # "none": the heading alone, for a form asked once per item of something else.
     progress: Literal["section", "step", "none"] = "section"
+    # A profile form is asked after joining, and fills the participant's record
+    # (bot/flows/profile.py); a workshop names its own with `profile:`.
+    purpose: Literal["survey", "profile"] = "survey"
     review: bool = True
     # Answered in one message edited from question to question (a survey, by default), or
     # one message per question, like a conversation (a short form, by default).
@@ -339,6 +342,17 @@ class Questionnaire(Strict):
                 Option(code=str(i), label=Text(es=str(i), en=str(i)), value=i) for i in range(11)
             ]
         return list(q.options)
+
+
+def _switched_off(value: Any) -> Any:
+    # YAML reads off, no and false as False; "none" is written as a word too.
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("none", "off")):
+        return None
+    return value
+
+
+# A questionnaire a workshop uses, or None when the file switches it off (`dgca: false`).
+Instrument = Annotated[Ident | None, BeforeValidator(_switched_off)]
 
 
 class Window(Strict):
@@ -548,7 +562,11 @@ class WorkshopFile(Strict):
     institutions: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
         default_factory=list
     )
-    dgca: Ident = "dgca"
+    # The instruments the workshop uses, by questionnaire id; `false` switches one off.
+    dgca: Instrument = "dgca"
+    evaluation: Instrument = "evaluation"
+    # The questions asked after joining: a questionnaire with `purpose: profile`.
+    profile: Ident = "profile"
     retention_months: Annotated[int, Field(ge=1, le=120)] = 12
     dgca_window: Window | None = None
     evaluation_window: Window | None = None
@@ -695,6 +713,15 @@ class WorkshopFile(Strict):
             window = getattr(self, name)
             if window is not None and window.closes <= window.opens:
                 found.append(((name, "closes"), "the window closes before it opens"))
+            instrument = name.removesuffix("_window")
+            if window is not None and getattr(self, instrument) is None:
+                found.append(
+                    (
+                        (name,),
+                        f"{instrument} is switched off: remove {name}, or name the"
+                        f" {instrument} questionnaire",
+                    )
+                )
         ids = [s.id for s in self.agenda]
         if self.follow_up.plan_session is not None and self.follow_up.plan_session not in ids:
             found.append(
@@ -975,11 +1002,14 @@ def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-            if match is None:
+            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
+            if pair is None:
                 break
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            # A field whose value is a block (a window, a list) is named on its key's line.
+            line = pair[0].start_mark.line + 1
+            node = pair[1]
+            continue
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
             if part >= len(node.value):
                 break
             node = node.value[part]
@@ -1138,18 +1168,28 @@ def _id_line(text: str, ident: str) -> int | None:
     return next((n for n, line in enumerate(text.splitlines(), 1) if pattern.match(line)), None)
 
 
-def _check_profile(qdir: Path, form: Questionnaire | None) -> None:
-    """Refuse a missing or unsuitable profile form when the bot starts, not at the first join."""
-    path = qdir / f"{PROFILE_FORM}.yaml"
-    if form is None:
-        raise ContentError(path, ["no questionnaire with id 'profile' (participants' details)"])
+def profile_problems(form: Questionnaire) -> list[str]:
+    """Name what keeps a questionnaire from being a profile form."""
     problems = []
+    if form.purpose != "profile" and form.id != PROFILE_FORM:
+        problems.append("purpose: a profile form says `purpose: profile`")
     if form.review:
         problems.append("review: the profile is submitted with its last answer (review: false)")
     for slot in form.slots():
         q = slot.question
         if q.id in PROFILE_FIELDS and q.type not in (QuestionType.TEXT, QuestionType.PICK):
             problems.append(f"question {q.id!r}: a field of the record is a text or pick question")
+    if "name" not in form.question_ids:
+        problems.append("a profile form asks the person's name (a question with id 'name')")
+    return problems
+
+
+def _check_profile(qdir: Path, form: Questionnaire | None) -> None:
+    """Refuse a missing or unsuitable profile form when the bot starts, not at the first join."""
+    path = qdir / f"{PROFILE_FORM}.yaml"
+    if form is None:
+        raise ContentError(path, ["no questionnaire with id 'profile' (participants' details)"])
+    problems = profile_problems(form)
     if problems:
         raise ContentError(path, problems)
 
@@ -1171,6 +1211,10 @@ def load_content(root: Path) -> Content:
     for form_id in BOUND_FORMS:
         _check_bound(qdir, form_id, questionnaires.get(form_id))
     for form in questionnaires.values():
+        if form.purpose == "profile":
+            wrong = profile_problems(form)
+            if wrong:
+                raise ContentError(qdir / f"{form.id}.yaml", wrong)
         evidence = [s.question.id for s in form.slots() if s.question.type is QuestionType.EVIDENCE]
         if evidence and form.id != UPDATE_FORM:
             raise ContentError(
@@ -1183,10 +1227,26 @@ def load_content(root: Path) -> Content:
     workshops: dict[str, WorkshopFile] = {}
     for path in sorted((root / "workshops").glob("*.yaml")):
         w = load_workshop_file(path)
-        if w.dgca not in questionnaires:
-            raise ContentError(path, [f"dgca: no questionnaire with id {w.dgca!r}"])
+        missing = instrument_problems(w, questionnaires)
+        if missing:
+            raise ContentError(path, missing)
         workshops[w.id] = w
     return Content(root=root, questionnaires=questionnaires, workshop_examples=workshops)
+
+
+def instrument_problems(w: WorkshopFile, questionnaires: dict[str, Questionnaire]) -> list[str]:
+    """Name the instruments a workshop file uses that the bot does not have."""
+    found = []
+    for name in ("dgca", "evaluation"):
+        qid = getattr(w, name)
+        if qid is not None and qid not in questionnaires:
+            found.append(f"{name}: no questionnaire with id {qid!r}")
+    profile = questionnaires.get(w.profile)
+    if profile is None:
+        found.append(f"profile: no questionnaire with id {w.profile!r}")
+    else:
+        found += [f"profile ({w.profile}): {p}" for p in profile_problems(profile)]
+    return found
 
 
 def is_valid_join_code(code: str) -> bool:

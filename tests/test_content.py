@@ -16,6 +16,7 @@ from bot.content import (
     ContentError,
     Questionnaire,
     WorkshopFile,
+    instrument_problems,
     load_content,
     load_questionnaire,
     load_workshop_file,
@@ -423,3 +424,34 @@ def test_evidence_is_asked_only_where_the_bot_keeps_the_files(tmp_path: Path) ->
     path.write_text(text.replace(marker, "type: evidence", 1), encoding="utf-8")
     with pytest.raises(ContentError, match="evidence questions are asked only in plan_update"):
         load_content(root)
+
+
+def test_an_instrument_switched_off_takes_no_window(tmp_path: Path) -> None:
+    source = (CONTENT_DIR / "workshops" / "cochabamba-2023.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "off.yaml"
+    path.write_text(source.replace("\ndgca: dgca\n", "\ndgca: false\n", 1))
+    with pytest.raises(ContentError) as info:
+        load_workshop_file(path)
+    line = next(n for n, text in enumerate(source.splitlines(), 1) if text == "dgca_window:")
+    assert f"line {line}, dgca_window: dgca is switched off" in str(info.value)
+    kept = source.replace("evaluation_window:", "x_window:", 1)
+    start = kept.index("x_window:")
+    end = kept.index("\n\n", start)
+    path.write_text(kept[:start] + "evaluation: off" + kept[end:])
+    assert load_workshop_file(path).evaluation is None
+    assert load_workshop_file(CONTENT_DIR / "workshops" / "punta-cana-2024.yaml").dgca is None
+
+
+def test_a_workshop_names_a_profile_form_it_may_use() -> None:
+    content = load_content(CONTENT_DIR)
+    spec = content.workshop_examples["punta-cana-2024"]
+    assert spec.profile == "profile_flacma"
+    assert instrument_problems(spec, content.questionnaires) == []
+    wrong = spec.model_copy(update={"profile": "evaluation", "evaluation": "nowhere"})
+    assert instrument_problems(wrong, content.questionnaires) == [
+        "evaluation: no questionnaire with id 'nowhere'",
+        "profile (evaluation): purpose: a profile form says `purpose: profile`",
+        "profile (evaluation): review: the profile is submitted with its last answer"
+        " (review: false)",
+        "profile (evaluation): a profile form asks the person's name (a question with id 'name')",
+    ]

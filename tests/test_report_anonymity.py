@@ -12,11 +12,10 @@ from typing import Any
 from openpyxl import load_workbook
 
 from benchmarks.simulate import simulate_workshop
-from bot.flows.common import workshop_file
+from bot.flows.common import workshop_file, workshop_recipients
 from bot.flows.events import Event, Send, SendDocument, SendPhoto
 from bot.flows.exports import export_events
 from bot.flows.reports import dgca_report, evaluation_report
-from bot.flows.schedule import EVALUATION_ID
 from bot.services import Services
 
 
@@ -69,7 +68,7 @@ async def test_no_report_or_export_shows_an_institution_too_small_to_hide_anyone
 ) -> None:
     workshop = await simulate_workshop(svc, participants=40, seed=7)
     spec = workshop_file(workshop)
-    joined = await svc.store.recipients(workshop.id, spec.dgca, EVALUATION_ID)
+    joined = await workshop_recipients(svc, workshop)
     sizes = Counter(r.institution for r in joined if r.institution)
     small = sorted(name for name, n in sizes.items() if n < spec.report_min_group)
     large = sorted(name for name, n in sizes.items() if n >= spec.report_min_group)

@@ -19,10 +19,9 @@ from bot.flows.callbacks import (
     BroadcastSend,
     BroadcastStop,
 )
-from bot.flows.common import Ctx, Media, short_hash, workshop_file
+from bot.flows.common import Ctx, Media, short_hash, workshop_file, workshop_recipients
 from bot.flows.dialogs import Waiting
 from bot.flows.events import Button, Deliver, Edit, Event, Keyboard, Notice, Rearm, Send, SendMedia
-from bot.flows.schedule import EVALUATION_ID
 from bot.services import Services
 from storage import Broadcast, BroadcastStatus, DialogState, OutMessage, Recipient, Workshop
 
@@ -66,11 +65,6 @@ def select(audience: str, arg: str | None, recipients: list[Recipient]) -> list[
     return reachable
 
 
-async def _recipients(svc: Services, workshop: Workshop) -> list[Recipient]:
-    spec = workshop_file(workshop)
-    return await svc.store.recipients(workshop.id, spec.dgca, EVALUATION_ID)
-
-
 def _institutions(recipients: list[Recipient]) -> list[str]:
     return sorted({r.institution for r in recipients if r.institution})
 
@@ -81,11 +75,18 @@ def _audience_label(ctx: Ctx, audience: str, arg: str | None) -> str:
     return ctx.tr.t(f"broadcast.audience_{audience}")
 
 
+def _offered(spec: WorkshopFile) -> list[AudienceName]:
+    """Return the audiences a workshop has: no "DGCA not done" where it has no DGCA."""
+    off = {"nodgca": spec.dgca is None, "noeval": spec.evaluation is None}
+    return [a for a in AUDIENCES[:-1] if not off.get(a, False)]
+
+
 async def choose_audience(ctx: Ctx, workshop: Workshop) -> list[Event]:
     """Ask whom the broadcast is for, with how many people each choice reaches."""
-    recipients = await _recipients(ctx.svc, workshop)
+    recipients = await workshop_recipients(ctx.svc, workshop)
+    spec = workshop_file(workshop)
     rows: Keyboard = []
-    for audience in AUDIENCES[:-1]:
+    for audience in _offered(spec):
         n = len(select(audience, None, recipients))
         label = ctx.tr.plain(
             "broadcast.audience_button", label=ctx.tr.plain(f"broadcast.audience_{audience}"), n=n
@@ -117,10 +118,12 @@ async def on_audience(
     ctx: Ctx, workshop: Workshop, cb: Audience | AudienceInstitution, message_id: int
 ) -> list[Event]:
     """Start a draft for the chosen audience and ask for the message."""
-    recipients = await _recipients(ctx.svc, workshop)
+    recipients = await workshop_recipients(ctx.svc, workshop)
     audience: AudienceName
     if isinstance(cb, Audience):
         audience = cb.audience
+        if audience != "inst" and audience not in _offered(workshop_file(workshop)):
+            return [Notice(ctx.tr.t("notice.stale"))]
         if audience == "inst":
             return [
                 Notice(),
@@ -206,7 +209,7 @@ async def preview(ctx: Ctx, broadcast: Broadcast) -> list[Event]:
     workshop = await ctx.svc.store.workshop(broadcast.workshop_id)
     assert workshop is not None
     recipients = select(
-        broadcast.audience, broadcast.audience_arg, await _recipients(ctx.svc, workshop)
+        broadcast.audience, broadcast.audience_arg, await workshop_recipients(ctx.svc, workshop)
     )
     body = html.escape(broadcast.text or "", quote=False)
     shown: Event = (
@@ -244,7 +247,7 @@ async def launch(svc: Services, broadcast_id: int) -> int:
     if workshop is None:
         return 0
     recipients = select(
-        broadcast.audience, broadcast.audience_arg, await _recipients(svc, workshop)
+        broadcast.audience, broadcast.audience_arg, await workshop_recipients(svc, workshop)
     )
     body = html.escape(broadcast.text or "", quote=False)
     messages = [

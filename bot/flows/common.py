@@ -12,7 +12,7 @@ from bot.flows.callbacks import OpenMenu
 from bot.flows.events import Button, Keyboard
 from bot.i18n import Translator
 from bot.services import Services
-from storage import Participant, Workshop
+from storage import Participant, Recipient, Workshop
 
 
 @dataclass(frozen=True)
@@ -155,3 +155,10 @@ async def current_workshop(ctx: Ctx) -> Current:
         participant, workshop = parts[0]
         return Current(participant, workshop, parts)
     return Current(None, None, parts)
+
+
+async def workshop_recipients(svc: Services, workshop: Workshop) -> list[Recipient]:
+    """Return a workshop's participants with their progress on its DGCA and evaluation."""
+    spec = workshop_file(workshop)
+    # An instrument switched off matches no response: nobody has "not yet answered" it.
+    return await svc.store.recipients(workshop.id, spec.dgca or "", spec.evaluation or "")

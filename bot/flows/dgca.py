@@ -275,6 +275,8 @@ async def open_dgca(ctx: Ctx, workshop_id: int | None = None) -> list[Event]:
             *await ask_next_profile_step(ctx, participant, workshop),
         ]
     spec = workshop_file(workshop)
+    if spec.dgca is None:
+        return [Send(ctx.tr.t("dgca.off", title=spec.title.get(ctx.lang)))]
     questionnaire = ctx.svc.content.questionnaires.get(spec.dgca)
     if questionnaire is None:
         return [Send(ctx.tr.t("error.generic"))]

@@ -21,7 +21,6 @@ from bot.flows.dialogs import Waiting
 from bot.flows.events import Button, Deliver, Edit, Event, Keyboard, Notice, Rearm, Send
 from bot.flows.nav import pick_workshop
 from bot.flows.profile import ask_next_profile_step
-from bot.flows.schedule import EVALUATION_ID
 from bot.flows.workshops import reschedule
 from storage import DialogState, Workshop
 
@@ -82,15 +81,17 @@ async def open_evaluation(ctx: Ctx, workshop_id: int | None = None) -> list[Even
         workshop, participant = current.workshop, current.participant
     if workshop is None or participant is None:
         return [Send(ctx.tr.t("dgca.not_joined"))]
-    questionnaire = ctx.svc.content.questionnaires.get(EVALUATION_ID)
+    spec = workshop_file(workshop)
+    if spec.evaluation is None:
+        return [Send(ctx.tr.t("evaluation.off", title=spec.title.get(ctx.lang)))]
+    questionnaire = ctx.svc.content.questionnaires.get(spec.evaluation)
     if questionnaire is None:
         return [Send(ctx.tr.t("evaluation.not_open"))]
-    spec = workshop_file(workshop)
     now = ctx.svc.clock.now()
     status = state(spec, workshop, now)
     if status == "not_open":
         return [Send(ctx.tr.t("evaluation.not_open"))]
-    existing = await ctx.svc.store.find_response(participant.id, EVALUATION_ID)
+    existing = await ctx.svc.store.find_response(participant.id, questionnaire.id)
     if status == "closed" and not (existing is not None and existing.submitted):
         return [Send(ctx.tr.t("evaluation.closed"))]
     if not participant.profile_done:
@@ -103,9 +104,9 @@ async def open_evaluation(ctx: Ctx, workshop_id: int | None = None) -> list[Even
 
 async def is_closed_for(ctx: Ctx, run: engine.Run) -> bool:
     """Tell whether answers to this run's evaluation are no longer accepted."""
-    if run.questionnaire.id != EVALUATION_ID:
-        return False
     spec = workshop_file(run.workshop)
+    if run.questionnaire.id != spec.evaluation:
+        return False
     return state(spec, run.workshop, ctx.svc.clock.now()) == "closed"
 
 
@@ -136,7 +137,7 @@ async def on_admin_callback(ctx: Ctx, cb: EvaluationAdmin, message_id: int) -> l
     if not await may(ctx.svc, ctx.actor.telegram_id, Action.EVALUATION_OPEN, workshop_id):
         return [Notice(ctx.tr.t("notice.stale"))]
     workshop = await ctx.svc.store.workshop(workshop_id)
-    if workshop is None or ctx.svc.content.questionnaires.get(EVALUATION_ID) is None:
+    if workshop is None or workshop_file(workshop).evaluation is None:
         return [Notice(ctx.tr.t("notice.stale"))]
     now = ctx.svc.clock.now()
     await ctx.svc.store.set_evaluation_opened(workshop_id, now)
@@ -194,8 +195,8 @@ async def on_rating_callback(
     # The day's ratings may have come in one message with the evaluation's invitation: its
     # button stays under the ratings until the evaluation is answered.
     keep: Keyboard = []
-    if state(spec, workshop, now) == "open":
-        answered = await ctx.svc.store.find_response(participant.id, EVALUATION_ID)
+    if spec.evaluation is not None and state(spec, workshop, now) == "open":
+        answered = await ctx.svc.store.find_response(participant.id, spec.evaluation)
         if answered is None or not answered.submitted:
             label = ctx.tr.t("button.start_evaluation")
             keep = [[Button(label, OpenEvaluation(workshop.id).pack())]]

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from bot.flows.common import workshop_file
+from bot.content import PROFILE_FIELDS
+from bot.flows.common import workshop_file, workshop_recipients
 from bot.flows.events import Event, SendDocument
-from bot.flows.schedule import EVALUATION_ID
 from bot.i18n import Translator
 from bot.lazy import lazy_module
 from bot.services import Services
@@ -62,7 +62,7 @@ async def shown_institutions(
     merged into "other institutions", on every sheet alike.
     """
     spec = workshop_file(workshop)
-    joined = await svc.store.recipients(workshop.id, spec.dgca, EVALUATION_ID)
+    joined = await workshop_recipients(svc, workshop)
     sizes = Counter(r.institution for r in joined if r.institution)
     other = svc.i18n(lang).plain("export.other_institutions", n=spec.report_min_group)
 
@@ -80,10 +80,18 @@ async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ex.Export
     out = []
     pseudonyms: dict[int, str] = {}
     institution = await shown_institutions(svc, workshop, lang)
-    for qid in (spec.dgca, EVALUATION_ID):
-        q = svc.content.questionnaires.get(qid)
+    for qid in (spec.profile, spec.dgca, spec.evaluation):
+        q = svc.content.questionnaires.get(qid) if qid is not None else None
         if q is None:
             continue
+        # The record's fields (the name above all) never leave pseudonymised: a profile
+        # form's sheet holds its other questions (a department, a kind of institution).
+        slots = [
+            s for s in q.slots() if q.purpose != "profile" or s.question.id not in PROFILE_FIELDS
+        ]
+        if not slots:
+            continue
+        shown = {slot.question.id for slot in slots}
         questions = [
             ex.ExportQuestion(
                 id=slot.question.id,
@@ -91,10 +99,10 @@ async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ex.Export
                 section=slot.section.title.get(lang),
                 options={o.code: o.label.get(lang) for o in q.options_of(slot.question)},
             )
-            for slot in q.slots()
+            for slot in slots
         ]
         rows = []
-        for answer_set in await svc.store.answer_sets(workshop.id, qid):
+        for answer_set in await svc.store.answer_sets(workshop.id, q.id):
             name = pseudonyms.setdefault(
                 answer_set.participant_id, f"P{answer_set.participant_id:04d}"
             )
@@ -103,11 +111,11 @@ async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ex.Export
                     name,
                     institution(answer_set.institution),
                     answer_set.submitted_at,
-                    dict(answer_set.answers),
-                    dict(answer_set.answered_at),
+                    {k: v for k, v in answer_set.answers.items() if k in shown},
+                    {k: v for k, v in answer_set.answered_at.items() if k in shown},
                 )
             )
-        out.append(ex.ExportSheet(qid, q.title.get(lang)[:31], questions, rows))
+        out.append(ex.ExportSheet(q.id, q.title.get(lang)[:31], questions, rows))
     return out
 
 

@@ -55,15 +55,10 @@ async def start(svc: Services, actor: Actor, code: str) -> list[Event]:
         if not participant.profile_done:
             return await ask_next_profile_step(ctx, participant, workshop)
         spec = workshop_file(workshop)
-        return [
-            Send(
-                ctx.tr.t("join.already", title=spec.title.get(ctx.lang)),
-                [
-                    [Button(ctx.tr.t("button.dgca"), OpenDgca(workshop.id).pack())],
-                    [Button(ctx.tr.t("button.menu"), OpenMenu().pack())],
-                ],
-            )
-        ]
+        rows: Keyboard = [[Button(ctx.tr.t("button.menu"), OpenMenu().pack())]]
+        if spec.dgca is not None:
+            rows.insert(0, [Button(ctx.tr.t("button.dgca"), OpenDgca(workshop.id).pack())])
+        return [Send(ctx.tr.t("join.already", title=spec.title.get(ctx.lang)), rows)]
     user = await svc.store.user(actor.telegram_id)
     if user is None or user.language is None:
         # The greeting comes in the workshop's language until the person picks another.

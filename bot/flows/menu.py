@@ -25,7 +25,7 @@ from storage import Participant, Workshop
 
 async def _dgca_status(ctx: Ctx, participant: Participant, workshop: Workshop) -> str:
     spec = workshop_file(workshop)
-    questionnaire = ctx.svc.content.questionnaires.get(spec.dgca)
+    questionnaire = ctx.svc.content.questionnaires.get(spec.dgca) if spec.dgca else None
     if questionnaire is None:
         return ""
     response = await ctx.svc.store.find_response(participant.id, questionnaire.id)
@@ -49,14 +49,16 @@ async def menu(ctx: Ctx) -> list[Event]:
     participant, workshop = current.participant, current.workshop
     assert participant is not None and workshop is not None
     spec = workshop_file(workshop)
-    text = ctx.tr.t(
-        "menu.text",
-        title=spec.title.get(ctx.lang),
-        dates=date_range(ctx.tr, spec.start_date, spec.end_date),
-        dgca=await _dgca_status(ctx, participant, workshop),
-    )
-    rows: Keyboard = [
-        [Button(ctx.tr.t("button.dgca"), OpenDgca(workshop.id).pack())],
+    title = spec.title.get(ctx.lang)
+    dates = date_range(ctx.tr, spec.start_date, spec.end_date)
+    rows: Keyboard = []
+    if spec.dgca is None:
+        text = ctx.tr.t("menu.text_no_dgca", title=title, dates=dates)
+    else:
+        dgca = await _dgca_status(ctx, participant, workshop)
+        text = ctx.tr.t("menu.text", title=title, dates=dates, dgca=dgca)
+        rows.append([Button(ctx.tr.t("button.dgca"), OpenDgca(workshop.id).pack())])
+    rows += [
         [Button(ctx.tr.t("button.plans"), PlanList().pack())],
         [
             Button(ctx.tr.t("button.language"), PickLanguage().pack()),

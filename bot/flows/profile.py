@@ -1,21 +1,22 @@
-"""The participant's details after joining, asked by the form engine from profile.yaml.
+"""The participant's details after joining, asked by the form engine.
 
-The profile is a questionnaire (`content/questionnaires/profile.yaml`): numbered steps, no
-review, submitted with its last answer. Its answers are kept like any other, and each also
-fills the participant's record (name, institution, position, country), which reports,
-broadcasts and exports read.
+The profile is a questionnaire with `purpose: profile`: `content/questionnaires/profile.yaml`
+unless the workshop file names its own (`profile: profile_flacma`). Numbered steps, no
+review, submitted with its last answer. Its answers are kept like any other; those with the
+ids name, institution, position and country also fill the participant's record, which
+reports, broadcasts and exports read. Other questions (a department, a kind of institution)
+stay answers of the profile, shown pseudonymised in the export's profile sheet.
 """
 
 from __future__ import annotations
 
-from bot.content import PROFILE_FIELDS, PROFILE_FORM, Questionnaire
+from bot.content import PROFILE_FIELDS, Questionnaire
 from bot.flows import questionnaire as engine
 from bot.flows.callbacks import OpenDgca, OpenMenu
 from bot.flows.common import Ctx, workshop_file
 from bot.flows.events import Button, Event, Send
 from storage import AnswerValue, Participant, Workshop
 
-PROFILE_ID = PROFILE_FORM
 # The questions whose answers are the participant's record, by the record's field names.
 RECORD_FIELDS = tuple(sorted(PROFILE_FIELDS))
 
@@ -26,7 +27,7 @@ async def ask_next_profile_step(
     """Ask the first unanswered profile question, or say the profile is complete."""
     if participant.profile_done:
         return _done(ctx, participant, workshop)
-    form = ctx.svc.content.questionnaire(PROFILE_ID)
+    form = ctx.svc.content.questionnaire(workshop_file(workshop).profile)
     response = await ctx.svc.store.find_response(participant.id, form.id)
     if response is not None and response.submitted:
         # Submitted, but the record was not filled (the bot stopped in between): finish now.
@@ -87,16 +88,17 @@ async def _submitted(ctx: Ctx, run: engine.Run) -> list[Event]:
 
 
 def _done(ctx: Ctx, participant: Participant, workshop: Workshop) -> list[Event]:
-    title = workshop_file(workshop).title.get(ctx.lang)
+    spec = workshop_file(workshop)
+    title, name = spec.title.get(ctx.lang), participant.name or ""
+    menu = [Button(ctx.tr.t("button.menu"), OpenMenu().pack())]
+    if spec.dgca is None:
+        return [Send(ctx.tr.t("profile.done_no_dgca", name=name, title=title), [menu])]
     return [
         Send(
-            ctx.tr.t("profile.done", name=participant.name or "", title=title),
-            [
-                [Button(ctx.tr.t("button.start_dgca"), OpenDgca(workshop.id).pack())],
-                [Button(ctx.tr.t("button.menu"), OpenMenu().pack())],
-            ],
+            ctx.tr.t("profile.done", name=name, title=title),
+            [[Button(ctx.tr.t("button.start_dgca"), OpenDgca(workshop.id).pack())], menu],
         )
     ]
 
 
-engine.register_form(PROFILE_ID, engine.Binding(sink=_to_record, ending=_submitted))
+engine.register_purpose("profile", engine.Binding(sink=_to_record, ending=_submitted))

@@ -170,8 +170,7 @@ class Run:
     @property
     def editing(self) -> bool:
         """Tell whether one answer of a record's form is being changed (edit_answer)."""
-        binding = _BINDINGS.get(self.questionnaire.id)
-        return binding is not None and binding.record and self.response.reviewing
+        return binding_of(self.questionnaire).record and self.response.reviewing
 
 
 class QuestionText(Waiting):
@@ -548,7 +547,7 @@ async def _ask(
             nav.append(Button(ctx.tr.t("button.skip"), Skip(rid, version, qid).pack()))
     if nav:
         rows.append(nav)
-    binding = _BINDINGS.get(run.questionnaire.id, NO_BINDING)
+    binding = binding_of(run.questionnaire)
     if binding.buttons is not None:
         rows.extend(binding.buttons(ctx, run))
     if question.type is QuestionType.EVIDENCE:
@@ -630,22 +629,22 @@ async def load_run(ctx: Ctx, response_id: int | None) -> Run | None:
     run = Run(
         questionnaire, state.response, answers, state.participant, state.workshop, state.dialog
     )
-    binding = _BINDINGS.get(form_id)
-    if binding is not None and binding.source is not None:
+    binding = binding_of(questionnaire)
+    if binding.source is not None:
         # The record is the truth: a teammate may have changed it, or an older release
         # written it without the engine.
         for qid, value in (await binding.source(ctx, run)).items():
             if qid in known and value not in (None, "", []):
                 run.answers[qid] = value
-    if binding is not None and binding.variables is not None:
+    if binding.variables is not None:
         run.values = await binding.variables(ctx, run)
     return run
 
 
 async def _refusal(ctx: Ctx, run: Run) -> str | None:
     """Return why the person may no longer answer this run (a catalog key), if so."""
-    binding = _BINDINGS.get(run.questionnaire.id)
-    if binding is None or binding.guard is None:
+    binding = binding_of(run.questionnaire)
+    if binding.guard is None:
         return None
     return await binding.guard(ctx, run)
 
@@ -665,8 +664,8 @@ async def rekey(ctx: Ctx, run: Run, subject: str) -> None:
     key = instance_key(run.questionnaire.id, subject)
     await ctx.svc.store.rekey_response(run.response.id, key)
     run.response = dataclasses.replace(run.response, questionnaire_id=key)
-    binding = _BINDINGS.get(run.questionnaire.id)
-    if binding is not None and binding.variables is not None:
+    binding = binding_of(run.questionnaire)
+    if binding.variables is not None:
         run.values = await binding.variables(ctx, run)
 
 
@@ -777,7 +776,7 @@ async def edit_answer(
         await ctx.svc.store.reopen_response(response.id, questionnaire.version, now)
     run = await load_run(ctx, response.id)
     slot = next((s for s in run.slots() if s.question.id == question_id), None) if run else None
-    binding = _BINDINGS.get(questionnaire.id, NO_BINDING)
+    binding = binding_of(questionnaire)
     if run is None or slot is None or not binding.record or binding.edited is None:
         return _stale(ctx)
     await ctx.svc.store.move_to(response.id, question_id, reviewing=True, now=now)
@@ -993,7 +992,7 @@ async def _record_and_continue(
 ) -> list[Event]:
     """Store an answer, then show the next unanswered question or the review."""
     qid = slot.question.id
-    binding = _BINDINGS.get(run.questionnaire.id, NO_BINDING)
+    binding = binding_of(run.questionnaire)
     editing = run.editing
     changed = run.answers.get(qid) != value
     run.answers[qid] = value
@@ -1060,8 +1059,8 @@ async def _answer_date(ctx: Ctx, run: Run, slot: Slot, months: int, message_id: 
 
 
 async def _cancel_edit(ctx: Ctx, run: Run, slot: Slot, message_id: int) -> list[Event]:
-    binding = _BINDINGS.get(run.questionnaire.id)
-    if not run.editing or binding is None or binding.edited is None:
+    binding = binding_of(run.questionnaire)
+    if not run.editing or binding.edited is None:
         return _stale(ctx)
     await ctx.svc.store.move_to(run.response.id, None, reviewing=False, now=ctx.svc.clock.now())
     run.response = dataclasses.replace(run.response, current_question=None, reviewing=False)
@@ -1299,7 +1298,15 @@ def _local(run: Run, now: datetime) -> datetime:
 
 # What each form does besides keeping its answers, by questionnaire id.
 _BINDINGS: dict[str, Binding] = {}
+# ... and by purpose, for forms a workshop names (its own profile form).
+_PURPOSES: dict[str, Binding] = {}
 NO_BINDING = Binding()
+
+
+def binding_of(questionnaire: Questionnaire) -> Binding:
+    """Return what a form does besides keeping its answers (its id's, else its purpose's)."""
+    found = _BINDINGS.get(questionnaire.id) or _PURPOSES.get(questionnaire.purpose)
+    return found if found is not None else NO_BINDING
 
 
 def register_form(questionnaire_id: str, binding: Binding) -> None:
@@ -1307,9 +1314,14 @@ def register_form(questionnaire_id: str, binding: Binding) -> None:
     _BINDINGS[questionnaire_id] = binding
 
 
+def register_purpose(purpose: str, binding: Binding) -> None:
+    """Register the binding of every form with this purpose (whatever its id)."""
+    _PURPOSES[purpose] = binding
+
+
 async def _finish(ctx: Ctx, run: Run) -> list[Event]:
     """Submit a form without a review (a record's form stays open), then run its ending."""
-    binding = _BINDINGS.get(run.questionnaire.id, NO_BINDING)
+    binding = binding_of(run.questionnaire)
     if not binding.record and not await ctx.svc.store.submit_response(
         run.response.id, ctx.svc.clock.now()
     ):
@@ -1331,7 +1343,7 @@ async def _waiting_run(
         await _clear_question_dialog(ctx, run)
         return [Send(ctx.tr.t(refusal))]
     slot = next((s for s in run.slots() if s.question.id == question_id), None)
-    binding = _BINDINGS.get(run.questionnaire.id, NO_BINDING)
+    binding = binding_of(run.questionnaire)
     evidence = slot is not None and slot.question.type is QuestionType.EVIDENCE
     if slot is None or slot.question.type not in types or (evidence and binding.evidence is None):
         await _clear_question_dialog(ctx, run)
@@ -1348,7 +1360,7 @@ async def _evidence_run(ctx: Ctx, waiting: QuestionEvidence) -> tuple[Run, Slot]
 
 async def _keep_evidence(ctx: Ctx, run: Run, slot: Slot, item: EvidenceItem) -> list[Event]:
     """Hand one piece of evidence to the form's owner, then confirm it under the buttons."""
-    binding = _BINDINGS[run.questionnaire.id]
+    binding = binding_of(run.questionnaire)
     assert binding.evidence is not None
     rows = _option_rows(ctx, run, slot, None, None)
     if binding.buttons is not None:
@@ -1401,7 +1413,7 @@ async def _on_evidence_media(ctx: Ctx, waiting: QuestionEvidence, item: Media) -
     if caption:
         # The caption is the note that goes with the file (cut to the note's limit).
         note = EvidenceItem("note", text=caption[: slot.question.max_length])
-        binding = _BINDINGS[run.questionnaire.id]
+        binding = binding_of(run.questionnaire)
         assert binding.evidence is not None
         await binding.evidence(ctx, run, slot.question.id, note)
     return events

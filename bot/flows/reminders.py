@@ -7,10 +7,9 @@ from datetime import date, datetime, timedelta
 from bot.content import WorkshopFile
 from bot.flows.agenda import agenda_text, day_title, session_lines
 from bot.flows.callbacks import OpenDgca, OpenEvaluation, PlanNew
-from bot.flows.common import workshop_file
+from bot.flows.common import workshop_file, workshop_recipients
 from bot.flows.evaluation import rating_buttons
 from bot.flows.events import Button, Keyboard
-from bot.flows.schedule import EVALUATION_ID
 from bot.i18n import Translator
 from bot.services import Services
 from storage import OutMessage, Recipient, ScheduledRow, Workshop
@@ -203,7 +202,7 @@ async def compose(svc: Services, row: ScheduledRow, now: datetime) -> tuple[str,
         # Missed while the bot was down and no longer useful (the session has started).
         return "skipped", []
     spec = workshop_file(workshop)
-    recipients = await svc.store.recipients(workshop.id, spec.dgca, EVALUATION_ID)
+    recipients = await workshop_recipients(svc, workshop)
     messages = []
     for recipient in _audience(row.kind, recipients):
         user = await svc.store.user(recipient.telegram_id)

@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 from bot.content import Questionnaire, QuestionType, ScaleKind, WorkshopFile
 from bot.flows.access import Action, may
 from bot.flows.callbacks import Report
-from bot.flows.common import Ctx, short_hash, workshop_file
+from bot.flows.common import Ctx, short_hash, workshop_file, workshop_recipients
 from bot.flows.dgca import DimensionStat, scores_with, scoring_index
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SendDocument, SendPhoto
 from bot.flows.exports import export_events
-from bot.flows.schedule import EVALUATION_ID
 from bot.i18n import Translator
 from bot.lazy import lazy_module
 from bot.services import Services
@@ -225,6 +224,8 @@ async def dgca_report(
 ) -> list[Event]:
     """Describe the DGCA report: dimension means, a chart per dimension, the summary."""
     tr, spec = svc.i18n(lang), workshop_file(workshop)
+    if spec.dgca is None:
+        return [Send(tr.t("report.dgca_off"))]
     q = svc.content.questionnaire(spec.dgca)
     sets = await _submitted(svc, workshop, q.id, institution)
     scope = tr.t("report.scope_institution", institution=institution) if institution else ""
@@ -359,7 +360,9 @@ def caption_for(
 async def evaluation_report(svc: Services, workshop: Workshop, lang: str) -> list[Event]:
     """Describe the evaluation report: a chart per question, open answers, session ratings."""
     tr, spec = svc.i18n(lang), workshop_file(workshop)
-    q = svc.content.questionnaires.get(EVALUATION_ID)
+    if spec.evaluation is None:
+        return [Send(tr.t("report.evaluation_off"))]
+    q = svc.content.questionnaires.get(spec.evaluation)
     if q is None:
         return [Send(tr.t("evaluation.not_open"))]
     sets = await _submitted(svc, workshop, q.id, None)
@@ -423,7 +426,7 @@ async def evaluation_report(svc: Services, workshop: Workshop, lang: str) -> lis
 async def status_report(svc: Services, workshop: Workshop, lang: str) -> list[Event]:
     """Count who joined, finished the DGCA and the evaluation, in total and per institution."""
     tr, spec = svc.i18n(lang), workshop_file(workshop)
-    recipients = await svc.store.recipients(workshop.id, spec.dgca, EVALUATION_ID)
+    recipients = await workshop_recipients(svc, workshop)
     lines = [
         tr.t("report.status_title", title=spec.title.get(lang)),
         tr.t(
@@ -453,17 +456,19 @@ async def status_report(svc: Services, workshop: Workshop, lang: str) -> list[Ev
 
 
 def menu(ctx: Ctx, workshop: Workshop) -> list[Event]:
-    """Offer the reports and exports of a workshop."""
-    wid = workshop.id
+    """Offer the reports and exports of a workshop (of the instruments it uses)."""
+    wid, spec = workshop.id, workshop_file(workshop)
+    instruments = []
+    if spec.dgca is not None:
+        instruments.append(Button(ctx.tr.t("button.report_dgca"), Report(wid, "dgca").pack()))
+    if spec.evaluation is not None:
+        instruments.append(Button(ctx.tr.t("button.report_eval"), Report(wid, "eval").pack()))
+    status = [Button(ctx.tr.t("button.report_status"), Report(wid, "status").pack())]
+    if spec.dgca is not None:
+        status.append(Button(ctx.tr.t("button.report_inst"), Report(wid, "inst").pack()))
     rows: Keyboard = [
-        [
-            Button(ctx.tr.t("button.report_dgca"), Report(wid, "dgca").pack()),
-            Button(ctx.tr.t("button.report_eval"), Report(wid, "eval").pack()),
-        ],
-        [
-            Button(ctx.tr.t("button.report_status"), Report(wid, "status").pack()),
-            Button(ctx.tr.t("button.report_inst"), Report(wid, "inst").pack()),
-        ],
+        *([instruments] if instruments else []),
+        status,
         [
             Button(ctx.tr.t("button.export_xlsx"), Report(wid, "xlsx").pack()),
             Button(ctx.tr.t("button.export_csv"), Report(wid, "csv").pack()),
@@ -474,7 +479,10 @@ def menu(ctx: Ctx, workshop: Workshop) -> list[Event]:
 
 
 async def _institutions(svc: Services, workshop: Workshop) -> list[str]:
-    sets = await svc.store.answer_sets(workshop.id, workshop_file(workshop).dgca)
+    dgca = workshop_file(workshop).dgca
+    if dgca is None:
+        return []
+    sets = await svc.store.answer_sets(workshop.id, dgca)
     return sorted({s.institution for s in sets if s.institution and s.submitted_at})
 
 

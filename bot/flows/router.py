@@ -22,7 +22,6 @@ from bot.flows.callbacks import OpenDgca, OpenEvaluation
 from bot.flows.common import Actor, Ctx, Media, current_workshop, make_ctx, workshop_file
 from bot.flows.events import Event, Notice, Send
 from bot.flows.organizer import MAX_FORM_BYTES, MAX_IMPORT_BYTES
-from bot.flows.schedule import EVALUATION_ID
 from bot.services import Services
 
 # The features that own waiting states register their handlers with `dialogs` when they are
@@ -58,7 +57,7 @@ async def open_callback(ctx: Ctx, cb: OpenDgca | OpenEvaluation, message_id: int
 async def questionnaire_callback(ctx: Ctx, cb: engine.RunTap, message_id: int) -> list[Event]:
     """Handle the buttons of a questionnaire run, with the DGCA's or evaluation's ending."""
     run = await engine.load_run(ctx, cb.response)
-    if run is not None and run.questionnaire.id == EVALUATION_ID:
+    if run is not None and run.questionnaire.id == workshop_file(run.workshop).evaluation:
         if await evaluation.is_closed_for(ctx, run):
             return [Notice(ctx.tr.t("evaluation.closed"))]
         return await engine.on_run_callback(ctx, cb, message_id, run, evaluation.after_submit)
@@ -90,7 +89,11 @@ async def _nudge(ctx: Ctx) -> list[Event]:
             # Also where a profile begun before 0.5 waits in a retired dialog state.
             return await profile.ask_next_profile_step(ctx, current.participant, current.workshop)
         spec = workshop_file(current.workshop)
-        response = await ctx.svc.store.find_response(current.participant.id, spec.dgca)
+        response = (
+            await ctx.svc.store.find_response(current.participant.id, spec.dgca)
+            if spec.dgca is not None
+            else None
+        )
         if response is not None and not response.submitted:
             return await engine.show_current(ctx, response.id, notice=ctx.tr.t("input.use_buttons"))
     return [Send(ctx.tr.t("fallback.text"))]

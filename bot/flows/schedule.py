@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from bot.content import AgendaSession, WorkshopFile
 from storage import ScheduledItem
 
+# The evaluation questionnaire a workshop file uses unless it names another (`evaluation:`).
 EVALUATION_ID = "evaluation"
 # Asking to rate a session is pointless the next day.
 FEEDBACK_USEFUL = timedelta(hours=12)

@@ -6,10 +6,16 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.content import ContentError, WorkshopFile, parse_model, parse_model_with_lines
+from bot.content import (
+    ContentError,
+    WorkshopFile,
+    instrument_problems,
+    parse_model,
+    parse_model_with_lines,
+)
 from bot.flows.agenda import session_change_text
-from bot.flows.common import workshop_file
-from bot.flows.schedule import EVALUATION_ID, changed_sessions, plan
+from bot.flows.common import workshop_file, workshop_recipients
+from bot.flows.schedule import changed_sessions, plan
 from bot.services import Services
 from storage import OutMessage, SyncResult, Workshop
 
@@ -40,8 +46,9 @@ async def import_workshop(
     svc: Services, spec: WorkshopFile, source: str, now: datetime
 ) -> ImportResult:
     """Create or update the workshop described by `spec`, keeping its join code."""
-    if spec.dgca not in svc.content.questionnaires:
-        raise ContentError(source, [f"dgca: no questionnaire with id {spec.dgca!r}"])
+    missing = instrument_problems(spec, svc.content.questionnaires)
+    if missing:
+        raise ContentError(source, missing)
     store = svc.store
     existing = await store.workshop_by_slug(spec.id)
     if spec.join_code is not None:
@@ -83,17 +90,13 @@ async def reschedule(
 ) -> tuple[SyncResult, int]:
     """Bring a workshop's schedule in line with its file; tell people of moved sessions."""
     spec = workshop_file(workshop)
-    has_evaluation = EVALUATION_ID in svc.content.questionnaires
+    has_evaluation = spec.evaluation is not None
     items = plan(spec, has_evaluation=has_evaluation, opened_at=workshop.evaluation_opened_at)
     result = await svc.store.sync_schedule(workshop.id, items, now)
     notified = 0
     changes = changed_sessions(old, spec)
     if changes and spec.reminders.notify_agenda_changes:
-        recipients = [
-            r
-            for r in await svc.store.recipients(workshop.id, spec.dgca, EVALUATION_ID)
-            if not r.unreachable
-        ]
+        recipients = [r for r in await workshop_recipients(svc, workshop) if not r.unreachable]
         for before, after in changes:
             if spec.local(after.end) <= now:
                 continue

@@ -48,7 +48,6 @@ from bot.flows.callbacks import (
     ViewerInvite,
 )
 from bot.flows.questionnaire import QuestionText
-from bot.flows.schedule import EVALUATION_ID
 from bot.rehearsal import plans as plan_phases
 from bot.rehearsal.people import (
     BLOCKED_NOTES,
@@ -196,7 +195,7 @@ async def _join_one(player: Player) -> None:
     for _ in range(30):
         last = player.last
         kinds = player.kinds(last)
-        if OpenDgca in kinds:
+        if OpenDgca in kinds or await _profile_done(player):
             player.joined = True
             return
         if JoinLanguage in kinds and player.find(
@@ -210,24 +209,33 @@ async def _join_one(player: Player) -> None:
         if Consent in kinds:
             await player.tap(Consent, field_is("accept", True), message=last)
             continue
-        # The profile questions: what the bot waits for says which one is asked.
+        # The profile questions: what the bot waits for says which one is asked; a question
+        # answered with a button (a workshop's own profile: the kind of institution) waits
+        # for nothing.
         waiting = dialogs.as_(await player.dialog(), QuestionText)
         question = waiting.question_id if waiting is not None else None
+        if waiting is None and Answer in kinds:
+            options = _callbacks(last, Answer) if last is not None else []
+            choice = person.rng("profile", len(options)).choice(options)
+            await player.tap(Answer, field_is("option", choice.option), message=last)
+            continue
         if waiting is None:
             break
+        listed = Pick in kinds or PickOther in kinds
         if question == "name":
             if person.typed_name is None and Suggest in kinds:
                 await player.tap(Suggest, message=last)
             else:
                 await player.say(person.typed_name or person.full_name)
-        elif question == "institution" and waiting.typing:
+        elif question == "institution" and (waiting.typing or not listed):
             await player.say(person.institution)
         elif question == "institution":
             await _pick_institution(player, person)
         elif question == "position":
             await player.say(person.position)
-        elif question == "country" and waiting.typing:
-            await player.say(person.typed_country or "Bolivia")
+        elif question == "country" and (waiting.typing or not listed):
+            country = player.world.spec.country
+            await player.say(person.typed_country or (country.es if country else "Bolivia"))
         elif question == "country":
             if person.typed_country:
                 await player.tap(PickOther, message=last)
@@ -236,6 +244,15 @@ async def _join_one(player: Player) -> None:
         else:
             break
     raise RehearsalError(f"{player.name}: stuck while joining" + player.context())
+
+
+async def _profile_done(player: Player) -> bool:
+    """Tell whether the person's profile is complete (the bot then says what comes next)."""
+    workshop_id = player.world.workshop_id
+    if workshop_id is None:
+        return False
+    participant = await player.world.store.participant(workshop_id, player.id)
+    return participant is not None and participant.profile_done
 
 
 async def _pick_institution(player: Player, person: Person) -> None:
@@ -275,6 +292,8 @@ def _callbacks(message: ChatMessage, kind: type[T]) -> list[T]:
 
 async def dgca(world: World) -> None:
     """Open the self-assessment; people answer, some stop midway, reminders bring some back."""
+    if world.spec.dgca is None:
+        return  # the workshop does without it
     questionnaire = world.services.content.questionnaire(world.spec.dgca)
     opens = await _due(world, "dgca_open") or world.clock.now()
     nudge = await _due(world, "dgca_nudge")
@@ -401,7 +420,8 @@ async def _rate(player: Player, session_id: str) -> None:
 
 async def evaluation(world: World) -> None:
     """Open the evaluation after the last session; most answer, a reminder brings others."""
-    questionnaire = world.services.content.questionnaires.get(EVALUATION_ID)
+    evaluation_id = world.spec.evaluation
+    questionnaire = world.services.content.questionnaires.get(evaluation_id or "")
     if questionnaire is None:
         return
     opens = await _due(world, "evaluation_open") or world.clock.now()
@@ -452,22 +472,26 @@ async def reports(world: World) -> None:
     organizer = world.organizer
     assert organizer is not None and world.workshop_id is not None
     await world.pass_time(timedelta(minutes=30))
-    for done, kind in enumerate(REPORTS):
-        world.progress.step(done, len(REPORTS), "reports")
+    # A workshop without a DGCA (or an evaluation) offers no report of it.
+    off = {"dgca": world.spec.dgca is None, "inst": world.spec.dgca is None}
+    off["eval"] = world.spec.evaluation is None
+    kinds = [kind for kind in REPORTS if not off.get(kind, False)]
+    for done, kind in enumerate(kinds):
+        world.progress.step(done, len(kinds), "reports")
         await organizer.say("/report")
         await organizer.tap(Report, field_is("what", kind))
         if kind == "inst" and organizer.find(Report, lambda cb: cb.index is not None):
             index = await _largest_institution(world)
             await organizer.tap(Report, field_is("index", index))
         await world.pass_time(timedelta(minutes=2))
-    world.progress.step(len(REPORTS), len(REPORTS), "reports")
+    world.progress.step(len(kinds), len(kinds), "reports")
     await world.flush()
 
 
 async def _largest_institution(world: World) -> int:
     """Return the position, in the bot's list, of the institution with most DGCA answers."""
     assert world.workshop_id is not None
-    sets = await world.store.answer_sets(world.workshop_id, world.spec.dgca)
+    sets = await world.store.answer_sets(world.workshop_id, world.spec.dgca or "")
     counts = collections.Counter(s.institution for s in sets if s.institution and s.submitted_at)
     names = sorted(counts)
     return names.index(counts.most_common(1)[0][0]) if names else 0

@@ -21,7 +21,6 @@ import content as content_pkg
 from bot.app import ALLOWED_UPDATES, BotApplication, build_application
 from bot.clock import SimulatedClock
 from bot.content import Content, QuestionType, load_workshop_file
-from bot.flows.schedule import EVALUATION_ID
 from bot.i18n import I18n
 from bot.rehearsal.people import DgcaPlan, Person, make_people
 from bot.rehearsal.phases import PHASES, rehearsal_start
@@ -85,6 +84,8 @@ class Summary:
     joined: int = 0
     languages: dict[str, int] = field(default_factory=dict)
     institutions: int = 0
+    # False when the workshop file switches the DGCA off (`dgca: false`).
+    dgca_used: bool = True
     dgca_submitted: int = 0
     dgca_partial: int = 0
     evaluation_submitted: int = 0
@@ -149,11 +150,16 @@ class Summary:
         )
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.reminders_by_kind.items()))
         phases = ", ".join(f"{k} {v:.0f} s" for k, v in self.phase_seconds.items())
+        dgca = (
+            f"{self.dgca_submitted} submitted{share}, {self.dgca_partial} partial, "
+            f"{self.joined - self.dgca_submitted - self.dgca_partial} not started"
+            if self.dgca_used
+            else "switched off in this workshop (dgca: false)"
+        )
         rows = [
             ("participants joined", f"{self.joined} of {self.participants} ({langs}; "
              f"{self.institutions} institutions)"),
-            ("DGCA", f"{self.dgca_submitted} submitted{share}, {self.dgca_partial} partial, "
-             f"{self.joined - self.dgca_submitted - self.dgca_partial} not started"),
+            ("DGCA", dgca),
             ("session ratings", f"{self.session_ratings} from {self.session_raters} people, "
              f"{_plural(self.session_comments, 'comment')}"),
             ("evaluation", f"{self.evaluation_submitted} submitted, "
@@ -170,10 +176,12 @@ class Summary:
             ("sent in quiet hours", f"{self.night_messages} (goal 0)" + "".join(
                 f"; {line}" for line in self.night_details[:5])
              + f"; {len(self.held_for_morning)} occasions held for the morning"),
-            ("DGCA, per answer", f"{self.dgca_calls_per_answer:.2f} Bot API calls ("
-             + ", ".join(f"{n} calls: {k}" for n, k in sorted(
-                 self.dgca_calls.items(), key=lambda kv: int(kv[0]))) + " answers)"),
-            ("DGCA, chat messages", _dgca_messages(self.dgca_messages)),
+            *([] if not self.dgca_used else [
+                ("DGCA, per answer", f"{self.dgca_calls_per_answer:.2f} Bot API calls ("
+                 + ", ".join(f"{n} calls: {k}" for n, k in sorted(
+                     self.dgca_calls.items(), key=lambda kv: int(kv[0]))) + " answers)"),
+                ("DGCA, chat messages", _dgca_messages(self.dgca_messages)),
+            ]),
             *_follow_up_rows(self),
             *_month_rows(self.messages_per_month),
             (f"written to {out}/", f"{self.transcripts} transcripts, {self.files_written} files "
@@ -488,13 +496,14 @@ async def _figures(world: World, summary: Summary) -> None:
             summary.languages[lang] = summary.languages.get(lang, 0) + 1
     summary.joined = len(joined)
     summary.institutions = len({p.institution for p in joined if p.institution})
-    dgca_sets = await store.answer_sets(wid, spec.dgca)
+    summary.dgca_used = spec.dgca is not None
+    dgca_sets = await store.answer_sets(wid, spec.dgca) if spec.dgca else []
     summary.dgca_submitted = sum(1 for s in dgca_sets if s.submitted_at is not None)
     summary.dgca_partial = sum(1 for s in dgca_sets if s.submitted_at is None and s.answers)
-    evaluation = world.services.content.questionnaires.get(EVALUATION_ID)
+    evaluation = world.services.content.questionnaires.get(spec.evaluation or "")
     if evaluation is not None:
         texts = {s.question.id for s in evaluation.slots() if s.question.type is QuestionType.TEXT}
-        eval_sets = await store.answer_sets(wid, EVALUATION_ID)
+        eval_sets = await store.answer_sets(wid, evaluation.id)
         submitted = [s for s in eval_sets if s.submitted_at is not None]
         summary.evaluation_submitted = len(submitted)
         summary.open_answers = sum(
@@ -652,7 +661,7 @@ def _dgca_cost(world: World, summary: Summary) -> None:
     calls: collections.Counter[int] = collections.Counter()
     messages, one_sitting = [], []
     for player in world.players:
-        usage = player.usage.get(world.spec.dgca)
+        usage = player.usage.get(world.spec.dgca or "")
         if usage is None:
             continue
         calls.update(usage.calls_per_answer)
