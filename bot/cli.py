@@ -151,6 +151,12 @@ async def _import(path: Path, settings: Settings, content: Content, i18n: I18n) 
         f"{len(sched.removed)} removed; {result.notified} change notices queued"
     )
     print(f"join code: {code}")
+    if result.all_past:
+        print(
+            f"warning: the workshop ended on {spec.end_date.isoformat()}: nothing before or"
+            " during it will be sent (is the year right?)",
+            file=sys.stderr,
+        )
     username = await _bot_username(settings)
     if username:
         print(f"join link: https://t.me/{username}?start={code}")

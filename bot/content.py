@@ -6,9 +6,12 @@ startup and an error names the file and the field that is wrong.
 
 from __future__ import annotations
 
+import difflib
 import re
+import types
+import typing
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -34,9 +37,13 @@ try:
 except ImportError:  # PyYAML built without libyaml
     _CParser = None  # type: ignore[misc,assignment]
 
+# The languages a workshop offers unless its file says otherwise (`languages:`).
 LANGUAGES: tuple[str, ...] = ("es", "en")
+FALLBACK_LANGUAGE = "es"
+LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 ID_PATTERN = r"^[a-z0-9][a-z0-9_]{0,15}$"
 OPTION_CODE_PATTERN = r"^[a-z0-9_]{1,6}$"
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,47}$"
 JOIN_CODE_PATTERN = r"^[A-Za-z0-9_-]{16,48}$"
 MIN_DISTINCT_CODE_CHARS = 12
 MAX_SAME_CODE_CHAR = 3
@@ -64,16 +71,62 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Text(Strict):
-    """A text in every supported language."""
+class Text(BaseModel):
+    """A text in several languages, by language code (es, en, pt).
 
-    es: Annotated[str, Field(min_length=1)]
-    en: Annotated[str, Field(min_length=1)]
+    Which languages a text must have depends on where it is: a questionnaire's texts are in
+    every language the bot offers (a catalog in content/locales), a workshop file's in the
+    languages it declares. Those checks name the missing ones; a text alone needs one.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    es: Annotated[str, Field(min_length=1)] | None = None
+    en: Annotated[str, Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Text:
+        for code, value in (self.model_extra or {}).items():
+            if not LANGUAGE_CODE.fullmatch(code):
+                raise ValueError(f"{_brief(code)} is not a language code (es, en, pt…)")
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{code}: write the text in this language")
+        if not self.languages():
+            raise ValueError("write the text in at least one language (es: …)")
+        return self
+
+    def languages(self) -> frozenset[str]:
+        """Return the codes of the languages this text is written in."""
+        found = {code for code in ("es", "en") if getattr(self, code)}
+        return frozenset(found | set(self.model_extra or {}))
 
     def get(self, lang: str) -> str:
-        """Return the text in `lang`, falling back to Spanish."""
-        value = getattr(self, lang, None)
-        return value if isinstance(value, str) else self.es
+        """Return the text in `lang`, else in Spanish, else in the first language it has."""
+        for code in (lang, FALLBACK_LANGUAGE, "en"):
+            value = getattr(self, code, None) if code in ("es", "en") else None
+            if value is None:
+                value = (self.model_extra or {}).get(code)
+            if isinstance(value, str) and value:
+                return value
+        return next(iter((self.model_extra or {}).values()))
+
+
+def text_gaps(value: Any, languages: Iterable[str], path: FieldPath = ()) -> list[FieldPath]:
+    """Return the path and missing language of every text in `value` lacking one of them."""
+    if isinstance(value, Text):
+        have = value.languages()
+        return [(*path, lang) for lang in languages if lang not in have]
+    found: list[FieldPath] = []
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            found += text_gaps(getattr(value, name), languages, (*path, name))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found += text_gaps(item, languages, (*path, index))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found += text_gaps(item, languages, (*path, key))
+    return found
 
 
 class Option(Strict):
@@ -206,7 +259,7 @@ class Question(Strict):
             raise ValueError("min_length is greater than max_length")
         # One idea per message on a phone; it also keeps question messages within Telegram's
         # 4,096 characters, with the progress line and the echoed answer.
-        for lang in LANGUAGES:
+        for lang in sorted(self.text.languages()):
             if len(self.text.get(lang)) > MAX_QUESTION_CHARS:
                 raise ValueError(f"text.{lang} is longer than {MAX_QUESTION_CHARS} characters")
         return self
@@ -298,6 +351,18 @@ class Questionnaire(Strict):
             seen.add(q.id)
         return self
 
+    def languages(self) -> frozenset[str]:
+        """Return the languages the questionnaire is written in: its title's."""
+        return self.title.languages()
+
+    def problems(self) -> list[tuple[FieldPath, str]]:
+        """Return the texts not written in every language of the questionnaire."""
+        wanted = sorted(self.languages())
+        return [
+            (gap, f"no text in {gap[-1]}: the questionnaire is in {', '.join(wanted)}")
+            for gap in text_gaps(self, wanted)
+        ]
+
     def slots(self) -> Iterator[Slot]:
         """Yield every question with its section and subsection, in order."""
         return iter(self.all_slots)
@@ -351,6 +416,7 @@ def _switched_off(value: Any) -> Any:
     return value
 
 
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}$")]
 # A questionnaire a workshop uses, or None when the file switches it off (`dgca: false`).
 Instrument = Annotated[Ident | None, BeforeValidator(_switched_off)]
 
@@ -474,7 +540,7 @@ class FollowUp(Strict):
 class AssociationRef(Strict):
     """The association (federation, institute) that follows up a workshop's plans."""
 
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,47}$")]
+    id: Annotated[str, Field(pattern=SLUG_PATTERN)]
     name: Annotated[str, Field(min_length=2, max_length=120)]
 
 
@@ -548,8 +614,13 @@ class WorkshopFile(Strict):
     on import, with the times they jump between.
     """
 
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,47}$")]
-    language: Literal["es", "en"]
+    id: Annotated[str, Field(pattern=SLUG_PATTERN)]
+    # The language participants are greeted in, one of the languages the workshop offers;
+    # its texts (title, agenda…) are written in each of those.
+    language: LanguageCode
+    languages: Annotated[list[LanguageCode], Field(min_length=1, max_length=8)] = Field(
+        default_factory=lambda: list(LANGUAGES)
+    )
     title: Text
     organizer: Text
     timezone: str
@@ -707,6 +778,14 @@ class WorkshopFile(Strict):
                 )
         if self.end_date < self.start_date:
             found.append((("end_date",), "the workshop ends before it starts"))
+        if len(set(self.languages)) != len(self.languages):
+            found.append((("languages",), "a language is listed twice"))
+        if self.language not in self.languages:
+            offered = ", ".join(self.languages)
+            found.append((("language",), f"{self.language} is not one of languages ({offered})"))
+        for gap in text_gaps(self, self.languages):
+            offered = ", ".join(self.languages)
+            found.append((gap, f"no text in {gap[-1]}: the workshop offers {offered}"))
         if len(set(self.institutions)) != len(self.institutions):
             found.append((("institutions",), "an institution is listed twice"))
         for name in ("dgca_window", "evaluation_window"):
@@ -960,6 +1039,17 @@ def _line(text: str, mark: Any) -> int:
     return max(1, min(mark.line + 1, len(text.splitlines())))
 
 
+# What the parser was reading when it failed, in words: the place to look for the mistake.
+_OPENED = {
+    "while parsing a flow mapping": "in the { … } that starts on line {line}",
+    "while parsing a flow sequence": "in the [ … ] that starts on line {line}",
+    "while scanning a quoted scalar": "in the text in quotes that starts on line {line}",
+    "while scanning a double-quoted scalar": "in the text in quotes that starts on line {line}",
+    "while parsing a block mapping": "among the fields that start on line {line}",
+    "while parsing a block collection": "in the list that starts on line {line}",
+}
+
+
 def _compose(text: str, path: Path | str) -> tuple[Any, yaml.Node | None]:
     """Parse YAML text into data and the node tree it was built from (for lines)."""
     bad = _NOT_YAML.search(text)
@@ -976,11 +1066,14 @@ def _compose(text: str, path: Path | str) -> tuple[Any, yaml.Node | None]:
         raise ContentError(path, [f"line {_line(text, exc.problem_mark)}: {exc.problem}"]) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"line {_line(text, mark)}: " if mark is not None else ""
+        where = f"line {_line(text, mark)}, column {mark.column + 1}: " if mark is not None else ""
         if exc.context == "expected a single document in the stream":
             problem = "a second document starts here (after ---); keep one per file"
         else:
             problem = f"not valid YAML: {exc.problem or exc.context}"
+            opened = _OPENED.get(str(exc.context or ""))
+            if opened and exc.context_mark is not None and exc.problem:
+                problem += f" ({opened.replace('{line}', str(_line(text, exc.context_mark)))})"
         raise ContentError(path, [where + problem]) from exc
     except yaml.YAMLError as exc:
         raise ContentError(path, [f"not valid YAML: {str(exc).splitlines()[0]}"]) from exc
@@ -1019,6 +1112,108 @@ def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
+# What a value of each pattern looks like, in the words of the person writing the file.
+PATTERN_WORDS = {
+    ID_PATTERN: "an identifier: lowercase letters, digits and _, at most 16 (like dgca_ministries)",
+    OPTION_CODE_PATTERN: "a code of at most 6 lowercase letters, digits or _ (like yes, na, 5)",
+    SLUG_PATTERN: "lowercase letters, digits and dashes, at most 48 (like cochabamba-2023)",
+    JOIN_CODE_PATTERN: "16 to 48 letters, digits, dashes or underscores",
+    r"^[a-z]{2}$": "a two-letter language code, like es, en or pt",
+}
+DATE_WORDS = "write a date as year-month-day, like 2024-11-01"
+DATETIME_WORDS = "write a date and time as year-month-dayThour:minute, like 2024-11-01T10:30"
+
+
+def _plain(model: type[BaseModel], error: Any) -> str:
+    """Say what is wrong with a value in plain words, without the validator's jargon."""
+    kind, ctx, loc = error["type"], error.get("ctx") or {}, tuple(error["loc"])
+    if kind == "extra_forbidden":
+        known = _fields_at(model, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+        if close:
+            return f"unknown key {_brief(str(loc[-1]))}; did you mean {close[0]!r}?"
+        listed = ", ".join(sorted(known)) if known else "none here"
+        return f"unknown key {_brief(str(loc[-1]))} (the keys here are: {listed})"
+    words: dict[str, str] = {
+        "missing": "required: write this field",
+        "int_parsing": "write a whole number",
+        "int_type": "write a whole number",
+        "int_from_float": "write a whole number",
+        "float_parsing": "write a number",
+        "bool_parsing": "write true or false",
+        "bool_type": "write true or false",
+        "date_parsing": DATE_WORDS,
+        "date_from_datetime_parsing": DATE_WORDS,
+        "date_from_datetime_inexact": DATE_WORDS,
+        "date_type": DATE_WORDS,
+        "datetime_parsing": DATETIME_WORDS,
+        "datetime_from_date_parsing": DATETIME_WORDS,
+        "datetime_type": DATETIME_WORDS,
+        "url_parsing": "write a full web address, starting with https://",
+        "url_scheme": "write a full web address, starting with https://",
+        "list_type": "write a list: one item per line, each starting with '- '",
+        "dict_type": "write fields here, one 'key: value' per line",
+        "model_type": "write fields here, one 'key: value' per line",
+        "model_attributes_type": "write fields here, one 'key: value' per line",
+        "string_type": "write a text here (in quotes if it has a colon or starts with a digit)",
+    }
+    if kind in words:
+        return words[kind]
+    if kind == "string_pattern_mismatch":
+        return "write " + PATTERN_WORDS.get(str(ctx.get("pattern")), "a value of the right form")
+    if kind == "greater_than_equal":
+        return f"write {ctx.get('ge')} or more"
+    if kind == "less_than_equal":
+        return f"write {ctx.get('le')} or less"
+    if kind in ("literal_error", "enum"):
+        return f"write one of: {ctx.get('expected')}"
+    if kind == "string_too_short":
+        return f"write at least {ctx.get('min_length')} character(s)"
+    if kind == "string_too_long":
+        return f"write at most {ctx.get('max_length')} characters"
+    if kind == "too_short":
+        return f"give at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return f"give at most {ctx.get('max_length')} items"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _fields_at(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
+    """Return the keys a model accepts at `path` (a mapping inside the file), if known."""
+    current: Any = model
+    for part in path:
+        current = _unwrap(current, list_item=isinstance(part, int))
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return []
+        current = field.annotation
+    current = _unwrap(current, list_item=False)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(hint: Any, *, list_item: bool) -> Any:
+    """Strip Annotated and `| None` from a type, and take a list's item type if asked."""
+    while True:
+        origin = typing.get_origin(hint)
+        if origin is Annotated:
+            hint = typing.get_args(hint)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(hint) if a is not type(None)]
+            hint = members[0] if len(members) == 1 else hint
+            if len(members) != 1:
+                return hint
+        elif list_item and origin in (list, tuple):
+            hint, list_item = typing.get_args(hint)[0], False
+        else:
+            return hint
+
+
 def parse_model(model: type[M], data: Any, path: Path | str) -> M:
     """Validate `data` as `model`, turning errors into a ContentError for `path`."""
     try:
@@ -1028,18 +1223,23 @@ def parse_model(model: type[M], data: Any, path: Path | str) -> M:
         raise ContentError(path, problems) from exc
 
 
-def parse_model_with_lines(model: type[M], text: str, path: Path | str) -> M:
-    """Validate YAML text as `model`, each problem prefixed with its line."""
+def parse_model_with_lines(
+    model: type[M], text: str, path: Path | str, languages: Iterable[str] = ()
+) -> M:
+    """Validate YAML text as `model`, each problem prefixed with its line.
+
+    With `languages`, every text of the model must be written in each of them.
+    """
     data, root = _compose(text, path)
     if root is None or (data is None and root.value == ""):
         raise ContentError(path, ["the file is empty (or holds only comments)"])
     if not isinstance(data, dict):
-        found = "a list" if isinstance(data, list) else "a single value"
+        held = "a list" if isinstance(data, list) else "a single value"
         raise ContentError(
             path,
             [
                 f"line {_line(text, root.start_mark)}: expected fields such as 'id: ...', one"
-                f" per line, but the file holds {found}"
+                f" per line, but the file holds {held}"
             ],
         )
     try:
@@ -1050,20 +1250,22 @@ def parse_model_with_lines(model: type[M], text: str, path: Path | str) -> M:
             loc = tuple(error["loc"])
             line = _line_of(root, loc)
             where = f"line {line}, " if line else ""
-            message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"{where}{_format_loc(loc)}: {message}")
+            problems.append(f"{where}{_format_loc(loc)}: {_plain(model, error)}")
         raise ContentError(path, problems) from exc
     cross = getattr(parsed, "problems", None)
-    if callable(cross):
-        wrong = [f"line {_line_of(root, loc)}, {_format_loc(loc)}: {msg}" for loc, msg in cross()]
-        if wrong:
-            raise ContentError(path, wrong)
+    found: list[tuple[FieldPath, str]] = list(cross()) if callable(cross) else []
+    wanted = list(languages)
+    for loc in text_gaps(parsed, wanted):
+        found.append((loc, f"no text in {loc[-1]}: the bot offers {', '.join(wanted)}"))
+    if found:
+        wrong = [f"line {_line_of(root, loc)}, {_format_loc(loc)}: {msg}" for loc, msg in found]
+        raise ContentError(path, wrong)
     return parsed
 
 
-def load_questionnaire(path: Path) -> Questionnaire:
-    """Load and validate one questionnaire file, naming lines and fields on error."""
-    return parse_model_with_lines(Questionnaire, _read_text(path), path)
+def load_questionnaire(path: Path, languages: Iterable[str] = ()) -> Questionnaire:
+    """Load and validate one questionnaire file (its texts in `languages`), naming lines."""
+    return parse_model_with_lines(Questionnaire, _read_text(path), path, languages)
 
 
 def load_workshop_file(path: Path) -> WorkshopFile:
@@ -1200,6 +1402,7 @@ def load_content(root: Path) -> Content:
     if not qdir.is_dir():
         raise ContentError(qdir, ["folder not found"])
     questionnaires: dict[str, Questionnaire] = {}
+    offered = offered_languages(root)
     for path in sorted(qdir.glob("*.yaml")):
         q = load_questionnaire(path)
         if q.id in questionnaires:
@@ -1227,11 +1430,31 @@ def load_content(root: Path) -> Content:
     workshops: dict[str, WorkshopFile] = {}
     for path in sorted((root / "workshops").glob("*.yaml")):
         w = load_workshop_file(path)
-        missing = instrument_problems(w, questionnaires)
+        missing = instrument_problems(w, questionnaires) + language_problems(w, offered)
         if missing:
             raise ContentError(path, missing)
         workshops[w.id] = w
     return Content(root=root, questionnaires=questionnaires, workshop_examples=workshops)
+
+
+def offered_languages(root: Path) -> tuple[str, ...]:
+    """Return the languages the bot offers: those with a catalog, Spanish first."""
+    found = {
+        d.name
+        for d in (root / "locales").glob("*")
+        if (d / "LC_MESSAGES" / "bot.po").is_file() and LANGUAGE_CODE.fullmatch(d.name)
+    }
+    return tuple(sorted(found, key=lambda code: (code != FALLBACK_LANGUAGE, code)))
+
+
+def language_problems(w: WorkshopFile, offered: Iterable[str]) -> list[str]:
+    """Name the languages a workshop offers that the bot does not."""
+    known = set(offered)
+    return [
+        f"languages: the bot has no texts in {lang!r} (it offers {', '.join(sorted(known))})"
+        for lang in w.languages
+        if lang not in known
+    ]
 
 
 def instrument_problems(w: WorkshopFile, questionnaires: dict[str, Questionnaire]) -> list[str]:
@@ -1246,6 +1469,17 @@ def instrument_problems(w: WorkshopFile, questionnaires: dict[str, Questionnaire
         found.append(f"profile: no questionnaire with id {w.profile!r}")
     else:
         found += [f"profile ({w.profile}): {p}" for p in profile_problems(profile)]
+    # Every questionnaire the workshop's participants answer speaks its languages.
+    used = [(name, getattr(w, name)) for name in ("dgca", "evaluation", "profile")]
+    used += [("plans", form_id) for form_id in BOUND_FORMS]
+    for name, qid in used:
+        form = questionnaires.get(qid) if qid is not None else None
+        missing = sorted(set(w.languages) - form.languages()) if form is not None else []
+        if form is not None and missing:
+            found.append(
+                f"{name} ({qid}): not written in {', '.join(missing)}, which the workshop"
+                " offers (languages)"
+            )
     return found
 
 

@@ -43,6 +43,7 @@ from pyxform.survey import Survey  # type: ignore[import-untyped]
 from pyxform.xls2json_backends import get_xlsform  # type: ignore[import-untyped]
 from pyxform.xls2xform import convert  # type: ignore[import-untyped]
 
+import content as content_pkg
 from bot.content import (
     ID_PATTERN,
     MAX_QUESTION_CHARS,
@@ -53,6 +54,7 @@ from bot.content import (
     QuestionType,
     ScaleKind,
     Text,
+    offered_languages,
     parse_model,
     parse_yaml,
 )
@@ -201,11 +203,17 @@ class Imported:
 # Languages
 
 
+DEFAULT_DIR = content_pkg.DEFAULT_DIR
+
+
+@cache
 def _text_languages() -> tuple[list[str], list[str]]:
-    """Return every language a text may have, and those it must have (the Text model's)."""
-    every = list(Text.model_fields)
-    required = [code for code, spec in Text.model_fields.items() if spec.is_required()]
-    return every, required
+    """Return every language a text may have (the bot's), and those it must have (none).
+
+    A form is written in the languages of its label columns, each text in all of them
+    (`_Reader.form_languages`); the bot speaks those with a catalog in the bundled content.
+    """
+    return list(offered_languages(DEFAULT_DIR)), []
 
 
 @cache
@@ -311,11 +319,18 @@ class _Reader:
         name = sheet if isinstance(sheet, str) else sheet.name
         self.warnings.append(Problem(name, row, column, why))
 
+    def form_languages(self) -> list[str]:
+        """Return the languages the form is written in: its survey labels' the bot speaks."""
+        every, _ = _text_languages()
+        found = self.survey.languages("label", self.default_language)
+        return [code for code in every if code in found] or every[:1]
+
     def text(
         self, sheet: _Sheet, number: int, row: Mapping[str, str], base: str, what: str
     ) -> dict[str, str] | None:
         """Return `base` (label, hint) in every language, refusing a missing required one."""
-        every, required = _text_languages()
+        every, _ = _text_languages()
+        required = self.form_languages()
         columns = sheet.languages(base, self.default_language)
         texts = {
             code: str(row.get(header, "")).strip()
@@ -761,7 +776,8 @@ def _read_settings(reader: _Reader, fallback_id: str | None) -> dict[str, Any]:
         reader.refuse(SETTINGS, number, column, "the bot numbers versions 1 to 9999")
     else:
         out["version"] = int(version)
-    every, required = _text_languages()
+    every, _ = _text_languages()
+    required = reader.form_languages()
     titles = {
         code: sheet.value(row, *tokens)
         for tokens in sheet.columns
@@ -783,7 +799,8 @@ def _read_settings(reader: _Reader, fallback_id: str | None) -> dict[str, Any]:
         if not plain and reader.default_language in (None, code):
             column = sheet.header("title") or "form_title"
         reader.refuse(SETTINGS, number, column, f"the form has no {_language_word(code)} title")
-    out["title"] = titles
+    # The form is in its labels' languages: a title in another has no questions to go with.
+    out["title"] = {code: text for code, text in titles.items() if code in required}
     progress = sheet.value(row, PROGRESS_COLUMN)
     if progress:
         if progress not in ("section", "step"):

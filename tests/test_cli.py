@@ -99,6 +99,8 @@ async def test_workshop_import_prints_the_join_link(tmp_path: Path) -> None:
         code, out, err = await run_cli("workshop", "import", str(workshop), env=env, cwd=tmp_path)
         assert code == 0, err
         assert "workshop cochabamba-2023 created" in out
+        # The real clock is past 2023: the import says so, in case the year is a typo.
+        assert "warning: the workshop ended on 2023-11-29" in err
         link = next(line for line in out.splitlines() if line.startswith("join link: "))
         assert link.startswith("join link: https://t.me/taller_test_bot?start=")
         code, out2, _ = await run_cli("workshop", "import", str(workshop), env=env, cwd=tmp_path)

@@ -395,7 +395,7 @@ def test_the_plan_form_names_the_sdgs_as_the_catalogs_do() -> None:
     options = form.question("sdgs").options
     assert [o.code for o in options] == [str(n) for n in range(1, 18)]
     i18n = I18n.load(CONTENT_DIR / "locales")
-    for lang in ("es", "en"):
+    for lang in i18n.languages:
         assert [o.label.get(lang) for o in options] == [
             sdg_label(i18n(lang), n) for n in range(1, 18)
         ]
@@ -409,7 +409,7 @@ def test_the_update_form_names_the_statuses_as_the_plan_card_does() -> None:
     form = load_content(CONTENT_DIR).questionnaire("plan_update")
     options = form.question("status").options
     i18n = I18n.load(CONTENT_DIR / "locales")
-    for lang in ("es", "en"):
+    for lang in i18n.languages:
         assert [o.label.get(lang) for o in options] == [
             status_label(i18n(lang), STATUS_CODES[o.code]) for o in options
         ]
@@ -454,4 +454,59 @@ def test_a_workshop_names_a_profile_form_it_may_use() -> None:
         "profile (evaluation): review: the profile is submitted with its last answer"
         " (review: false)",
         "profile (evaluation): a profile form asks the person's name (a question with id 'name')",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "said"),
+    [
+        ("retention_months: 12", "retention_month: 12", "did you mean 'retention_months'?"),
+        ("retention_months: 12", "retention_months: doce", "retention_months: write a whole"),
+        ("retention_months: 12", "retention_months: 500", "retention_months: write 120 or less"),
+        ("id: cochabamba-2023", "id: Cochabamba 2023", "like cochabamba-2023"),
+        ("start_date: 2023-11-28", "start_date: 28/11/2023", "like 2024-11-01"),
+    ],
+)
+def test_a_mistake_in_a_workshop_file_is_said_in_plain_words(
+    tmp_path: Path, before: str, after: str, said: str
+) -> None:
+    source = (CONTENT_DIR / "workshops" / "cochabamba-2023.yaml").read_text(encoding="utf-8")
+    assert before in source
+    path = tmp_path / "wrong.yaml"
+    path.write_text(source.replace(before, after, 1), encoding="utf-8")
+    with pytest.raises(ContentError) as info:
+        load_workshop_file(path)
+    message = str(info.value)
+    line = next(n for n, text in enumerate(source.splitlines(), 1) if text.startswith(before))
+    assert f"line {line}, " in message and said in message
+    for jargon in ("Input should", "String should", "Extra inputs", "Field required"):
+        assert jargon not in message
+
+
+def test_every_mistake_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    source = (CONTENT_DIR / "workshops" / "cochabamba-2023.yaml").read_text(encoding="utf-8")
+    wrong = source.replace("retention_months: 12", "retention_month: 12").replace(
+        "start_date: 2023-11-28", "start_date: someday"
+    )
+    path = tmp_path / "two.yaml"
+    path.write_text(wrong, encoding="utf-8")
+    with pytest.raises(ContentError) as info:
+        load_workshop_file(path)
+    assert len(info.value.problems) == 2
+
+
+def test_a_workshop_uses_only_questionnaires_written_in_its_languages() -> None:
+    from bot.content import Text
+
+    content = load_content(CONTENT_DIR)
+    spec = content.workshop_examples["cochabamba-2023"].model_copy(
+        update={"languages": ["es", "pt"]}
+    )
+    assert instrument_problems(spec, content.questionnaires) == []
+    spanish_only = content.questionnaire("evaluation").model_copy(
+        update={"title": Text(es="Evaluación")}
+    )
+    forms = {**content.questionnaires, "evaluation": spanish_only}
+    assert instrument_problems(spec, forms) == [
+        "evaluation (evaluation): not written in pt, which the workshop offers (languages)"
     ]

@@ -127,9 +127,9 @@ def test_the_seed_statements_keep_their_wording_with_the_unit_adapted(
     # The two statements the Bolivia report quotes (its nos. 6 and 9): word for word, with
     # "Ministerio o Agencia" where the municipal version says "Municipio/Agencia".
     for qid in ("lea_1", "str_3"):
-        seed = municipal.question(qid).text.es
+        seed = municipal.question(qid).text.get("es")
         assert "Municipio/Agencia" in seed
-        assert ministries.question(qid).text.es == seed.replace(
+        assert ministries.question(qid).text.get("es") == seed.replace(
             "Municipio/Agencia", "Ministerio o Agencia"
         )
     statements = [s.question.id for s in ministries.slots()]
@@ -142,16 +142,16 @@ def test_where_the_municipality_was_named_the_ministry_or_agency_is(
     unit = re.compile(r"Ministerio o Agencia|nuestra institución")
     for slot in municipal.slots():
         qid = slot.question.id
-        if "Municipio/Agencia" in slot.question.text.es:
-            assert unit.search(ministries.question(qid).text.es), qid
-        if "municipality/agency" in slot.question.text.en:
+        if "Municipio/Agencia" in slot.question.text.get("es"):
+            assert unit.search(ministries.question(qid).text.get("es")), qid
+        if "municipality/agency" in slot.question.text.get("en"):
             assert re.search(
-                r"ministry or agency|our institution", ministries.question(qid).text.en
+                r"ministry or agency|our institution", ministries.question(qid).text.get("en")
             )
     # "Otros municipios o su asociación": the peers and the body that coordinates them.
-    assert "otras entidades del Estado" in ministries.question("gov_5").text.es
-    assert "ente rector" in ministries.question("gov_5").text.es
-    assert "other government bodies" in ministries.question("gov_5").text.en
+    assert "otras entidades del Estado" in ministries.question("gov_5").text.get("es")
+    assert "ente rector" in ministries.question("gov_5").text.get("es")
+    assert "other government bodies" in ministries.question("gov_5").text.get("en")
 
 
 def test_the_variant_scores_like_the_municipal_one(

@@ -513,7 +513,7 @@ def mutated_files(draw: st.DrawFn) -> Case:
 
 # A field is a path of plain names and [indexes]; an odd key is quoted, as Python quotes it.
 FIELD = r"""(?:[\w.\[\]]|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")+"""
-LINE = re.compile(rf"line (\d+)(?:, ({FIELD}))?: \S")
+LINE = re.compile(rf"line (\d+)(?:, column \d+)?(?:, ({FIELD}))?: \S")
 WHOLE_FILE = {"the file is empty (or holds only comments)"}
 
 

@@ -180,13 +180,15 @@ def test_the_export_writes_what_a_designer_reads(tmp_path: Path) -> None:
     book = load_workbook(io.BytesIO(export_xlsform(evaluation)))
     assert book.sheetnames == ["survey", "choices", "settings"]
     survey = [[c.value for c in row] for row in book["survey"].iter_rows()]
-    assert survey[0][:4] == ["type", "name", ES, EN]
+    header = survey[0]
+    # One label column per language the bot speaks, and the questionnaire is written in.
+    assert header[:5] == ["type", "name", ES, EN, "label::Português (pt)"]
     assert survey[1][:2] == ["note", "intro"]
     assert survey[2][:2] == ["begin_group", "facilitation"]
-    useful = next(row for row in survey if row[1] == "open_useful")
-    assert useful[0] == "text" and useful[4] == "yes"
-    assert useful[6] == "string-length(.) >= 2 and string-length(.) <= 1000"
-    assert useful[7] == "multiline"
+    useful = dict(zip(header, next(row for row in survey if row[1] == "open_useful"), strict=True))
+    assert useful["type"] == "text" and useful["required"] == "yes"
+    assert useful["constraint"] == "string-length(.) >= 2 and string-length(.) <= 1000"
+    assert useful["appearance"] == "multiline"
     settings = [[c.value for c in row] for row in book["settings"].iter_rows()]
     assert dict(zip(settings[0], settings[1], strict=True)) == {
         "form_title": "Evaluación del taller",
@@ -194,6 +196,7 @@ def test_the_export_writes_what_a_designer_reads(tmp_path: Path) -> None:
         "version": "1",
         "default_language": "Español (es)",
         "bot_title::English (en)": "Workshop evaluation",
+        "bot_title::Português (pt)": "Avaliação da oficina",
     }
 
 
@@ -465,10 +468,12 @@ def test_a_missing_label_in_a_required_language_is_refused() -> None:
     assert "no English text" in error.problems[0].reason
 
 
-def test_a_missing_language_column_is_named_as_it_should_be_written() -> None:
+def test_a_form_in_one_language_is_written_in_that_one() -> None:
+    """A form is in the languages of its label columns: Spanish alone is a whole form."""
     columns = ["type", "name", ES]
-    error = refused(workbook([["text", "a", "Hola"]], survey_header=columns))
-    assert ("survey", 2, "label::English (en)") in where(error)
+    form = import_xlsform(workbook([["text", "a", "Hola"]], survey_header=columns)).questionnaire
+    assert form.question("a").text.languages() == {"es"}
+    assert form.title.languages() == {"es"}
 
 
 def test_a_choice_list_not_found_is_refused() -> None:

@@ -60,8 +60,9 @@ async def start(svc: Services, actor: Actor, code: str) -> list[Event]:
             rows.insert(0, [Button(ctx.tr.t("button.dgca"), OpenDgca(workshop.id).pack())])
         return [Send(ctx.tr.t("join.already", title=spec.title.get(ctx.lang)), rows)]
     user = await svc.store.user(actor.telegram_id)
-    if user is None or user.language is None:
-        # The greeting comes in the workshop's language until the person picks another.
+    if user is None or user.language not in workshop_file(workshop).languages:
+        # The greeting comes in the workshop's language until the person picks another (a
+        # language of theirs that the workshop does not offer counts as none).
         ctx = Ctx(svc, actor, svc.i18n.pick(workshop.language))
     await svc.store.set_dialog(
         actor.telegram_id, Greeting.state, Greeting(workshop_id=workshop.id).data(), now
@@ -79,13 +80,18 @@ def _greeting(ctx: Ctx, workshop: Workshop) -> tuple[str, Keyboard]:
     )
     others = [
         Button(ctx.svc.i18n(lang).t("language.switch_to"), JoinLanguage(workshop.id, lang).pack())
-        for lang in ctx.svc.i18n.languages
+        for lang in offered(ctx, spec)
         if lang != ctx.lang
     ]
     return text, [
         [Button(ctx.tr.t("button.continue"), JoinContinue(workshop.id).pack())],
         others,
     ]
+
+
+def offered(ctx: Ctx, spec: WorkshopFile) -> list[str]:
+    """Return the languages a workshop offers that the bot speaks (its file's `languages`)."""
+    return [lang for lang in ctx.svc.i18n.languages if lang in spec.languages]
 
 
 def _consent(ctx: Ctx, spec: WorkshopFile, workshop_id: int) -> tuple[str, Keyboard]:
@@ -115,7 +121,10 @@ async def _pending(ctx: Ctx, workshop_id: int) -> tuple[Workshop, JoinStep] | No
 async def _join_ctx(ctx: Ctx, workshop: Workshop, waiting: JoinStep) -> Ctx:
     """Speak the language picked on the greeting, else the person's, else the workshop's."""
     user = await ctx.svc.store.user(ctx.actor.telegram_id)
-    lang = ctx.svc.i18n.pick(waiting.lang, user.language if user else None, workshop.language)
+    # A language the workshop does not offer (the person's, from another workshop) gives
+    # way to the workshop's own.
+    known = user.language if user and user.language in workshop_file(workshop).languages else None
+    lang = ctx.svc.i18n.pick(waiting.lang, known, workshop.language)
     return Ctx(ctx.svc, ctx.actor, lang)
 
 
@@ -132,7 +141,7 @@ async def on_join_callback(ctx: Ctx, cb: JoinTap, message_id: int) -> list[Event
     store, now, uid = ctx.svc.store, ctx.svc.clock.now(), ctx.actor.telegram_id
     if isinstance(cb, JoinLanguage):
         lang = cb.lang
-        if lang not in ctx.svc.i18n.languages:
+        if lang not in offered(ctx, workshop_file(workshop)):
             return [Notice(ctx.tr.t("notice.stale"))]
         await dialogs.wait_for(ctx, waiting.model_copy(update={"lang": lang}))
         ctx = Ctx(ctx.svc, ctx.actor, lang)

@@ -440,6 +440,11 @@ async def import_document(ctx: Ctx, file_name: str, data: bytes) -> list[Event]:
                 removed=len(schedule.removed),
                 notified=result.notified,
             )
+            + (
+                "\n\n" + ctx.tr.t("organizer.imported_past", date=ctx.tr.date(spec.end_date))
+                if result.all_past
+                else ""
+            )
         ),
         Rearm(),
         Deliver(),

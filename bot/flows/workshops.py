@@ -10,6 +10,7 @@ from bot.content import (
     ContentError,
     WorkshopFile,
     instrument_problems,
+    language_problems,
     parse_model,
     parse_model_with_lines,
 )
@@ -30,6 +31,8 @@ class ImportResult:
     created: bool
     schedule: SyncResult
     notified: int
+    # Every date of the file is behind us: likely last year's file, or a mistyped year.
+    all_past: bool = False
 
 
 def new_join_code() -> str:
@@ -47,6 +50,7 @@ async def import_workshop(
 ) -> ImportResult:
     """Create or update the workshop described by `spec`, keeping its join code."""
     missing = instrument_problems(spec, svc.content.questionnaires)
+    missing += language_problems(spec, svc.i18n.languages)
     if missing:
         raise ContentError(source, missing)
     store = svc.store
@@ -82,7 +86,8 @@ async def import_workshop(
         await store.set_workshop_association(workshop.id, association_id)
         workshop = replace(workshop, association_id=association_id)
     schedule, notified = await reschedule(svc, workshop, old, now)
-    return ImportResult(workshop, created, schedule, notified)
+    past = spec.end_date < now.astimezone(spec.zone).date()
+    return ImportResult(workshop, created, schedule, notified, all_past=past)
 
 
 async def reschedule(

@@ -235,7 +235,7 @@ async def _join_one(player: Player) -> None:
             await player.say(person.position)
         elif question == "country" and (waiting.typing or not listed):
             country = player.world.spec.country
-            await player.say(person.typed_country or (country.es if country else "Bolivia"))
+            await player.say(person.typed_country or (country.get("es") if country else "Bolivia"))
         elif question == "country":
             if person.typed_country:
                 await player.tap(PickOther, message=last)
