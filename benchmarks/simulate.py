@@ -331,7 +331,7 @@ async def simulate_workshop(svc: Services, *, participants: int, seed: int = 7) 
                 continue
             base = SESSION_BASE.get(session.id, 4.2)
             rating = _clip_round(base + rng.gauss(0.0, 0.8), 1, 5)
-            rated_at = min(spec.local(session.end).astimezone(UTC), now)
+            rated_at = min(spec.local(session.until).astimezone(UTC), now)
             await store.rate_session(pid, workshop.id, session.id, rating, rated_at)
             if rng.random() < COMMENT_SHARE:
                 await store.comment_session(pid, session.id, rng.choice(SESSION_COMMENTS))

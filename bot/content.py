@@ -439,11 +439,17 @@ class SessionKind(StrEnum):
 
 
 class AgendaSession(Strict):
-    """One session of the agenda, in the workshop's local time."""
+    """One session of the agenda, in the workshop's local time.
+
+    A session may have no end (closing words: `end` left out), or a time still to be
+    confirmed: `start: 2023-10-11`, a day without a time (or `time_tbc: true`). Participants
+    then see "hora por confirmar", and it gets no reminder and no rating prompt.
+    """
 
     id: Ident
     start: datetime
-    end: datetime
+    end: datetime | None = None
+    time_tbc: bool = False
     title: Text
     kind: SessionKind = SessionKind.SESSION
     speakers: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
@@ -454,10 +460,34 @@ class AgendaSession(Strict):
     # Ask participants to rate it; by default only sessions of content are rated.
     rate: bool | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _day_only(cls, data: Any) -> Any:
+        # `start: 2023-10-11`, a day without a time: the time is to be confirmed.
+        start = data.get("start") if isinstance(data, dict) else None
+        if isinstance(start, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", start.strip()):
+            try:
+                start = date.fromisoformat(start.strip())
+            except ValueError:
+                return data  # an impossible day: the datetime field says so, on its line
+        if isinstance(start, date) and not isinstance(start, datetime):
+            data = {**data, "start": datetime.combine(start, time(0)), "time_tbc": True}
+        return data
+
     @property
     def rated(self) -> bool:
         """Tell whether participants are asked to rate this session."""
-        return self.rate if self.rate is not None else self.kind is SessionKind.SESSION
+        if self.time_tbc:
+            return False  # no time, no moment to ask
+        if self.rate is not None:
+            return self.rate
+        # Words with no end (a closing) are not rated; sessions of content are.
+        return self.end is not None and self.kind is SessionKind.SESSION
+
+    @property
+    def until(self) -> datetime:
+        """Return the session's end, or its start when it has none (closing words)."""
+        return self.end if self.end is not None else self.start
 
 
 class ReminderSettings(Strict):
@@ -720,8 +750,11 @@ class WorkshopFile(Strict):
             if window is not None:
                 found += [((name, "opens"), window.opens), ((name, "closes"), window.closes)]
         for index, session in enumerate(self.agenda):
+            if session.time_tbc:
+                continue  # a day only: no clock time to check
             found += [(("agenda", index, "start"), session.start)]
-            found += [(("agenda", index, "end"), session.end)]
+            if session.end is not None:
+                found += [(("agenda", index, "end"), session.end)]
         return found
 
     def _time_problems(self) -> list[tuple[FieldPath, str]]:
@@ -809,19 +842,27 @@ class WorkshopFile(Strict):
                     f"no agenda session has id {self.follow_up.plan_session!r}",
                 )
             )
-        ordered = sorted(enumerate(self.agenda), key=lambda item: item[1].start)
+        # Sessions whose time is to be confirmed overlap nothing yet.
+        ordered = sorted(
+            ((i, s) for i, s in enumerate(self.agenda) if not s.time_tbc),
+            key=lambda item: item[1].start,
+        )
         for index, session in enumerate(self.agenda):
             if ids.count(session.id) > 1:
                 found.append((("agenda", index, "id"), f"session id {session.id!r} is used twice"))
-            if session.end <= session.start:
+            if session.end is not None and session.end <= session.start:
                 found.append((("agenda", index, "end"), "the session ends before it starts"))
-            days = (session.start.date(), session.end.date())
+            if session.time_tbc and session.end is not None:
+                found.append(
+                    (("agenda", index, "end"), "a session whose time is to be confirmed has no end")
+                )
+            days = (session.start.date(), session.until.date())
             if min(days) < self.start_date or max(days) > self.end_date:
                 found.append(
                     (("agenda", index, "start"), "the session is outside the workshop dates")
                 )
         for (_, earlier), (index, later) in pairwise(ordered):
-            if later.start < earlier.end:
+            if later.start < earlier.until:
                 found.append(
                     (
                         ("agenda", index, "start"),

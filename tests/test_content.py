@@ -510,3 +510,48 @@ def test_a_workshop_uses_only_questionnaires_written_in_its_languages() -> None:
     assert instrument_problems(spec, forms) == [
         "evaluation (evaluation): not written in pt, which the workshop offers (languages)"
     ]
+
+
+def test_a_session_may_have_no_end_or_a_time_to_be_confirmed() -> None:
+    from bot.flows.schedule import plan
+
+    spec = load_workshop_file(CONTENT_DIR / "workshops" / "quito-2023.yaml")
+    assert all(s.time_tbc and s.end is None and not s.rated for s in spec.agenda)
+    kinds = [item.kind for item in plan(spec, has_evaluation=True)]
+    # No reminder and no rating prompt for a session with no time; the rest as ever.
+    assert "session" not in kinds and "feedback_day" not in kinds and "feedback" not in kinds
+    assert {"dgca_open", "evaluation_open", "plan_invite", "digest"} <= set(kinds)
+    invite = next(i for i in plan(spec, has_evaluation=True) if i.kind == "plan_invite")
+    assert invite.due_at == spec.local(datetime(2023, 10, 12, 10, 0))
+    closing = load_workshop_file(CONTENT_DIR / "workshops" / "punta-cana-2024.yaml")
+    last = closing.agenda[-1].model_copy(update={"end": None})
+    assert last.until == last.start and not last.rated
+
+
+def test_a_session_to_be_confirmed_takes_no_end(tmp_path: Path) -> None:
+    text = (CONTENT_DIR / "workshops" / "quito-2023.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "tbc.yaml"
+    path.write_text(
+        text.replace(
+            "    start: 2023-10-12\n", "    start: 2023-10-12\n    end: 2023-10-12T12:00\n", 1
+        )
+    )
+    with pytest.raises(ContentError, match="a session whose time is to be confirmed has no end"):
+        load_workshop_file(path)
+
+
+def test_participants_see_a_time_to_be_confirmed_as_such() -> None:
+    from datetime import date as day
+
+    from bot.flows.agenda import agenda_text
+    from bot.i18n import I18n
+
+    spec = load_workshop_file(CONTENT_DIR / "workshops" / "quito-2023.yaml")
+    i18n = I18n.load(CONTENT_DIR / "locales")
+    text = agenda_text(i18n("es"), spec, "es", "America/La_Paz", [day(2023, 10, 11)])
+    assert text.count("hora por confirmar") == 3 and "00:00" not in text
+    closing = load_workshop_file(CONTENT_DIR / "workshops" / "punta-cana-2024.yaml")
+    last = closing.agenda[-1].model_copy(update={"end": None})
+    words = closing.model_copy(update={"agenda": [last]})
+    shown = agenda_text(i18n("es"), words, "es", None, [day(2024, 11, 1)])
+    assert "<b>11:55</b> Conclusiones" in shown

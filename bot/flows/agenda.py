@@ -37,6 +37,15 @@ def _hhmm(value: datetime) -> str:
     return value.strftime("%H:%M")
 
 
+def when_text(tr: Translator, session: AgendaSession, start: datetime, end: datetime) -> str:
+    """Return a session's time: "09:00–10:30", "11:55" with no end, or "to be confirmed"."""
+    if session.time_tbc:
+        return tr.plain("agenda.time_tbc")
+    if session.end is None:
+        return _hhmm(start)
+    return f"{_hhmm(start)}–{_hhmm(end)}"
+
+
 def zone_label(zone: str) -> str:
     """Return a short, readable name for a time zone (its city)."""
     return zone.rsplit("/", 1)[-1].replace("_", " ")
@@ -54,11 +63,13 @@ def session_lines(
 ) -> str:
     """Describe one session: times (also in the reader's zone), title, speakers, place, link."""
     start, end = session_times(spec, session)
-    when = f"{_hhmm(start)}–{_hhmm(end)}"
+    when = when_text(tr, session, start, end)
     line = tr.t("agenda.session_line", when=when, title=session.title.get(lang))
-    if own_zone and own_zone != spec.timezone:
+    if own_zone and own_zone != spec.timezone and not session.time_tbc:
         zone = ZoneInfo(own_zone)
-        own = f"{_hhmm(start.astimezone(zone))}–{_hhmm(end.astimezone(zone))}"
+        own = _hhmm(start.astimezone(zone))
+        if session.end is not None:
+            own += f"–{_hhmm(end.astimezone(zone))}"
         line += "\n" + tr.t("agenda.own_time", when=own, zone=zone_label(own_zone))
     if session.speakers:
         line += "\n" + tr.t("agenda.speakers", speakers=", ".join(session.speakers))
@@ -132,7 +143,8 @@ async def next_session(ctx: Ctx) -> list[Event]:
         return found
     spec, own_zone = found
     now = ctx.svc.clock.now()
-    coming = [s for s in spec.agenda if session_times(spec, s)[1] > now]
+    timed = [s for s in spec.agenda if not s.time_tbc]
+    coming = [s for s in timed if session_times(spec, s)[1] > now]
     if not coming:
         return [Send(ctx.tr.t("agenda.no_next"))]
     session = min(coming, key=lambda s: s.start)
@@ -225,12 +237,12 @@ def session_change_text(
             "agenda.changed",
             title=after.title.get(lang),
             day=day_title(lang, new_start.date()),
-            when=f"{_hhmm(new_start)}–{_hhmm(new_end)}",
+            when=when_text(tr, after, new_start, new_end),
             before=Html(
                 tr.t(
                     "agenda.before",
                     day=day_title(lang, old_start.date()),
-                    when=f"{_hhmm(old_start)}–{_hhmm(old_end)}",
+                    when=when_text(tr, before, old_start, old_end),
                 )
             ),
         )

@@ -34,7 +34,7 @@ def window(spec: WorkshopFile, workshop: Workshop) -> tuple[datetime | None, dat
     if spec.evaluation_window is not None:
         opens = spec.local(spec.evaluation_window.opens)
     elif spec.agenda:
-        opens = max(spec.local(s.end) for s in spec.agenda)
+        opens = max(spec.local(s.until) for s in spec.agenda)
     if workshop.evaluation_opened_at is not None and (
         opens is None or workshop.evaluation_opened_at < opens
     ):

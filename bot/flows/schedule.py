@@ -17,7 +17,7 @@ FEEDBACK_USEFUL = timedelta(hours=12)
 
 def session_times(spec: WorkshopFile, session: AgendaSession) -> tuple[datetime, datetime]:
     """Return a session's start and end as aware datetimes."""
-    return spec.local(session.start), spec.local(session.end)
+    return spec.local(session.start), spec.local(session.until)
 
 
 def plan(
@@ -67,7 +67,8 @@ def _occasions(
                 )
             )
     if r.session_minutes_before:
-        items.extend(_session_reminders(spec, sessions))
+        # A session whose time is to be confirmed gets no reminder: there is no time to give.
+        items.extend(_session_reminders(spec, [s for s in sessions if not s.time_tbc]))
     if spec.session_feedback:
         items.extend(_rating_prompts(spec, sessions))
     if spec.dgca_window is not None:
@@ -88,7 +89,7 @@ def session_blocks(spec: WorkshopFile, sessions: list[AgendaSession]) -> list[li
         if (
             last is not None
             and last.start.date() == session.start.date()
-            and session.start - last.end <= gap
+            and session.start - last.until <= gap
             and (last.place, last.online_link) == (session.place, session.online_link)
         ):
             blocks[-1].append(session)
@@ -133,7 +134,10 @@ def _rating_prompts(spec: WorkshopFile, sessions: list[AgendaSession]) -> list[S
         days.setdefault(session.start.date(), []).append(session)
     items = []
     for day, of_day in sorted(days.items()):
-        last_end = max(spec.local(s.end) for s in sessions if s.start.date() == day)
+        # After the day's last session with a time (a rated one has one).
+        last_end = max(
+            spec.local(s.until) for s in sessions if s.start.date() == day and not s.time_tbc
+        )
         asked = {"sessions": [s.id for s in of_day]}
         items.append(
             ScheduledItem(
@@ -160,6 +164,9 @@ def _follow_up_items(spec: WorkshopFile, sessions: list[AgendaSession]) -> list[
     if follow.plan_invitation and sessions:
         chosen = next((s for s in sessions if s.id == follow.plan_session), sessions[-1])
         start, end = session_times(spec, chosen)
+        if chosen.time_tbc:
+            # No time yet: the invitation comes that day at the follow-up's hour.
+            start = end = spec.local(datetime.combine(chosen.start.date(), follow.send_time))
         items.append(
             ScheduledItem(
                 "plan_invite", "plan_invite", start, end + FEEDBACK_USEFUL, {"session": chosen.id}
@@ -177,8 +184,9 @@ def _evaluation_items(
 ) -> list[ScheduledItem]:
     r = spec.reminders
     window = spec.evaluation_window
-    if sessions:
-        opens = max(spec.local(s.end) for s in sessions)
+    timed = [s for s in sessions if not s.time_tbc]
+    if timed:
+        opens = max(spec.local(s.until) for s in timed)
     elif window is not None:
         opens = spec.local(window.opens)
     elif opened_at is not None:
@@ -211,11 +219,12 @@ def changed_sessions(
         previous = before.get(session.id)
         if previous is None:
             continue
-        if (previous.start, previous.end, previous.place, previous.online_link) != (
-            session.start,
-            session.end,
-            session.place,
-            session.online_link,
-        ):
+        if (
+            previous.start,
+            previous.end,
+            previous.time_tbc,
+            previous.place,
+            previous.online_link,
+        ) != (session.start, session.end, session.time_tbc, session.place, session.online_link):
             out.append((previous, session))
     return out

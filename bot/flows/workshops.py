@@ -103,7 +103,7 @@ async def reschedule(
     if changes and spec.reminders.notify_agenda_changes:
         recipients = [r for r in await workshop_recipients(svc, workshop) if not r.unreachable]
         for before, after in changes:
-            if spec.local(after.end) <= now:
+            if spec.local(after.until) <= now:
                 continue
             messages = []
             for r in recipients:

@@ -352,7 +352,7 @@ async def agenda(world: World) -> None:
     sessions = sorted(spec.agenda, key=lambda s: s.start)
     joined = _joined(world)
     for i, session in enumerate(sessions):
-        start, end = spec.local(session.start), spec.local(session.end)
+        start, end = spec.local(session.start), spec.local(session.until)
         if i == 0:
             await world.advance_to(start + timedelta(minutes=5))
             curious = joined[:CURIOUS]
