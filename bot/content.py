@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
+from babel.lists import format_list
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -652,7 +653,8 @@ class WorkshopFile(Strict):
         default_factory=lambda: list(LANGUAGES)
     )
     title: Text
-    organizer: Text
+    # Who organizes it; co-organizers as a list, named in that order.
+    organizer: Text | Annotated[list[Text], Field(min_length=1, max_length=10)]
     timezone: str
     start_date: date
     end_date: date
@@ -709,6 +711,11 @@ class WorkshopFile(Strict):
                 " lowercase, uppercase and digits (or leave it out to get a random one)"
             )
         return value
+
+    def organizers(self, lang: str) -> str:
+        """Name the organizers in `lang`: "A, B y C"."""
+        names = self.organizer if isinstance(self.organizer, list) else [self.organizer]
+        return format_list([name.get(lang) for name in names], locale=lang)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

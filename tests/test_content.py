@@ -555,3 +555,18 @@ def test_participants_see_a_time_to_be_confirmed_as_such() -> None:
     words = closing.model_copy(update={"agenda": [last]})
     shown = agenda_text(i18n("es"), words, "es", None, [day(2024, 11, 1)])
     assert "<b>11:55</b> Conclusiones" in shown
+
+
+def test_co_organizers_are_a_list_named_in_each_language() -> None:
+    quito = load_workshop_file(CONTENT_DIR / "workshops" / "quito-2023.yaml")
+    assert isinstance(quito.organizer, list) and len(quito.organizer) == 4
+    assert quito.organizers("es").endswith(
+        "UN DESA/DPIDG y Oficina del Coordinador Residente de la ONU en Ecuador"
+    )
+    assert quito.organizers("en").endswith(
+        "UN DESA/DPIDG, and UN Resident Coordinator Office in Ecuador"
+    )
+    flacma = load_workshop_file(CONTENT_DIR / "workshops" / "punta-cana-2024.yaml")
+    assert flacma.organizers("es") == "FLACMA y UN DESA/DPIDG"
+    cochabamba = load_workshop_file(CONTENT_DIR / "workshops" / "cochabamba-2023.yaml")
+    assert cochabamba.organizers("es") == cochabamba.organizer.get("es")  # type: ignore[union-attr]

@@ -75,7 +75,7 @@ def _greeting(ctx: Ctx, workshop: Workshop) -> tuple[str, Keyboard]:
     text = ctx.tr.t(
         "join.greeting",
         title=spec.title.get(ctx.lang),
-        organizer=spec.organizer.get(ctx.lang),
+        organizer=spec.organizers(ctx.lang),
         dates=date_range(ctx.tr, spec.start_date, spec.end_date),
     )
     others = [
@@ -97,7 +97,7 @@ def offered(ctx: Ctx, spec: WorkshopFile) -> list[str]:
 def _consent(ctx: Ctx, spec: WorkshopFile, workshop_id: int) -> tuple[str, Keyboard]:
     text = ctx.tr.t(
         "join.consent",
-        organizer=spec.organizer.get(ctx.lang),
+        organizer=spec.organizers(ctx.lang),
         months=ctx.tr.plain("count.months", n=spec.retention_months),
         min=ctx.tr.plain("count.people", n=spec.report_min_group),
     )

@@ -17,7 +17,7 @@ async def privacy(ctx: Ctx) -> list[Event]:
     current = await current_workshop(ctx)
     if current.workshop is not None:
         spec = workshop_file(current.workshop)
-        organizer, months = spec.organizer.get(ctx.lang), spec.retention_months
+        organizer, months = spec.organizers(ctx.lang), spec.retention_months
     else:
         default = WorkshopFile.model_fields["retention_months"].default
         organizer, months = ctx.tr.t("privacy.any_organizer"), default
