@@ -1172,9 +1172,19 @@ DATE_WORDS = "write a date as year-month-day, like 2024-11-01"
 DATETIME_WORDS = "write a date and time as year-month-dayThour:minute, like 2024-11-01T10:30"
 
 
+# How the validator names the branch of a union it tried ("function-after[_check(), Text]"):
+# not a field of the file, so left out of the path shown.
+_VALIDATOR_STEP = re.compile(r"[a-z][a-z-]*\[.*\]", re.DOTALL)
+
+
+def _field_path(loc: Iterable[Any]) -> tuple[Any, ...]:
+    """Return an error's location as the file's fields, without the validator's own steps."""
+    return tuple(p for p in loc if not (isinstance(p, str) and _VALIDATOR_STEP.fullmatch(p)))
+
+
 def _plain(model: type[BaseModel], error: Any) -> str:
     """Say what is wrong with a value in plain words, without the validator's jargon."""
-    kind, ctx, loc = error["type"], error.get("ctx") or {}, tuple(error["loc"])
+    kind, ctx, loc = error["type"], error.get("ctx") or {}, _field_path(error["loc"])
     if kind == "extra_forbidden":
         known = _fields_at(model, loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
@@ -1267,7 +1277,7 @@ def parse_model(model: type[M], data: Any, path: Path | str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{_format_loc(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
+        problems = [f"{_format_loc(_field_path(e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise ContentError(path, problems) from exc
 
 
@@ -1295,7 +1305,7 @@ def parse_model_with_lines(
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = tuple(error["loc"])
+            loc = _field_path(error["loc"])
             line = _line_of(root, loc)
             where = f"line {line}, " if line else ""
             problems.append(f"{where}{_format_loc(loc)}: {_plain(model, error)}")
@@ -1512,6 +1522,8 @@ def instrument_problems(w: WorkshopFile, questionnaires: dict[str, Questionnaire
         qid = getattr(w, name)
         if qid is not None and qid not in questionnaires:
             found.append(f"{name}: no questionnaire with id {qid!r}")
+        elif qid is not None and (qid in BOUND_FORMS or questionnaires[qid].purpose != "survey"):
+            found.append(f"{name}: {qid!r} is not a survey (it is the plan's or a profile form)")
     profile = questionnaires.get(w.profile)
     if profile is None:
         found.append(f"profile: no questionnaire with id {w.profile!r}")

@@ -570,3 +570,19 @@ def test_co_organizers_are_a_list_named_in_each_language() -> None:
     assert flacma.organizers("es") == "FLACMA y UN DESA/DPIDG"
     cochabamba = load_workshop_file(CONTENT_DIR / "workshops" / "cochabamba-2023.yaml")
     assert cochabamba.organizers("es") == cochabamba.organizer.get("es")  # type: ignore[union-attr]
+
+
+def test_the_evaluation_opens_after_the_last_session_with_a_time() -> None:
+    from bot.flows.evaluation import window
+    from storage import Workshop
+
+    spec = load_workshop_file(CONTENT_DIR / "workshops" / "punta-cana-2024.yaml")
+    last = spec.agenda[-1].model_copy(
+        update={"start": datetime(2024, 11, 1), "end": None, "time_tbc": True}
+    )
+    untimed = spec.model_copy(
+        update={"agenda": [*spec.agenda[:-1], last], "evaluation_window": None}
+    )
+    workshop = Workshop(1, "w", "J" * 16, "es", spec.timezone, spec.start_date, spec.end_date, {})
+    opens, _ = window(untimed, workshop)
+    assert opens == untimed.local(datetime(2024, 11, 1, 11, 55))

@@ -177,6 +177,22 @@ async def test_one_answer_asked_again_then_changed_or_left(setup, records: Recor
     assert records.edited == [True, False, False]
 
 
+async def test_an_answer_asked_again_shows_what_the_record_holds_now(setup, records) -> None:
+    svc, workshop, participant, form = setup
+    ctx = ctx_for(svc, 7)
+    await engine.open_questionnaire(ctx, participant, workshop, form, never, subject="new")
+    await text(ctx, "Primera")
+    shown = last_send(await engine.show_current(ctx, 1))
+    await tap(ctx, button(shown, "A"))
+    await tap(ctx, button(shown, "Listo ›"))
+    # A teammate clears the tags; the record says so, the stored answer still says "A".
+    records.rows[1]["tags"] = []
+    ask = last_send(await engine.edit_answer(ctx, participant, form, "1", "tags"))
+    assert not any(b.text.startswith("✅") for row in ask.buttons or [] for b in row)
+    await tap(ctx, button(ask, "Listo ›"))
+    assert records.rows[1]["tags"] == []
+
+
 async def test_the_guard_refuses_taps_and_text_and_changes_nothing(setup, records) -> None:
     svc, _, participant, form = setup
     ctx = ctx_for(svc, 7)

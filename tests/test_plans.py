@@ -55,6 +55,8 @@ async def _setup(store: Store) -> tuple[int, int, int]:
         ("30 de junio de 2025", date(2025, 6, 30)),
         ("30 jun 2025", date(2025, 6, 30)),
         ("June 30, 2025", date(2025, 6, 30)),
+        ("5 de março de 2026", date(2026, 3, 5)),
+        ("1 set 2025", date(2025, 9, 1)),
         ("31/02/2025", None),
         ("mañana", None),
         ("30 de juño de 2025", None),

@@ -190,6 +190,15 @@ async def _step_done(ctx: Ctx, run: engine.Run) -> list[Event]:
 
 async def _finish(ctx: Ctx, plan: Plan, message_id: int | None) -> list[Event]:
     await engine.leave_forms(ctx, (UPDATE_FORM,))
+    # A step reached but not answered keeps no draft: it would still point at this
+    # message, which becomes the plan's card.
+    participant = await ctx.svc.store.participant(plan.workshop_id, ctx.actor.telegram_id)
+    for step in plan.steps if participant is not None else []:
+        assert participant is not None
+        key = engine.instance_key(UPDATE_FORM, f"{plan.id}.{step.id}.{NEW}")
+        draft = await ctx.svc.store.find_response(participant.id, key)
+        if draft is not None:
+            await ctx.svc.store.discard_response(draft.id)
     # One message, not three: the step's own becomes the thanks and the plan as it stands.
     return await card(ctx, plan, message_id, header=ctx.tr.t("plan.update_thanks"))
 

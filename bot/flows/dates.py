@@ -1,4 +1,4 @@
-"""Dates people type: "30/06/2025", "2025-06-30", "30 de junio de 2025", "June 30, 2025"."""
+"""Dates as people type them, in Spanish, English and Portuguese (30/06/2025, 30 de junio…)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,13 @@ MONTHS = {
     "oct": 10, "octubre": 10, "october": 10,
     "nov": 11, "noviembre": 11, "november": 11,
     "dic": 12, "diciembre": 12, "dec": 12, "december": 12,
+    # Portuguese: fev, abr, mai, ago, set, out, dez and the months' names.
+    "janeiro": 1, "fev": 2, "fevereiro": 2, "março": 3, "marco": 3, "mai": 5, "maio": 5,
+    "junho": 6, "julho": 7, "set": 9, "setembro": 9, "out": 10, "outubro": 10,
+    "novembro": 11, "dez": 12, "dezembro": 12,
 }  # fmt: skip
 WORDY_DATE = re.compile(
-    r"(?:(?P<d1>\d{1,2})\s+(?:de\s+)?(?P<m1>[a-zñ]+)\.?|(?P<m2>[a-zñ]+)\.?\s+(?P<d2>\d{1,2}),?)"
+    r"(?:(?P<d1>\d{1,2})\s+(?:de\s+)?(?P<m1>[a-zñç]+)\.?|(?P<m2>[a-zñç]+)\.?\s+(?P<d2>\d{1,2}),?)"
     r"\s+(?:de\s+|del\s+)?(?P<y>\d{4})"
 )
 

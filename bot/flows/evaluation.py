@@ -33,8 +33,9 @@ def window(spec: WorkshopFile, workshop: Workshop) -> tuple[datetime | None, dat
     opens: datetime | None = None
     if spec.evaluation_window is not None:
         opens = spec.local(spec.evaluation_window.opens)
-    elif spec.agenda:
-        opens = max(spec.local(s.until) for s in spec.agenda)
+    elif any(not s.time_tbc for s in spec.agenda):
+        # As the schedule plans it: after the last session with a time.
+        opens = max(spec.local(s.until) for s in spec.agenda if not s.time_tbc)
     if workshop.evaluation_opened_at is not None and (
         opens is None or workshop.evaluation_opened_at < opens
     ):

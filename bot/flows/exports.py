@@ -133,7 +133,7 @@ async def export_events(svc: Services, workshop: Workshop, lang: str, kind: str)
         return [
             SendDocument(
                 filename=ex.export_filename(
-                    "respuestas" if lang == "es" else "answers", workshop.slug, day, "csv"
+                    tr.plain("export.file_answers"), workshop.slug, day, "csv"
                 ),
                 build=partial(ex.build_csv, data, head, tz=spec.zone),
                 caption=tr.t("export.caption_csv"),
@@ -143,7 +143,7 @@ async def export_events(svc: Services, workshop: Workshop, lang: str, kind: str)
     return [
         SendDocument(
             filename=ex.export_filename(
-                "taller" if lang == "es" else "workshop", workshop.slug, day, "xlsx"
+                tr.plain("export.file_workshop"), workshop.slug, day, "xlsx"
             ),
             build=partial(
                 ex.build_xlsx,

@@ -155,7 +155,10 @@ async def on_join_callback(ctx: Ctx, cb: JoinTap, message_id: int) -> list[Event
         await store.clear_dialog(uid)
         return [Notice(), Edit(message_id, ctx.tr.t("join.declined"))]
     user = await store.user(uid)
-    if waiting.lang is not None or user is None or user.language is None:
+    offers = workshop_file(workshop).languages
+    if waiting.lang is not None or user is None or user.language not in offers:
+        # The conversation goes on in the language of the join (a language of theirs
+        # that this workshop does not offer gives way to one it does).
         await store.set_user_language(uid, ctx.lang, now)
     participant, _ = await store.join(
         workshop_id=workshop.id, telegram_id=uid, language=ctx.lang, now=now

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from datetime import date
 
-from bot.content import PLAN_FORM, STEP_FORM
+from bot.content import PLAN_FORM, STEP_FORM, UPDATE_FORM
 from bot.flows import questionnaire as engine
 from bot.flows.access import Action, may_on_plan
 from bot.flows.callbacks import (
@@ -600,7 +600,7 @@ async def _on_plan(ctx: Ctx, plan: Plan, cb: PlanTap, message_id: int) -> list[E
     """Handle a button about the plan as a whole (the person is one of its members)."""
     if isinstance(cb, PlanOpen):
         # Leaving the plan's questions: text typed next is not taken as an answer.
-        await engine.leave_forms(ctx, (PLAN_FORM, STEP_FORM))
+        await engine.leave_forms(ctx, (PLAN_FORM, STEP_FORM, UPDATE_FORM))
         return [Notice(), *await card(ctx, plan)]
     if isinstance(cb, PlanEdit):
         return [Notice(), *edit_menu(ctx, plan, message_id)]

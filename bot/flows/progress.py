@@ -757,7 +757,7 @@ async def export_events(ctx: Ctx, scope: Scope) -> list[Event]:
     association = await svc.store.association(scope.id) if scope.kind == "a" else None
     slug = association.slug if association is not None else workshops[0].slug
     name = export_filename(
-        "planes" if ctx.lang == "es" else "plans", slug, now.astimezone(zone).date(), "xlsx"
+        ctx.tr.plain("export.file_plans"), slug, now.astimezone(zone).date(), "xlsx"
     )
     return [
         SendDocument(

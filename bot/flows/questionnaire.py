@@ -779,6 +779,12 @@ async def edit_answer(
     binding = binding_of(questionnaire)
     if run is None or slot is None or not binding.record or binding.edited is None:
         return _stale(ctx)
+    if binding.source is not None:
+        # Asked again, the question shows what the record holds now, even nothing (a
+        # teammate cleared the SDGs): an unchanged "Listo" must not bring back one's own.
+        current = (await binding.source(ctx, run)).get(question_id)
+        if current is not None:
+            run.answers[question_id] = current
     await ctx.svc.store.move_to(response.id, question_id, reviewing=True, now=now)
     run.response = dataclasses.replace(
         run.response, current_question=question_id, reviewing=True, version=questionnaire.version
@@ -798,6 +804,10 @@ async def show_current(ctx: Ctx, response_id: int, notice: str | None = None) ->
     slot = next((s for s in run.slots() if s.question.id == current), None)
     if slot is None:
         slot = first_open(run.questionnaire, run.answers)
+    if slot is None and not run.questionnaire.review:
+        # A form without a review (a plan, the profile) has nothing left to ask: its
+        # ending says what follows.
+        return [*events, *await _finish(ctx, run)]
     if slot is None:
         return [*events, _review(ctx, run)]
     return [*events, await _ask(ctx, run, slot)]

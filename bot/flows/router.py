@@ -57,11 +57,18 @@ async def open_callback(ctx: Ctx, cb: OpenDgca | OpenEvaluation, message_id: int
 async def questionnaire_callback(ctx: Ctx, cb: engine.RunTap, message_id: int) -> list[Event]:
     """Handle the buttons of a questionnaire run, with the DGCA's or evaluation's ending."""
     run = await engine.load_run(ctx, cb.response)
-    if run is not None and run.questionnaire.id == workshop_file(run.workshop).evaluation:
+    if run is None or not run.questionnaire.review:
+        # A form without a review (the profile, a plan) ends through its own binding.
+        return await engine.on_run_callback(ctx, cb, message_id, run, dgca.after_submit)
+    spec = workshop_file(run.workshop)
+    if run.questionnaire.id == spec.evaluation:
         if await evaluation.is_closed_for(ctx, run):
             return [Notice(ctx.tr.t("evaluation.closed"))]
         return await engine.on_run_callback(ctx, cb, message_id, run, evaluation.after_submit)
-    return await engine.on_run_callback(ctx, cb, message_id, run, dgca.after_submit)
+    if run.questionnaire.id == spec.dgca:
+        return await engine.on_run_callback(ctx, cb, message_id, run, dgca.after_submit)
+    # A survey the workshop no longer uses (its file changed since the button was sent).
+    return [Notice(ctx.tr.t("notice.stale"))]
 
 
 async def unknown_command(svc: Services, actor: Actor) -> list[Event]:

@@ -70,10 +70,10 @@ def foreign_fragments() -> set[str]:
     return {f for f in others if f not in portuguese}
 
 
-def shown(user: SimUser) -> list[str]:
+def shown(user: SimUser, since: int = 0) -> list[str]:
     """Return every text the person saw: messages, captions and button labels."""
     texts = []
-    for message in user.messages:
+    for message in user.messages[since:]:
         texts.append(message.text or message.caption or "")
         texts += [b.get("text", "") for row in message.buttons for b in row]
     return texts
@@ -112,3 +112,26 @@ async def test_a_participant_in_portuguese_sees_no_other_language(bot: Harness) 
     # And the other way round: the greeting, a statement and the result are Portuguese.
     assert "Boas-vindas" in welcome
     assert "DGCA" in (result.caption or "")
+
+
+async def test_someone_known_in_spanish_goes_on_in_portuguese_here(bot: Harness) -> None:
+    """A person who joined a Spanish workshop before is spoken to in this one's language."""
+    from tests.e2e.harness import COCHABAMBA
+    from tests.e2e.test_journey import join_es
+
+    cochabamba = await bot.import_workshop(COCHABAMBA)
+    workshop = await bot.import_workshop(WORKSHOP_PT)
+    ana = bot.double.new_user(first_name="Ana", last_name="Souza", language_code="es")
+    await join_es(bot, ana, cochabamba.join_code)
+    before = len(ana.messages)
+    greeting = await bot.send(ana, f"/start {workshop.join_code}")
+    assert "Boas-vindas" in (greeting.text or "")
+    await bot.tap(ana, ana.buttons(greeting)[0])
+    await bot.tap(ana, ana.buttons()[-1])
+    await bot.send(ana, "Ana Souza")  # typed, not tapped: a new update, read afresh
+    await bot.tap(ana, "Prefeitura Municipal de Goiânia")
+    foreign = foreign_fragments()
+    seen = "\n".join(shown(ana, since=before))
+    assert [f for f in foreign if f in seen] == []
+    user = await bot.services.store.user(ana.id)
+    assert user is not None and user.language == "pt"
