@@ -79,7 +79,7 @@ from typing import Any
 
 from benchmarks.simulate import FIRST_TELEGRAM_ID, simulate_workshop
 from bot.content import QuestionType, load_content
-from bot.flows import questionnaire as engine
+from bot.flows import forms
 from bot.flows.common import Actor, Ctx, workshop_file
 from bot.flows.dgca import profile_event
 from bot.flows.events import Event, Send, SendDocument, SendPhoto
@@ -935,7 +935,7 @@ async def _profile(svc: Services, workshop: Workshop, telegram_id: int) -> SendP
     response = await svc.store.find_response(participant.id, q.id)
     assert response is not None
     answers = await svc.store.answers(response.id)
-    run = engine.Run(q, response, answers, participant, workshop)
+    run = forms.Run(q, response, answers, participant, workshop)
     lang = svc.i18n.pick(workshop.language)
     ctx = Ctx(svc, Actor(telegram_id, participant.name or "", None, lang), lang)
     return await profile_event(ctx, run)

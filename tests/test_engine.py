@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from bot.content import Content, load_questionnaire
+from bot.flows import forms
 from bot.flows import questionnaire as engine
 from bot.flows.callbacks import parse
 from bot.flows.common import Ctx
@@ -29,7 +30,7 @@ async def setup(svc: Services, alltypes: Content):
     workshop, participant = await joined_participant(svc)
     submitted: list[int] = []
 
-    async def after(ctx: Ctx, run: engine.Run) -> list[Event]:
+    async def after(ctx: Ctx, run: forms.Run) -> list[Event]:
         submitted.append(run.response.id)
         return [Send("after")]
 
@@ -183,10 +184,10 @@ async def test_resume_at_first_unanswered_and_forged_taps(setup) -> None:
 
 async def test_visible_slots_follow_answers(alltypes: Content) -> None:
     q = alltypes.questionnaire("alltypes")
-    ids = lambda answers: [s.question.id for s in engine.visible_slots(q, answers)]  # noqa: E731
+    ids = lambda answers: [s.question.id for s in forms.visible_slots(q, answers)]  # noqa: E731
     assert "why_auth" not in ids({})
     assert "why_auth" in ids({"role": "auth"})
-    assert engine.first_open(q, {"quality": "5"}).question.id == "role"  # type: ignore[union-attr]
+    assert forms.first_open(q, {"quality": "5"}).question.id == "role"  # type: ignore[union-attr]
 
 
 async def test_reshowing_a_multi_choice_question_keeps_the_selection(setup) -> None:

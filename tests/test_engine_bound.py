@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from bot.content import Content, load_questionnaire
+from bot.flows import forms
 from bot.flows import questionnaire as engine
 from bot.flows.callbacks import AnswerDate, EditCancel, Skip, parse
 from bot.flows.common import Ctx
@@ -32,10 +33,10 @@ class Records:
 def records(monkeypatch: pytest.MonkeyPatch) -> Records:
     table = Records()
 
-    def record_id(run: engine.Run) -> int | None:
+    def record_id(run: forms.Run) -> int | None:
         return int(run.subject) if run.subject and run.subject.isdigit() else None
 
-    async def sink(ctx: Ctx, run: engine.Run, qid: str, value: AnswerValue) -> None:
+    async def sink(ctx: Ctx, run: forms.Run, qid: str, value: AnswerValue) -> None:
         rid = record_id(run)
         if rid is None:
             rid = len(table.rows) + 1
@@ -43,25 +44,25 @@ def records(monkeypatch: pytest.MonkeyPatch) -> Records:
             await engine.rekey(ctx, run, str(rid))
         table.rows[rid][qid] = value
 
-    async def source(ctx: Ctx, run: engine.Run) -> dict[str, AnswerValue | None]:
+    async def source(ctx: Ctx, run: forms.Run) -> dict[str, AnswerValue | None]:
         rid = record_id(run)
         return dict(table.rows.get(rid, {})) if rid is not None else {}
 
-    async def ending(ctx: Ctx, run: engine.Run) -> list[Event]:
+    async def ending(ctx: Ctx, run: forms.Run) -> list[Event]:
         table.ended += 1
         return [Send("ended")]
 
-    async def edited(ctx: Ctx, run: engine.Run, changed: bool) -> list[Event]:
+    async def edited(ctx: Ctx, run: forms.Run, changed: bool) -> list[Event]:
         table.edited.append(changed)
         return [Send("menu")]
 
-    async def guard(ctx: Ctx, run: engine.Run) -> str | None:
+    async def guard(ctx: Ctx, run: forms.Run) -> str | None:
         return "plan.not_member" if table.refuse else None
 
-    async def variables(ctx: Ctx, run: engine.Run) -> dict[str, str]:
+    async def variables(ctx: Ctx, run: forms.Run) -> dict[str, str]:
         return {"number": run.subject or "?", "who": "<Ana>"}
 
-    binding = engine.Binding(
+    binding = forms.Binding(
         record=True,
         sink=sink,
         ending=ending,
@@ -70,7 +71,7 @@ def records(monkeypatch: pytest.MonkeyPatch) -> Records:
         guard=guard,
         variables=variables,
     )
-    monkeypatch.setitem(engine._BINDINGS, "boundtest", binding)
+    monkeypatch.setitem(forms._BINDINGS, "boundtest", binding)
     return table
 
 
@@ -82,7 +83,7 @@ async def setup(svc: Services, content: Content, records: Records):
     return svc, workshop, participant, form
 
 
-async def never(ctx: Ctx, run: engine.Run) -> list[Event]:
+async def never(ctx: Ctx, run: forms.Run) -> list[Event]:
     raise AssertionError("a record's form is never submitted")
 
 
@@ -99,11 +100,11 @@ async def text(ctx: Ctx, body: str) -> list[Event]:
 
 
 def test_keys_and_placeholders() -> None:
-    assert engine.instance_key("plan_step", "4.new") == "plan_step@4.new"
-    assert engine.split_key("plan_step@4.12") == ("plan_step", "4.12")
-    assert engine.split_key("dgca") == ("dgca", None)
-    assert engine.fill("Paso {step} de {total}", {"step": "2"}) == "Paso 2 de {total}"
-    assert engine.fill("sin llaves", {"step": "2"}) == "sin llaves"
+    assert forms.instance_key("plan_step", "4.new") == "plan_step@4.new"
+    assert forms.split_key("plan_step@4.12") == ("plan_step", "4.12")
+    assert forms.split_key("dgca") == ("dgca", None)
+    assert forms.fill("Paso {step} de {total}", {"step": "2"}) == "Paso 2 de {total}"
+    assert forms.fill("sin llaves", {"step": "2"}) == "sin llaves"
 
 
 async def test_a_draft_becomes_its_record_and_ends_open(setup, records: Records) -> None:

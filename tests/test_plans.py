@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.flows import checkins, dialogs
+from bot.flows import checkins, dialogs, forms
 from bot.flows import questionnaire as engine
 from bot.flows.callbacks import parse
 from bot.flows.common import Actor, Ctx, Media
@@ -207,7 +207,7 @@ async def test_figures_match_hand_counts(store: Store) -> None:
     assert figures.updates == 6
 
 
-async def _never_submitted(ctx: Ctx, run: engine.Run) -> list[Event]:
+async def _never_submitted(ctx: Ctx, run: forms.Run) -> list[Event]:
     raise AssertionError("an update is never submitted")
 
 

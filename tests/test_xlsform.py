@@ -11,7 +11,7 @@ from openpyxl import Workbook, load_workbook
 from pyxform.xls2xform import convert  # type: ignore[import-untyped]
 
 from bot.content import QuestionType, load_questionnaire
-from bot.flows.questionnaire import visible_slots
+from bot.flows.forms import visible_slots
 from bot.xlsform import Problem, XLSFormError, export_xlsform, import_xlsform, language_column
 
 ROOT = Path(__file__).resolve().parent.parent

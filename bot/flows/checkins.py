@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from bot.content import DAY_END, UPDATE_FORM, WorkshopFile
+from bot.flows import forms
 from bot.flows import questionnaire as engine
 from bot.flows.callbacks import UpdateStart, UpdateStop
 from bot.flows.common import Ctx, workshop_file
@@ -83,7 +84,7 @@ async def _ask_step(ctx: Ctx, plan: Plan, step: PlanStep, message_id: int | None
     )
 
 
-def _ids(run: engine.Run) -> tuple[int | None, int | None, int | None]:
+def _ids(run: forms.Run) -> tuple[int | None, int | None, int | None]:
     """Return the plan, step and update ids of a run (no update yet: None)."""
     parts = (run.subject or "").split(".")
     numbers = [int(p) if p.isdigit() else None for p in parts]
@@ -91,21 +92,21 @@ def _ids(run: engine.Run) -> tuple[int | None, int | None, int | None]:
     return numbers[0], numbers[1], numbers[2]
 
 
-async def _step_of_run(ctx: Ctx, run: engine.Run) -> tuple[Plan | None, PlanStep | None]:
+async def _step_of_run(ctx: Ctx, run: forms.Run) -> tuple[Plan | None, PlanStep | None]:
     plan_id, step_id, _ = _ids(run)
     plan = await my_plan(ctx, plan_id)
     step = next((s for s in plan.steps if s.id == step_id), None) if plan else None
     return plan, step
 
 
-async def _guard(ctx: Ctx, run: engine.Run) -> str | None:
+async def _guard(ctx: Ctx, run: forms.Run) -> str | None:
     plan, step = await _step_of_run(ctx, run)
     if plan is None:
         return "plan.not_member"
     return "plan.step_gone" if step is None else None
 
 
-async def _variables(ctx: Ctx, run: engine.Run) -> dict[str, str]:
+async def _variables(ctx: Ctx, run: forms.Run) -> dict[str, str]:
     plan, step = await _step_of_run(ctx, run)
     if plan is None or step is None:
         return {}
@@ -131,7 +132,7 @@ async def _variables(ctx: Ctx, run: engine.Run) -> dict[str, str]:
     }
 
 
-async def _sink(ctx: Ctx, run: engine.Run, field: str, value: AnswerValue) -> None:
+async def _sink(ctx: Ctx, run: forms.Run, field: str, value: AnswerValue) -> None:
     if field != "status" or not isinstance(value, str) or value not in STATUS_CODES:
         return  # a step left as it was records nothing; evidence goes to `_evidence`
     plan, step = await _step_of_run(ctx, run)
@@ -145,7 +146,7 @@ async def _sink(ctx: Ctx, run: engine.Run, field: str, value: AnswerValue) -> No
     await engine.rekey(ctx, run, f"{plan.id}.{step.id}.{update_id}")
 
 
-async def _evidence(ctx: Ctx, run: engine.Run, field: str, item: engine.EvidenceItem) -> str | None:
+async def _evidence(ctx: Ctx, run: forms.Run, field: str, item: forms.EvidenceItem) -> str | None:
     update_id = _ids(run)[2]
     if update_id is None:
         return "plan.not_member"
@@ -167,14 +168,14 @@ async def _evidence(ctx: Ctx, run: engine.Run, field: str, item: engine.Evidence
     return None
 
 
-def _buttons(ctx: Ctx, run: engine.Run) -> Keyboard:
+def _buttons(ctx: Ctx, run: forms.Run) -> Keyboard:
     plan_id = _ids(run)[0]
     if plan_id is None:
         return []
     return [[Button(ctx.tr.plain("plan.button_stop_update"), UpdateStop(plan_id).pack())]]
 
 
-async def _step_done(ctx: Ctx, run: engine.Run) -> list[Event]:
+async def _step_done(ctx: Ctx, run: forms.Run) -> list[Event]:
     """Go on to the next open step in the same message, or end there with the plan."""
     plan, step = await _step_of_run(ctx, run)
     if plan is None or step is None:
@@ -195,7 +196,7 @@ async def _finish(ctx: Ctx, plan: Plan, message_id: int | None) -> list[Event]:
     participant = await ctx.svc.store.participant(plan.workshop_id, ctx.actor.telegram_id)
     for step in plan.steps if participant is not None else []:
         assert participant is not None
-        key = engine.instance_key(UPDATE_FORM, f"{plan.id}.{step.id}.{NEW}")
+        key = forms.instance_key(UPDATE_FORM, f"{plan.id}.{step.id}.{NEW}")
         draft = await ctx.svc.store.find_response(participant.id, key)
         if draft is not None:
             await ctx.svc.store.discard_response(draft.id)
@@ -216,9 +217,9 @@ async def on_callback(ctx: Ctx, cb: UpdateStart | UpdateStop, message_id: int) -
     return [Notice(), *await _finish(ctx, plan, message_id)]
 
 
-engine.register_form(
+forms.register_form(
     UPDATE_FORM,
-    engine.Binding(
+    forms.Binding(
         record=True,
         sink=_sink,
         ending=_step_done,

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.content import Questionnaire
+from bot.flows import forms
 from bot.flows import questionnaire as engine
 from bot.flows.callbacks import OpenMenu
 from bot.flows.common import Ctx, current_workshop, fit_lines, workshop_file
@@ -107,7 +108,7 @@ def _profile_caption(ctx: Ctx, q: Questionnaire, scores: list[DimensionScore]) -
     return "\n".join(lines)
 
 
-async def profile_event(ctx: Ctx, run: engine.Run) -> SendPhoto:
+async def profile_event(ctx: Ctx, run: forms.Run) -> SendPhoto:
     """Describe the participant's own profile chart (beside the group's, once big enough)."""
     q, tr = run.questionnaire, ctx.tr
     scores = dimension_scores(q, run.answers)
@@ -159,7 +160,7 @@ async def profile_event(ctx: Ctx, run: engine.Run) -> SendPhoto:
 
 def _with_group(
     ctx: Ctx,
-    run: engine.Run,
+    run: forms.Run,
     scores: list[DimensionScore],
     group: list[DimensionStat],
     n: int,
@@ -231,7 +232,7 @@ def _profile_group_png(
     )
 
 
-async def after_submit(ctx: Ctx, run: engine.Run) -> list[Event]:
+async def after_submit(ctx: Ctx, run: forms.Run) -> list[Event]:
     """Thank the participant, say what happens next, and send their profile."""
     spec = workshop_file(run.workshop)
     today = ctx.svc.clock.now().astimezone(ZoneInfo(run.workshop.timezone)).date()

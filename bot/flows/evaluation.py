@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from bot.content import AgendaSession, WorkshopFile
-from bot.flows import dialogs
+from bot.flows import dialogs, forms
 from bot.flows import questionnaire as engine
 from bot.flows.access import Action, may
 from bot.flows.callbacks import (
@@ -59,7 +59,7 @@ def state(spec: WorkshopFile, workshop: Workshop, now: datetime) -> str:
     return "open"
 
 
-async def after_submit(ctx: Ctx, run: engine.Run) -> list[Event]:
+async def after_submit(ctx: Ctx, run: forms.Run) -> list[Event]:
     """Thank the participant for the evaluation."""
     return [
         Send(ctx.tr.t("evaluation.thanks"), [[Button(ctx.tr.t("button.menu"), OpenMenu().pack())]])
@@ -103,7 +103,7 @@ async def open_evaluation(ctx: Ctx, workshop_id: int | None = None) -> list[Even
     return await engine.open_questionnaire(ctx, participant, workshop, questionnaire, after_submit)
 
 
-async def is_closed_for(ctx: Ctx, run: engine.Run) -> bool:
+async def is_closed_for(ctx: Ctx, run: forms.Run) -> bool:
     """Tell whether answers to this run's evaluation are no longer accepted."""
     spec = workshop_file(run.workshop)
     if run.questionnaire.id != spec.evaluation:

@@ -17,9 +17,9 @@ from bot.flows.common import Ctx, current_workshop, date_range, workshop_file
 from bot.flows.dgca import open_dgca
 from bot.flows.evaluation import open_evaluation
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
+from bot.flows.forms import visible_slots
 from bot.flows.nav import pick_workshop
 from bot.flows.plans import new_plan
-from bot.flows.questionnaire import visible_slots
 from storage import Participant, Workshop
 
 

@@ -14,6 +14,7 @@ import secrets
 from datetime import date
 
 from bot.content import PLAN_FORM, STEP_FORM, UPDATE_FORM
+from bot.flows import forms
 from bot.flows import questionnaire as engine
 from bot.flows.access import Action, may_on_plan
 from bot.flows.callbacks import (
@@ -246,22 +247,22 @@ async def _member_context(ctx: Ctx, plan: Plan) -> tuple[Participant | None, Wor
 # Where the plan form's answers go (bot/flows/questionnaire.py runs the conversation).
 
 
-def _plan_id(run: engine.Run) -> int | None:
+def _plan_id(run: forms.Run) -> int | None:
     subject = run.subject
     return int(subject) if subject is not None and subject.isdigit() else None
 
 
-async def _plan_of_run(ctx: Ctx, run: engine.Run) -> Plan | None:
+async def _plan_of_run(ctx: Ctx, run: forms.Run) -> Plan | None:
     return await my_plan(ctx, _plan_id(run))
 
 
-async def _plan_guard(ctx: Ctx, run: engine.Run) -> str | None:
+async def _plan_guard(ctx: Ctx, run: forms.Run) -> str | None:
     if run.subject == NEW:
         return None
     return None if await _plan_of_run(ctx, run) is not None else "plan.not_member"
 
 
-async def _plan_source(ctx: Ctx, run: engine.Run) -> dict[str, AnswerValue | None]:
+async def _plan_source(ctx: Ctx, run: forms.Run) -> dict[str, AnswerValue | None]:
     plan = await _plan_of_run(ctx, run)
     if plan is None:
         return {}
@@ -275,11 +276,11 @@ async def _plan_source(ctx: Ctx, run: engine.Run) -> dict[str, AnswerValue | Non
     }
 
 
-async def _plan_variables(ctx: Ctx, run: engine.Run) -> dict[str, str]:
+async def _plan_variables(ctx: Ctx, run: forms.Run) -> dict[str, str]:
     return {"followers": _followers(ctx, run.workshop)}
 
 
-async def _plan_sink(ctx: Ctx, run: engine.Run, field: str, value: AnswerValue) -> None:
+async def _plan_sink(ctx: Ctx, run: forms.Run, field: str, value: AnswerValue) -> None:
     store, now = ctx.svc.store, ctx.svc.clock.now()
     if run.subject == NEW:
         if field == "title" and isinstance(value, str):
@@ -287,7 +288,7 @@ async def _plan_sink(ctx: Ctx, run: engine.Run, field: str, value: AnswerValue) 
             await engine.rekey(ctx, run, str(plan_id))
         return
     plan = await _plan_of_run(ctx, run)
-    if plan is None or (engine.is_skipped(value) and field != "sdgs"):
+    if plan is None or (forms.is_skipped(value) and field != "sdgs"):
         return
     if field == "contact":
         me = plan.member(ctx.actor.telegram_id)
@@ -303,7 +304,7 @@ async def _plan_sink(ctx: Ctx, run: engine.Run, field: str, value: AnswerValue) 
         await store.set_plan_field(plan.id, field, value, now)
 
 
-async def _plan_written(ctx: Ctx, run: engine.Run) -> list[Event]:
+async def _plan_written(ctx: Ctx, run: forms.Run) -> list[Event]:
     """Go on from the plan's last question to its first step (or show it, if it has some)."""
     plan = await _plan_of_run(ctx, run)
     if plan is None:
@@ -313,7 +314,7 @@ async def _plan_written(ctx: Ctx, run: engine.Run) -> list[Event]:
     return await add_step(ctx, plan)
 
 
-async def _plan_edited(ctx: Ctx, run: engine.Run, changed: bool) -> list[Event]:
+async def _plan_edited(ctx: Ctx, run: forms.Run, changed: bool) -> list[Event]:
     plan = await _plan_of_run(ctx, run)
     if plan is None:
         return not_member(ctx)
@@ -328,20 +329,20 @@ def _step_subject(plan_id: int, step_id: int | None) -> str:
     return f"{plan_id}.{NEW if step_id is None else step_id}"
 
 
-def _step_ids(run: engine.Run) -> tuple[int | None, int | None]:
+def _step_ids(run: forms.Run) -> tuple[int | None, int | None]:
     plan_part, _, step_part = (run.subject or "").partition(".")
     plan_id = int(plan_part) if plan_part.isdigit() else None
     return plan_id, (int(step_part) if step_part.isdigit() else None)
 
 
-async def _step_of_run(ctx: Ctx, run: engine.Run) -> tuple[Plan | None, PlanStep | None]:
+async def _step_of_run(ctx: Ctx, run: forms.Run) -> tuple[Plan | None, PlanStep | None]:
     plan_id, step_id = _step_ids(run)
     plan = await my_plan(ctx, plan_id)
     step = next((s for s in plan.steps if s.id == step_id), None) if plan else None
     return plan, step
 
 
-async def _step_guard(ctx: Ctx, run: engine.Run) -> str | None:
+async def _step_guard(ctx: Ctx, run: forms.Run) -> str | None:
     plan, step = await _step_of_run(ctx, run)
     if plan is None:
         return "plan.not_member"
@@ -350,7 +351,7 @@ async def _step_guard(ctx: Ctx, run: engine.Run) -> str | None:
     return None
 
 
-async def _step_source(ctx: Ctx, run: engine.Run) -> dict[str, AnswerValue | None]:
+async def _step_source(ctx: Ctx, run: forms.Run) -> dict[str, AnswerValue | None]:
     _, step = await _step_of_run(ctx, run)
     if step is None:
         return {}
@@ -359,7 +360,7 @@ async def _step_source(ctx: Ctx, run: engine.Run) -> dict[str, AnswerValue | Non
     return values
 
 
-async def _step_variables(ctx: Ctx, run: engine.Run) -> dict[str, str]:
+async def _step_variables(ctx: Ctx, run: forms.Run) -> dict[str, str]:
     plan, step = await _step_of_run(ctx, run)
     if plan is None:
         return {}
@@ -368,7 +369,7 @@ async def _step_variables(ctx: Ctx, run: engine.Run) -> dict[str, str]:
     return {"step": str(number)}
 
 
-async def _step_sink(ctx: Ctx, run: engine.Run, field: str, value: AnswerValue) -> None:
+async def _step_sink(ctx: Ctx, run: forms.Run, field: str, value: AnswerValue) -> None:
     store, now = ctx.svc.store, ctx.svc.clock.now()
     plan, step = await _step_of_run(ctx, run)
     if plan is None or not isinstance(value, str):
@@ -381,7 +382,7 @@ async def _step_sink(ctx: Ctx, run: engine.Run, field: str, value: AnswerValue) 
     await store.set_step_field(step.id, field, value, now)
 
 
-async def _step_written(ctx: Ctx, run: engine.Run) -> list[Event]:
+async def _step_written(ctx: Ctx, run: forms.Run) -> list[Event]:
     """Offer another step, or the plan as it now stands."""
     plan, step = await _step_of_run(ctx, run)
     if plan is None or step is None:
@@ -394,7 +395,7 @@ async def _step_written(ctx: Ctx, run: engine.Run) -> list[Event]:
     return [Send(ctx.tr.t("plan.step_saved", n=number, action=step.action), rows)]
 
 
-async def _step_edited(ctx: Ctx, run: engine.Run, changed: bool) -> list[Event]:
+async def _step_edited(ctx: Ctx, run: forms.Run, changed: bool) -> list[Event]:
     plan, step = await _step_of_run(ctx, run)
     if plan is None or step is None:
         return not_member(ctx)
@@ -691,9 +692,9 @@ async def _contact(ctx: Ctx, plan: Plan, cb: PlanContact, message_id: int) -> li
     return [Notice(ctx.tr.plain(key, followers=followers)), *edit_menu(ctx, fresh, message_id)]
 
 
-engine.register_form(
+forms.register_form(
     PLAN_FORM,
-    engine.Binding(
+    forms.Binding(
         record=True,
         sink=_plan_sink,
         ending=_plan_written,
@@ -703,9 +704,9 @@ engine.register_form(
         variables=_plan_variables,
     ),
 )
-engine.register_form(
+forms.register_form(
     STEP_FORM,
-    engine.Binding(
+    forms.Binding(
         record=True,
         sink=_step_sink,
         ending=_step_written,

@@ -11,6 +11,7 @@ stay answers of the profile, shown pseudonymised in the export's profile sheet.
 from __future__ import annotations
 
 from bot.content import PROFILE_FIELDS, Questionnaire
+from bot.flows import forms
 from bot.flows import questionnaire as engine
 from bot.flows.callbacks import OpenDgca, OpenMenu
 from bot.flows.common import Ctx, workshop_file
@@ -67,13 +68,13 @@ async def _answers_from_record(ctx: Ctx, participant: Participant, form: Questio
             )
 
 
-async def _to_record(ctx: Ctx, run: engine.Run, question_id: str, value: AnswerValue) -> None:
+async def _to_record(ctx: Ctx, run: forms.Run, question_id: str, value: AnswerValue) -> None:
     """Copy an answer to the participant's record, if it is one of its fields."""
     if question_id in RECORD_FIELDS and isinstance(value, str):
         await ctx.svc.store.update_profile(run.participant.id, field=question_id, value=value)
 
 
-async def _submitted(ctx: Ctx, run: engine.Run) -> list[Event]:
+async def _submitted(ctx: Ctx, run: forms.Run) -> list[Event]:
     """Mark the profile complete, then say what comes next."""
     store = ctx.svc.store
     for field in RECORD_FIELDS:
@@ -101,4 +102,4 @@ def _done(ctx: Ctx, participant: Participant, workshop: Workshop) -> list[Event]
     ]
 
 
-engine.register_purpose("profile", engine.Binding(sink=_to_record, ending=_submitted))
+forms.register_purpose("profile", forms.Binding(sink=_to_record, ending=_submitted))
