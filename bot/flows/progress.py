@@ -241,6 +241,10 @@ def summary_text(tr: Translator, name: str, figures: Figures) -> str:
         ("progress.overdue_title", late),
     ):
         lines.append("")
+        if not items:
+            # Nothing to act on: one plain line, not a heading with nothing under it.
+            lines.append(tr.t(key.replace("_title", "_none")))
+            continue
         lines.append(tr.t(key, n=len(items)))
         shown = 0
         for item in items[:SHOWN_FLAGGED]:

@@ -213,7 +213,7 @@ async def test_plan_followed_up_for_six_months_across_restarts(bot: Harness) -> 
     assert "Seguimientos respondidos: 2 de 4 (50 %)" in summary
     # The blocked step, with where, its note and its date, and who agreed to be contacted;
     # it was also due on 29 Dec, and is listed once, as blocked.
-    assert "Pasos bloqueados: 1" in summary and "Pasos vencidos: 0" in summary
+    assert "Pasos bloqueados: 1" in summary and "Ningún paso vencido." in summary
     blocked = summary[summary.index("Pasos bloqueados") :]
     assert "Capacitar al personal de ventanilla — Gobierno Autónomo Municipal de Sacaba" in blocked
     assert "días de atraso" in blocked
