@@ -1177,6 +1177,22 @@ DATETIME_WORDS = "write a date and time as year-month-dayThour:minute, like 2024
 _VALIDATOR_STEP = re.compile(r"[a-z][a-z-]*\[.*\]", re.DOTALL)
 
 
+# A value of the wrong shape altogether: said by a union's other branch when one branch
+# got further into the value (a list of texts where one text fails).
+_SHAPE_ERRORS = frozenset({"dict_type", "model_type", "list_type", "string_type"})
+
+
+def _deepest(errors: list[Any]) -> list[Any]:
+    """Drop a union branch's "wrong shape" when another branch names a mistake inside it."""
+    paths = [_field_path(e["loc"]) for e in errors]
+    return [
+        error
+        for error, path in zip(errors, paths, strict=True)
+        if error["type"] not in _SHAPE_ERRORS
+        or not any(len(other) > len(path) and other[: len(path)] == path for other in paths)
+    ]
+
+
 def _field_path(loc: Iterable[Any]) -> tuple[Any, ...]:
     """Return an error's location as the file's fields, without the validator's own steps."""
     return tuple(p for p in loc if not (isinstance(p, str) and _VALIDATOR_STEP.fullmatch(p)))
@@ -1304,7 +1320,7 @@ def parse_model_with_lines(
         parsed = model.model_validate(data)
     except ValidationError as exc:
         problems = []
-        for error in exc.errors():
+        for error in _deepest(exc.errors()):
             loc = _field_path(error["loc"])
             line = _line_of(root, loc)
             where = f"line {line}, " if line else ""

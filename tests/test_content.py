@@ -586,3 +586,15 @@ def test_the_evaluation_opens_after_the_last_session_with_a_time() -> None:
     workshop = Workshop(1, "w", "J" * 16, "es", spec.timezone, spec.start_date, spec.end_date, {})
     opens, _ = window(untimed, workshop)
     assert opens == untimed.local(datetime(2024, 11, 1, 11, 55))
+
+
+def test_a_mistake_inside_a_list_of_texts_is_named_once(tmp_path: Path) -> None:
+    source = (CONTENT_DIR / "workshops" / "punta-cana-2024.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "org.yaml"
+    path.write_text(source.replace('  - es: "FLACMA"', '  - fr: ""', 1), encoding="utf-8")
+    with pytest.raises(ContentError) as info:
+        load_workshop_file(path)
+    # Not also "organizer: write fields here", the other branch of one-text-or-a-list.
+    assert [p.split(", ", 1)[1] for p in info.value.problems] == [
+        "organizer[0]: fr: write the text in this language"
+    ]
