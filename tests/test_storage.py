@@ -227,6 +227,33 @@ async def test_run_state_reads_a_response_with_its_context(store: Store) -> None
     assert await store.run_state(r.id + 100, 7) is None
 
 
+async def test_a_draft_response_is_rekeyed_or_discarded(store: Store) -> None:
+    workshop, _ = await _workshop(store)
+    p, _ = await store.join(workshop_id=workshop.id, telegram_id=7, language="es", now=NOW)
+    draft = await store.start_response(
+        participant_id=p.id, questionnaire_id="plan@new", version=1, first_question="t", now=NOW
+    )
+    await store.record_answer(draft.id, "t", "Título", next_question=None, reviewing=False, now=NOW)
+    await store.rekey_response(draft.id, "plan@12")
+    assert await store.find_response(p.id, "plan@new") is None
+    moved = await store.find_response(p.id, "plan@12")
+    assert moved is not None and moved.id == draft.id
+    assert await store.answers(draft.id) == {"t": "Título"}
+    # A new draft of the same form starts afresh, then is thrown away with its answers.
+    again = await store.start_response(
+        participant_id=p.id, questionnaire_id="plan@new", version=1, first_question="t", now=NOW
+    )
+    assert again.id != draft.id
+    await store.record_answer(again.id, "t", "Otro", next_question=None, reviewing=False, now=NOW)
+    await store.discard_response(again.id)
+    assert await store.find_response(p.id, "plan@new") is None
+    assert await store.answers(again.id) == {}
+    # A submitted response is never discarded.
+    assert await store.submit_response(draft.id, NOW)
+    await store.discard_response(draft.id)
+    assert await store.find_response(p.id, "plan@12") is not None
+
+
 async def test_one_trip_unit_rolls_back_as_a_whole(sqlite_store: Store) -> None:
     store = sqlite_store
     assert isinstance(store, SqliteStore)

@@ -19,7 +19,14 @@ from bot.flows import questionnaire as engine
 from bot.flows.callbacks import UpdateStart, UpdateStop
 from bot.flows.common import Ctx, workshop_file
 from bot.flows.events import Button, Event, Keyboard, Notice, Send
-from bot.flows.plans import STATUS_ICON, card, my_plan, not_member, status_label
+from bot.flows.plans import (
+    STATUS_ICON,
+    card,
+    my_plan,
+    not_member,
+    plan_and_step,
+    status_label,
+)
 from bot.flows.reminders import keyboard_json
 from bot.i18n import Translator
 from bot.services import Services
@@ -94,9 +101,7 @@ def _ids(run: forms.Run) -> tuple[int | None, int | None, int | None]:
 
 async def _step_of_run(ctx: Ctx, run: forms.Run) -> tuple[Plan | None, PlanStep | None]:
     plan_id, step_id, _ = _ids(run)
-    plan = await my_plan(ctx, plan_id)
-    step = next((s for s in plan.steps if s.id == step_id), None) if plan else None
-    return plan, step
+    return await plan_and_step(ctx, plan_id, step_id)
 
 
 async def _guard(ctx: Ctx, run: forms.Run) -> str | None:

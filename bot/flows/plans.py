@@ -335,11 +335,17 @@ def _step_ids(run: forms.Run) -> tuple[int | None, int | None]:
     return plan_id, (int(step_part) if step_part.isdigit() else None)
 
 
-async def _step_of_run(ctx: Ctx, run: forms.Run) -> tuple[Plan | None, PlanStep | None]:
-    plan_id, step_id = _step_ids(run)
+async def plan_and_step(
+    ctx: Ctx, plan_id: int | None, step_id: int | None
+) -> tuple[Plan | None, PlanStep | None]:
+    """Return a plan the person is on and one of its steps (None for either not found)."""
     plan = await my_plan(ctx, plan_id)
     step = next((s for s in plan.steps if s.id == step_id), None) if plan else None
     return plan, step
+
+
+async def _step_of_run(ctx: Ctx, run: forms.Run) -> tuple[Plan | None, PlanStep | None]:
+    return await plan_and_step(ctx, *_step_ids(run))
 
 
 async def _step_guard(ctx: Ctx, run: forms.Run) -> str | None:
