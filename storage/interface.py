@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -531,6 +532,29 @@ class Store(PlanStore, CommunicationStore, Protocol):
 
     async def mark_profile_done(self, participant_id: int) -> None:
         """Record that a participant gave every detail organizers need."""
+        ...
+
+    # Programmes
+    async def set_event_codes(self, workshop_id: int, codes: Mapping[str, str]) -> None:
+        """Replace a workshop's event join codes (event id to code)."""
+        ...
+
+    async def event_codes(self, workshop_id: int) -> dict[str, str]:
+        """Return a workshop's event join codes by event id."""
+        ...
+
+    async def workshop_by_event_code(self, join_code: str) -> tuple[Workshop, str] | None:
+        """Return the workshop and event id an event join code leads to."""
+        ...
+
+    async def add_event_members(
+        self, participant_id: int, event_ids: Sequence[str], now: datetime
+    ) -> list[str]:
+        """Enrol a participant in events once each; return the new ones, in the given order."""
+        ...
+
+    async def event_members(self, workshop_id: int) -> dict[int, frozenset[str]]:
+        """Return the events each participant of a workshop is enrolled in (forgotten too)."""
         ...
 
     # Questionnaires

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from functools import partial
@@ -539,6 +539,63 @@ class SqliteStore(PlanMixin, CommunicationMixin):
                 "UPDATE participants SET profile_done = 1 WHERE id = ?", (participant_id,)
             )
 
+    # Programmes
+
+    async def set_event_codes(self, workshop_id: int, codes: Mapping[str, str]) -> None:
+        """Replace a workshop's event join codes (event id to code)."""
+        async with self._tx() as db:
+            await db.execute("DELETE FROM event_codes WHERE workshop_id = ?", (workshop_id,))
+            await db.executemany(
+                "INSERT INTO event_codes (join_code, workshop_id, event_id) VALUES (?, ?, ?)",
+                [(code, workshop_id, event_id) for event_id, code in codes.items()],
+            )
+
+    async def event_codes(self, workshop_id: int) -> dict[str, str]:
+        """Return a workshop's event join codes by event id."""
+        rows = await self._all(
+            "SELECT event_id, join_code FROM event_codes WHERE workshop_id = ? ORDER BY event_id",
+            (workshop_id,),
+        )
+        return {r["event_id"]: r["join_code"] for r in rows}
+
+    async def workshop_by_event_code(self, join_code: str) -> tuple[Workshop, str] | None:
+        """Return the workshop and event id an event join code leads to."""
+        row = await self._one(
+            "SELECT w.*, c.event_id FROM event_codes c JOIN workshops w ON w.id = c.workshop_id"
+            " WHERE c.join_code = ?",
+            (join_code,),
+        )
+        return (_workshop(row), row["event_id"]) if row else None
+
+    async def add_event_members(
+        self, participant_id: int, event_ids: Sequence[str], now: datetime
+    ) -> list[str]:
+        """Enrol a participant in events once each; return the new ones, in the given order."""
+        added: list[str] = []
+        async with self._tx() as db:
+            for event_id in event_ids:
+                cur = await db.execute(
+                    "INSERT INTO event_members (participant_id, event_id, joined_at)"
+                    " VALUES (?, ?, ?) ON CONFLICT (participant_id, event_id) DO NOTHING",
+                    (participant_id, event_id, _ts(now)),
+                )
+                if cur.rowcount == 1:
+                    added.append(event_id)
+        return added
+
+    async def event_members(self, workshop_id: int) -> dict[int, frozenset[str]]:
+        """Return the events each participant of a workshop is enrolled in (forgotten too)."""
+        rows = await self._all(
+            "SELECT m.participant_id, m.event_id FROM event_members m"
+            " JOIN participants p ON p.id = m.participant_id WHERE p.workshop_id = ?"
+            " ORDER BY m.participant_id, m.event_id",
+            (workshop_id,),
+        )
+        found: dict[int, set[str]] = {}
+        for r in rows:
+            found.setdefault(int(r["participant_id"]), set()).add(r["event_id"])
+        return {pid: frozenset(events) for pid, events in found.items()}
+
     # Questionnaires
 
     async def start_response(
@@ -817,9 +874,16 @@ class SqliteStore(PlanMixin, CommunicationMixin):
                     (p["id"],),
                 ) as cur:
                     updates = [dict(r) for r in await cur.fetchall()]
+                async with db.execute(
+                    "SELECT event_id AS event, joined_at FROM event_members"
+                    " WHERE participant_id = ? ORDER BY event_id",
+                    (p["id"],),
+                ) as cur:
+                    events = [dict(r) for r in await cur.fetchall()]
                 participations.append(
                     {
                         "workshop": p["slug"],
+                        "events": events,
                         "action_plans": plans,
                         "plan_updates": updates,
                         "name": p["name"],

@@ -65,6 +65,13 @@ async def _fill(store: Store, content: Content) -> None:
         people[tid] = participant
         clock.advance(minutes=3)
     await store.set_user_timezone(ANA, "America/La_Paz", now())
+    # A programme: two events with their own join codes; GONE's enrolment outlives /forget.
+    await store.set_event_codes(
+        workshop.id, {"tot_online": "event-code-online", "tot_presencial": "event-code-pres"}
+    )
+    await store.add_event_members(people[ANA].id, ["tot_online", "tot_presencial"], now())
+    await store.add_event_members(people[LUIS].id, ["tot_online"], now())
+    await store.add_event_members(people[GONE].id, ["tot_presencial"], now())
     await store.set_dialog(ROSA, DialogState.JOIN_CONSENT, {"workshop_id": workshop.id}, now())
     await store.set_reminders_muted(people[ROSA].id, True)
     await store.set_unreachable(ROSA, now())
@@ -180,6 +187,9 @@ async def _read(store: Store) -> dict[str, Any]:
     found: dict[str, Any] = {
         "workshop": workshop,
         "join link": await store.workshop_by_code(workshop.join_code),
+        "event codes": await store.event_codes(workshop.id),
+        "event link": await store.workshop_by_event_code("event-code-pres"),
+        "event members": await store.event_members(workshop.id),
         "plans": plans,
         "team link": await store.plan_by_team_token("team-token-1"),
         "histories": [await store.step_history(s.id) for s in steps],
@@ -231,6 +241,10 @@ async def writes_after_the_copy(url: str) -> None:
             workshop_id=workshop.id, telegram_id=555, language="es", now=now
         )
         assert new and newcomer.id > max(p.id for p, _ in before)
+        # Enrolments came over with their keys: a repeat adds nothing, a new one is added.
+        assert await store.add_event_members(again.id, ["tot_online", "sdg_day"], now) == [
+            "sdg_day"
+        ]
         [plan] = await store.plans_of(ANA)
         plan_id = await store.create_plan(workshop.id, newcomer.id, "Otro plan", now)
         assert plan_id > plan.id
@@ -272,6 +286,8 @@ async def test_sqlite_to_postgres_and_back_reads_the_same(
     expected = await picture(source)
     assert len(expected["pending reminders"]) > 3 and expected["outbox"]
     assert expected["plans"][0].steps and expected["dgca answers"]
+    assert expected["event link"] == (expected["workshop"], "tot_presencial")
+    assert sorted(map(len, expected["event members"].values())) == [1, 1, 2]
 
     seen: list[tuple[str, int]] = []
     started = time.monotonic()
@@ -286,6 +302,9 @@ async def test_sqlite_to_postgres_and_back_reads_the_same(
     assert tables["workshops"] == 1 and tables["participants"] == 4
     assert tables["answers"] > 50 and tables["scheduled"] == len(expected["schedule"])
     assert "schema_migrations" not in tables
+    assert tables["event_codes"] == 2 and tables["event_members"] == 4
+    assert order.index("participants") < order.index("event_members")
+    assert order.index("workshops") < order.index("event_codes")
     empty = [t for t, n in there.counts if not n]
     assert not empty, f"build_source writes no row in {empty}: the copy of them goes untested"
     assert await picture(pg_url) == expected

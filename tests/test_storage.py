@@ -7,6 +7,7 @@ import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from storage import (
@@ -433,6 +434,90 @@ async def test_removing_an_organizer(any_store: Store) -> None:
     assert [(o.telegram_id, o.name) for o in await store.organizer_roster(workshop.id)] == [
         (61, None)
     ]
+
+
+async def test_event_codes_are_replaced_and_lead_to_their_event(any_store: Store) -> None:
+    store = any_store
+    w1, _ = await _workshop(store, "w1", "CODE1234567890aaaa")
+    w2, _ = await _workshop(store, "w2", "CODE1234567890bbbb")
+    await store.set_event_codes(w1.id, {"tot_online": "EV-ONLINE", "tot_presencial": "EV-PRES"})
+    await store.set_event_codes(w2.id, {"tot_online": "EV-W2"})
+    assert await store.event_codes(w1.id) == {
+        "tot_online": "EV-ONLINE",
+        "tot_presencial": "EV-PRES",
+    }
+    assert await store.workshop_by_event_code("EV-PRES") == (w1, "tot_presencial")
+
+    # A second set replaces the workshop's codes, and only that workshop's.
+    await store.set_event_codes(w1.id, {"tot_online": "EV-ONLINE-2", "sdg_day": "EV-SDG"})
+    assert await store.event_codes(w1.id) == {"tot_online": "EV-ONLINE-2", "sdg_day": "EV-SDG"}
+    assert await store.workshop_by_event_code("EV-ONLINE-2") == (w1, "tot_online")
+    assert await store.workshop_by_event_code("EV-SDG") == (w1, "sdg_day")
+    assert await store.workshop_by_event_code("EV-ONLINE") is None
+    assert await store.workshop_by_event_code("EV-PRES") is None
+    assert await store.event_codes(w2.id) == {"tot_online": "EV-W2"}
+    assert await store.workshop_by_event_code("EV-W2") == (w2, "tot_online")
+
+    # Unknown codes, and a workshop's own join code, lead to no event.
+    assert await store.workshop_by_event_code("nope") is None
+    assert await store.workshop_by_event_code(w1.join_code) is None
+    assert await store.event_codes(999) == {}
+
+    # A code another workshop holds is refused, and the replacement is undone as a whole.
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.UniqueViolationError)):
+        await store.set_event_codes(w1.id, {"tot_online": "EV-NEW", "sdg_day": "EV-W2"})
+    assert await store.event_codes(w1.id) == {"tot_online": "EV-ONLINE-2", "sdg_day": "EV-SDG"}
+
+    await store.set_event_codes(w1.id, {})
+    assert await store.event_codes(w1.id) == {}
+    assert await store.workshop_by_event_code("EV-SDG") is None
+
+
+async def test_event_members_enrol_once_per_event_within_their_workshop(
+    any_store: Store,
+) -> None:
+    store = any_store
+    w1, _ = await _workshop(store, "w1", "CODE1234567890aaaa")
+    w2, _ = await _workshop(store, "w2", "CODE1234567890bbbb")
+    ana, _ = await store.join(workshop_id=w1.id, telegram_id=7, language="es", now=NOW)
+    luis, _ = await store.join(workshop_id=w1.id, telegram_id=8, language="es", now=NOW)
+    await store.join(workshop_id=w1.id, telegram_id=9, language="es", now=NOW)
+    elsewhere, _ = await store.join(workshop_id=w2.id, telegram_id=7, language="es", now=NOW)
+    later = NOW + timedelta(days=1)
+
+    added = await store.add_event_members(ana.id, ["tot_online", "sdg_day"], NOW)
+    assert added == ["tot_online", "sdg_day"]
+    # Only what is new comes back, in the order asked, each event once.
+    again = ["sdg_day", "tot_presencial", "tot_online", "tot_presencial", "a_event"]
+    assert await store.add_event_members(ana.id, again, later) == ["tot_presencial", "a_event"]
+    assert await store.add_event_members(ana.id, ["tot_online"], later) == []
+    assert await store.add_event_members(ana.id, [], later) == []
+    assert await store.add_event_members(luis.id, ["tot_online"], NOW) == ["tot_online"]
+    assert await store.add_event_members(elsewhere.id, ["tot_online"], NOW) == ["tot_online"]
+
+    # Per workshop: the other workshop's participant is not in it, nor anyone in no event.
+    expected = {
+        ana.id: frozenset({"tot_online", "sdg_day", "tot_presencial", "a_event"}),
+        luis.id: frozenset({"tot_online"}),
+    }
+    assert await store.event_members(w1.id) == expected
+    assert await store.event_members(w2.id) == {elsewhere.id: frozenset({"tot_online"})}
+    assert await store.event_members(999) == {}
+
+    # Enrolling again keeps the first enrolment's time; the person's export lists them.
+    exported = await store.export_user(7)
+    mine = {p["workshop"]: p["events"] for p in exported["participations"]}
+    assert mine["w1"] == [
+        {"event": "a_event", "joined_at": later.isoformat()},
+        {"event": "sdg_day", "joined_at": NOW.isoformat()},
+        {"event": "tot_online", "joined_at": NOW.isoformat()},
+        {"event": "tot_presencial", "joined_at": later.isoformat()},
+    ]
+    assert mine["w2"] == [{"event": "tot_online", "joined_at": NOW.isoformat()}]
+
+    # A forgotten participant stays enrolled: the rows hold nothing about the person.
+    assert await store.forget_user(8, NOW) == 1
+    assert await store.event_members(w1.id) == expected
 
 
 async def test_user_preferences_create_the_user(store: Store) -> None:

@@ -42,6 +42,7 @@ TEXT_IDS = {
     "question_id",
     "section_id",
     "session_id",
+    "event_id",
     "file_id",
     "media_file_id",
 }
