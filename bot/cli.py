@@ -140,6 +140,7 @@ async def _import(path: Path, settings: Settings, content: Content, i18n: I18n) 
     svc = Services(store=store, content=content, i18n=i18n, clock=clock)
     try:
         result = await import_workshop(svc, spec, str(path), clock.now())
+        event_codes = await store.event_codes(result.workshop.id)
     finally:
         await store.close()
     code = result.workshop.join_code
@@ -157,11 +158,10 @@ async def _import(path: Path, settings: Settings, content: Content, i18n: I18n) 
             " during it will be sent (is the year right?)",
             file=sys.stderr,
         )
-    username = await _bot_username(settings)
-    if username:
-        print(f"join link: https://t.me/{username}?start={code}")
-    else:
-        print(f"join link: https://t.me/<bot username>?start={code}")
+    username = await _bot_username(settings) or "<bot username>"
+    print(f"join link: https://t.me/{username}?start={code}")
+    for event, event_code in event_codes.items():
+        print(f"event {event} link: https://t.me/{username}?start={event_code}")
     return 0
 
 

@@ -23,11 +23,13 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from babel.lists import format_list
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -460,6 +462,8 @@ class AgendaSession(Strict):
     online_link: HttpUrl | None = None
     # Ask participants to rate it; by default only sessions of content are rated.
     rate: bool | None = None
+    # In a programme, the event this session belongs to (its `events:` id).
+    event: Ident | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -489,6 +493,57 @@ class AgendaSession(Strict):
     def until(self) -> datetime:
         """Return the session's end, or its start when it has none (closing words)."""
         return self.end if self.end is not None else self.start
+
+
+def join_code_problem(value: str) -> str | None:
+    """Say why a hand-written join code is too easy to guess, or None when it is not."""
+    # As hard to guess as a generated one (96 random bits in 16 characters of 64 kinds):
+    # many different characters, none repeated much, mixed.
+    kinds = sum(
+        any(test(c) for c in value)
+        for test in (str.islower, str.isupper, str.isdigit, lambda c: c in "-_")
+    )
+    most = max(value.count(c) for c in set(value))
+    if len(set(value)) < MIN_DISTINCT_CODE_CHARS or most > MAX_SAME_CODE_CHAR or kinds < 3:
+        return (
+            f"join_code is too easy to guess: use at least {MIN_DISTINCT_CODE_CHARS}"
+            f" different characters, none more than {MAX_SAME_CODE_CHAR} times, mixing"
+            " lowercase, uppercase and digits (or leave it out to get a random one)"
+        )
+    return None
+
+
+def _unguessable(value: str) -> str:
+    if (problem := join_code_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+# A hand-written join code: the shape of a t.me link's payload, and hard to guess.
+JoinCode = Annotated[str, Field(pattern=JOIN_CODE_PATTERN), AfterValidator(_unguessable)]
+
+
+class Event(Strict):
+    """One event of a programme: its own dates, audience, link, evaluation and reports.
+
+    A programme has one pool of participants and one join link. Joining by it enrols a
+    person in every `open` event; an event that is not open (a replica for another
+    audience) is joined by its own link, which every event gets. The DGCA is taken once per
+    programme, by the participants of the events that use it (`dgca`).
+    """
+
+    id: Ident
+    title: Text
+    start_date: date
+    end_date: date
+    open: bool = True
+    join_code: JoinCode | None = None
+    dgca: bool = True
+    # Left out, the programme's evaluation; `false`, none; or another questionnaire's id.
+    evaluation: Instrument = None
+    evaluation_window: Window | None = None
+    venue: Text | None = None
+    online_link: HttpUrl | None = None
 
 
 class ReminderSettings(Strict):
@@ -587,6 +642,12 @@ LATEST_YEAR = 2100
 FieldPath = tuple[str | int, ...]
 
 
+def _closest(word: str, known: Iterable[str]) -> str:
+    """Return "; did you mean 'x'?" for the closest known word, or nothing."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _brief(text: str) -> str:
     """Quote a value for a message, cut short when it is long."""
     return repr(text if len(text) <= 40 else text[:40] + "…")
@@ -661,7 +722,7 @@ class WorkshopFile(Strict):
     country: Text | None = None
     venue: Text | None = None
     online_link: HttpUrl | None = None
-    join_code: Annotated[str, Field(pattern=JOIN_CODE_PATTERN)] | None = None
+    join_code: JoinCode | None = None
     institutions: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
         default_factory=list
     )
@@ -681,6 +742,10 @@ class WorkshopFile(Strict):
     association: AssociationRef | None = None
     follow_up: FollowUp = Field(default_factory=FollowUp)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    # A programme's events; a standalone workshop has none.
+    events: Annotated[list[Event], Field(max_length=30)] = Field(default_factory=list)
+    # Set on the view of one event (`for_event`): that event's id.
+    _event: str | None = PrivateAttr(default=None)
 
     @field_validator("timezone")
     @classmethod
@@ -691,14 +756,6 @@ class WorkshopFile(Strict):
                 " 'America/La_Paz'"
             )
         return value
-
-    @field_validator("join_code")
-    @classmethod
-    def _unguessable(cls, value: str | None) -> str | None:
-        # A hand-written code must be as hard to guess as a generated one (96 random bits in
-        # 16 characters of 64 kinds): many different characters, none repeated much, mixed.
-        if value is None:
-            return value
         kinds = sum(
             any(test(c) for c in value)
             for test in (str.islower, str.isupper, str.isdigit, lambda c: c in "-_")
@@ -711,6 +768,77 @@ class WorkshopFile(Strict):
                 " lowercase, uppercase and digits (or leave it out to get a random one)"
             )
         return value
+
+    @property
+    def event_id(self) -> str | None:
+        """Return the event this is the view of (`for_event`), or None for the whole file."""
+        return self._event
+
+    def event(self, event_id: str | None) -> Event | None:
+        """Return the programme's event with this id."""
+        return next((e for e in self.events if e.id == event_id), None)
+
+    def event_of(self, session: AgendaSession) -> Event | None:
+        """Return the event a session belongs to (None in a standalone workshop)."""
+        return self.event(session.event)
+
+    def event_evaluation(self, event: Event) -> str | None:
+        """Return the evaluation questionnaire an event uses: its own, or the programme's."""
+        return event.evaluation if "evaluation" in event.model_fields_set else self.evaluation
+
+    def for_event(self, event: Event) -> WorkshopFile:
+        """Return one event as a workshop of its own: its sessions, dates and evaluation."""
+        view = self.model_copy(
+            update={
+                "title": event.title,
+                "start_date": event.start_date,
+                "end_date": event.end_date,
+                "agenda": [s for s in self.agenda if s.event == event.id],
+                "evaluation": self.event_evaluation(event),
+                "evaluation_window": event.evaluation_window,
+                "venue": event.venue or self.venue,
+                "online_link": event.online_link or self.online_link,
+                "dgca": self.dgca if event.dgca else None,
+            }
+        )
+        view._event = event.id
+        return view
+
+    def for_events(self, event_ids: Iterable[str]) -> WorkshopFile:
+        """Return the file as a member of these events sees it: their sessions, their DGCA."""
+        if not self.events:
+            return self
+        chosen = set(event_ids)
+        takes_dgca = any(e.dgca for e in self.events if e.id in chosen)
+        return self.model_copy(
+            update={
+                "agenda": [s for s in self.agenda if s.event in chosen],
+                "dgca": self.dgca if takes_dgca else None,
+            }
+        )
+
+    def evaluation_key(self) -> str | None:
+        """Return the response key of this file's evaluation (one per event in a programme)."""
+        if self.evaluation is None:
+            return None
+        return self.evaluation if self._event is None else f"{self.evaluation}@{self._event}"
+
+    def dgca_events(self) -> list[str] | None:
+        """Return the events whose participants take the DGCA, or None for everyone."""
+        if not self.events or all(e.dgca for e in self.events):
+            return None
+        return [e.id for e in self.events if e.dgca]
+
+    def stored(self) -> dict[str, Any]:
+        """Return the file as JSON data to store, reading back to the same file."""
+        # An event that leaves out `evaluation` uses the programme's: writing its default
+        # (None, "switched off") would change what it means when read back.
+        inherit = {
+            index: {"evaluation"}
+            for index, event in enumerate(self.events)
+            if "evaluation" not in event.model_fields_set
+        }
+        return self.model_dump(mode="json", exclude={"events": inherit} if inherit else None)
 
     def organizers(self, lang: str) -> str:
         """Name the organizers in `lang`: "A, B y C"."""
@@ -756,6 +884,10 @@ class WorkshopFile(Strict):
             window = getattr(self, name)
             if window is not None:
                 found += [((name, "opens"), window.opens), ((name, "closes"), window.closes)]
+        for index, event in enumerate(self.events):
+            if (window := event.evaluation_window) is not None:
+                path = ("events", index, "evaluation_window")
+                found += [((*path, "opens"), window.opens), ((*path, "closes"), window.closes)]
         for index, session in enumerate(self.agenda):
             if session.time_tbc:
                 continue  # a day only: no clock time to check
@@ -795,6 +927,66 @@ class WorkshopFile(Strict):
                 text = _skipped_text(eve, self.timezone, jump)
                 found.append((("reminders", "agenda_digest_time"), f"the digest at {text}"))
                 break
+        return found
+
+    def _event_problems(self) -> list[tuple[FieldPath, str]]:
+        """Return the mistakes in a programme's events and in its sessions' `event`."""
+        found: list[tuple[FieldPath, str]] = []
+        ids = [e.id for e in self.events]
+        codes = [e.join_code for e in self.events if e.join_code is not None]
+        for index, event in enumerate(self.events):
+            path: FieldPath = ("events", index)
+            if ids.count(event.id) > 1:
+                found.append(((*path, "id"), f"event id {event.id!r} is used twice"))
+            if event.end_date < event.start_date:
+                found.append(((*path, "end_date"), "the event ends before it starts"))
+            if event.start_date < self.start_date or event.end_date > self.end_date:
+                found.append(((*path, "start_date"), "the event is outside the programme's dates"))
+            if event.join_code is not None and (
+                codes.count(event.join_code) > 1 or event.join_code == self.join_code
+            ):
+                found.append(((*path, "join_code"), "this join code is used twice"))
+            window = event.evaluation_window
+            if window is not None and window.closes <= window.opens:
+                found.append(
+                    ((*path, "evaluation_window", "closes"), "the window closes before it opens")
+                )
+            if window is not None and self.event_evaluation(event) is None:
+                found.append(
+                    (
+                        (*path, "evaluation_window"),
+                        "the event has no evaluation: remove evaluation_window, or name the"
+                        " evaluation questionnaire",
+                    )
+                )
+        if self.events and self.evaluation_window is not None:
+            found.append(
+                (
+                    ("evaluation_window",),
+                    "a programme has one evaluation per event: write evaluation_window on each"
+                    " event instead",
+                )
+            )
+        for index, session in enumerate(self.agenda):
+            path = ("agenda", index, "event")
+            owner = self.event(session.event)
+            if self.events and session.event is None:
+                named = ", ".join(dict.fromkeys(ids))
+                found.append((path, f"say which event the session belongs to ({named})"))
+            elif session.event is not None and not self.events:
+                found.append((path, "the file has no events: remove event, or list the events"))
+            elif session.event is not None and owner is None:
+                hint = _closest(session.event, ids)
+                found.append((path, f"no event has id {session.event!r}{hint}"))
+            elif owner is not None:
+                days = (session.start.date(), session.until.date())
+                if min(days) < owner.start_date or max(days) > owner.end_date:
+                    found.append(
+                        (
+                            ("agenda", index, "start"),
+                            f"the session is outside the dates of event {owner.id!r}",
+                        )
+                    )
         return found
 
     def problems(self) -> list[tuple[FieldPath, str]]:
@@ -868,6 +1060,7 @@ class WorkshopFile(Strict):
                 found.append(
                     (("agenda", index, "start"), "the session is outside the workshop dates")
                 )
+        found += self._event_problems()
         for (_, earlier), (index, later) in pairwise(ordered):
             if later.start < earlier.until:
                 found.append(
@@ -1534,8 +1727,13 @@ def language_problems(w: WorkshopFile, offered: Iterable[str]) -> list[str]:
 def instrument_problems(w: WorkshopFile, questionnaires: dict[str, Questionnaire]) -> list[str]:
     """Name the instruments a workshop file uses that the bot does not have."""
     found = []
-    for name in ("dgca", "evaluation"):
-        qid = getattr(w, name)
+    named = [(name, getattr(w, name)) for name in ("dgca", "evaluation")]
+    named += [
+        (f"events[{i}].evaluation", e.evaluation)
+        for i, e in enumerate(w.events)
+        if "evaluation" in e.model_fields_set
+    ]
+    for name, qid in named:
         if qid is not None and qid not in questionnaires:
             found.append(f"{name}: no questionnaire with id {qid!r}")
         elif qid is not None and (qid in BOUND_FORMS or questionnaires[qid].purpose != "survey"):
@@ -1546,7 +1744,7 @@ def instrument_problems(w: WorkshopFile, questionnaires: dict[str, Questionnaire
     else:
         found += [f"profile ({w.profile}): {p}" for p in profile_problems(profile)]
     # Every questionnaire the workshop's participants answer speaks its languages.
-    used = [(name, getattr(w, name)) for name in ("dgca", "evaluation", "profile")]
+    used = [*named, ("profile", w.profile)]
     used += [("plans", form_id) for form_id in BOUND_FORMS]
     for name, qid in used:
         form = questionnaires.get(qid) if qid is not None else None

@@ -702,7 +702,9 @@ async def send_scheduled_report(bot: Bot, services: Services, row: ScheduledRow)
     if row.kind == "report_dgca":
         events = await reports.dgca_report(services, workshop, lang)
     else:
-        events = await reports.evaluation_report(services, workshop, lang)
+        event = row.payload.get("event")
+        event_id = event if isinstance(event, str) else None
+        events = await reports.evaluation_report(services, workshop, lang, event_id)
     targets = (
         [workshop.organizer_chat_id]
         if workshop.organizer_chat_id is not None

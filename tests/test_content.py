@@ -598,3 +598,49 @@ def test_a_mistake_inside_a_list_of_texts_is_named_once(tmp_path: Path) -> None:
     assert [p.split(", ", 1)[1] for p in info.value.problems] == [
         "organizer[0]: fr: write the text in this language"
     ]
+
+
+PROGRAMME = (DATA / "programme.yaml").read_text("utf-8")
+
+
+def test_a_programme_reads_as_events_each_a_workshop_of_its_own() -> None:
+    spec = parse_model_with_lines(WorkshopFile, PROGRAMME, "programa.yaml")
+    replica = spec.event("replica")
+    assert replica is not None and not replica.open
+    view = spec.for_event(replica)
+    assert view.event_id == "replica" and view.title.get("es") == "Réplica"
+    assert [s.id for s in view.agenda] == ["r1", "r2"]
+    # The programme's evaluation, one response per event; the online session has none.
+    assert view.evaluation_key() == "evaluation@replica"
+    online = spec.event("online")
+    assert online is not None and spec.for_event(online).evaluation is None
+    # What a member of the online session alone sees: its session, and no DGCA.
+    alone = spec.for_events(["online"])
+    assert [s.id for s in alone.agenda] == ["o1"] and alone.dgca is None
+    assert spec.for_events(["online", "presencial"]).dgca == "dgca"
+    # Stored and read back, an event that leaves out its evaluation still uses the programme's.
+    stored = parse_model(WorkshopFile, spec.stored(), "stored")
+    kept = stored.event("replica")
+    assert kept is not None and stored.event_evaluation(kept) == "evaluation"
+
+
+def test_a_programme_names_each_mistake_in_its_events() -> None:
+    text = (
+        PROGRAMME.replace(
+            "    event: replica\n    start: 2024-03-20T09:00",
+            "    event: replika\n    start: 2024-03-20T09:00",
+        )
+        .replace(
+            "    event: presencial\n    start: 2024-03-12T11:00",
+            "    event: online\n    start: 2024-03-12T11:00",
+        )
+        .replace("  - id: replica\n", "  - id: presencial\n")
+        .replace("    event: online\n    start: 2024-03-05T10:00", "    start: 2024-03-05T10:00")
+    )
+    problems = _refusal(text)
+    assert any("events[2].id: event id 'presencial' is used twice" in p for p in problems)
+    assert any("agenda[3].event: no event has id 'replika'" in p for p in problems)
+    assert any("outside the dates of event 'online'" in p for p in problems)
+    assert any("say which event the session belongs to" in p for p in problems)
+    # Every mistake at once, each on its line.
+    assert all(p.startswith("line ") for p in problems)

@@ -145,6 +145,7 @@ POLICY: dict[Action, Rule] = {
             taps.PickWorkshop,
             taps.SetReminders,
             taps.OpenEvaluation,
+            taps.OpenEventEvaluation,
             taps.RateSession,
             taps.CommentSession,
             taps.PlanList,

@@ -9,7 +9,7 @@ from babel.dates import format_date
 
 from bot.content import AgendaSession, WorkshopFile
 from bot.flows.callbacks import PickTimezone, SetReminders
-from bot.flows.common import Ctx, current_workshop, workshop_file
+from bot.flows.common import Ctx, current_workshop, member_file, workshop_file
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
 from bot.flows.nav import pick_workshop
 from bot.flows.schedule import session_times
@@ -113,7 +113,11 @@ async def _context(ctx: Ctx) -> tuple[WorkshopFile, str | None] | list[Event]:
     if current.workshop is None:
         return [Send(ctx.tr.t("menu.no_workshop"))]
     user = await ctx.svc.store.user(ctx.actor.telegram_id)
-    return workshop_file(current.workshop), user.timezone if user else None
+    zone = user.timezone if user else None
+    if current.participant is not None:
+        # In a programme, the sessions of the person's own events.
+        return await member_file(ctx.svc, current.workshop, current.participant.id), zone
+    return workshop_file(current.workshop), zone
 
 
 def _zone_button(ctx: Ctx) -> list[Button]:

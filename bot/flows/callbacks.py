@@ -455,6 +455,13 @@ class OpenEvaluation(CallbackData, prefix="oe"):
     workshop: Id
 
 
+class OpenEventEvaluation(CallbackData, prefix="oev"):
+    """Open the evaluation of one event of a programme."""
+
+    workshop: Id
+    event: Code
+
+
 class OpenMenu(CallbackData, prefix="mn"):
     """Show the main menu."""
 

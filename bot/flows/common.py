@@ -157,8 +157,39 @@ async def current_workshop(ctx: Ctx) -> Current:
     return Current(None, None, parts)
 
 
-async def workshop_recipients(svc: Services, workshop: Workshop) -> list[Recipient]:
-    """Return a workshop's participants with their progress on its DGCA and evaluation."""
+async def member_file(svc: Services, workshop: Workshop, participant_id: int) -> WorkshopFile:
+    """Return the workshop file as one participant sees it: in a programme, their events."""
     spec = workshop_file(workshop)
+    if not spec.events:
+        return spec
+    members = await svc.store.event_members(workshop.id)
+    return spec.for_events(members.get(participant_id, frozenset()))
+
+
+def entry_events(spec: WorkshopFile, event_id: str | None) -> list[str]:
+    """Return the events a join link enrols in: its event, or the programme's open ones."""
+    if event_id is not None:
+        return [event_id]
+    return [e.id for e in spec.events if e.open]
+
+
+async def workshop_recipients(
+    svc: Services, workshop: Workshop, spec: WorkshopFile | None = None, *, dgca: bool = False
+) -> list[Recipient]:
+    """Return a workshop's participants with their progress on its DGCA and evaluation.
+
+    Given one event's view of a programme (`WorkshopFile.for_event`), only that event's
+    members, with their progress on its evaluation; with `dgca`, only those who take the DGCA.
+    """
+    spec = spec or workshop_file(workshop)
     # An instrument switched off matches no response: nobody has "not yet answered" it.
-    return await svc.store.recipients(workshop.id, spec.dgca or "", spec.evaluation or "")
+    found = await svc.store.recipients(workshop.id, spec.dgca or "", spec.evaluation_key() or "")
+    wanted: set[str] | None = None
+    if spec.event_id is not None:
+        wanted = {spec.event_id}
+    elif dgca and (takers := spec.dgca_events()) is not None:
+        wanted = set(takers)
+    if wanted is None:
+        return found
+    members = await svc.store.event_members(workshop.id)
+    return [r for r in found if members.get(r.participant_id, frozenset()) & wanted]

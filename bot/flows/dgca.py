@@ -14,7 +14,7 @@ from bot.content import Questionnaire
 from bot.flows import forms
 from bot.flows import questionnaire as engine
 from bot.flows.callbacks import OpenMenu
-from bot.flows.common import Ctx, current_workshop, fit_lines, workshop_file
+from bot.flows.common import Ctx, current_workshop, fit_lines, member_file, workshop_file
 from bot.flows.events import Button, Event, Send, SendPhoto
 from bot.flows.nav import pick_workshop
 from bot.flows.profile import ask_next_profile_step
@@ -275,7 +275,7 @@ async def open_dgca(ctx: Ctx, workshop_id: int | None = None) -> list[Event]:
             Send(ctx.tr.t("dgca.profile_first")),
             *await ask_next_profile_step(ctx, participant, workshop),
         ]
-    spec = workshop_file(workshop)
+    spec = await member_file(ctx.svc, workshop, participant.id)
     if spec.dgca is None:
         return [Send(ctx.tr.t("dgca.off", title=spec.title.get(ctx.lang)))]
     questionnaire = ctx.svc.content.questionnaires.get(spec.dgca)

@@ -13,6 +13,7 @@ from bot.flows.callbacks import (
     CommentSession,
     EvaluationAdmin,
     OpenEvaluation,
+    OpenEventEvaluation,
     OpenMenu,
     RateSession,
 )
@@ -22,6 +23,7 @@ from bot.flows.events import Button, Deliver, Edit, Event, Keyboard, Notice, Rea
 from bot.flows.nav import pick_workshop
 from bot.flows.profile import ask_next_profile_step
 from bot.flows.workshops import reschedule
+from bot.i18n import Translator
 from storage import DialogState, Workshop
 
 COMMENT_MAX = 500
@@ -36,8 +38,11 @@ def window(spec: WorkshopFile, workshop: Workshop) -> tuple[datetime | None, dat
     elif any(not s.time_tbc for s in spec.agenda):
         # As the schedule plans it: after the last session with a time.
         opens = max(spec.local(s.until) for s in spec.agenda if not s.time_tbc)
-    if workshop.evaluation_opened_at is not None and (
-        opens is None or workshop.evaluation_opened_at < opens
+    # An organizer's opening by hand is the workshop's; a programme's events keep their own.
+    if (
+        spec.event_id is None
+        and workshop.evaluation_opened_at is not None
+        and (opens is None or workshop.evaluation_opened_at < opens)
     ):
         opens = workshop.evaluation_opened_at
     if spec.evaluation_window is not None:
@@ -59,6 +64,24 @@ def state(spec: WorkshopFile, workshop: Workshop, now: datetime) -> str:
     return "open"
 
 
+def evaluation_button(tr: Translator, workshop_id: int, spec: WorkshopFile) -> Button:
+    """Return the button that opens this workshop's (or this event's) evaluation."""
+    event = spec.event_id
+    data = OpenEvaluation(workshop_id) if event is None else OpenEventEvaluation(workshop_id, event)
+    return Button(tr.t("button.start_evaluation"), data.pack())
+
+
+def evaluation_view(spec: WorkshopFile, run: forms.Run) -> WorkshopFile | None:
+    """Return the workshop or event whose evaluation this run answers, or None."""
+    event = spec.event(run.subject)
+    if event is not None:
+        view = spec.for_event(event)
+        return view if view.evaluation == run.questionnaire.id else None
+    if run.subject is None and not spec.events and run.questionnaire.id == spec.evaluation:
+        return spec
+    return None
+
+
 async def after_submit(ctx: Ctx, run: forms.Run) -> list[Event]:
     """Thank the participant for the evaluation."""
     return [
@@ -66,8 +89,10 @@ async def after_submit(ctx: Ctx, run: forms.Run) -> list[Event]:
     ]
 
 
-async def open_evaluation(ctx: Ctx, workshop_id: int | None = None) -> list[Event]:
-    """Open the evaluation for the participant, if its window is open."""
+async def open_evaluation(
+    ctx: Ctx, workshop_id: int | None = None, event_id: str | None = None
+) -> list[Event]:
+    """Open the evaluation for the participant (of one event, in a programme), if open."""
     if workshop_id is not None:
         workshop = await ctx.svc.store.workshop(workshop_id)
         participant = (
@@ -83,16 +108,22 @@ async def open_evaluation(ctx: Ctx, workshop_id: int | None = None) -> list[Even
     if workshop is None or participant is None:
         return [Send(ctx.tr.t("dgca.not_joined"))]
     spec = workshop_file(workshop)
+    if spec.events:
+        view = await _event_view(ctx, spec, workshop, participant.id, event_id)
+        if view is None:
+            return [Send(ctx.tr.t("evaluation.off", title=spec.title.get(ctx.lang)))]
+        spec = view
     if spec.evaluation is None:
         return [Send(ctx.tr.t("evaluation.off", title=spec.title.get(ctx.lang)))]
     questionnaire = ctx.svc.content.questionnaires.get(spec.evaluation)
-    if questionnaire is None:
+    key = spec.evaluation_key()
+    if questionnaire is None or key is None:
         return [Send(ctx.tr.t("evaluation.not_open"))]
     now = ctx.svc.clock.now()
     status = state(spec, workshop, now)
     if status == "not_open":
         return [Send(ctx.tr.t("evaluation.not_open"))]
-    existing = await ctx.svc.store.find_response(participant.id, questionnaire.id)
+    existing = await ctx.svc.store.find_response(participant.id, key)
     if status == "closed" and not (existing is not None and existing.submitted):
         return [Send(ctx.tr.t("evaluation.closed"))]
     if not participant.profile_done:
@@ -100,15 +131,34 @@ async def open_evaluation(ctx: Ctx, workshop_id: int | None = None) -> list[Even
             Send(ctx.tr.t("dgca.profile_first")),
             *await ask_next_profile_step(ctx, participant, workshop),
         ]
-    return await engine.open_questionnaire(ctx, participant, workshop, questionnaire, after_submit)
+    return await engine.open_questionnaire(
+        ctx, participant, workshop, questionnaire, after_submit, subject=spec.event_id
+    )
 
 
-async def is_closed_for(ctx: Ctx, run: forms.Run) -> bool:
-    """Tell whether answers to this run's evaluation are no longer accepted."""
-    spec = workshop_file(run.workshop)
-    if run.questionnaire.id != spec.evaluation:
-        return False
-    return state(spec, run.workshop, ctx.svc.clock.now()) == "closed"
+async def _event_view(
+    ctx: Ctx, spec: WorkshopFile, workshop: Workshop, participant_id: int, event_id: str | None
+) -> WorkshopFile | None:
+    """Pick the event whose evaluation a programme participant means: the one open now."""
+    members = (await ctx.svc.store.event_members(workshop.id)).get(participant_id, frozenset())
+    views = [
+        spec.for_event(e)
+        for e in spec.events
+        if e.id in members and (event_id is None or e.id == event_id)
+    ]
+    views = [v for v in views if v.evaluation is not None]
+    now = ctx.svc.clock.now()
+    for wanted in ("open", "closed"):
+        # The latest event first: its evaluation is the one being asked for.
+        found = [v for v in views if state(v, workshop, now) == wanted]
+        if found:
+            return found[-1]
+    return views[0] if views else None
+
+
+async def is_closed_for(ctx: Ctx, view: WorkshopFile, workshop: Workshop) -> bool:
+    """Tell whether answers to this workshop's (or event's) evaluation are no longer taken."""
+    return state(view, workshop, ctx.svc.clock.now()) == "closed"
 
 
 # Organizers open the evaluation by hand.
@@ -196,11 +246,13 @@ async def on_rating_callback(
     # The day's ratings may have come in one message with the evaluation's invitation: its
     # button stays under the ratings until the evaluation is answered.
     keep: Keyboard = []
-    if spec.evaluation is not None and state(spec, workshop, now) == "open":
-        answered = await ctx.svc.store.find_response(participant.id, spec.evaluation)
+    owner = spec.event_of(session)
+    view = spec.for_event(owner) if owner is not None else spec
+    key = view.evaluation_key()
+    if key is not None and state(view, workshop, now) == "open":
+        answered = await ctx.svc.store.find_response(participant.id, key)
         if answered is None or not answered.submitted:
-            label = ctx.tr.t("button.start_evaluation")
-            keep = [[Button(label, OpenEvaluation(workshop.id).pack())]]
+            keep = [[evaluation_button(ctx.tr, workshop.id, view)]]
     if rating == SKIP_RATING and following is None and spec.reminders.ratings == "end_of_day":
         return [Notice(), Edit(message_id, ctx.tr.t("feedback.day_done"), keep or None)]
     if rating == SKIP_RATING and following is not None:
@@ -237,7 +289,10 @@ async def _next_to_rate(
         (
             s
             for s in spec.agenda
-            if s.rated and s.start.date() == rated.start.date() and s.start > rated.start
+            if s.rated
+            and s.event == rated.event
+            and s.start.date() == rated.start.date()
+            and s.start > rated.start
         ),
         key=lambda s: s.start,
     )

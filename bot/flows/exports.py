@@ -80,7 +80,17 @@ async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ex.Export
     out = []
     pseudonyms: dict[int, str] = {}
     institution = await shown_institutions(svc, workshop, lang)
-    for qid in (spec.profile, spec.dgca, spec.evaluation):
+    # (response key, questionnaire id, sheet title): a programme's evaluations are per event.
+    wanted: list[tuple[str, str | None, str | None]] = [
+        (qid, qid, None) for qid in (spec.profile, spec.dgca) if qid is not None
+    ]
+    if not spec.events and spec.evaluation is not None:
+        wanted.append((spec.evaluation, spec.evaluation, None))
+    for event in spec.events:
+        view = spec.for_event(event)
+        if (key := view.evaluation_key()) is not None:
+            wanted.append((key, view.evaluation, event.title.get(lang)))
+    for key, qid, sheet_title in wanted:
         q = svc.content.questionnaires.get(qid) if qid is not None else None
         if q is None:
             continue
@@ -102,7 +112,7 @@ async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ex.Export
             for slot in slots
         ]
         rows = []
-        for answer_set in await svc.store.answer_sets(workshop.id, q.id):
+        for answer_set in await svc.store.answer_sets(workshop.id, key):
             name = pseudonyms.setdefault(
                 answer_set.participant_id, f"P{answer_set.participant_id:04d}"
             )
@@ -115,8 +125,36 @@ async def sheets(svc: Services, workshop: Workshop, lang: str) -> list[ex.Export
                     {k: v for k, v in answer_set.answered_at.items() if k in shown},
                 )
             )
-        out.append(ex.ExportSheet(q.id, q.title.get(lang)[:31], questions, rows))
+        title = sheet_title or q.title.get(lang)
+        out.append(ex.ExportSheet(key, title[:31], questions, rows))
+    if spec.events:
+        out.append(await _events_sheet(svc, workshop, lang, pseudonyms, institution))
     return out
+
+
+async def _events_sheet(
+    svc: Services,
+    workshop: Workshop,
+    lang: str,
+    pseudonyms: dict[int, str],
+    institution: Callable[[str | None], str | None],
+) -> ex.ExportSheet:
+    """List who is in which event of a programme: a column per event, "yes" where enrolled."""
+    tr, spec = svc.i18n(lang), workshop_file(workshop)
+    yes = tr.plain("export.yes")
+    section = tr.plain("export.events_sheet")
+    questions = [
+        ex.ExportQuestion(id=e.id, text=e.title.get(lang), section=section, options={"yes": yes})
+        for e in spec.events
+    ]
+    members = await svc.store.event_members(workshop.id)
+    rows = []
+    for r in sorted(await workshop_recipients(svc, workshop), key=lambda r: r.participant_id):
+        name = pseudonyms.setdefault(r.participant_id, f"P{r.participant_id:04d}")
+        events = members.get(r.participant_id, frozenset())
+        answers: dict[str, str | list[str]] = {e.id: "yes" for e in spec.events if e.id in events}
+        rows.append(ex.ExportRow(name, institution(r.institution), None, answers, {}))
+    return ex.ExportSheet("events", section[:31], questions, rows)
 
 
 async def export_events(svc: Services, workshop: Workshop, lang: str, kind: str) -> list[Event]:

@@ -8,7 +8,15 @@ from zoneinfo import ZoneInfo
 from bot.content import WorkshopFile, is_valid_join_code
 from bot.flows import dialogs
 from bot.flows.callbacks import Consent, JoinContinue, JoinLanguage, OpenDgca, OpenMenu
-from bot.flows.common import Actor, Ctx, date_range, make_ctx, workshop_file
+from bot.flows.common import (
+    Actor,
+    Ctx,
+    date_range,
+    entry_events,
+    make_ctx,
+    member_file,
+    workshop_file,
+)
 from bot.flows.dialogs import Waiting
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send, SetCommands
 from bot.flows.profile import ask_next_profile_step
@@ -26,6 +34,8 @@ class JoinStep(Waiting):
     expects_text: ClassVar[bool] = False
     workshop_id: int
     lang: str | None = None
+    # The programme event whose own link was opened (None: the workshop's or programme's).
+    event: str | None = None
 
 
 class Greeting(JoinStep):
@@ -42,7 +52,7 @@ class ConsentAsked(JoinStep):
 
 async def start(svc: Services, actor: Actor, code: str) -> list[Event]:
     """Open a workshop's join link: greet a newcomer, or go on with a known participant."""
-    workshop = await svc.store.workshop_by_code(code) if is_valid_join_code(code) else None
+    workshop, event_id = await _by_code(svc, code)
     if workshop is None:
         ctx = await make_ctx(svc, actor)
         return [Send(ctx.tr.t("join.unknown_code"))]
@@ -52,26 +62,55 @@ async def start(svc: Services, actor: Actor, code: str) -> list[Event]:
     participant = await svc.store.participant(workshop.id, actor.telegram_id)
     if participant is not None:
         await svc.store.set_active_workshop(actor.telegram_id, workshop.id, now)
+        whole = workshop_file(workshop)
+        added = await svc.store.add_event_members(
+            participant.id, entry_events(whole, event_id), now
+        )
         if not participant.profile_done:
             return await ask_next_profile_step(ctx, participant, workshop)
-        spec = workshop_file(workshop)
+        spec = await member_file(svc, workshop, participant.id)
         rows: Keyboard = [[Button(ctx.tr.t("button.menu"), OpenMenu().pack())]]
         if spec.dgca is not None:
             rows.insert(0, [Button(ctx.tr.t("button.dgca"), OpenDgca(workshop.id).pack())])
-        return [Send(ctx.tr.t("join.already", title=spec.title.get(ctx.lang)), rows)]
+        event = whole.event(event_id)
+        if event is not None and added:
+            # A programme member opening another event's link is now in that event too.
+            text = ctx.tr.t(
+                "join.event_added",
+                title=event.title.get(ctx.lang),
+                dates=date_range(ctx.tr, event.start_date, event.end_date),
+            )
+            return [Send(text, rows)]
+        title = (event or spec).title.get(ctx.lang)
+        return [Send(ctx.tr.t("join.already", title=title), rows)]
     user = await svc.store.user(actor.telegram_id)
     if user is None or user.language not in workshop_file(workshop).languages:
         # The greeting comes in the workshop's language until the person picks another (a
         # language of theirs that the workshop does not offer counts as none).
         ctx = Ctx(svc, actor, svc.i18n.pick(workshop.language))
-    await svc.store.set_dialog(
-        actor.telegram_id, Greeting.state, Greeting(workshop_id=workshop.id).data(), now
-    )
-    return [Send(*_greeting(ctx, workshop))]
+    waiting = Greeting(workshop_id=workshop.id, event=event_id)
+    await svc.store.set_dialog(actor.telegram_id, Greeting.state, waiting.data(), now)
+    return [Send(*_greeting(ctx, workshop, event_id))]
 
 
-def _greeting(ctx: Ctx, workshop: Workshop) -> tuple[str, Keyboard]:
-    spec = workshop_file(workshop)
+async def _by_code(svc: Services, code: str) -> tuple[Workshop | None, str | None]:
+    """Find the workshop of a join code, or the programme and event of an event's code."""
+    if not is_valid_join_code(code):
+        return None, None
+    workshop = await svc.store.workshop_by_code(code)
+    if workshop is not None:
+        return workshop, None
+    found = await svc.store.workshop_by_event_code(code)
+    if found is None or workshop_file(found[0]).event(found[1]) is None:
+        return None, None
+    return found
+
+
+def _greeting(ctx: Ctx, workshop: Workshop, event_id: str | None = None) -> tuple[str, Keyboard]:
+    whole = workshop_file(workshop)
+    # An event's own link greets with the event: its title and dates.
+    event = whole.event(event_id)
+    spec = whole.for_event(event) if event is not None else whole
     text = ctx.tr.t(
         "join.greeting",
         title=spec.title.get(ctx.lang),
@@ -145,10 +184,12 @@ async def on_join_callback(ctx: Ctx, cb: JoinTap, message_id: int) -> list[Event
             return [Notice(ctx.tr.t("notice.stale"))]
         await dialogs.wait_for(ctx, waiting.model_copy(update={"lang": lang}))
         ctx = Ctx(ctx.svc, ctx.actor, lang)
-        text, buttons = _greeting(ctx, workshop)
+        text, buttons = _greeting(ctx, workshop, waiting.event)
         return [Notice(), Edit(message_id, text, buttons), SetCommands(lang)]
     if isinstance(cb, JoinContinue):
-        await dialogs.wait_for(ctx, ConsentAsked(workshop_id=workshop.id, lang=waiting.lang))
+        await dialogs.wait_for(
+            ctx, ConsentAsked(workshop_id=workshop.id, lang=waiting.lang, event=waiting.event)
+        )
         text, buttons = _consent(ctx, workshop_file(workshop), workshop.id)
         return [Notice(), Edit(message_id, text, buttons)]
     if not cb.accept:
@@ -162,6 +203,9 @@ async def on_join_callback(ctx: Ctx, cb: JoinTap, message_id: int) -> list[Event
         await store.set_user_language(uid, ctx.lang, now)
     participant, _ = await store.join(
         workshop_id=workshop.id, telegram_id=uid, language=ctx.lang, now=now
+    )
+    await store.add_event_members(
+        participant.id, entry_events(workshop_file(workshop), waiting.event), now
     )
     local = now.astimezone(ZoneInfo(workshop.timezone))
     consent_text = ctx.tr.t("join.consent_given", when=ctx.tr.datetime(local))
@@ -182,7 +226,7 @@ async def on_join_text(ctx: Ctx, waiting: JoinStep, body: str) -> list[Event]:
     if isinstance(waiting, ConsentAsked):
         text, buttons = _consent(ctx, workshop_file(workshop), workshop.id)
     else:
-        text, buttons = _greeting(ctx, workshop)
+        text, buttons = _greeting(ctx, workshop, waiting.event)
     return [Send(ctx.tr.t("input.use_buttons")), Send(text, buttons)]
 
 

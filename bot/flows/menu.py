@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.content import WorkshopFile
 from bot.flows.access import command_menu
 from bot.flows.agenda import agenda
 from bot.flows.callbacks import (
@@ -13,18 +14,17 @@ from bot.flows.callbacks import (
     ShowHelp,
     ShowPrivacy,
 )
-from bot.flows.common import Ctx, current_workshop, date_range, workshop_file
+from bot.flows.common import Ctx, current_workshop, date_range, member_file, workshop_file
 from bot.flows.dgca import open_dgca
 from bot.flows.evaluation import open_evaluation
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
 from bot.flows.forms import visible_slots
 from bot.flows.nav import pick_workshop
 from bot.flows.plans import new_plan
-from storage import Participant, Workshop
+from storage import Participant
 
 
-async def _dgca_status(ctx: Ctx, participant: Participant, workshop: Workshop) -> str:
-    spec = workshop_file(workshop)
+async def _dgca_status(ctx: Ctx, participant: Participant, spec: WorkshopFile) -> str:
     questionnaire = ctx.svc.content.questionnaires.get(spec.dgca) if spec.dgca else None
     if questionnaire is None:
         return ""
@@ -48,14 +48,14 @@ async def menu(ctx: Ctx) -> list[Event]:
         return pick_workshop(ctx, current.choices, then="mn")
     participant, workshop = current.participant, current.workshop
     assert participant is not None and workshop is not None
-    spec = workshop_file(workshop)
+    spec = await member_file(ctx.svc, workshop, participant.id)
     title = spec.title.get(ctx.lang)
     dates = date_range(ctx.tr, spec.start_date, spec.end_date)
     rows: Keyboard = []
     if spec.dgca is None:
         text = ctx.tr.t("menu.text_no_dgca", title=title, dates=dates)
     else:
-        dgca = await _dgca_status(ctx, participant, workshop)
+        dgca = await _dgca_status(ctx, participant, spec)
         text = ctx.tr.t("menu.text", title=title, dates=dates, dgca=dgca)
         rows.append([Button(ctx.tr.t("button.dgca"), OpenDgca(workshop.id).pack())])
     rows += [

@@ -9,6 +9,8 @@ from functools import partial
 from io import BytesIO
 from pathlib import Path
 
+from babel.lists import format_list
+
 from bot.content import ContentError, WorkshopFile
 from bot.flows import broadcast, evaluation, reports
 from bot.flows.access import Action, command_menu, may, workshops_for
@@ -99,7 +101,7 @@ async def _run(ctx: Ctx, workshop: Workshop, action: OrgActionName) -> list[Even
         return reports.menu(ctx, workshop)
     if action == "ev":
         return await evaluation.admin_menu(ctx, workshop)
-    return invite(ctx, workshop)
+    return await invite(ctx, workshop)
 
 
 async def broadcast_command(ctx: Ctx, args: str) -> list[Event]:
@@ -136,17 +138,38 @@ def qr_png(data: str) -> bytes:
     return buffer.getvalue()
 
 
-def invite(ctx: Ctx, workshop: Workshop) -> list[Event]:
-    """Describe the join link and a QR code image of it."""
+async def invite(ctx: Ctx, workshop: Workshop) -> list[Event]:
+    """Describe the join link and a QR code image of it; in a programme, each event's too."""
     link = ctx.svc.join_link(workshop.join_code)
-    title = workshop_file(workshop).title.get(ctx.lang)
-    return [
+    spec = workshop_file(workshop)
+    title = spec.title.get(ctx.lang)
+    events: list[Event] = [
         Send(ctx.tr.t("organizer.invite", title=title, link=link)),
-        SendPhoto(
-            render=lambda: qr_png(link),
-            caption=ctx.tr.t("organizer.invite_qr", title=title, link=link),
-        ),
+        _qr(ctx, title, link),
     ]
+    if not spec.events:
+        return events
+    codes = await ctx.svc.store.event_codes(workshop.id)
+    lines, posters = [], []
+    for event in spec.events:
+        if event.id not in codes:
+            continue
+        name, own = event.title.get(ctx.lang), ctx.svc.join_link(codes[event.id])
+        lines.append(ctx.tr.t("organizer.invite_event_line", title=name, link=own))
+        if not event.open:
+            # Only its own link reaches it: it gets a poster of its own.
+            posters.append(_qr(ctx, name, own))
+    names = [e.title.get(ctx.lang) for e in spec.events if e.open]
+    opened = format_list(names, locale=ctx.lang) if names else ctx.tr.t("organizer.invite_no_open")
+    text = ctx.tr.t("organizer.invite_events", lines="\n".join(lines), open=opened)
+    return [*events, Send(text), *posters]
+
+
+def _qr(ctx: Ctx, title: str, link: str) -> SendPhoto:
+    return SendPhoto(
+        render=lambda: qr_png(link),
+        caption=ctx.tr.t("organizer.invite_qr", title=title, link=link),
+    )
 
 
 async def on_workshop_callback(ctx: Ctx, cb: OrgAction, message_id: int) -> list[Event]:

@@ -14,7 +14,7 @@ from bot.content import PROFILE_FIELDS, Questionnaire
 from bot.flows import forms
 from bot.flows import questionnaire as engine
 from bot.flows.callbacks import OpenDgca, OpenMenu
-from bot.flows.common import Ctx, workshop_file
+from bot.flows.common import Ctx, member_file, workshop_file
 from bot.flows.events import Button, Event, Send
 from storage import AnswerValue, Participant, Workshop
 
@@ -27,7 +27,7 @@ async def ask_next_profile_step(
 ) -> list[Event]:
     """Ask the first unanswered profile question, or say the profile is complete."""
     if participant.profile_done:
-        return _done(ctx, participant, workshop)
+        return await _done(ctx, participant, workshop)
     form = ctx.svc.content.questionnaire(workshop_file(workshop).profile)
     response = await ctx.svc.store.find_response(participant.id, form.id)
     if response is not None and response.submitted:
@@ -85,11 +85,11 @@ async def _submitted(ctx: Ctx, run: forms.Run) -> list[Event]:
     await store.mark_profile_done(run.participant.id)
     participant = await store.participant_by_id(run.participant.id)
     assert participant is not None
-    return _done(ctx, participant, run.workshop)
+    return await _done(ctx, participant, run.workshop)
 
 
-def _done(ctx: Ctx, participant: Participant, workshop: Workshop) -> list[Event]:
-    spec = workshop_file(workshop)
+async def _done(ctx: Ctx, participant: Participant, workshop: Workshop) -> list[Event]:
+    spec = await member_file(ctx.svc, workshop, participant.id)
     title, name = spec.title.get(ctx.lang), participant.name or ""
     menu = [Button(ctx.tr.t("button.menu"), OpenMenu().pack())]
     if spec.dgca is None:

@@ -6,9 +6,9 @@ from datetime import date, datetime, timedelta
 
 from bot.content import WorkshopFile
 from bot.flows.agenda import agenda_text, day_title, session_lines
-from bot.flows.callbacks import OpenDgca, OpenEvaluation, PlanNew
+from bot.flows.callbacks import OpenDgca, PlanNew
 from bot.flows.common import workshop_file, workshop_recipients
-from bot.flows.evaluation import rating_buttons
+from bot.flows.evaluation import evaluation_button, rating_buttons
 from bot.flows.events import Button, Keyboard
 from bot.i18n import Translator
 from bot.services import Services
@@ -136,7 +136,7 @@ def _message(
             else ("reminder.evaluation_nudge")
         )
         text = tr.t(key, title=title, closes=tr.datetime(closes))
-        buttons = [[Button(tr.t("button.start_evaluation"), OpenEvaluation(workshop.id).pack())]]
+        buttons = [[evaluation_button(tr, workshop.id, spec)]]
     elif row.kind == "plan_invite":
         text = tr.t("plan.invitation", title=title)
         buttons = [[Button(tr.plain("plan.button_write"), PlanNew(workshop.id).pack())]]
@@ -202,7 +202,11 @@ async def compose(svc: Services, row: ScheduledRow, now: datetime) -> tuple[str,
         # Missed while the bot was down and no longer useful (the session has started).
         return "skipped", []
     spec = workshop_file(workshop)
-    recipients = await workshop_recipients(svc, workshop)
+    event = spec.event(row.payload.get("event"))
+    if event is not None:
+        # An event's occasion goes to its members, and speaks of the event.
+        spec = spec.for_event(event)
+    recipients = await workshop_recipients(svc, workshop, spec, dgca=row.kind in DGCA_KINDS)
     messages = []
     for recipient in _audience(row.kind, recipients):
         user = await svc.store.user(recipient.telegram_id)

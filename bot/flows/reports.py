@@ -20,7 +20,7 @@ from bot.flows.exports import export_events
 from bot.i18n import Translator
 from bot.lazy import lazy_module
 from bot.services import Services
-from storage import AnswerSet, SessionRating, Workshop
+from storage import AnswerSet, Recipient, SessionRating, Workshop
 
 if TYPE_CHECKING:
     from bot import report_charts as rc
@@ -357,15 +357,24 @@ def caption_for(
     return text
 
 
-async def evaluation_report(svc: Services, workshop: Workshop, lang: str) -> list[Event]:
-    """Describe the evaluation report: a chart per question, open answers, session ratings."""
+async def evaluation_report(
+    svc: Services, workshop: Workshop, lang: str, event_id: str | None = None
+) -> list[Event]:
+    """Describe the evaluation report: a chart per question, open answers, session ratings.
+
+    In a programme, the report of one event: its evaluation and its sessions.
+    """
     tr, spec = svc.i18n(lang), workshop_file(workshop)
-    if spec.evaluation is None:
+    event = spec.event(event_id)
+    if event is not None:
+        spec = spec.for_event(event)
+    key = spec.evaluation_key()
+    if spec.evaluation is None or key is None or (spec.events and event is None):
         return [Send(tr.t("report.evaluation_off"))]
     q = svc.content.questionnaires.get(spec.evaluation)
     if q is None:
         return [Send(tr.t("evaluation.not_open"))]
-    sets = await _submitted(svc, workshop, q.id, None)
+    sets = await _submitted(svc, workshop, key, None)
     minimum = spec.report_min_group
     events: list[Event] = []
     now = svc.clock.now()
@@ -392,12 +401,15 @@ async def evaluation_report(svc: Services, workshop: Workshop, lang: str) -> lis
                     _distribution_png, frame, dist, pct, tr.plain("report.answers_axis")
                 )
             events.append(SendPhoto(render=render, caption=caption[:1024], separate_process=True))
-    ratings = await svc.store.session_ratings(workshop.id)
+    sessions = {s.id for s in spec.agenda}
+    ratings = [r for r in await svc.store.session_ratings(workshop.id) if r.session_id in sessions]
     if len(sets) >= minimum or any(r.comment for r in ratings):
         body = _open_answers(tr, q, sets, lang, ratings, spec)
         events.append(
             SendDocument(
-                filename=f"{tr.plain('report.open_filename')}-{workshop.slug}.txt",
+                filename=f"{tr.plain('report.open_filename')}-{workshop.slug}"
+                + (f"-{event.id}" if event is not None else "")
+                + ".txt",
                 build=lambda: body,
                 caption=tr.t("report.open_caption"),
             )
@@ -434,7 +446,7 @@ async def status_report(svc: Services, workshop: Workshop, lang: str) -> list[Ev
             name=tr.plain("report.total"),
             joined=len(recipients),
             dgca=sum(r.dgca_done for r in recipients),
-            evaluation=sum(r.evaluation_done for r in recipients),
+            evaluation=_evaluated(spec, recipients),
             unreachable=sum(r.unreachable for r in recipients),
         ),
         "",
@@ -448,11 +460,48 @@ async def status_report(svc: Services, workshop: Workshop, lang: str) -> list[Ev
                 name=name,
                 joined=len(group),
                 dgca=sum(r.dgca_done for r in group),
-                evaluation=sum(r.evaluation_done for r in group),
+                evaluation=_evaluated(spec, group),
                 unreachable=sum(r.unreachable for r in group),
             )
         )
+    if spec.events:
+        lines += ["", tr.t("report.status_events")]
+        lines += await _event_lines(svc, workshop, spec, lang, recipients)
     return [Send("\n".join(lines)[:4000])]
+
+
+def _evaluated(spec: WorkshopFile, group: list[Recipient]) -> int | str:
+    # A programme's evaluations are its events': they are counted event by event.
+    return "—" if spec.events else sum(r.evaluation_done for r in group)
+
+
+async def _event_lines(
+    svc: Services, workshop: Workshop, spec: WorkshopFile, lang: str, everyone: list[Recipient]
+) -> list[str]:
+    """Count, event by event, who is in it and who answered its evaluation."""
+    tr = svc.i18n(lang)
+    lines = []
+    for event in spec.events:
+        view = spec.for_event(event)
+        group = await workshop_recipients(svc, workshop, view)
+        lines.append(
+            tr.t(
+                "report.status_line",
+                name=event.title.get(lang),
+                joined=len(group),
+                dgca=sum(r.dgca_done for r in group) if view.dgca is not None else "—",
+                evaluation=sum(r.evaluation_done for r in group)
+                if view.evaluation is not None
+                else "—",
+                unreachable=sum(r.unreachable for r in group),
+            )
+        )
+    outside = {r.participant_id for r in everyone} - {
+        p for p, events in (await svc.store.event_members(workshop.id)).items() if events
+    }
+    if outside:
+        lines.append(tr.t("report.status_no_event", n=len(outside)))
+    return lines
 
 
 def menu(ctx: Ctx, workshop: Workshop) -> list[Event]:
@@ -461,13 +510,25 @@ def menu(ctx: Ctx, workshop: Workshop) -> list[Event]:
     instruments = []
     if spec.dgca is not None:
         instruments.append(Button(ctx.tr.t("button.report_dgca"), Report(wid, "dgca").pack()))
-    if spec.evaluation is not None:
+    if spec.evaluation is not None and not spec.events:
         instruments.append(Button(ctx.tr.t("button.report_eval"), Report(wid, "eval").pack()))
+    # A programme's evaluations are its events': one report each.
+    per_event: Keyboard = [
+        [
+            Button(
+                ctx.tr.t("button.report_eval_event", title=_short(event.title.get(ctx.lang), 40)),
+                Report(wid, "eval", index).pack(),
+            )
+        ]
+        for index, event in enumerate(spec.events)
+        if spec.event_evaluation(event) is not None
+    ]
     status = [Button(ctx.tr.t("button.report_status"), Report(wid, "status").pack())]
     if spec.dgca is not None:
         status.append(Button(ctx.tr.t("button.report_inst"), Report(wid, "inst").pack()))
     rows: Keyboard = [
         *([instruments] if instruments else []),
+        *per_event,
         status,
         [
             Button(ctx.tr.t("button.export_xlsx"), Report(wid, "xlsx").pack()),
@@ -503,7 +564,11 @@ async def on_callback(ctx: Ctx, cb: Report, message_id: int) -> list[Event]:
     if kind == "dgca":
         return [notice, *await dgca_report(ctx.svc, workshop, lang)]
     if kind == "eval":
-        return [notice, *await evaluation_report(ctx.svc, workshop, lang)]
+        events = workshop_file(workshop).events
+        if events and (cb.index is None or not 0 <= cb.index < len(events)):
+            return [Notice(ctx.tr.t("notice.stale"))]
+        event_id = events[cb.index].id if events and cb.index is not None else None
+        return [notice, *await evaluation_report(ctx.svc, workshop, lang, event_id)]
     if kind == "status":
         return [Notice(), *await status_report(ctx.svc, workshop, lang)]
     if kind in ("xlsx", "csv"):

@@ -18,7 +18,7 @@ from bot.flows import (
 )
 from bot.flows import questionnaire as engine
 from bot.flows.access import Role, has_any_role
-from bot.flows.callbacks import OpenDgca, OpenEvaluation
+from bot.flows.callbacks import OpenDgca, OpenEvaluation, OpenEventEvaluation
 from bot.flows.common import Actor, Ctx, Media, current_workshop, make_ctx, workshop_file
 from bot.flows.events import Event, Notice, Send
 from bot.flows.organizer import MAX_FORM_BYTES, MAX_IMPORT_BYTES
@@ -47,10 +47,14 @@ async def start(svc: Services, actor: Actor, payload: str | None) -> list[Event]
     return await join.start(svc, actor, token)
 
 
-async def open_callback(ctx: Ctx, cb: OpenDgca | OpenEvaluation, message_id: int) -> list[Event]:
+async def open_callback(
+    ctx: Ctx, cb: OpenDgca | OpenEvaluation | OpenEventEvaluation, message_id: int
+) -> list[Event]:
     """Handle the buttons that open the DGCA or the evaluation."""
     if isinstance(cb, OpenEvaluation):
         return [Notice(), *await evaluation.open_evaluation(ctx, cb.workshop)]
+    if isinstance(cb, OpenEventEvaluation):
+        return [Notice(), *await evaluation.open_evaluation(ctx, cb.workshop, cb.event)]
     return [Notice(), *await dgca.open_dgca(ctx, cb.workshop)]
 
 
@@ -61,11 +65,12 @@ async def questionnaire_callback(ctx: Ctx, cb: engine.RunTap, message_id: int) -
         # A form without a review (the profile, a plan) ends through its own binding.
         return await engine.on_run_callback(ctx, cb, message_id, run, dgca.after_submit)
     spec = workshop_file(run.workshop)
-    if run.questionnaire.id == spec.evaluation:
-        if await evaluation.is_closed_for(ctx, run):
+    view = evaluation.evaluation_view(spec, run)
+    if view is not None:
+        if await evaluation.is_closed_for(ctx, view, run.workshop):
             return [Notice(ctx.tr.t("evaluation.closed"))]
         return await engine.on_run_callback(ctx, cb, message_id, run, evaluation.after_submit)
-    if run.questionnaire.id == spec.dgca:
+    if run.subject is None and run.questionnaire.id == spec.dgca:
         return await engine.on_run_callback(ctx, cb, message_id, run, dgca.after_submit)
     # A survey the workshop no longer uses (its file changed since the button was sent).
     return [Notice(ctx.tr.t("notice.stale"))]

@@ -43,19 +43,65 @@ def plan(
 def _occasions(
     spec: WorkshopFile, *, has_evaluation: bool, opened_at: datetime | None
 ) -> list[ScheduledItem]:
+    if spec.events:
+        return _programme_occasions(spec)
+    sessions = sorted(spec.agenda, key=lambda s: s.start)
+    items = _dgca_items(spec)
+    items += _agenda_items(spec, sessions)
+    if has_evaluation:
+        items.extend(_evaluation_items(spec, sessions, opened_at))
+    items.extend(_follow_up_items(spec, sessions))
+    return items
+
+
+def _programme_occasions(spec: WorkshopFile) -> list[ScheduledItem]:
+    """Plan a programme: the DGCA and check-ins once, the rest event by event."""
+    items = _dgca_items(spec)
+    for event in spec.events:
+        view = spec.for_event(event)
+        sessions = sorted(view.agenda, key=lambda s: s.start)
+        own = _agenda_items(view, sessions)
+        if view.evaluation is not None:
+            own += _evaluation_items(view, sessions, None)
+        # Keys stay unique across events; the payload says whose members receive it.
+        items += [
+            dataclasses.replace(
+                item, key=f"{item.key}@{event.id}", payload={**item.payload, "event": event.id}
+            )
+            for item in own
+        ]
+    sessions = sorted(spec.agenda, key=lambda s: s.start)
+    for item in _follow_up_items(spec, sessions):
+        session = next((s for s in sessions if s.id == item.payload.get("session")), None)
+        if session is not None and session.event is not None:
+            # The plan invitation belongs to the event that asks for plans.
+            item = dataclasses.replace(item, payload={**item.payload, "event": session.event})
+        items.append(item)
+    return items
+
+
+def _dgca_items(spec: WorkshopFile) -> list[ScheduledItem]:
     r = spec.reminders
     items: list[ScheduledItem] = []
-    if spec.dgca_window is not None:
-        opens, closes = spec.local(spec.dgca_window.opens), spec.local(spec.dgca_window.closes)
-        if r.dgca_invitation:
-            items.append(ScheduledItem("dgca_open", "dgca_open", opens, closes, {}))
-        for days in sorted(set(r.dgca_nudge_days_before_close), reverse=True):
-            due = closes - timedelta(days=days)
-            if due > opens:
-                items.append(
-                    ScheduledItem(f"dgca_nudge:{days}", "dgca_nudge", due, closes, {"days": days})
-                )
-    sessions = sorted(spec.agenda, key=lambda s: s.start)
+    if spec.dgca_window is None:
+        return items
+    opens, closes = spec.local(spec.dgca_window.opens), spec.local(spec.dgca_window.closes)
+    if r.dgca_invitation:
+        items.append(ScheduledItem("dgca_open", "dgca_open", opens, closes, {}))
+    for days in sorted(set(r.dgca_nudge_days_before_close), reverse=True):
+        due = closes - timedelta(days=days)
+        if due > opens:
+            items.append(
+                ScheduledItem(f"dgca_nudge:{days}", "dgca_nudge", due, closes, {"days": days})
+            )
+    items.append(ScheduledItem("report:dgca", "report_dgca", closes, None, {}))
+    return items
+
+
+def _agenda_items(spec: WorkshopFile, sessions: list[AgendaSession]) -> list[ScheduledItem]:
+    """Plan the day-before digests, session reminders and rating prompts of an agenda."""
+    r = spec.reminders
+    items: list[ScheduledItem] = []
     if r.agenda_digest:
         for day in sorted({s.start.date() for s in sessions}):
             due = spec.local(datetime.combine(day - timedelta(days=1), r.agenda_digest_time))
@@ -71,12 +117,6 @@ def _occasions(
         items.extend(_session_reminders(spec, [s for s in sessions if not s.time_tbc]))
     if spec.session_feedback:
         items.extend(_rating_prompts(spec, sessions))
-    if spec.dgca_window is not None:
-        closes = spec.local(spec.dgca_window.closes)
-        items.append(ScheduledItem("report:dgca", "report_dgca", closes, None, {}))
-    if has_evaluation:
-        items.extend(_evaluation_items(spec, sessions, opened_at))
-    items.extend(_follow_up_items(spec, sessions))
     return items
 
 

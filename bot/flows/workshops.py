@@ -64,6 +64,7 @@ async def import_workshop(
         code = existing.join_code
     else:
         code = new_join_code()
+    had, codes = await _event_codes(svc, existing, spec, code, source)
     old: WorkshopFile | None = None
     if existing is not None:
         old = parse_model(WorkshopFile, existing.spec, source)
@@ -73,7 +74,7 @@ async def import_workshop(
         timezone=spec.timezone,
         start_date=spec.start_date,
         end_date=spec.end_date,
-        spec=spec.model_dump(mode="json"),
+        spec=spec.stored(),
         join_code=code,
         now=now,
     )
@@ -85,9 +86,33 @@ async def import_workshop(
     if association_id != workshop.association_id:
         await store.set_workshop_association(workshop.id, association_id)
         workshop = replace(workshop, association_id=association_id)
+    if codes != had:
+        await store.set_event_codes(workshop.id, codes)
     schedule, notified = await reschedule(svc, workshop, old, now)
     past = spec.end_date < now.astimezone(spec.zone).date()
     return ImportResult(workshop, created, schedule, notified, all_past=past)
+
+
+async def _event_codes(
+    svc: Services, existing: Workshop | None, spec: WorkshopFile, code: str, source: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Return the event codes a programme had and will have: the file's, kept, or new ones."""
+    store = svc.store
+    had = await store.event_codes(existing.id) if existing is not None else {}
+    codes: dict[str, str] = {}
+    for name, wanted in [("join_code", code), *((e.id, e.join_code) for e in spec.events)]:
+        if name != "join_code":
+            wanted = wanted or had.get(name) or new_join_code()
+            codes[name] = wanted
+        assert wanted is not None
+        clash = await store.workshop_by_code(wanted)
+        other = await store.workshop_by_event_code(wanted)
+        if (clash is not None and clash.slug != spec.id) or (
+            other is not None and other[0].slug != spec.id
+        ):
+            where = "join_code" if name == "join_code" else f"events ({name}): join_code"
+            raise ContentError(source, [f"{where}: already used by another workshop"])
+    return had, codes
 
 
 async def reschedule(
@@ -101,12 +126,19 @@ async def reschedule(
     notified = 0
     changes = changed_sessions(old, spec)
     if changes and spec.reminders.notify_agenda_changes:
-        recipients = [r for r in await workshop_recipients(svc, workshop) if not r.unreachable]
+        everyone = await workshop_recipients(svc, workshop)
         for before, after in changes:
             if spec.local(after.until) <= now:
                 continue
+            # In a programme, the session's event's members are the ones it concerns.
+            owner = spec.event_of(after)
+            audience = (
+                everyone
+                if owner is None
+                else await workshop_recipients(svc, workshop, spec.for_event(owner))
+            )
             messages = []
-            for r in recipients:
+            for r in (r for r in audience if not r.unreachable):
                 lang = svc.i18n.pick(r.language, workshop.language)
                 text = session_change_text(svc.i18n(lang), spec, lang, before, after)
                 messages.append(

@@ -34,6 +34,7 @@ from bot.flows.callbacks import (
     LinkGroup,
     OpenDgca,
     OpenEvaluation,
+    OpenEventEvaluation,
     OrgInvite,
     Pick,
     PickOther,
@@ -112,11 +113,20 @@ def rehearsal_start(spec: WorkshopFile) -> datetime:
     return spec.local(datetime.combine(day, time(10)))
 
 
-async def _due(world: World, *keys: str) -> datetime | None:
-    """Return when the first of the workshop's occasions with one of these keys falls due."""
+async def _due(world: World, *keys: str, events: set[str] | None = None) -> datetime | None:
+    """Return when the first of the workshop's occasions with one of these keys falls due.
+
+    In a programme, occasions are per event ("evaluation_open@replica"); `events` keeps
+    those of these events only.
+    """
     assert world.workshop_id is not None
     rows = await world.store.schedule_of(world.workshop_id)
-    times = [r.due_at for r in rows if r.key in keys or r.kind in keys]
+    times = [
+        r.due_at
+        for r in rows
+        if (r.key.partition("@")[0] in keys or r.kind in keys)
+        and (events is None or r.payload.get("event") in events)
+    ]
     return min(times) if times else None
 
 
@@ -172,7 +182,10 @@ async def join(world: World) -> None:
         await organizer.say("/linkgroup", chat=group)
         await organizer.tap(LinkGroup, field_is("workshop", workshop.id), chat=group)
     await organizer.say("/invite")
-    world.join_code = _link_payload(organizer, "")
+    # The workshop's (or programme's) own link: a programme's event links follow it.
+    world.join_code = workshop.join_code
+    if not any(workshop.join_code in text for text in organizer.texts()):
+        raise RehearsalError("/invite did not give the join link" + organizer.context())
     start = world.clock.now()
     for offset, wave in _waves(JOIN_WAVES, world.players):
         await world.advance_to(start + offset)
@@ -424,15 +437,33 @@ async def evaluation(world: World) -> None:
     questionnaire = world.services.content.questionnaires.get(evaluation_id or "")
     if questionnaire is None:
         return
-    opens = await _due(world, "evaluation_open") or world.clock.now()
-    nudge = await _due(world, "evaluation_nudge")
-    closes = await _due(world, "report:evaluation")
+    events: set[str] | None = None
+    if world.spec.events:
+        # The players joined by the programme's link: the evaluation of its open event
+        # that is still ahead. The agenda phase has run every event; earlier ones are over.
+        now = world.clock.now()
+        ahead = {
+            e.id
+            for e in world.spec.events
+            if e.open
+            and world.spec.event_evaluation(e) == evaluation_id
+            and (due := await _due(world, "evaluation_open", events={e.id})) is not None
+            and due >= now
+        }
+        if not ahead:
+            return
+        events = {min(ahead, key=lambda e: [x.id for x in world.spec.events].index(e))}
+    opens = await _due(world, "evaluation_open", events=events) or world.clock.now()
+    nudge = await _due(world, "evaluation_nudge", events=events)
+    closes = await _due(world, "report:evaluation", events=events)
     joined = [p for p in _joined(world) if _person(p).evaluates]
 
     async def evaluate(player: Player) -> None:
         async with player.sitting(questionnaire.id):
             if player.find(OpenEvaluation):
                 await player.tap(OpenEvaluation)
+            elif player.find(OpenEventEvaluation):
+                await player.tap(OpenEventEvaluation)
             else:
                 await player.say("/evaluation")
             await player.answer(questionnaire, assessment=False)

@@ -49,6 +49,7 @@ from bot.flows.callbacks import (
     MyData,
     OpenDgca,
     OpenEvaluation,
+    OpenEventEvaluation,
     OpenMenu,
     OrgAction,
     OrgInvite,
@@ -601,6 +602,8 @@ KIND_ROWS = [
     ),
     Row("LinkGroup", Action.LINK_GROUP, here(LinkGroup), chat="group"),
     Row("OpenEvaluation", Action.TAKE_PART, here(OpenEvaluation), otherwise=N),
+    # An event's evaluation: the workshop here has no events, so nobody's is open.
+    Row("OpenEventEvaluation", Action.TAKE_PART, here(OpenEventEvaluation, "tot"), otherwise=N),
     Row("EvaluationAdmin", Action.EVALUATION_OPEN, here(EvaluationAdmin)),
     Row("RateSession", Action.TAKE_PART, first_session(RateSession, 4)),
     Row("CommentSession", Action.TAKE_PART, first_session(CommentSession)),
