@@ -419,3 +419,39 @@ def test_a_failed_phase_still_leaves_results_and_says_so(
     assert "Rehearsal of cochabamba-2023 with 2 simulated participants" in printed.getvalue()
     assert "stopped in phase join: nobody could join" in problems.getvalue()
     assert "the bot logged: ERROR bot.test: something broke" in problems.getvalue()
+
+
+async def test_a_programme_is_rehearsed_event_by_event(tmp_path: Path) -> None:
+    """A programme of three events: one DGCA, an evaluation and a report per event."""
+    workshop = Path(__file__).parent / "data" / "programme.yaml"
+    database = tmp_path / "programme.sqlite3"
+    options = Options(
+        participants=8, seed=5, workshop=workshop, out=tmp_path / "out", database=database
+    )
+    summary = await rehearse(options, load_test_content(), load_i18n(), stderr=io.StringIO())
+    assert summary.ok, (summary.failure, summary.errors, summary.violations)
+    store = await open_store(f"sqlite:///{database}")
+    try:
+        found = await store.workshop_by_slug("programa-prueba")
+        assert found is not None
+        members = await store.event_members(found.id)
+        by_event = {e: sum(e in m for m in members.values()) for e in ("presencial", "replica")}
+        # Every fourth person came in by the replica's own link, and is in it alone.
+        assert by_event == {"presencial": 6, "replica": 2}
+        assert sum(m == {"replica"} for m in members.values()) == 2
+        # One DGCA response per person at most, whichever event they are in.
+        dgca = await store.answer_sets(found.id, "dgca")
+        assert len({s.participant_id for s in dgca}) == len(dgca)
+        # Each event's evaluation is its own response, answered by its members only.
+        for event in ("presencial", "replica"):
+            sets = await store.answer_sets(found.id, f"{EVALUATION_ID}@{event}")
+            submitted = {s.participant_id for s in sets if s.submitted_at is not None}
+            assert submitted and all(event in members[p] for p in submitted)
+        assert await store.answer_sets(found.id, EVALUATION_ID) == []
+    finally:
+        await store.close()
+    organizer = (tmp_path / "out" / "transcripts" / "organizer.md").read_text("utf-8")
+    # A report per event, and the programme's participation by event.
+    assert "respuestas-abiertas-programa-prueba-presencial" in organizer
+    assert "taps `[📝 Evaluación: Réplica]`" in organizer
+    assert "Por evento" in organizer

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from bot.apidouble import ChatMessage
-from bot.content import WorkshopFile
+from bot.content import Event, WorkshopFile
 from bot.flows import dialogs
 from bot.flows.callbacks import (
     Answer,
     Audience,
     BroadcastSend,
+    CallbackData,
     CommentSession,
     Consent,
     Done,
@@ -186,6 +187,7 @@ async def join(world: World) -> None:
     world.join_code = workshop.join_code
     if not any(workshop.join_code in text for text in organizer.texts()):
         raise RehearsalError("/invite did not give the join link" + organizer.context())
+    await _entry_links(world, workshop.id)
     start = world.clock.now()
     for offset, wave in _waves(JOIN_WAVES, world.players):
         await world.advance_to(start + offset)
@@ -201,10 +203,26 @@ def _link_payload(player: Player, prefix: str) -> str:
     raise RehearsalError(f"{player.name}: no link in the bot's messages" + player.context())
 
 
+async def _entry_links(world: World, workshop_id: int) -> None:
+    """Send every fourth player of a programme in by its first closed event's own link."""
+    closed = [e for e in world.spec.events if not e.open]
+    if not closed:
+        return
+    code = (await world.store.event_codes(workshop_id)).get(closed[0].id)
+    organizer = world.organizer
+    assert organizer is not None
+    if code is None or not any(code in text for text in organizer.texts()):
+        raise RehearsalError(f"/invite did not give {closed[0].id}'s link" + organizer.context())
+    for index, player in enumerate(world.players):
+        if index % 4 == 3:
+            world.entry_codes[player.id] = code
+
+
 async def _join_one(player: Player) -> None:
     """Open the join link and answer the greeting, consent and profile questions."""
     person = _person(player)
-    await player.say(f"/start {player.world.join_code}")
+    code = player.world.entry_codes.get(player.id, player.world.join_code)
+    await player.say(f"/start {code}")
     for _ in range(30):
         last = player.last
         kinds = player.kinds(last)
@@ -381,6 +399,10 @@ async def agenda(world: World) -> None:
         for asked in sessions[: i + 1]:
             if asked.rated:
                 await _rate_or_skip(world, joined, asked.id)
+        # A programme's event is evaluated when its last session is over, before the next.
+        event = spec.event_of(session)
+        if event is not None and all(s.event != event.id for s in sessions[i + 1 :]):
+            await _evaluate(world, event)
 
 
 def _asks(player: Player, session_id: str) -> bool:
@@ -433,37 +455,31 @@ async def _rate(player: Player, session_id: str) -> None:
 
 async def evaluation(world: World) -> None:
     """Open the evaluation after the last session; most answer, a reminder brings others."""
-    evaluation_id = world.spec.evaluation
-    questionnaire = world.services.content.questionnaires.get(evaluation_id or "")
+    if world.spec.events:
+        return  # a programme's evaluations ran in the agenda, each after its event
+    await _evaluate(world, None)
+
+
+async def _evaluate(world: World, event: Event | None) -> None:
+    """Run one evaluation: the workshop's, or one event's with its members."""
+    spec = world.spec.for_event(event) if event is not None else world.spec
+    questionnaire = world.services.content.questionnaires.get(spec.evaluation or "")
     if questionnaire is None:
         return
-    events: set[str] | None = None
-    if world.spec.events:
-        # The players joined by the programme's link: the evaluation of its open event
-        # that is still ahead. The agenda phase has run every event; earlier ones are over.
-        now = world.clock.now()
-        ahead = {
-            e.id
-            for e in world.spec.events
-            if e.open
-            and world.spec.event_evaluation(e) == evaluation_id
-            and (due := await _due(world, "evaluation_open", events={e.id})) is not None
-            and due >= now
-        }
-        if not ahead:
-            return
-        events = {min(ahead, key=lambda e: [x.id for x in world.spec.events].index(e))}
+    events = {event.id} if event is not None else None
     opens = await _due(world, "evaluation_open", events=events) or world.clock.now()
     nudge = await _due(world, "evaluation_nudge", events=events)
     closes = await _due(world, "report:evaluation", events=events)
-    joined = [p for p in _joined(world) if _person(p).evaluates]
+    joined = [p for p in await _members(world, event) if _person(p).evaluates]
 
     async def evaluate(player: Player) -> None:
         async with player.sitting(questionnaire.id):
             if player.find(OpenEvaluation):
                 await player.tap(OpenEvaluation)
-            elif player.find(OpenEventEvaluation):
-                await player.tap(OpenEventEvaluation)
+            elif event is not None and player.find(
+                OpenEventEvaluation, field_is("event", event.id)
+            ):
+                await player.tap(OpenEventEvaluation, field_is("event", event.id))
             else:
                 await player.say("/evaluation")
             await player.answer(questionnaire, assessment=False)
@@ -477,6 +493,21 @@ async def evaluation(world: World) -> None:
     await world.crowd(late, evaluate, step=TYPING_STEP, label="evaluated after a reminder")
     if closes is not None:
         await world.advance_to(closes)
+
+
+async def _members(world: World, event: Event | None) -> list[Player]:
+    """Return the players who joined, or those in one event of the programme."""
+    joined = _joined(world)
+    if event is None:
+        return joined
+    assert world.workshop_id is not None
+    members = await world.store.event_members(world.workshop_id)
+    found = []
+    for player in joined:
+        participant = await world.store.participant(world.workshop_id, player.id)
+        if participant is not None and event.id in members.get(participant.id, frozenset()):
+            found.append(player)
+    return found
 
 
 # ---------------------------------------------------------------------- organizer
@@ -510,6 +541,13 @@ async def reports(world: World) -> None:
     for done, kind in enumerate(kinds):
         world.progress.step(done, len(kinds), "reports")
         await organizer.say("/report")
+        menu = organizer.last
+        if kind == "eval" and world.spec.events and menu is not None:
+            # A programme's evaluation reports are its events': every one of them.
+            for index in [cb.index for cb in _callbacks(menu, Report) if cb.what == "eval"]:
+                await organizer.tap(Report, _report_of_event(index), message=menu)
+                await world.pass_time(timedelta(minutes=2))
+            continue
         await organizer.tap(Report, field_is("what", kind))
         if kind == "inst" and organizer.find(Report, lambda cb: cb.index is not None):
             index = await _largest_institution(world)
@@ -517,6 +555,11 @@ async def reports(world: World) -> None:
         await world.pass_time(timedelta(minutes=2))
     world.progress.step(len(kinds), len(kinds), "reports")
     await world.flush()
+
+
+def _report_of_event(index: int | None) -> Callable[[CallbackData], bool]:
+    """Match the evaluation report button of the event at `index`."""
+    return lambda cb: isinstance(cb, Report) and cb.what == "eval" and cb.index == index
 
 
 async def _largest_institution(world: World) -> int:

@@ -500,13 +500,18 @@ async def _figures(world: World, summary: Summary) -> None:
     dgca_sets = await store.answer_sets(wid, spec.dgca) if spec.dgca else []
     summary.dgca_submitted = sum(1 for s in dgca_sets if s.submitted_at is not None)
     summary.dgca_partial = sum(1 for s in dgca_sets if s.submitted_at is None and s.answers)
-    evaluation = world.services.content.questionnaires.get(spec.evaluation or "")
-    if evaluation is not None:
+    # A programme's evaluations are its events', each a response key of its own.
+    views = [spec.for_event(e) for e in spec.events] if spec.events else [spec]
+    for view in views:
+        evaluation = world.services.content.questionnaires.get(view.evaluation or "")
+        key = view.evaluation_key()
+        if evaluation is None or key is None:
+            continue
         texts = {s.question.id for s in evaluation.slots() if s.question.type is QuestionType.TEXT}
-        eval_sets = await store.answer_sets(wid, evaluation.id)
+        eval_sets = await store.answer_sets(wid, key)
         submitted = [s for s in eval_sets if s.submitted_at is not None]
-        summary.evaluation_submitted = len(submitted)
-        summary.open_answers = sum(
+        summary.evaluation_submitted += len(submitted)
+        summary.open_answers += sum(
             1 for s in submitted for q, v in s.answers.items() if q in texts and v
         )
     ratings = await store.session_ratings(wid)

@@ -180,6 +180,8 @@ class World:
         self.chats: dict[int, Chat] = {}
         self.workshop_id: int | None = None
         self.join_code: str | None = None
+        # Players who join a programme by one event's own link, not the programme's.
+        self.entry_codes: dict[int, str] = {}
         self.occasions: list[Occasion] = []
         self.delivered: collections.Counter[str] = collections.Counter()
         self.deliveries: list[Delivered] = []

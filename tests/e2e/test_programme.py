@@ -158,6 +158,7 @@ async def test_the_guatemala_programme_imports_with_a_link_per_event(bot: Harnes
     listing = next(t for t in texts if "Enlaces de cada evento" in t)
     for code in codes.values():
         assert code in listing
+    assert "<b>" not in listing and "&lt;" not in listing
     assert "Formación de formadores en línea y Taller presencial" in listing
     photos = [m for m in olga.messages[before:] if m.photo]
     assert len(photos) == 2
