@@ -460,6 +460,9 @@ class AgendaSession(Strict):
     )
     place: Text | None = None
     online_link: HttpUrl | None = None
+    # In person (at `place`), online (at the link) or both. Left out, it follows from what is
+    # given: a place and a link (the session's, its event's or the workshop's) make it hybrid.
+    modality: Literal["in_person", "online", "hybrid"] | None = None
     # Ask participants to rate it; by default only sessions of content are rated.
     rate: bool | None = None
     # In a programme, the event this session belongs to (its `events:` id).
@@ -756,18 +759,6 @@ class WorkshopFile(Strict):
                 " 'America/La_Paz'"
             )
         return value
-        kinds = sum(
-            any(test(c) for c in value)
-            for test in (str.islower, str.isupper, str.isdigit, lambda c: c in "-_")
-        )
-        most = max(value.count(c) for c in set(value))
-        if len(set(value)) < MIN_DISTINCT_CODE_CHARS or most > MAX_SAME_CODE_CHAR or kinds < 3:
-            raise ValueError(
-                f"join_code is too easy to guess: use at least {MIN_DISTINCT_CODE_CHARS}"
-                f" different characters, none more than {MAX_SAME_CODE_CHAR} times, mixing"
-                " lowercase, uppercase and digits (or leave it out to get a random one)"
-            )
-        return value
 
     @property
     def event_id(self) -> str | None:
@@ -825,7 +816,7 @@ class WorkshopFile(Strict):
 
     def dgca_events(self) -> list[str] | None:
         """Return the events whose participants take the DGCA, or None for everyone."""
-        if not self.events or all(e.dgca for e in self.events):
+        if not self.events:
             return None
         return [e.id for e in self.events if e.dgca]
 
@@ -839,6 +830,27 @@ class WorkshopFile(Strict):
             if "evaluation" not in event.model_fields_set
         }
         return self.model_dump(mode="json", exclude={"events": inherit} if inherit else None)
+
+    def link_of(self, session: AgendaSession) -> HttpUrl | None:
+        """Return a session's meeting link: its own, its event's or the workshop's."""
+        if session.modality == "in_person":
+            return None
+        event = self.event_of(session)
+        own = event.online_link if event is not None else None
+        return session.online_link or own or self.online_link
+
+    def modality_of(self, session: AgendaSession) -> str | None:
+        """Say how a session is held: 'in_person', 'online', 'hybrid', or None (not said)."""
+        if session.modality is not None:
+            return session.modality
+        place, link = session.place is not None, self.link_of(session) is not None
+        if place and link:
+            return "hybrid"
+        return "in_person" if place else "online" if link else None
+
+    def is_hybrid(self) -> bool:
+        """Tell whether any session is held both in person and online."""
+        return any(self.modality_of(s) == "hybrid" for s in self.agenda)
 
     def organizers(self, lang: str) -> str:
         """Name the organizers in `lang`: "A, B y C"."""
@@ -1061,7 +1073,27 @@ class WorkshopFile(Strict):
                     (("agenda", index, "start"), "the session is outside the workshop dates")
                 )
         found += self._event_problems()
+        for index, session in enumerate(self.agenda):
+            if session.modality in ("online", "hybrid") and self.link_of(session) is None:
+                found.append(
+                    (
+                        ("agenda", index, "modality"),
+                        f"a session held {session.modality} needs a link: write its"
+                        " online_link (or the workshop's)",
+                    )
+                )
+            if session.modality == "online" and session.place is not None:
+                found.append(
+                    (
+                        ("agenda", index, "place"),
+                        "an online session has no place: remove place, or make it hybrid",
+                    )
+                )
+        # Sessions of different events may run at once (replicas in parallel).
+        ordered.sort(key=lambda item: (item[1].event or "", item[1].start))
         for (_, earlier), (index, later) in pairwise(ordered):
+            if earlier.event != later.event:
+                continue
             if later.start < earlier.until:
                 found.append(
                     (

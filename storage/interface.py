@@ -10,6 +10,7 @@ from storage.models import (
     AnswerSet,
     AnswerValue,
     Association,
+    Attendance,
     Broadcast,
     BroadcastStatus,
     Checkin,
@@ -108,6 +109,10 @@ class CommunicationStore(Protocol):
 
     async def set_reminders_muted(self, participant_id: int, muted: bool) -> None:
         """Mute or restore automatic reminders for a participant."""
+        ...
+
+    async def set_attendance(self, participant_id: int, attendance: Attendance | None) -> None:
+        """Record how a participant attends a hybrid workshop ('in_person' or 'online')."""
         ...
 
     async def set_unreachable(self, telegram_id: int, now: datetime | None) -> None:

@@ -10,6 +10,10 @@ from typing import Any, Literal
 AnswerValue = str | list[str]
 
 
+# How a participant attends the sessions of a hybrid workshop.
+Attendance = Literal["in_person", "online"]
+
+
 @dataclass(frozen=True)
 class Workshop:
     """A workshop as stored: identity plus the validated workshop file as JSON."""
@@ -53,6 +57,8 @@ class Participant:
     joined_at: datetime
     reminders_muted: bool = False
     unreachable: bool = False
+    # How they attend a hybrid workshop: "in_person", "online", or None (not said).
+    attendance: str | None = None
 
 
 class DialogState(StrEnum):
@@ -171,6 +177,7 @@ class Recipient:
     unreachable: bool
     dgca_done: bool
     evaluation_done: bool
+    attendance: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from storage.models import (
     AnswerSet,
+    Attendance,
     Broadcast,
     BroadcastStatus,
     InviteStatus,
@@ -237,13 +238,22 @@ class CommunicationMixin:
                 telegram_id,
             )
 
+    async def set_attendance(
+        self: _Base, participant_id: int, attendance: Attendance | None
+    ) -> None:
+        """Record how a participant attends a hybrid workshop ('in_person' or 'online')."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE participants SET attendance = $1 WHERE id = $2", attendance, participant_id
+            )
+
     async def recipients(
         self: _Base, workshop_id: int, dgca_id: str, evaluation_id: str
     ) -> list[Recipient]:
         """Return every reachable-or-not participant of a workshop with their progress."""
         rows = await self._all(
             "SELECT p.id, p.telegram_id, p.institution, p.reminders_muted, p.unreachable_at,"
-            " u.language,"
+            " p.attendance, u.language,"
             " EXISTS (SELECT 1 FROM responses r WHERE r.participant_id = p.id"
             "   AND r.questionnaire_id = $1 AND r.submitted_at IS NOT NULL) AS dgca_done,"
             " EXISTS (SELECT 1 FROM responses r WHERE r.participant_id = p.id"

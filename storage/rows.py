@@ -161,6 +161,7 @@ def participant(row: Row) -> Participant:
         joined_at=req_dt(row["joined_at"]),
         reminders_muted=bool(row["reminders_muted"]),
         unreachable=row["unreachable_at"] is not None,
+        attendance=row["attendance"],
     )
 
 
@@ -250,6 +251,7 @@ def recipient(row: Row) -> Recipient:
         unreachable=row["unreachable_at"] is not None,
         dgca_done=bool(row["dgca_done"]),
         evaluation_done=bool(row["eval_done"]),
+        attendance=row["attendance"],
     )
 
 

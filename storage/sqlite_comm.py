@@ -11,6 +11,7 @@ import aiosqlite
 
 from storage.models import (
     AnswerSet,
+    Attendance,
     Broadcast,
     BroadcastStatus,
     InviteStatus,
@@ -238,13 +239,23 @@ class CommunicationMixin:
                 (_ts(now), telegram_id),
             )
 
+    async def set_attendance(
+        self: _Base, participant_id: int, attendance: Attendance | None
+    ) -> None:
+        """Record how a participant attends a hybrid workshop ('in_person' or 'online')."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE participants SET attendance = ? WHERE id = ?",
+                (attendance, participant_id),
+            )
+
     async def recipients(
         self: _Base, workshop_id: int, dgca_id: str, evaluation_id: str
     ) -> list[Recipient]:
         """Return every reachable-or-not participant of a workshop with their progress."""
         rows = await self._all(
             "SELECT p.id, p.telegram_id, p.institution, p.reminders_muted, p.unreachable_at,"
-            " u.language,"
+            " p.attendance, u.language,"
             " EXISTS (SELECT 1 FROM responses r WHERE r.participant_id = p.id"
             "   AND r.questionnaire_id = ? AND r.submitted_at IS NOT NULL) AS dgca_done,"
             " EXISTS (SELECT 1 FROM responses r WHERE r.participant_id = p.id"

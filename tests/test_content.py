@@ -644,3 +644,31 @@ def test_a_programme_names_each_mistake_in_its_events() -> None:
     assert any("say which event the session belongs to" in p for p in problems)
     # Every mistake at once, each on its line.
     assert all(p.startswith("line ") for p in problems)
+
+
+def test_a_sessions_modality_follows_from_its_place_and_link() -> None:
+    spec = parse_model_with_lines(WorkshopFile, PROGRAMME, "programa.yaml")
+    modes = {s.id: spec.modality_of(s) for s in spec.agenda}
+    # The online session has its event's link; the others a room and no link.
+    assert modes == {
+        "o1": "online",
+        "p1": "in_person",
+        "p2": "in_person",
+        "r1": "in_person",
+        "r2": "in_person",
+    }
+    assert not spec.is_hybrid()
+    hybrid = PROGRAMME.replace(
+        '      es: "Sala B"\nassociation',
+        '      es: "Sala B"\n    online_link: "https://meet.example.org/r2"\nassociation',
+    )
+    assert parse_model_with_lines(WorkshopFile, hybrid, "p.yaml").is_hybrid()
+    # Said outright, a modality needs what it promises.
+    problems = _refusal(
+        PROGRAMME.replace(
+            '    title:\n      es: "Mentalidades"',
+            '    modality: online\n    title:\n      es: "Mentalidades"',
+        )
+    )
+    assert any("agenda[1].modality: a session held online needs a link" in p for p in problems)
+    assert any("agenda[1].place: an online session has no place" in p for p in problems)

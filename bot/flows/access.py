@@ -144,6 +144,7 @@ POLICY: dict[Action, Rule] = {
             taps.OpenDgca,
             taps.PickWorkshop,
             taps.SetReminders,
+            taps.SetAttendance,
             taps.OpenEvaluation,
             taps.OpenEventEvaluation,
             taps.RateSession,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 
 from bot.content import AgendaSession, WorkshopFile
-from bot.flows.callbacks import PickTimezone, SetReminders
+from bot.flows.callbacks import PickTimezone, SetAttendance, SetReminders
 from bot.flows.common import Ctx, current_workshop, member_file, workshop_file
 from bot.flows.events import Button, Edit, Event, Keyboard, Notice, Send
 from bot.flows.nav import pick_workshop
@@ -76,7 +76,7 @@ def session_lines(
     where = session.place.get(lang) if session.place else None
     if place and where:
         line += "\n" + tr.t("agenda.place", place=where)
-    url = session.online_link or spec.online_link
+    url = spec.link_of(session)
     if link and url:
         line += "\n" + tr.t("agenda.link", link=str(url))
     return line
@@ -192,6 +192,33 @@ async def on_timezone_callback(ctx: Ctx, cb: PickTimezone, message_id: int) -> l
     ]
 
 
+def attendance_buttons(ctx: Ctx, workshop_id: int, chosen: str | None = None) -> Keyboard:
+    """Return the in-person / online buttons, the chosen one ticked."""
+    return [
+        [
+            Button(
+                ("✓ " if chosen == mode else "") + ctx.tr.t(f"button.attend_{mode}"),
+                SetAttendance(workshop_id, mode).pack(),
+            )
+            for mode in ("in_person", "online")
+        ]
+    ]
+
+
+def attendance_question(ctx: Ctx, workshop_id: int) -> Send:
+    """Ask how the person will attend the hybrid sessions."""
+    return Send(ctx.tr.t("attendance.ask"), attendance_buttons(ctx, workshop_id))
+
+
+async def on_attendance_callback(ctx: Ctx, cb: SetAttendance, message_id: int) -> list[Event]:
+    """Record how the person attends; the reminders carry the place or the link accordingly."""
+    participant = await ctx.svc.store.participant(cb.workshop, ctx.actor.telegram_id)
+    if participant is None:
+        return [Notice(), Send(ctx.tr.t("dgca.not_joined"))]
+    await ctx.svc.store.set_attendance(participant.id, cb.mode)
+    return [Notice(), Edit(message_id, ctx.tr.t(f"attendance.set_{cb.mode}"))]
+
+
 async def reminders_switch(ctx: Ctx, args: str) -> list[Event]:
     """Mute (/reminders off) or restore (/reminders on) automatic reminders."""
     current = await current_workshop(ctx)
@@ -205,20 +232,22 @@ async def reminders_switch(ctx: Ctx, args: str) -> list[Event]:
     elif word in ("on", "si", "sí", "encender", "activar"):
         muted = False
     else:
-        state = (
-            "reminders.state_off" if current.participant.reminders_muted else ("reminders.state_on")
-        )
-        return [
-            Send(
-                ctx.tr.t(state) + "\n" + ctx.tr.t("reminders.usage"),
-                [
-                    [
-                        Button(ctx.tr.t("button.reminders_on"), SetReminders(on=True).pack()),
-                        Button(ctx.tr.t("button.reminders_off"), SetReminders(on=False).pack()),
-                    ]
-                ],
-            )
+        participant, workshop = current.participant, current.workshop
+        assert workshop is not None
+        state = "reminders.state_off" if participant.reminders_muted else "reminders.state_on"
+        text = ctx.tr.t(state) + "\n" + ctx.tr.t("reminders.usage")
+        rows: Keyboard = [
+            [
+                Button(ctx.tr.t("button.reminders_on"), SetReminders(on=True).pack()),
+                Button(ctx.tr.t("button.reminders_off"), SetReminders(on=False).pack()),
+            ]
         ]
+        if (await member_file(ctx.svc, workshop, participant.id)).is_hybrid():
+            # How they attend decides what the reminders carry: the place or the link.
+            mode = participant.attendance or "unknown"
+            text += "\n\n" + ctx.tr.t(f"attendance.state_{mode}")
+            rows += attendance_buttons(ctx, workshop.id, participant.attendance)
+        return [Send(text, rows)]
     await ctx.svc.store.set_reminders_muted(current.participant.id, muted)
     return [Send(ctx.tr.t("reminders.muted" if muted else "reminders.restored"))]
 

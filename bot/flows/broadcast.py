@@ -77,8 +77,14 @@ def _audience_label(ctx: Ctx, audience: str, arg: str | None) -> str:
 
 def _offered(spec: WorkshopFile) -> list[AudienceName]:
     """Return the audiences a workshop has: no "DGCA not done" where it has no DGCA."""
-    off = {"nodgca": spec.dgca is None, "noeval": spec.evaluation is None}
+    # A programme's evaluations are its events': "not evaluated" would mean none of them.
+    off = {"nodgca": spec.dgca is None, "noeval": spec.evaluation is None or bool(spec.events)}
     return [a for a in AUDIENCES[:-1] if not off.get(a, False)]
+
+
+async def audience_pool(svc: Services, workshop: Workshop, audience: str) -> list[Recipient]:
+    """Return whom an audience is chosen from: in a programme, DGCA takers for "nodgca"."""
+    return await workshop_recipients(svc, workshop, dgca=audience == "nodgca")
 
 
 async def choose_audience(ctx: Ctx, workshop: Workshop) -> list[Event]:
@@ -87,7 +93,8 @@ async def choose_audience(ctx: Ctx, workshop: Workshop) -> list[Event]:
     spec = workshop_file(workshop)
     rows: Keyboard = []
     for audience in _offered(spec):
-        n = len(select(audience, None, recipients))
+        pool = await audience_pool(ctx.svc, workshop, audience) if audience == "nodgca" else None
+        n = len(select(audience, None, recipients if pool is None else pool))
         label = ctx.tr.plain(
             "broadcast.audience_button", label=ctx.tr.plain(f"broadcast.audience_{audience}"), n=n
         )
@@ -118,7 +125,8 @@ async def on_audience(
     ctx: Ctx, workshop: Workshop, cb: Audience | AudienceInstitution, message_id: int
 ) -> list[Event]:
     """Start a draft for the chosen audience and ask for the message."""
-    recipients = await workshop_recipients(ctx.svc, workshop)
+    chosen = cb.audience if isinstance(cb, Audience) else "inst"
+    recipients = await audience_pool(ctx.svc, workshop, chosen)
     audience: AudienceName
     if isinstance(cb, Audience):
         audience = cb.audience
@@ -208,9 +216,8 @@ async def preview(ctx: Ctx, broadcast: Broadcast) -> list[Event]:
     """Show the message exactly as recipients will get it, the count, and the choices."""
     workshop = await ctx.svc.store.workshop(broadcast.workshop_id)
     assert workshop is not None
-    recipients = select(
-        broadcast.audience, broadcast.audience_arg, await workshop_recipients(ctx.svc, workshop)
-    )
+    pool = await audience_pool(ctx.svc, workshop, broadcast.audience)
+    recipients = select(broadcast.audience, broadcast.audience_arg, pool)
     body = html.escape(broadcast.text or "", quote=False)
     shown: Event = (
         SendMedia(broadcast.media_kind, broadcast.media_file_id, body)
@@ -246,9 +253,8 @@ async def launch(svc: Services, broadcast_id: int) -> int:
     workshop = await svc.store.workshop(broadcast.workshop_id)
     if workshop is None:
         return 0
-    recipients = select(
-        broadcast.audience, broadcast.audience_arg, await workshop_recipients(svc, workshop)
-    )
+    pool = await audience_pool(svc, workshop, broadcast.audience)
+    recipients = select(broadcast.audience, broadcast.audience_arg, pool)
     body = html.escape(broadcast.text or "", quote=False)
     messages = [
         OutMessage(

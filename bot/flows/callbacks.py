@@ -276,6 +276,7 @@ Then = Literal["mn", "od", "oe", "pl", "ag"]
 OrgActionName = Literal["bc", "iv", "rp", "ev"]
 AudienceName = Literal["all", "nodgca", "noeval", "inst"]
 ReportName = Literal["dgca", "eval", "status", "inst", "xlsx", "csv"]
+AttendanceName = Literal["in_person", "online"]
 ScopeKind = Literal["a", "w"]
 
 
@@ -507,6 +508,13 @@ class SetReminders(CallbackData, prefix="rm"):
     """Turn the person's reminders on or off."""
 
     on: bool
+
+
+class SetAttendance(CallbackData, prefix="at"):
+    """Say how the person attends a hybrid workshop's sessions: in person or online."""
+
+    workshop: Id
+    mode: AttendanceName
 
 
 # Organizers (bot/flows/organizer.py, broadcast.py, reports.py, evaluation.py).

@@ -148,12 +148,23 @@ async def _event_view(
     ]
     views = [v for v in views if v.evaluation is not None]
     now = ctx.svc.clock.now()
-    for wanted in ("open", "closed"):
-        # The latest event first: its evaluation is the one being asked for.
-        found = [v for v in views if state(v, workshop, now) == wanted]
-        if found:
-            return found[-1]
-    return views[0] if views else None
+
+    async def answered(view: WorkshopFile) -> bool:
+        response = await ctx.svc.store.find_response(participant_id, view.evaluation_key() or "")
+        return response is not None and response.submitted
+
+    # What the person most likely means: an open evaluation not yet answered, then an open
+    # one, then the next to open, and only then one already closed.
+    opened = [v for v in views if state(v, workshop, now) == "open"]
+    for view in opened:
+        if not await answered(view):
+            return view
+    if opened:
+        return opened[-1]
+    coming = [v for v in views if state(v, workshop, now) == "not_open"]
+    if coming:
+        return coming[0]
+    return views[-1] if views else None
 
 
 async def is_closed_for(ctx: Ctx, view: WorkshopFile, workshop: Workshop) -> bool:
@@ -165,21 +176,32 @@ async def is_closed_for(ctx: Ctx, view: WorkshopFile, workshop: Workshop) -> boo
 
 
 async def admin_menu(ctx: Ctx, workshop: Workshop) -> list[Event]:
-    """Show the evaluation's state to an organizer, with the button to open it now."""
+    """Show the evaluation's state to an organizer, with the button to open it now.
+
+    A programme shows each event's evaluation: they open from their own agenda or window.
+    """
     spec = workshop_file(workshop)
     now = ctx.svc.clock.now()
-    opens, closes = window(spec, workshop)
+    if spec.events:
+        views = [spec.for_event(e) for e in spec.events]
+        texts = [_admin_text(ctx, v, workshop, now) for v in views if v.evaluation is not None]
+        return [Send("\n\n".join(texts) or ctx.tr.t("report.evaluation_off"))]
+    text = _admin_text(ctx, spec, workshop, now)
     status = state(spec, workshop, now)
-    text = ctx.tr.t(
-        f"evaluation.admin_{status}",
-        title=spec.title.get(ctx.lang),
-        opens=ctx.tr.datetime(opens.astimezone(spec.zone)) if opens else "—",
-        closes=ctx.tr.datetime(closes.astimezone(spec.zone)) if closes else "—",
-    )
     rows: Keyboard = []
     if status == "not_open":
         rows = [[Button(ctx.tr.t("button.open_evaluation"), EvaluationAdmin(workshop.id).pack())]]
     return [Send(text, rows or None)]
+
+
+def _admin_text(ctx: Ctx, spec: WorkshopFile, workshop: Workshop, now: datetime) -> str:
+    opens, closes = window(spec, workshop)
+    return ctx.tr.t(
+        f"evaluation.admin_{state(spec, workshop, now)}",
+        title=spec.title.get(ctx.lang),
+        opens=ctx.tr.datetime(opens.astimezone(spec.zone)) if opens else "—",
+        closes=ctx.tr.datetime(closes.astimezone(spec.zone)) if closes else "—",
+    )
 
 
 async def on_admin_callback(ctx: Ctx, cb: EvaluationAdmin, message_id: int) -> list[Event]:
@@ -188,7 +210,9 @@ async def on_admin_callback(ctx: Ctx, cb: EvaluationAdmin, message_id: int) -> l
     if not await may(ctx.svc, ctx.actor.telegram_id, Action.EVALUATION_OPEN, workshop_id):
         return [Notice(ctx.tr.t("notice.stale"))]
     workshop = await ctx.svc.store.workshop(workshop_id)
-    if workshop is None or workshop_file(workshop).evaluation is None:
+    # A programme's evaluations open event by event, from their agenda or window.
+    spec = workshop_file(workshop) if workshop is not None else None
+    if spec is None or spec.evaluation is None or spec.events:
         return [Notice(ctx.tr.t("notice.stale"))]
     now = ctx.svc.clock.now()
     await ctx.svc.store.set_evaluation_opened(workshop_id, now)
@@ -232,7 +256,7 @@ async def on_rating_callback(
         return [Notice(ctx.tr.t("notice.stale"))]
     spec = workshop_file(workshop)
     session = next((s for s in spec.agenda if s.id == session_id), None)
-    if session is None:
+    if session is None or not await _takes_part_in(ctx, spec, workshop, participant.id, session):
         return [Notice(ctx.tr.t("notice.stale"))]
     title = session.title.get(ctx.lang)
     now = ctx.svc.clock.now()
@@ -272,6 +296,16 @@ async def on_rating_callback(
         skip = ctx.tr.plain("button.skip")
         rows = [*rating_buttons(workshop.id, following.id, skip), *rows]
     return [Notice(), Edit(message_id, text, [*rows, *keep])]
+
+
+async def _takes_part_in(
+    ctx: Ctx, spec: WorkshopFile, workshop: Workshop, participant_id: int, session: AgendaSession
+) -> bool:
+    """Tell whether a participant is in the session's event (always, in a plain workshop)."""
+    if session.event is None:
+        return True
+    members = await ctx.svc.store.event_members(workshop.id)
+    return session.event in members.get(participant_id, frozenset())
 
 
 async def _next_to_rate(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from bot.content import PROFILE_FIELDS, Questionnaire
 from bot.flows import forms
 from bot.flows import questionnaire as engine
+from bot.flows.agenda import attendance_question
 from bot.flows.callbacks import OpenDgca, OpenMenu
 from bot.flows.common import Ctx, member_file, workshop_file
 from bot.flows.events import Button, Event, Send
@@ -92,13 +93,19 @@ async def _done(ctx: Ctx, participant: Participant, workshop: Workshop) -> list[
     spec = await member_file(ctx.svc, workshop, participant.id)
     title, name = spec.title.get(ctx.lang), participant.name or ""
     menu = [Button(ctx.tr.t("button.menu"), OpenMenu().pack())]
+    # A hybrid workshop asks how the person attends, once: reminders then carry only the
+    # place or only the link.
+    ask: list[Event] = []
+    if participant.attendance is None and spec.is_hybrid():
+        ask = [attendance_question(ctx, workshop.id)]
     if spec.dgca is None:
-        return [Send(ctx.tr.t("profile.done_no_dgca", name=name, title=title), [menu])]
+        return [*ask, Send(ctx.tr.t("profile.done_no_dgca", name=name, title=title), [menu])]
     return [
+        *ask,
         Send(
             ctx.tr.t("profile.done", name=name, title=title),
             [[Button(ctx.tr.t("button.start_dgca"), OpenDgca(workshop.id).pack())], menu],
-        )
+        ),
     ]
 
 

@@ -124,7 +124,7 @@ def _message(
             + agenda_text(tr, spec, lang, zone, [day])
         )
     elif row.kind == "session":
-        block = _block_reminder(tr, spec, row, zone, lang)
+        block = _block_reminder(tr, spec, row, zone, lang, recipient.attendance)
         if block is None:
             return None
         text = block
@@ -162,9 +162,18 @@ def _message(
 
 
 def _block_reminder(
-    tr: Translator, spec: WorkshopFile, row: ScheduledRow, zone: str | None, lang: str
+    tr: Translator,
+    spec: WorkshopFile,
+    row: ScheduledRow,
+    zone: str | None,
+    lang: str,
+    attendance: str | None = None,
 ) -> str | None:
-    """Write the reminder of a block of sessions: each one, then the place and link once."""
+    """Write the reminder of a block of sessions: each one, then the place and link once.
+
+    At a hybrid session, someone who attends in person gets the place only, someone online
+    the link only; someone who has not said gets both.
+    """
     # Rows stored by 0.4 name one session, without the link flag.
     ids = row.payload.get("sessions") or [row.payload.get("session")]
     sessions = [s for s in spec.agenda if s.id in ids]
@@ -173,10 +182,11 @@ def _block_reminder(
     lines = [tr.t("reminder.session", n=spec.reminders.session_minutes_before)]
     lines += [session_lines(tr, spec, s, zone, lang, place=False, link=False) for s in sessions]
     first = sessions[0]
-    if first.place is not None:
+    hybrid = spec.modality_of(first) == "hybrid"
+    if first.place is not None and not (hybrid and attendance == "online"):
         lines.append(tr.t("agenda.place", place=first.place.get(lang)))
-    url = first.online_link or spec.online_link
-    if url and row.payload.get("link", True):
+    url = spec.link_of(first)
+    if url and row.payload.get("link", True) and not (hybrid and attendance == "in_person"):
         lines.append(tr.t("agenda.link", link=str(url)))
     return "\n".join(lines)
 
@@ -202,7 +212,10 @@ async def compose(svc: Services, row: ScheduledRow, now: datetime) -> tuple[str,
         # Missed while the bot was down and no longer useful (the session has started).
         return "skipped", []
     spec = workshop_file(workshop)
-    event = spec.event(row.payload.get("event"))
+    named = row.payload.get("event")
+    event = spec.event(named)
+    if named is not None and event is None:
+        return "skipped", []  # the event left the file (a re-import raced with this tick)
     if event is not None:
         # An event's occasion goes to its members, and speaks of the event.
         spec = spec.for_event(event)

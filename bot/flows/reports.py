@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -404,7 +405,9 @@ async def evaluation_report(
     sessions = {s.id for s in spec.agenda}
     ratings = [r for r in await svc.store.session_ratings(workshop.id) if r.session_id in sessions]
     if len(sets) >= minimum or any(r.comment for r in ratings):
-        body = _open_answers(tr, q, sets, lang, ratings, spec)
+        # Below the smallest group, open answers are not shown: they could name their author.
+        shown = sets if len(sets) >= minimum else []
+        body = _open_answers(tr, q, shown, lang, ratings, spec)
         events.append(
             SendDocument(
                 filename=f"{tr.plain('report.open_filename')}-{workshop.slug}"
@@ -451,6 +454,17 @@ async def status_report(svc: Services, workshop: Workshop, lang: str) -> list[Ev
         ),
         "",
     ]
+    if spec.is_hybrid():
+        # Who comes in person and who online: the room and the stream are planned from it.
+        modes = Counter(r.attendance for r in recipients)
+        lines[-1:-1] = [
+            tr.t(
+                "report.attendance",
+                in_person=modes["in_person"],
+                online=modes["online"],
+                unknown=modes[None],
+            )
+        ]
     institutions = sorted({r.institution or "—" for r in recipients})
     for name in institutions:
         group = [r for r in recipients if (r.institution or "—") == name]
@@ -517,7 +531,7 @@ def menu(ctx: Ctx, workshop: Workshop) -> list[Event]:
         [
             Button(
                 ctx.tr.t("button.report_eval_event", title=_short(event.title.get(ctx.lang), 40)),
-                Report(wid, "eval", index).pack(),
+                Report(wid, "eval", index, short_hash(*(e.id for e in spec.events))).pack(),
             )
         ]
         for index, event in enumerate(spec.events)
@@ -565,7 +579,13 @@ async def on_callback(ctx: Ctx, cb: Report, message_id: int) -> list[Event]:
         return [notice, *await dgca_report(ctx.svc, workshop, lang)]
     if kind == "eval":
         events = workshop_file(workshop).events
-        if events and (cb.index is None or not 0 <= cb.index < len(events)):
+        # The button names an event by its place in the file, checked against the list it
+        # was made from: a re-import that reorders the events makes it stale, not another.
+        if events and (
+            cb.index is None
+            or not 0 <= cb.index < len(events)
+            or cb.digest != short_hash(*(e.id for e in events))
+        ):
             return [Notice(ctx.tr.t("notice.stale"))]
         event_id = events[cb.index].id if events and cb.index is not None else None
         return [notice, *await evaluation_report(ctx.svc, workshop, lang, event_id)]

@@ -130,7 +130,8 @@ def session_blocks(spec: WorkshopFile, sessions: list[AgendaSession]) -> list[li
             last is not None
             and last.start.date() == session.start.date()
             and session.start - last.until <= gap
-            and (last.place, last.online_link) == (session.place, session.online_link)
+            and (last.place, spec.link_of(last), spec.modality_of(last))
+            == (session.place, spec.link_of(session), spec.modality_of(session))
         ):
             blocks[-1].append(session)
         else:
@@ -147,7 +148,7 @@ def _session_reminders(spec: WorkshopFile, sessions: list[AgendaSession]) -> lis
         start, _ = session_times(spec, first)
         due = start - timedelta(minutes=spec.reminders.session_minutes_before)
         day = first.start.date()
-        link = bool(first.online_link or spec.online_link) and day not in linked_days
+        link = spec.link_of(first) is not None and day not in linked_days
         if link:
             linked_days.add(day)
         payload = {"sessions": [s.id for s in block], "link": link}
@@ -265,6 +266,14 @@ def changed_sessions(
             previous.time_tbc,
             previous.place,
             previous.online_link,
-        ) != (session.start, session.end, session.time_tbc, session.place, session.online_link):
+            previous.modality,
+        ) != (
+            session.start,
+            session.end,
+            session.time_tbc,
+            session.place,
+            session.online_link,
+            session.modality,
+        ):
             out.append((previous, session))
     return out

@@ -112,6 +112,11 @@ async def _event_codes(
         ):
             where = "join_code" if name == "join_code" else f"events ({name}): join_code"
             raise ContentError(source, [f"{where}: already used by another workshop"])
+    # Kept and written codes together: each link must lead to one place only.
+    if len(set(codes.values())) != len(codes) or code in codes.values():
+        raise ContentError(
+            source, ["events: two events, or an event and the programme, have the same join_code"]
+        )
     return had, codes
 
 
@@ -130,13 +135,17 @@ async def reschedule(
         for before, after in changes:
             if spec.local(after.until) <= now:
                 continue
-            # In a programme, the session's event's members are the ones it concerns.
-            owner = spec.event_of(after)
-            audience = (
-                everyone
-                if owner is None
-                else await workshop_recipients(svc, workshop, spec.for_event(owner))
-            )
+            # In a programme, the members of its event concern it (of both, if it moved from
+            # one event to another).
+            owners = [e for e in (spec.event_of(before), spec.event_of(after)) if e is not None]
+            audience = everyone
+            if owners:
+                ids = {
+                    r.participant_id
+                    for e in owners
+                    for r in await workshop_recipients(svc, workshop, spec.for_event(e))
+                }
+                audience = [r for r in everyone if r.participant_id in ids]
             messages = []
             for r in (r for r in audience if not r.unreachable):
                 lang = svc.i18n.pick(r.language, workshop.language)

@@ -7,7 +7,7 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.flows import agenda
-from bot.flows.callbacks import PickTimezone, SetReminders
+from bot.flows.callbacks import PickTimezone, SetAttendance, SetReminders
 from bot.flows.common import Ctx
 from bot.flows.events import Event
 from bot.handlers.common import callback_handler, command_handler
@@ -28,3 +28,4 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(command_handler("reminders", agenda.reminders_switch))
     app.add_handler(callback_handler(agenda.on_timezone_callback, (PickTimezone,)))
     app.add_handler(callback_handler(agenda.on_reminders_callback, (SetReminders,)))
+    app.add_handler(callback_handler(agenda.on_attendance_callback, (SetAttendance,)))

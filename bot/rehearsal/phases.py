@@ -44,6 +44,7 @@ from bot.flows.callbacks import (
     ProgressView,
     RateSession,
     Report,
+    SetAttendance,
     Skip,
     Suggest,
     UpdateStart,
@@ -76,6 +77,8 @@ BROADCAST_TEXT = (
     "disponibles la próxima semana. / Thank you for taking part in the workshop! The slides "
     "and the report will be available next week."
 )
+# Of the participants of a hybrid workshop, the share who follow it online.
+ONLINE_SHARE = 0.3
 REPORTS = ("status", "dgca", "eval", "inst", "xlsx", "csv")
 # People open a check-in half an hour after it comes, or two hours after its reminder.
 CHECKIN_DELAY = timedelta(minutes=30)
@@ -228,6 +231,11 @@ async def _join_one(player: Player) -> None:
         kinds = player.kinds(last)
         if OpenDgca in kinds or await _profile_done(player):
             player.joined = True
+            if player.find(SetAttendance):
+                # A hybrid workshop asks how they attend: most come in person.
+                online = person.rng("attendance").random() < ONLINE_SHARE
+                mode = "online" if online else "in_person"
+                await player.tap(SetAttendance, field_is("mode", mode))
             return
         if JoinLanguage in kinds and player.find(
             JoinLanguage, field_is("lang", person.language), message=last

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
 from bot.apidouble import SimUser
+from bot.content import ContentError
+from bot.flows.callbacks import RateSession
 from tests.e2e.harness import Harness
 from tests.support import CONTENT_DIR, FakeClock
 
@@ -162,3 +165,47 @@ async def test_the_guatemala_programme_imports_with_a_link_per_event(bot: Harnes
     assert "Formación de formadores en línea y Taller presencial" in listing
     photos = [m for m in olga.messages[before:] if m.photo]
     assert len(photos) == 2
+
+
+async def test_a_programme_keeps_each_event_to_its_members(bot: Harness, tmp_path: Path) -> None:
+    """Ratings, audiences, links and the organizer's tools stay within each event."""
+    workshop = await bot.import_workshop(PROGRAMME)
+    store = bot.services.store
+    codes = await store.event_codes(workshop.id)
+    ana = bot.double.new_user(first_name="Ana", language_code="es")
+    beto = bot.double.new_user(first_name="Beto", language_code="es")
+    olivia = bot.double.new_user(first_name="Olivia", language_code="es")
+    await _join(bot, ana, workshop.join_code, "Gobierno Autónomo Municipal de Sucre")
+    await _join(bot, beto, codes["replica"], "Gobierno Autónomo Municipal de Tarija")
+    await _join(bot, olivia, codes["online"], "Gobierno Autónomo Municipal de Sucre")
+    # The online event's own link is in the agenda of its members.
+    agenda = (await bot.send(ana, "/agenda")).text or ""
+    assert "https://meet.example.org/programa-online" in agenda
+    # A forged rating of a session of another event is refused and stored nowhere.
+    await beto.tap_data(RateSession(workshop.id, "p1", 1).pack())
+    await bot.settle()
+    assert await store.session_ratings(workshop.id) == []
+    # "DGCA not done" counts those whose events use the DGCA, not Olivia (online only).
+    olga = bot.double.new_user(first_name="Olga", language_code="es")
+    await store.add_organizer(workshop.id, olga.id, bot.clock.now())
+    audiences = olga.buttons(await bot.send(olga, "/broadcast"))
+    assert any(label.endswith("(2)") and "DGCA" in label for label in audiences), audiences
+    # No "evaluation not done" audience: a programme's evaluations are its events'.
+    assert not any("evaluación" in label.lower() for label in audiences), audiences
+    await bot.send(olga, "/cancel")
+    # Opening the evaluation by hand is for standalone workshops: a programme shows each
+    # event's state and no button.
+    states = await bot.send(olga, "/openeval")
+    assert "Taller presencial" in (states.text or "") and "Réplica" in (states.text or "")
+    assert olga.buttons(states) == []
+    # A file giving one event the programme's own link is refused, and changes nothing.
+    text = PROGRAMME.read_text("utf-8").replace(
+        "    open: false\n", f"    open: false\n    join_code: {workshop.join_code}\n"
+    )
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(text.replace("Programa de prueba", "Programa cambiado"), "utf-8")
+    with pytest.raises(ContentError, match="same join_code"):
+        await bot.import_workshop(moved)
+    kept = await store.workshop(workshop.id)
+    assert kept is not None and "Programa de prueba" in str(kept.spec)
+    assert await store.event_codes(workshop.id) == codes

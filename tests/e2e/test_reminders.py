@@ -226,3 +226,34 @@ async def test_occasions_due_together_are_one_message(bot: Harness) -> None:
     await bot.at(la_paz(29, 16, 0))
     await bot.flush()
     assert len(ana.messages) == before
+
+
+async def test_a_hybrid_session_reminds_each_person_of_what_they_need(bot: Harness) -> None:
+    ana, bob, _ = await two_participants(bot)
+    carla = bot.double.new_user(first_name="Carla", last_name="Rojas", language_code="es")
+    workshop = await bot.services.store.workshop_by_slug("cochabamba-2023")
+    assert workshop is not None
+    await join_es(bot, carla, workshop.join_code)
+    # After the profile, a hybrid workshop asks once how the person attends.
+    asked = next(m for m in ana.messages if "¿Cómo participará usted?" in (m.text or ""))
+    assert ana.buttons(asked) == ["🏢 En persona", "💻 En línea"]
+    await bot.tap(ana, "💻 En línea", message=asked)
+    assert "Participará en línea" in (asked.text or "")
+    bob_asked = next(m for m in bob.messages if "¿Cómo participará usted?" in (m.text or ""))
+    await bot.tap(bob, "🏢 En persona", message=bob_asked)
+    # Carla says nothing. Each can change it from /reminders.
+    settings = await bot.send(carla, "/reminders")
+    assert "¿Participa en persona o en línea?" in (settings.text or "")
+    await bot.at(la_paz(28, 8, 15))
+    online, in_person, unsaid = ana.last.text or "", bob.last.text or "", carla.last.text or ""
+    assert "Empieza en 15 minutos" in online and "Empieza en 15 minutos" in in_person
+    # Online: the link, not the room. In person: the room, not the link. Not said: both.
+    assert "meet.example.org" in online and "Salón principal" not in online
+    assert "Salón principal" in in_person and "meet.example.org" not in in_person
+    assert "Salón principal" in unsaid and "meet.example.org" in unsaid
+    # The organizers see who comes in person and who online.
+    olga = bot.double.new_user(first_name="Olga", language_code="es")
+    await bot.services.store.add_organizer(workshop.id, olga.id, bot.clock.now())
+    report = await bot.send(olga, "/report")
+    await bot.tap(olga, "👥 Participación", message=report)
+    assert "🏢 En persona: 1 · 💻 En línea: 1 · sin indicar: 1" in (olga.last.text or "")
