@@ -75,7 +75,7 @@ def test_missing_translation_names_file_and_field(tmp_path: Path) -> None:
     root = _copy_content(tmp_path)
     path = root / "questionnaires" / "dgca.yaml"
     text = path.read_text(encoding="utf-8")
-    # Drop the English text of the first statement.
+    # Drop the English text of statement 6 (the last of the first section).
     marker = 'en: "Our political leaders'
     assert marker in text
     path.write_text(text.replace(marker, 'fr: "Our political leaders', 1), encoding="utf-8")
@@ -83,7 +83,7 @@ def test_missing_translation_names_file_and_field(tmp_path: Path) -> None:
         load_content(root)
     message = str(info.value)
     assert "dgca.yaml" in message
-    assert "sections[0].subsections[0].questions[0].text.en" in message
+    assert "sections[0].subsections[2].questions[1].text.en" in message
 
 
 def test_duplicate_ids_and_undefined_scale(tmp_path: Path) -> None:

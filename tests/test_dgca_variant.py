@@ -83,6 +83,11 @@ def test_the_variant_has_the_municipal_structure_scale_and_numbering(
     # Statement n is the same question in both: position by position.
     assert [s.question.id for s in ministries.slots()] == [s.question.id for s in municipal.slots()]
     assert len(list(ministries.slots())) == 36
+    # Numbered as the Bolivia report numbers the statements it quotes: 6 and 9.
+    for form in (municipal, ministries):
+        texts = [s.question.text.get("es") for s in form.slots()]
+        assert texts[5].startswith("Nuestros líderes políticos apoyan las inversiones")
+        assert texts[8].startswith("Se consultó a los ciudadanos en el desarrollo")
     assert [s.id for s in ministries.sections] == [
         "leadership",
         "strategy",
@@ -220,8 +225,7 @@ async def test_a_ministry_official_takes_the_ministries_dgca(quito_bot: Harness)
     assert "ministerio, secretaría o agencia" in (intro.text or "")
     assert progress(first) == ("Liderazgo", 1, 36)
     text = first.text or ""
-    assert "Nuestros líderes políticos apoyan las inversiones" in text
-    assert "nuestro Ministerio o Agencia" in text
+    assert "Nuestro Ministerio o Agencia tiene una persona o unidad" in text
     assert not MUNICIPAL_ES.search(text)
 
     # Through to the end: every statement shown is the ministries' wording.
@@ -230,6 +234,10 @@ async def test_a_ministry_official_takes_the_ministries_dgca(quito_bot: Harness)
         shown = maria.last.text or ""
         assert progress(maria.last)[1] == index + 1
         assert not MUNICIPAL_ES.search(shown), shown
+        if index == 5:
+            # Statement 6, as the seed report numbers it, with the unit adapted.
+            assert "Nuestros líderes políticos apoyan las inversiones" in shown
+            assert "nuestro Ministerio o Agencia" in shown
         await bot.tap(maria, answers[index % 3])
     await bot.tap(maria, "📤 Enviar respuestas")
     await bot.tap(maria, "Enviar")

@@ -53,7 +53,7 @@ async def test_old_buttons_are_refused_and_not_recorded(bot: Harness) -> None:
     await bot.settle()
     last_answer = list(bot.double.callback_answers.values())[-1]
     assert last_answer.text == "Este botón ya no está activo."
-    assert await _answers(bot, ana, workshop_id) == {"lea_1": "4"}
+    assert await _answers(bot, ana, workshop_id) == {"lea_3": "4"}
     assert progress(ana.last)[1] == 2
 
 

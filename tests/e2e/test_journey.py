@@ -253,7 +253,7 @@ async def test_mydata_and_forget(bot: Harness) -> None:
     by_form = {r["questionnaire"]: r for r in part["responses"]}
     assert "Bolivia" in [a["answer_label"] for a in by_form["profile"]["answers"]]
     first = by_form["dgca"]["answers"][0]
-    assert first["answer_label"] == "De acuerdo" and "líderes políticos" in first["question_text"]
+    assert first["answer_label"] == "De acuerdo" and "persona o unidad" in first["question_text"]
 
     await bot.send(ana, "/forget")
     assert ana.buttons() == ["Cancelar", "Sí, borrar"]
