@@ -261,22 +261,15 @@ async def on_rating_callback(
     title = session.title.get(ctx.lang)
     now = ctx.svc.clock.now()
     if isinstance(cb, CommentSession):
-        await dialogs.wait_for(
-            ctx, SessionComment(participant_id=participant.id, session_id=session.id)
-        )
-        return [Notice(), Send(ctx.tr.t("feedback.ask_comment", title=title, max=COMMENT_MAX))]
+        return await _ask_comment(ctx, workshop, spec, participant.id, session, message_id)
+    # A rating tapped instead of typing the comment asked for: the person moved on.
+    if isinstance(
+        dialogs.decode(await ctx.svc.store.dialog(ctx.actor.telegram_id)), SessionComment
+    ):
+        await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
     rating = cb.rating
     following = await _next_to_rate(ctx, workshop.id, participant.id, spec, session)
-    # The day's ratings may have come in one message with the evaluation's invitation: its
-    # button stays under the ratings until the evaluation is answered.
-    keep: Keyboard = []
-    owner = spec.event_of(session)
-    view = spec.for_event(owner) if owner is not None else spec
-    key = view.evaluation_key()
-    if key is not None and state(view, workshop, now) == "open":
-        answered = await ctx.svc.store.find_response(participant.id, key)
-        if answered is None or not answered.submitted:
-            keep = [[evaluation_button(ctx.tr, workshop.id, view)]]
+    keep = await _evaluation_kept(ctx, spec, workshop, participant.id, session)
     if rating == SKIP_RATING and following is None and spec.reminders.ratings == "end_of_day":
         return [Notice(), Edit(message_id, ctx.tr.t("feedback.day_done"), keep or None)]
     if rating == SKIP_RATING and following is not None:
@@ -296,6 +289,74 @@ async def on_rating_callback(
         skip = ctx.tr.plain("button.skip")
         rows = [*rating_buttons(workshop.id, following.id, skip), *rows]
     return [Notice(), Edit(message_id, text, [*rows, *keep])]
+
+
+async def _evaluation_kept(
+    ctx: Ctx, spec: WorkshopFile, workshop: Workshop, participant_id: int, session: AgendaSession
+) -> Keyboard:
+    """Return the evaluation's button while it is open and unanswered, else nothing.
+
+    The day's ratings may have come in one message with the evaluation's invitation: its
+    button stays under the ratings until the evaluation is answered.
+    """
+    owner = spec.event_of(session)
+    view = spec.for_event(owner) if owner is not None else spec
+    key = view.evaluation_key()
+    if key is None or state(view, workshop, ctx.svc.clock.now()) != "open":
+        return []
+    answered = await ctx.svc.store.find_response(participant_id, key)
+    if answered is not None and answered.submitted:
+        return []
+    return [[evaluation_button(ctx.tr, workshop.id, view)]]
+
+
+async def _rated_text(
+    ctx: Ctx, workshop_id: int, participant_id: int, session: AgendaSession
+) -> str:
+    """Say how the person rated a session ("Calificó … con 4 de 5"), or nothing."""
+    given = next(
+        (
+            r.rating
+            for r in await ctx.svc.store.session_ratings(workshop_id)
+            if r.participant_id == participant_id and r.session_id == session.id
+        ),
+        None,
+    )
+    if given is None:
+        return ""
+    return ctx.tr.t("feedback.rated", title=session.title.get(ctx.lang), rating=given)
+
+
+async def _ask_comment(
+    ctx: Ctx,
+    workshop: Workshop,
+    spec: WorkshopFile,
+    participant_id: int,
+    session: AgendaSession,
+    message_id: int,
+) -> list[Event]:
+    """Ask for the comment in the rating message itself; the day's next rating stays in it."""
+    waiting = SessionComment(
+        participant_id=participant_id, session_id=session.id, message_id=message_id
+    )
+    await dialogs.wait_for(ctx, waiting)
+    title = session.title.get(ctx.lang)
+    rated = await _rated_text(ctx, workshop.id, participant_id, session)
+    following = await _next_to_rate(ctx, workshop.id, participant_id, spec, session)
+    rows: Keyboard = []
+    if following is None:
+        parts = [rated, ctx.tr.t("feedback.ask_comment", title=title, max=COMMENT_MAX)]
+    else:
+        # Type the comment, or tap the next session's rating and leave it.
+        parts = [
+            rated,
+            ctx.tr.t("feedback.ask_comment_or_next", title=title, max=COMMENT_MAX),
+            ctx.tr.t("feedback.ask", title=following.title.get(ctx.lang)),
+        ]
+        rows = rating_buttons(workshop.id, following.id, ctx.tr.plain("button.skip"))
+    rows += await _evaluation_kept(ctx, spec, workshop, participant_id, session)
+    text = "\n\n".join(p for p in parts if p)
+    return [Notice(), Edit(message_id, text, rows or None)]
 
 
 async def _takes_part_in(
@@ -340,6 +401,8 @@ class SessionComment(Waiting):
     expects_text: ClassVar[bool] = False
     participant_id: int
     session_id: str
+    # The rating message the comment was asked in: its buttons move below the comment.
+    message_id: int | None = None
 
 
 async def on_comment_text(ctx: Ctx, waiting: SessionComment, text: str) -> list[Event]:
@@ -355,7 +418,25 @@ async def on_comment_text(ctx: Ctx, waiting: SessionComment, text: str) -> list[
         return [Send(problem)]
     await ctx.svc.store.comment_session(participant.id, session_id, comment)
     await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
-    return [Send(ctx.tr.t("feedback.thanks"))]
+    workshop = await ctx.svc.store.workshop(participant.workshop_id)
+    spec = workshop_file(workshop) if workshop is not None else None
+    session = next((s for s in spec.agenda if s.id == session_id), None) if spec else None
+    if workshop is None or spec is None or session is None or waiting.message_id is None:
+        return [Send(ctx.tr.t("feedback.thanks"))]
+    # The rating message keeps what was rated and loses its buttons; they come below the
+    # comment, in one message with the thanks, so the live prompt is at the bottom.
+    events: list[Event] = []
+    rated = await _rated_text(ctx, workshop.id, participant.id, session)
+    if rated:
+        events.append(Edit(waiting.message_id, rated))
+    text = ctx.tr.t("feedback.thanks")
+    rows: Keyboard = []
+    following = await _next_to_rate(ctx, workshop.id, participant.id, spec, session)
+    if following is not None:
+        text += "\n\n" + ctx.tr.t("feedback.ask", title=following.title.get(ctx.lang))
+        rows = rating_buttons(workshop.id, following.id, ctx.tr.plain("button.skip"))
+    rows += await _evaluation_kept(ctx, spec, workshop, participant.id, session)
+    return [*events, Send(text, rows or None)]
 
 
 dialogs.handles(SessionComment, on_comment_text)

@@ -109,22 +109,34 @@ async def test_session_rating_and_comment(bot: Harness) -> None:
     # The same message thanks, then asks about the next session.
     assert "con 4 de 5" in (edited.text or "") and "Innovación y gobierno" in (edited.text or "")
     assert ana.buttons(edited) == ["1", "2", "3", "4", "5", "Omitir ›", "💬 Agregar un comentario"]
+    sent = len(ana.messages)
     await bot.tap(ana, "💬 Agregar un comentario", message=edited)
+    # The comment is asked in the same message, the next session's rating still under it.
+    asking = bot.double.message(ask.chat_id, ask.message_id)
+    assert "Escriba su comentario sobre «Los ODS" in (asking.text or "")
+    assert ana.buttons(asking) == ["1", "2", "3", "4", "5", "Omitir ›"]
     await bot.send(ana, "Muy clara la presentación")
-    assert "Gracias por su comentario" in (ana.last.text or "")
+    # One new message: the thanks, with the next rating, which moved below the comment.
+    thanks = ana.last
+    assert len(ana.messages) == sent + 1  # the bot says one thing in answer to the comment
+    assert "Gracias por su comentario" in (thanks.text or "")
+    assert "Innovación y gobierno" in (thanks.text or "")
+    assert ana.buttons(thanks) == ["1", "2", "3", "4", "5", "Omitir ›"]
+    retired = bot.double.message(ask.chat_id, ask.message_id)
+    assert ana.buttons(retired) == [] and "con 4 de 5" in (retired.text or "")
     ratings = await bot.services.store.session_ratings(workshop_id)
     assert [(r.session_id, r.rating, r.comment) for r in ratings] == [
         ("sdgs", 4, "Muy clara la presentación")
     ]
-    await ana.tap_data(RateSession(workshop_id, "sdgs", 9).pack(), message=ask)
-    await ana.tap_data(RateSession(workshop_id, "nosuch", 3).pack(), message=ask)
+    await ana.tap_data(RateSession(workshop_id, "sdgs", 9).pack(), message=thanks)
+    await ana.tap_data(RateSession(workshop_id, "nosuch", 3).pack(), message=thanks)
     await bot.settle()
     assert len(await bot.services.store.session_ratings(workshop_id)) == 1
     # Skipping moves on without a rating; after the last session, a thank-you.
-    await bot.tap(ana, "Omitir ›", message=edited)  # Innovación
-    await bot.tap(ana, "5", message=edited)  # Resultados de la autoevaluación
-    await bot.tap(ana, "Omitir ›", message=edited)  # Casos de servicios, the day's last
-    final = bot.double.message(ask.chat_id, ask.message_id)
+    await bot.tap(ana, "Omitir ›", message=thanks)  # Innovación
+    await bot.tap(ana, "5", message=thanks)  # Resultados de la autoevaluación
+    await bot.tap(ana, "Omitir ›", message=thanks)  # Casos de servicios, the day's last
+    final = bot.double.message(thanks.chat_id, thanks.message_id)
     assert "Gracias por calificar las sesiones de hoy" in (final.text or "")
     ratings = await bot.services.store.session_ratings(workshop_id)
     assert sorted((r.session_id, r.rating) for r in ratings) == [("dgca_results", 5), ("sdgs", 4)]
@@ -241,3 +253,19 @@ async def test_own_profile_beside_the_group_mean(bot: Harness) -> None:
     assert caption.count("• Liderazgo: ") == 2  # and the group's: (5 + 2 + 4) / 3 = 3,7
     assert "• Liderazgo: 3,7" in caption
     assert people[2].last.photo is not None
+
+
+async def test_a_rating_tapped_instead_of_the_comment_leaves_the_comment(bot: Harness) -> None:
+    _, (ana,), workshop_id = await group(bot, 1)
+    await bot.at(la_paz(28, 17, 0))
+    ask = next(m for m in ana.messages if "¿Cómo calificaría la sesión" in (m.text or ""))
+    await bot.tap(ana, "4", message=ask)
+    await bot.tap(ana, "💬 Agregar un comentario", message=ask)
+    # Ana rates the next session instead of typing: the comment is no longer awaited.
+    await bot.tap(ana, "5", message=ask)
+    await bot.send(ana, "Una nota que no es un comentario")
+    ratings = await bot.services.store.session_ratings(workshop_id)
+    assert sorted((r.session_id, r.rating, r.comment) for r in ratings) == [
+        ("innovation", 5, None),
+        ("sdgs", 4, None),
+    ]
