@@ -68,3 +68,27 @@ async def test_a_session_without_the_dgca_asks_its_own_profile(bot: Harness) -> 
     ]
     assert "Concejo municipal" in cells
     assert not any("Rosa" in cell or "Concejala" in cell for cell in cells)
+
+
+async def test_the_congress_session_sends_no_reminder(bot: Harness) -> None:
+    """FLACMA's 90 minutes inside the congress: no digest, no reminder, one rating prompt."""
+    workshop = await bot.import_workshop(PUNTA_CANA)
+    kinds = {row.kind for row in await bot.services.store.schedule_of(workshop.id)}
+    assert "session" not in kinds and "digest" not in kinds
+    rosa = bot.double.new_user(first_name="Rosa", last_name="Peña", language_code="es")
+    await bot.send(rosa, f"/start {workshop.join_code}")
+    await bot.tap(rosa, "Continuar ›")
+    await bot.tap(rosa, "Acepto")
+    await bot.tap(rosa, "Usar «Rosa Peña»")
+    await bot.send(rosa, "República Dominicana")
+    await bot.tap(rosa, "Concejo municipal")
+    await bot.send(rosa, "Ayuntamiento de Higüey")
+    await bot.send(rosa, "Concejala")
+    joined = len(rosa.messages)
+    # Punta Cana is UTC-4: from the eve to the end of the session, 12:00 local.
+    await bot.at(datetime(2024, 10, 31, 22, 30, tzinfo=UTC))
+    await bot.at(datetime(2024, 11, 1, 14, 15, tzinfo=UTC))
+    await bot.at(datetime(2024, 11, 1, 16, 0, tzinfo=UTC))
+    later = [m.text or "" for m in rosa.messages[joined:]]
+    assert not any("Empieza en" in t or "Mañana" in t for t in later), later
+    assert sum("¿Cómo calificaría" in t for t in later) == 1, later
