@@ -9,6 +9,7 @@ step, that ends as the thanks and the plan as it now stands.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -354,50 +355,76 @@ async def _overdue(svc: Services, now: datetime, workshops: _Workshops) -> int:
         if item.due_date >= now.astimezone(spec.zone).date():
             continue
         by_plan.setdefault(item.plan_id, []).append(item)
-    queued = 0
+    asked: list[tuple[Plan, list[tuple[PlanStep, OverdueStep]], Workshop]] = []
     for plan_id, items in by_plan.items():
         found = await workshops.get(items[0].workshop_id)
         plan = await svc.store.plan(plan_id)
         if found is None or plan is None:
             continue
-        workshop, _ = found
         steps = [(step, item) for item in items for step in plan.steps if step.id == item.step_id]
-        if not steps:
-            continue
-        messages = []
+        if steps:
+            asked.append((plan, steps, found[0]))
+    if not asked:
+        return 0
+    # One message per person, however many of their plans have steps past their date.
+    per_person: dict[int, list[tuple[PlanMember, Plan, list[tuple[PlanStep, OverdueStep]]]]] = {}
+    languages: dict[int, str] = {}
+    for plan, steps, workshop in asked:
         for member in _reachable(plan.members):
             assert member.telegram_id is not None
-            tr = svc.i18n(svc.i18n.pick(member.language, workshop.language))
-            if len(steps) == 1:
-                step, item = steps[0]
-                text = tr.t(
-                    "plan.overdue",
-                    action=step.action,
-                    title=plan.title,
-                    date=tr.date(item.due_date),
-                )
-            else:
-                lines = [
-                    tr.t("plan.overdue_line", action=step.action, date=tr.date(item.due_date))
-                    for step, item in steps
-                ]
-                text = tr.t("plan.overdue_many", title=plan.title, steps="\n".join(lines))
-            first = steps[0][0]
-            buttons = [
-                [Button(tr.plain("plan.button_update_step"), UpdateStart(plan.id, first.id).pack())]
-            ]
-            messages.append(
-                OutMessage(member.telegram_id, text, member.participant_id, keyboard_json(buttons))
+            per_person.setdefault(member.telegram_id, []).append((member, plan, steps))
+            languages.setdefault(
+                member.telegram_id, svc.i18n.pick(member.language, workshop.language)
             )
-        occasions = [
-            (plan.id, f"due:{step.id}:{item.due_date.isoformat()}", "overdue")
-            for step, item in steps
-        ]
-        source = "od:" + "+".join(f"{step.id}:{item.due_date}" for step, item in steps)
-        opened = await svc.store.open_checkins(occasions, messages, source, now)
-        if opened:
-            queued += len(messages)
-    return queued
+    messages = []
+    for telegram_id, entries in per_person.items():
+        tr = svc.i18n(languages[telegram_id])
+        texts = [_overdue_text(tr, plan, steps) for _, plan, steps in entries]
+        if len(entries) == 1:
+            _, plan, steps = entries[0]
+            label = tr.plain("plan.button_update_step")
+            buttons = [[Button(label, UpdateStart(plan.id, steps[0][0].id).pack())]]
+        else:
+            buttons = [
+                [
+                    Button(
+                        tr.plain("plan.button_update_named", title=plan.title)[:60],
+                        UpdateStart(plan.id, steps[0][0].id).pack(),
+                    )
+                ]
+                for _, plan, steps in entries
+            ]
+        member = entries[0][0]
+        messages.append(
+            OutMessage(
+                telegram_id, "\n\n".join(texts), member.participant_id, keyboard_json(buttons)
+            )
+        )
+    occasions = [
+        (plan.id, f"due:{step.id}:{item.due_date.isoformat()}", "overdue")
+        for plan, steps, _ in asked
+        for step, item in steps
+    ]
+    # The outbox keeps one row per source and chat: a digest of what was asked names it (64
+    # bits, so that two different batches never share a name).
+    asked_ids = "+".join(f"{plan_id}:{occasion}" for plan_id, occasion, _ in occasions)
+    source = "od:" + hashlib.sha256(asked_ids.encode()).hexdigest()[:16]
+    opened = await svc.store.open_checkins(occasions, messages, source, now)
+    return len(messages) if opened else 0
+
+
+def _overdue_text(tr: Translator, plan: Plan, steps: list[tuple[PlanStep, OverdueStep]]) -> str:
+    """Ask about one plan's steps past their date: one step, or a list of them."""
+    if len(steps) == 1:
+        step, item = steps[0]
+        return tr.t(
+            "plan.overdue", action=step.action, title=plan.title, date=tr.date(item.due_date)
+        )
+    lines = [
+        tr.t("plan.overdue_line", action=step.action, date=tr.date(item.due_date))
+        for step, item in steps
+    ]
+    return tr.t("plan.overdue_many", title=plan.title, steps="\n".join(lines))
 
 
 async def _nudges(svc: Services, now: datetime, workshops: _Workshops) -> int:

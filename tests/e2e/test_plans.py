@@ -468,3 +468,32 @@ async def test_a_teammate_who_left_cannot_finish_a_change_begun_before(bot: Harn
     plan = (await bot.services.store.plans_of(ana.id))[0]
     assert plan.objective == "Menos filas y trámites más rápidos"
     assert [m.name for m in plan.members] == ["Ana Quispe"]
+
+
+async def test_steps_past_their_date_in_two_plans_are_asked_in_one_message(bot: Harness) -> None:
+    workshop = await bot.import_workshop()
+    ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
+    await join_es(bot, ana, workshop.join_code)
+    store, now = bot.services.store, bot.clock.now()
+    participant = await store.participant(workshop.id, ana.id)
+    assert participant is not None
+    for title, action in (
+        ("Ventanilla única", "Abrir la ventanilla"),
+        ("Datos abiertos", "Publicar"),
+    ):
+        plan_id = await store.create_plan(workshop.id, participant.id, title, now)
+        step = await store.add_step(plan_id, action, now)
+        await store.set_step_field(step, "due_date", "2023-12-20", now)
+    sent = len(ana.messages)
+    await bot.at(la_paz(2023, 12, 21, 10, 0))
+    asked = texts(ana)[sent:]
+    # One message names both plans, with a button for each.
+    assert len(asked) == 1, asked
+    assert "Abrir la ventanilla" in asked[0] and "Publicar" in asked[0]
+    assert ana.buttons(ana.last) == [
+        "📝 Actualizar «Ventanilla única»",
+        "📝 Actualizar «Datos abiertos»",
+    ]
+    # Asked once: the next morning brings nothing new.
+    await bot.at(la_paz(2023, 12, 22, 10, 0))
+    assert len(texts(ana)) == sent + 1
