@@ -871,23 +871,27 @@ class WorkshopFile(Strict):
         """
         return naive.replace(tzinfo=self.zone) if naive.tzinfo is None else naive
 
-    def is_quiet(self, moment: datetime) -> bool:
-        """Tell whether `moment` falls in the workshop's quiet hours, where it is held."""
-        return self.quiet_hours.contains(moment.astimezone(self.zone).time())
+    def is_quiet(self, moment: datetime, zone: zoneinfo.ZoneInfo | None = None) -> bool:
+        """Tell whether `moment` falls in the quiet hours where the workshop is (or in `zone`)."""
+        return self.quiet_hours.contains(moment.astimezone(zone or self.zone).time())
 
-    def daytime(self, moment: datetime) -> datetime:
-        """Return `moment`, or the end of the quiet hours it falls in (the next morning)."""
-        if not self.is_quiet(moment):
+    def daytime(self, moment: datetime, zone: zoneinfo.ZoneInfo | None = None) -> datetime:
+        """Return `moment`, or the end of the quiet hours it falls in (the next morning).
+
+        The quiet hours are the workshop's, read where it is held or in a person's `zone`.
+        """
+        zone = zone or self.zone
+        if not self.is_quiet(moment, zone):
             return moment
-        local = moment.astimezone(self.zone)
+        local = moment.astimezone(zone)
         day = local.date()
         if local.time() >= self.quiet_hours.end:
             day += timedelta(days=1)
         end = datetime.combine(day, self.quiet_hours.end)
         # On the night the clocks jump over the end of the quiet hours, the night ends with
         # the jump (read with fold=0, the skipped time would end it an hour late).
-        jump = skipped(end, self.zone)
-        return (jump[1] if jump is not None else end).replace(tzinfo=self.zone)
+        jump = skipped(end, zone)
+        return (jump[1] if jump is not None else end).replace(tzinfo=zone)
 
     def local_times(self) -> list[tuple[FieldPath, datetime]]:
         """Return every date and time of the file (windows, sessions) with its field's path."""

@@ -263,7 +263,7 @@ class OutboxSender:
             # Cleared before reading: a wake during the read then leads to another read.
             self._event.clear()
             try:
-                rows = await self.services.store.pending_outbox(200)
+                rows = await self.services.store.pending_outbox(200, now=self.services.clock.now())
             except Exception:
                 log.exception("cannot read the outbox")
                 rows = []
@@ -598,10 +598,9 @@ class ReminderRunner:
             # Overdue steps, nudges and digests follow from the data, not from schedule rows.
             handled += await checkins.follow_up_tick(svc, now)
             handled += await progress.digest_tick(svc, now)
-            # Purging does not wake the sender: it queues nothing.
             await retention.retention_tick(svc, now)
-            if handled:
-                self.sender.wake()
+            # Also when nothing was handled: a message held for someone's morning may be due.
+            self.sender.wake()
             return handled
 
     async def _send_together(self, group: list[ScheduledRow], now: datetime) -> int:

@@ -180,8 +180,10 @@ class CommunicationStore(Protocol):
         """Queue messages under a source; a chat gets at most one per source."""
         ...
 
-    async def pending_outbox(self, limit: int, after_id: int = 0) -> list[OutboxRow]:
-        """Return queued messages in order, from after `after_id`."""
+    async def pending_outbox(
+        self, limit: int, after_id: int = 0, now: datetime | None = None
+    ) -> list[OutboxRow]:
+        """Return queued messages in order, from after `after_id`; given `now`, those due."""
         ...
 
     async def finish_outbox(

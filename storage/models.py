@@ -224,6 +224,8 @@ class OutMessage:
     buttons: list[list[dict[str, str]]] | None = None
     media_kind: str | None = None
     media_file_id: str | None = None
+    # Not to be sent before this (the recipient's morning); None: as soon as possible.
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -41,11 +41,12 @@ async def insert_outbox(db: Conn, source: str, messages: list[OutMessage], now: 
     # One statement for a whole broadcast; the ordinality keeps the queue in message order.
     status = await db.execute(
         "INSERT INTO outbox (source, chat_id, participant_id, text, buttons_json, media_kind,"
-        " media_file_id, created_at)"
+        " media_file_id, created_at, not_before)"
         " SELECT $1, m.chat_id, m.participant_id, m.text, m.buttons_json, m.media_kind,"
-        " m.media_file_id, $2 FROM unnest($3::bigint[], $4::bigint[], $5::text[],"
-        " $6::jsonb[], $7::text[], $8::text[]) WITH ORDINALITY"
-        " AS m(chat_id, participant_id, text, buttons_json, media_kind, media_file_id, n)"
+        " m.media_file_id, $2, m.not_before FROM unnest($3::bigint[], $4::bigint[], $5::text[],"
+        " $6::jsonb[], $7::text[], $8::text[], $9::timestamptz[]) WITH ORDINALITY"
+        " AS m(chat_id, participant_id, text, buttons_json, media_kind, media_file_id,"
+        " not_before, n)"
         " ORDER BY m.n ON CONFLICT (source, chat_id) DO NOTHING",
         source,
         now,
@@ -55,6 +56,7 @@ async def insert_outbox(db: Conn, source: str, messages: list[OutMessage], now: 
         [outbox_buttons(m) for m in messages],
         [m.media_kind for m in messages],
         [m.media_file_id for m in messages],
+        [m.not_before for m in messages],
     )
     return count(status)
 
@@ -435,12 +437,17 @@ class CommunicationMixin:
         async with self._tx() as db:
             return await insert_outbox(db, source, messages, now)
 
-    async def pending_outbox(self: _Base, limit: int, after_id: int = 0) -> list[OutboxRow]:
-        """Return queued messages in order, from after `after_id`."""
+    async def pending_outbox(
+        self: _Base, limit: int, after_id: int = 0, now: datetime | None = None
+    ) -> list[OutboxRow]:
+        """Return queued messages in order, from after `after_id`; given `now`, those due."""
         rows = await self._all(
-            "SELECT * FROM outbox WHERE status = 'pending' AND id > $1 ORDER BY id LIMIT $2",
+            "SELECT * FROM outbox WHERE status = 'pending' AND id > $1"
+            " AND ($3::timestamptz IS NULL OR not_before IS NULL OR not_before <= $3)"
+            " ORDER BY id LIMIT $2",
             after_id,
             limit,
+            now,
         )
         return [_outbox(r) for r in rows]
 

@@ -216,6 +216,7 @@ def outbox(row: Row) -> OutboxRow:
             buttons=from_json(row["buttons_json"]) if row["buttons_json"] else None,
             media_kind=row["media_kind"],
             media_file_id=row["media_file_id"],
+            not_before=opt_dt(row["not_before"]),
         ),
         status=row["status"],
         attempts=row["attempts"],

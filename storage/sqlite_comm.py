@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import aiosqlite
@@ -60,8 +60,8 @@ async def _insert_outbox(
     for m in messages:
         cur = await db.execute(
             "INSERT INTO outbox (source, chat_id, participant_id, text, buttons_json,"
-            " media_kind, media_file_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (source, chat_id) DO NOTHING",
+            " media_kind, media_file_id, created_at, not_before)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, chat_id) DO NOTHING",
             (
                 source,
                 m.chat_id,
@@ -71,6 +71,7 @@ async def _insert_outbox(
                 m.media_kind,
                 m.media_file_id,
                 _ts(now),
+                _ts(m.not_before.astimezone(UTC)) if m.not_before is not None else None,
             ),
         )
         added += cur.rowcount
@@ -433,12 +434,22 @@ class CommunicationMixin:
         async with self._tx() as db:
             return await _insert_outbox(db, source, messages, now)
 
-    async def pending_outbox(self: _Base, limit: int, after_id: int = 0) -> list[OutboxRow]:
-        """Return queued messages in order, from after `after_id`."""
-        rows = await self._all(
-            "SELECT * FROM outbox WHERE status = 'pending' AND id > ? ORDER BY id LIMIT ?",
-            (after_id, limit),
-        )
+    async def pending_outbox(
+        self: _Base, limit: int, after_id: int = 0, now: datetime | None = None
+    ) -> list[OutboxRow]:
+        """Return queued messages in order, from after `after_id`; given `now`, those due."""
+        if now is None:
+            rows = await self._all(
+                "SELECT * FROM outbox WHERE status = 'pending' AND id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            )
+        else:
+            rows = await self._all(
+                "SELECT * FROM outbox WHERE status = 'pending' AND id > ?"
+                " AND (not_before IS NULL OR julianday(not_before) <= julianday(?))"
+                " ORDER BY id LIMIT ?",
+                (after_id, _ts(now), limit),
+            )
         return [_outbox(r) for r in rows]
 
     async def finish_outbox(

@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -873,3 +874,20 @@ async def test_forgotten_words_leave_the_file_and_its_log(tmp_path: Path) -> Non
     finally:
         await store.close()
     assert b"Zyxwqvutsr" not in kept
+
+
+async def test_a_message_held_for_the_morning_is_pending_only_from_then(any_store: Store) -> None:
+    # 08:00 in Tokyo, written with its own offset: 23:00 UTC the day before.
+    morning = datetime(2023, 11, 21, 8, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    await any_store.enqueue(
+        "held",
+        [OutMessage(1, "now"), OutMessage(2, "in the morning", not_before=morning)],
+        NOW,
+    )
+    before = datetime(2023, 11, 20, 22, 59, tzinfo=UTC)
+    assert [r.message.text for r in await any_store.pending_outbox(10, now=before)] == ["now"]
+    due = [r.message for r in await any_store.pending_outbox(10, now=morning)]
+    assert [m.text for m in due] == ["now", "in the morning"]
+    assert due[1].not_before == morning
+    # Without a time, everything queued: what the privacy tools and the tests look at.
+    assert len(await any_store.pending_outbox(10)) == 2

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.content import WorkshopFile
 from bot.flows.agenda import agenda_text, day_title, session_lines
@@ -59,12 +61,14 @@ def merge(batches: list[list[OutMessage]]) -> list[OutMessage] | None:
         if len(text) > MERGED_MAX:
             return None
         rows = [row for m in messages for row in (m.buttons or [])]
+        held = [m.not_before for m in messages if m.not_before is not None]
         merged.append(
             OutMessage(
                 chat_id=messages[0].chat_id,
                 text=text,
                 participant_id=messages[0].participant_id,
                 buttons=rows or None,
+                not_before=max(held) if held else None,
             )
         )
     return merged
@@ -223,7 +227,31 @@ async def compose(svc: Services, row: ScheduledRow, now: datetime) -> tuple[str,
     messages = []
     for recipient in _audience(row.kind, recipients):
         user = await svc.store.user(recipient.telegram_id)
-        message = _message(svc, workshop, spec, row, recipient, user.timezone if user else None)
-        if message is not None:
-            messages.append(message)
+        own = user.timezone if user else None
+        message = _message(svc, workshop, spec, row, recipient, own)
+        if message is None:
+            continue
+        morning = _their_morning(spec, row, own, now)
+        if morning is not None and row.expires_at is not None and morning >= row.expires_at:
+            continue  # it would no longer help by their morning
+        messages.append(dataclasses.replace(message, not_before=morning))
     return "done", messages
+
+
+def _their_morning(
+    spec: WorkshopFile, row: ScheduledRow, own_zone: str | None, now: datetime
+) -> datetime | None:
+    """Return when the night ends for someone in their own time zone, if it is night there.
+
+    Occasions are planned out of the quiet hours where the workshop is held; someone who
+    chose another time zone (/agenda) gets them at their own morning instead. A session
+    reminder, asked for and about to start, is never held.
+    """
+    if own_zone is None or own_zone == spec.timezone or row.kind in PUNCTUAL:
+        return None
+    try:
+        zone = ZoneInfo(own_zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        return None
+    morning = spec.daytime(now, zone)
+    return morning if morning != now else None

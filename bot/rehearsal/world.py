@@ -249,7 +249,7 @@ class World:
         """Wait until the outbox is empty, then until the bot is idle."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SETTLE_SECONDS
-        while await self.store.pending_outbox(1):
+        while await self.store.pending_outbox(1, now=self.clock.now()):
             if loop.time() > deadline:
                 raise RehearsalError("the outbox did not drain")
             await asyncio.sleep(0.01)

@@ -257,3 +257,24 @@ async def test_a_hybrid_session_reminds_each_person_of_what_they_need(bot: Harne
     report = await bot.send(olga, "/report")
     await bot.tap(olga, "👥 Participación", message=report)
     assert "🏢 En persona: 1 · 💻 En línea: 1 · sin indicar: 1" in (olga.last.text or "")
+
+
+async def test_someone_in_another_time_zone_gets_the_days_prompt_in_their_morning(
+    bot: Harness,
+) -> None:
+    ana, bob, _ = await two_participants(bot)
+    # Bob follows the workshop from Tokyo (UTC+9): he chose his time zone in /agenda.
+    await bot.services.store.set_user_timezone(bob.id, "Asia/Tokyo", bot.clock.now())
+    ana_before, bob_before = len(ana.messages), len(bob.messages)
+    # 17:00 in La Paz, 06:00 in Tokyo: the day's ratings reach Ana, not Bob in his night.
+    await bot.at(la_paz(28, 17, 0))
+    assert any("¿Cómo calificaría" in t for t in texts(ana)[ana_before:])
+    assert not any("¿Cómo calificaría" in t for t in texts(bob)[bob_before:])
+    await bot.at(datetime(2023, 11, 28, 22, 59, tzinfo=UTC))  # 07:59 in Tokyo
+    assert not any("¿Cómo calificaría" in t for t in texts(bob)[bob_before:])
+    await bot.at(datetime(2023, 11, 28, 23, 0, tzinfo=UTC))  # 08:00 in Tokyo
+    assert sum("¿Cómo calificaría" in t for t in texts(bob)[bob_before:]) == 1
+    # A session reminder is never held: 08:45 in La Paz is 21:45 in Tokyo, and the session
+    # is about to start.
+    await bot.at(la_paz(29, 8, 45))
+    assert "Empieza en 15 minutos" in (bob.last.text or "")
