@@ -319,7 +319,7 @@ class Viewer:
     name: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanStep:
     """One step of a plan, with the status of its latest update."""
 
@@ -337,7 +337,7 @@ class PlanStep:
     removed: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanMember:
     """A participant who owns or co-owns a plan."""
 
@@ -378,7 +378,7 @@ class Plan:
         return [s for s in self.steps if not s.status.closed]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepUpdate:
     """One progress update of a step; never changed once the author moved on."""
 
@@ -391,7 +391,7 @@ class StepUpdate:
     created_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """A photo, document or link attached to an update."""
 
@@ -404,7 +404,7 @@ class Evidence:
     created_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Checkin:
     """A request to update a plan, sent on an occasion."""
 
@@ -417,7 +417,7 @@ class Checkin:
     nudged_at: datetime | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanRecord:
     """A plan as reports see it: where it comes from and its owner's institution."""
 

@@ -53,3 +53,13 @@ def test_texts_that_would_not_fit_together_are_not_merged() -> None:
     long = "x" * 3_000
     assert merge([[OutMessage(1, long)], [OutMessage(1, long)]]) is None
     assert merge([[OutMessage(1, "a", media_kind="photo", media_file_id="F")]]) is None
+
+
+def test_a_part_held_for_the_morning_is_not_merged_with_one_that_is_not() -> None:
+    morning = datetime(2023, 11, 30, 23, 0, tzinfo=UTC)
+    reminder = [OutMessage(1, "⏰ Empieza en 15 minutos")]
+    rating = [OutMessage(1, "⭐ ¿Cómo calificaría…?", not_before=morning)]
+    assert merge([reminder, rating]) is None
+    # Both held to the same morning: one message, held.
+    held = merge([[OutMessage(1, "a", not_before=morning)], rating])
+    assert held is not None and held[0].not_before == morning

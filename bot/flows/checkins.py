@@ -55,6 +55,8 @@ STATUS_CODES: dict[str, StepStatus] = {
 }
 CODE_OF = {status: code for code, status in STATUS_CODES.items()}
 NEW = "new"
+# Telegram takes 4,096 characters: the plans that do not fit one message are counted.
+OVERDUE_MAX = 3_800
 
 
 # The update conversation: where the update form's answers go.
@@ -366,20 +368,22 @@ async def _overdue(svc: Services, now: datetime, workshops: _Workshops) -> int:
             asked.append((plan, steps, found[0]))
     if not asked:
         return 0
-    # One message per person, however many of their plans have steps past their date.
-    per_person: dict[int, list[tuple[PlanMember, Plan, list[tuple[PlanStep, OverdueStep]]]]] = {}
-    languages: dict[int, str] = {}
+    # One message per person and workshop, however many of their plans have steps past
+    # their date (per workshop: its retention erases the message with the participant).
+    Entry = tuple[PlanMember, Plan, list[tuple[PlanStep, OverdueStep]]]
+    per_person: dict[tuple[int, int], list[Entry]] = {}
+    languages: dict[tuple[int, int], str] = {}
     for plan, steps, workshop in asked:
         for member in _reachable(plan.members):
             assert member.telegram_id is not None
-            per_person.setdefault(member.telegram_id, []).append((member, plan, steps))
-            languages.setdefault(
-                member.telegram_id, svc.i18n.pick(member.language, workshop.language)
-            )
+            key = (member.telegram_id, workshop.id)
+            per_person.setdefault(key, []).append((member, plan, steps))
+            languages.setdefault(key, svc.i18n.pick(member.language, workshop.language))
     messages = []
-    for telegram_id, entries in per_person.items():
-        tr = svc.i18n(languages[telegram_id])
-        texts = [_overdue_text(tr, plan, steps) for _, plan, steps in entries]
+    for key, entries in per_person.items():
+        telegram_id = key[0]
+        tr = svc.i18n(languages[key])
+        texts = _within_limit(tr, [_overdue_text(tr, plan, steps) for _, plan, steps in entries])
         if len(entries) == 1:
             _, plan, steps = entries[0]
             label = tr.plain("plan.button_update_step")
@@ -411,6 +415,19 @@ async def _overdue(svc: Services, now: datetime, workshops: _Workshops) -> int:
     source = "od:" + hashlib.sha256(asked_ids.encode()).hexdigest()[:16]
     opened = await svc.store.open_checkins(occasions, messages, source, now)
     return len(messages) if opened else 0
+
+
+def _within_limit(tr: Translator, texts: list[str]) -> list[str]:
+    """Keep the plans' texts that fit one Telegram message; say how many more there are."""
+    kept: list[str] = []
+    used = 0
+    for index, text in enumerate(texts):
+        if used + len(text) + 2 > OVERDUE_MAX and kept:
+            kept.append(tr.t("plan.overdue_more", n=len(texts) - index))
+            break
+        kept.append(text[:OVERDUE_MAX])
+        used += len(text) + 2
+    return kept
 
 
 def _overdue_text(tr: Translator, plan: Plan, steps: list[tuple[PlanStep, OverdueStep]]) -> str:

@@ -428,7 +428,8 @@ async def on_comment_text(ctx: Ctx, waiting: SessionComment, text: str) -> list[
     events: list[Event] = []
     rated = await _rated_text(ctx, workshop.id, participant.id, session)
     if rated:
-        events.append(Edit(waiting.message_id, rated))
+        # Retired, not repeated: if the person deleted it, nothing is sent again.
+        events.append(Edit(waiting.message_id, rated, resend=False))
     text = ctx.tr.t("feedback.thanks")
     rows: Keyboard = []
     following = await _next_to_rate(ctx, workshop.id, participant.id, spec, session)

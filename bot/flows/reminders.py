@@ -45,13 +45,21 @@ def waits_to_merge(row: ScheduledRow, pending: list[ScheduledRow], now: datetime
 
 
 def merge(batches: list[list[OutMessage]]) -> list[OutMessage] | None:
-    """Make one message per chat of several occasions' messages, in order; None if too long."""
+    """Make one message per chat of several occasions' messages, in order; None if they cannot.
+
+    They cannot when the texts together are too long, or when one part is held for the
+    person's morning and another is not.
+    """
     by_chat: dict[int, list[OutMessage]] = {}
     for batch in batches:
         for message in batch:
             by_chat.setdefault(message.chat_id, []).append(message)
     merged = []
     for chat_messages in by_chat.values():
+        if len({m.not_before for m in chat_messages}) > 1:
+            # One part is held for the person's morning, another not (a session reminder
+            # never is): each goes at its own time.
+            return None
         # The part answered with the most buttons (a rating's 1-5) goes last, right above
         # its buttons; notices without buttons first. Otherwise in the order they fell due.
         messages = sorted(chat_messages, key=lambda m: sum(len(row) for row in m.buttons or []))

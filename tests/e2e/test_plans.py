@@ -470,20 +470,25 @@ async def test_a_teammate_who_left_cannot_finish_a_change_begun_before(bot: Harn
     assert [m.name for m in plan.members] == ["Ana Quispe"]
 
 
-async def test_steps_past_their_date_in_two_plans_are_asked_in_one_message(bot: Harness) -> None:
+async def late_steps(bot: Harness, plans: dict[str, list[str]]) -> SimUser:
+    """Join Ana with plans whose steps (actions) were all due on 20 December."""
     workshop = await bot.import_workshop()
     ana = bot.double.new_user(first_name="Ana", last_name="Quispe", language_code="es")
     await join_es(bot, ana, workshop.join_code)
     store, now = bot.services.store, bot.clock.now()
     participant = await store.participant(workshop.id, ana.id)
     assert participant is not None
-    for title, action in (
-        ("Ventanilla única", "Abrir la ventanilla"),
-        ("Datos abiertos", "Publicar"),
-    ):
+    for title, actions in plans.items():
         plan_id = await store.create_plan(workshop.id, participant.id, title, now)
-        step = await store.add_step(plan_id, action, now)
-        await store.set_step_field(step, "due_date", "2023-12-20", now)
+        for action in actions:
+            step = await store.add_step(plan_id, action, now)
+            await store.set_step_field(step, "due_date", "2023-12-20", now)
+    return ana
+
+
+async def test_steps_past_their_date_in_two_plans_are_asked_in_one_message(bot: Harness) -> None:
+    plans = {"Ventanilla única": ["Abrir la ventanilla"], "Datos abiertos": ["Publicar"]}
+    ana = await late_steps(bot, plans)
     sent = len(ana.messages)
     await bot.at(la_paz(2023, 12, 21, 10, 0))
     asked = texts(ana)[sent:]
@@ -497,3 +502,15 @@ async def test_steps_past_their_date_in_two_plans_are_asked_in_one_message(bot: 
     # Asked once: the next morning brings nothing new.
     await bot.at(la_paz(2023, 12, 22, 10, 0))
     assert len(texts(ana)) == sent + 1
+
+
+async def test_many_late_steps_fit_one_message_and_name_the_rest(bot: Harness) -> None:
+    # Three plans of five late steps, each action as long as the form allows.
+    plans = {f"Plan {n}": [f"{n}{k} " + "x" * 296 for k in range(5)] for n in range(3)}
+    ana = await late_steps(bot, plans)
+    sent = len(ana.messages)
+    await bot.at(la_paz(2023, 12, 21, 10, 0))
+    asked = texts(ana)[sent:]
+    assert len(asked) == 1 and len(asked[0]) <= 4096, [len(t) for t in asked]
+    assert "1 plan más con pasos vencidos" in asked[0] and "/plan" in asked[0]
+    assert len(ana.buttons(ana.last)) == 3

@@ -278,3 +278,23 @@ async def test_someone_in_another_time_zone_gets_the_days_prompt_in_their_mornin
     # is about to start.
     await bot.at(la_paz(29, 8, 45))
     assert "Empieza en 15 minutos" in (bob.last.text or "")
+
+
+async def test_a_held_rating_does_not_hold_the_session_reminder_due_with_it(
+    bot: Harness, tmp_path: Path
+) -> None:
+    path = tmp_path / "cochabamba-2023.yaml"
+    path.write_text(
+        COCHABAMBA.read_text("utf-8").replace("ratings: end_of_day", "ratings: each"), "utf-8"
+    )
+    await bot.at(la_paz(29, 10, 20))
+    workshop = await bot.import_workshop(path)
+    bob = bot.double.new_user(first_name="Bob", last_name="Mamani", language_code="es")
+    await join_es(bot, bob, workshop.join_code)
+    await bot.services.store.set_user_timezone(bob.id, "Asia/Tokyo", bot.clock.now())
+    await bot.at(la_paz(29, 10, 29))
+    before = len(bob.messages)
+    # 10:30 in La Paz, 23:30 in Tokyo: a rating (held) and a reminder (never held) fall due.
+    await bot.at(la_paz(29, 10, 30))
+    assert any("Empieza en 15 minutos" in t for t in texts(bob)[before:])
+    assert not any("¿Cómo calificaría" in t for t in texts(bob)[before:])
