@@ -192,13 +192,15 @@ async def on_timezone_callback(ctx: Ctx, cb: PickTimezone, message_id: int) -> l
     ]
 
 
-def attendance_buttons(ctx: Ctx, workshop_id: int, chosen: str | None = None) -> Keyboard:
+def attendance_buttons(
+    ctx: Ctx, workshop_id: int, chosen: str | None = None, *, settings: bool = False
+) -> Keyboard:
     """Return the in-person / online buttons, the chosen one ticked."""
     return [
         [
             Button(
                 ("✓ " if chosen == mode else "") + ctx.tr.t(f"button.attend_{mode}"),
-                SetAttendance(workshop_id, mode).pack(),
+                SetAttendance(workshop_id, mode, settings).pack(),
             )
             for mode in ("in_person", "online")
         ]
@@ -216,6 +218,11 @@ async def on_attendance_callback(ctx: Ctx, cb: SetAttendance, message_id: int) -
     if participant is None:
         return [Notice(), Send(ctx.tr.t("dgca.not_joined"))]
     await ctx.svc.store.set_attendance(participant.id, cb.mode)
+    if cb.settings:
+        # The settings stay on screen, the new choice ticked.
+        drawn = await reminders_switch(ctx, "")
+        if len(drawn) == 1 and isinstance(drawn[0], Send):
+            return [Notice(), Edit(message_id, drawn[0].text, drawn[0].buttons)]
     return [Notice(), Edit(message_id, ctx.tr.t(f"attendance.set_{cb.mode}"))]
 
 
@@ -246,7 +253,7 @@ async def reminders_switch(ctx: Ctx, args: str) -> list[Event]:
             # How they attend decides what the reminders carry: the place or the link.
             mode = participant.attendance or "unknown"
             text += "\n\n" + ctx.tr.t(f"attendance.state_{mode}")
-            rows += attendance_buttons(ctx, workshop.id, participant.attendance)
+            rows += attendance_buttons(ctx, workshop.id, participant.attendance, settings=True)
         return [Send(text, rows)]
     await ctx.svc.store.set_reminders_muted(current.participant.id, muted)
     return [Send(ctx.tr.t("reminders.muted" if muted else "reminders.restored"))]

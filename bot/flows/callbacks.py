@@ -515,6 +515,8 @@ class SetAttendance(CallbackData, prefix="at"):
 
     workshop: Id
     mode: AttendanceName
+    # Tapped in /reminders' settings, which are drawn again with the choice ticked.
+    settings: bool = False
 
 
 # Organizers (bot/flows/organizer.py, broadcast.py, reports.py, evaluation.py).

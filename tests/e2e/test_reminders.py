@@ -257,6 +257,12 @@ async def test_a_hybrid_session_reminds_each_person_of_what_they_need(bot: Harne
     report = await bot.send(olga, "/report")
     await bot.tap(olga, "👥 Participación", message=report)
     assert "🏢 En persona: 1 · 💻 En línea: 1 · sin indicar: 1" in (olga.last.text or "")
+    # Bob changes his mind in /reminders: the settings stay on screen, the choice ticked.
+    settings = await bot.send(bob, "/reminders")
+    await bot.tap(bob, "💻 En línea", message=settings)
+    redrawn = bot.double.message(settings.chat_id, settings.message_id)
+    assert "Participa en línea" in (redrawn.text or "")
+    assert "✓ 💻 En línea" in bob.buttons(redrawn) and len(bob.buttons(redrawn)) == 4
 
 
 async def test_someone_in_another_time_zone_gets_the_days_prompt_in_their_morning(
