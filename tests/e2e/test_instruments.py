@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from openpyxl import load_workbook
 
+from bot.apidouble import SimUser
 from tests.e2e.harness import Harness
 from tests.support import CONTENT_DIR, FakeClock
 
@@ -20,11 +21,10 @@ def clock() -> FakeClock:
     return FakeClock(datetime(2024, 10, 30, 18, 0, tzinfo=UTC))
 
 
-async def test_a_session_without_the_dgca_asks_its_own_profile(bot: Harness) -> None:
-    workshop = await bot.import_workshop(PUNTA_CANA)
-    store = bot.services.store
+async def join_rosa(bot: Harness, code: str) -> SimUser:
+    """Join Rosa, a councillor, through FLACMA's own profile questions."""
     rosa = bot.double.new_user(first_name="Rosa", last_name="Peña", language_code="es")
-    await bot.send(rosa, f"/start {workshop.join_code}")
+    await bot.send(rosa, f"/start {code}")
     await bot.tap(rosa, "Continuar ›")
     await bot.tap(rosa, "Acepto")
     await bot.tap(rosa, "Usar «Rosa Peña»")
@@ -33,6 +33,13 @@ async def test_a_session_without_the_dgca_asks_its_own_profile(bot: Harness) -> 
     await bot.tap(rosa, "Concejo municipal")
     await bot.send(rosa, "Ayuntamiento de Higüey")
     await bot.send(rosa, "Concejala")
+    return rosa
+
+
+async def test_a_session_without_the_dgca_asks_its_own_profile(bot: Harness) -> None:
+    workshop = await bot.import_workshop(PUNTA_CANA)
+    store = bot.services.store
+    rosa = await join_rosa(bot, workshop.join_code)
     done = rosa.last
     assert "Su inscripción en" in (done.text or "") and "DGCA" not in (done.text or "")
     assert not any("autoevaluación" in label.lower() for label in rosa.buttons(done))
@@ -75,15 +82,7 @@ async def test_the_congress_session_sends_no_reminder(bot: Harness) -> None:
     workshop = await bot.import_workshop(PUNTA_CANA)
     kinds = {row.kind for row in await bot.services.store.schedule_of(workshop.id)}
     assert "session" not in kinds and "digest" not in kinds
-    rosa = bot.double.new_user(first_name="Rosa", last_name="Peña", language_code="es")
-    await bot.send(rosa, f"/start {workshop.join_code}")
-    await bot.tap(rosa, "Continuar ›")
-    await bot.tap(rosa, "Acepto")
-    await bot.tap(rosa, "Usar «Rosa Peña»")
-    await bot.send(rosa, "República Dominicana")
-    await bot.tap(rosa, "Concejo municipal")
-    await bot.send(rosa, "Ayuntamiento de Higüey")
-    await bot.send(rosa, "Concejala")
+    rosa = await join_rosa(bot, workshop.join_code)
     joined = len(rosa.messages)
     # Punta Cana is UTC-4: from the eve to the end of the session, 12:00 local.
     await bot.at(datetime(2024, 10, 31, 22, 30, tzinfo=UTC))
