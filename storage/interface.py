@@ -17,6 +17,7 @@ from storage.models import (
     Dialog,
     DialogState,
     Evidence,
+    InboxRow,
     InviteStatus,
     Organizer,
     OutboxRow,
@@ -449,7 +450,65 @@ class PlanStore(Protocol):
         ...
 
 
-class Store(PlanStore, CommunicationStore, Protocol):
+class CoordinationStore(Protocol):
+    """What several instances on one database agree through. Each method is one transaction.
+
+    An instance is alive until the `alive_until` of its last heartbeat. A lease, a claimed
+    update or a claimed message held by an instance that is not alive is free to take.
+    """
+
+    async def heartbeat(self, instance: str, now: datetime, alive_until: datetime) -> None:
+        """Record that `instance` runs and is alive until `alive_until`."""
+        ...
+
+    async def leave(self, instance: str) -> None:
+        """Forget a stopping instance: free its leases and whatever it claimed."""
+        ...
+
+    async def acquire_lease(self, name: str, instance: str, now: datetime) -> bool:
+        """Take (or keep) the lease `name` unless a live other instance holds it."""
+        ...
+
+    async def release_lease(self, name: str, instance: str) -> None:
+        """Give the lease `name` back if `instance` holds it."""
+        ...
+
+    async def lease_holder(self, name: str) -> str | None:
+        """Return which instance holds the lease `name`, alive or not."""
+        ...
+
+    async def inbox_put(
+        self,
+        update_id: int,
+        person: int,
+        body: str,
+        now: datetime,
+        waiting_limit: int | None = None,
+    ) -> bool:
+        """Keep a received update until it is handled; False if already there or over the limit.
+
+        With `waiting_limit`, an update is refused when that many of the person's wait already.
+        """
+        ...
+
+    async def inbox_claim(self, instance: str, now: datetime, limit: int) -> list[InboxRow]:
+        """Claim, oldest first, the oldest update of each person that no live instance holds."""
+        ...
+
+    async def inbox_done(self, update_id: int) -> None:
+        """Drop a handled update."""
+        ...
+
+    async def inbox_size(self) -> int:
+        """Return how many received updates are not handled yet."""
+        ...
+
+    async def claim_outbox(self, instance: str, limit: int, now: datetime) -> list[OutboxRow]:
+        """Claim queued messages due by `now`, in order, unless a live other instance has them."""
+        ...
+
+
+class Store(PlanStore, CommunicationStore, CoordinationStore, Protocol):
     """Everything the bot keeps. Each method is one transaction."""
 
     async def close(self) -> None:

@@ -229,6 +229,15 @@ class OutMessage:
 
 
 @dataclass(frozen=True)
+class InboxRow:
+    """An update received by webhook and not yet handled, as Telegram sent it (JSON)."""
+
+    update_id: int
+    person: int
+    body: str
+
+
+@dataclass(frozen=True)
 class OutboxRow:
     """A stored outbox message with its delivery state."""
 

@@ -27,6 +27,7 @@ from storage.models import (
 )
 from storage.postgres_base import Conn, count
 from storage.postgres_comm import CommunicationMixin
+from storage.postgres_coord import CoordinationMixin
 from storage.postgres_plans import PlanMixin
 from storage.rows import PROFILE_FIELDS, USER_FIELDS, from_json
 from storage.rows import dialog as _dialog
@@ -57,7 +58,7 @@ def plain(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-class PostgresStore(PlanMixin, CommunicationMixin):
+class PostgresStore(PlanMixin, CommunicationMixin, CoordinationMixin):
     """The Store on a PostgreSQL database; one transaction per method."""
 
     def __init__(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:

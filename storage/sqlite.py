@@ -36,6 +36,7 @@ from storage.rows import response as _response
 from storage.rows import user as _user
 from storage.rows import workshop as _workshop
 from storage.sqlite_comm import CommunicationMixin
+from storage.sqlite_coord import CoordinationMixin
 from storage.sqlite_plans import PlanMixin
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ def _ts(value: datetime) -> str:
     return value.isoformat()
 
 
-class SqliteStore(PlanMixin, CommunicationMixin):
+class SqliteStore(PlanMixin, CommunicationMixin, CoordinationMixin):
     """The Store on one SQLite file; one transaction per method."""
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:

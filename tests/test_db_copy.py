@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -169,6 +170,15 @@ async def _fill(store: Store, content: Content) -> None:
     )
     assert await store.forget_user(GONE, now()) == 1
 
+    # A stopped webhook deployment: an instance's last heartbeat, its lease, an update it had
+    # received and not handled yet, and a message it had claimed.
+    await store.heartbeat("web-1", now(), now() + timedelta(seconds=10))
+    assert await store.acquire_lease("delivery", "web-1", now())
+    body = '{"update_id": 77, "message": {"text": "hola"}}'
+    assert await store.inbox_put(77, ANA, body, now())
+    assert await store.inbox_claim("web-1", now(), 10)
+    assert await store.claim_outbox("web-1", 1, now())
+
 
 async def picture(url: str) -> dict[str, Any]:
     """Read back, through the Store, what a moved deployment must keep."""
@@ -210,6 +220,11 @@ async def _read(store: Store) -> dict[str, Any]:
         "dgca means": await store.group_dimension_means(workshop.id, "dgca"),
         "checkins to nudge": await store.checkins_to_nudge(LATER),
         "overdue": await store.overdue_steps(date(2024, 12, 31)),
+        "delivery lease": await store.lease_holder("delivery"),
+        "unhandled updates": [
+            (r.update_id, r.person, json.loads(r.body))
+            for r in await store.inbox_claim("reader", LATER, 100)
+        ],
     }
     for tid in PEOPLE:
         found[f"user {tid}"] = await store.user(tid)

@@ -891,3 +891,106 @@ async def test_a_message_held_for_the_morning_is_pending_only_from_then(any_stor
     assert due[1].not_before == morning
     # Without a time, everything queued: what the privacy tools and the tests look at.
     assert len(await any_store.pending_outbox(10)) == 2
+
+
+# Several instances on one database
+
+
+async def test_a_lease_has_one_live_holder_and_moves_when_it_dies(any_store: Store) -> None:
+    soon = NOW + timedelta(seconds=10)
+    await any_store.heartbeat("a", NOW, soon)
+    await any_store.heartbeat("b", NOW, soon)
+    assert await any_store.acquire_lease("delivery", "a", NOW)
+    # Held by a live instance: refused to the other, kept by the holder.
+    assert not await any_store.acquire_lease("delivery", "b", NOW)
+    assert await any_store.acquire_lease("delivery", "a", NOW + timedelta(seconds=5))
+    assert await any_store.lease_holder("delivery") == "a"
+    # "a" stops renewing: once its time is up, "b" takes the lease, and "a" cannot keep it.
+    later = soon + timedelta(seconds=1)
+    await any_store.heartbeat("b", later, later + timedelta(seconds=10))
+    assert await any_store.acquire_lease("delivery", "b", later)
+    assert not await any_store.acquire_lease("delivery", "a", later)
+    # A stopping instance gives its leases back at once; another's release changes nothing.
+    await any_store.release_lease("delivery", "a")
+    assert await any_store.lease_holder("delivery") == "b"
+    await any_store.leave("b")
+    assert await any_store.lease_holder("delivery") is None
+    await any_store.heartbeat("a", later, later + timedelta(seconds=10))
+    assert await any_store.acquire_lease("delivery", "a", later)
+
+
+async def test_the_inbox_hands_out_each_persons_updates_one_at_a_time_in_order(
+    any_store: Store,
+) -> None:
+    soon = NOW + timedelta(seconds=10)
+    await any_store.heartbeat("a", NOW, soon)
+    await any_store.heartbeat("b", NOW, soon)
+    for update_id, person in [(1, 100), (2, 200), (3, 100), (4, 300), (5, 100)]:
+        assert await any_store.inbox_put(update_id, person, f'{{"update_id": {update_id}}}', NOW)
+    # Telegram sent update 3 again (its answer was lost): kept once.
+    assert not await any_store.inbox_put(3, 100, '{"update_id": 3}', NOW)
+    assert await any_store.inbox_size() == 5
+    first = await any_store.inbox_claim("a", NOW, 2)
+    assert [(r.update_id, r.person) for r in first] == [(1, 100), (2, 200)]
+    # Person 100's next update waits until update 1 is done, whoever asks.
+    assert [r.update_id for r in await any_store.inbox_claim("b", NOW, 10)] == [4]
+    assert await any_store.inbox_claim("b", NOW, 10) == []
+    await any_store.inbox_done(1)
+    claimed = await any_store.inbox_claim("b", NOW, 10)
+    assert [r.update_id for r in claimed] == [3]
+    assert claimed[0].body.replace(" ", "") == '{"update_id":3}'
+    await any_store.inbox_done(3)
+    assert [r.update_id for r in await any_store.inbox_claim("a", NOW, 10)] == [5]
+    assert await any_store.inbox_size() == 3
+
+
+async def test_updates_held_by_a_dead_or_stopped_instance_are_taken_over(any_store: Store) -> None:
+    await any_store.heartbeat("a", NOW, NOW + timedelta(seconds=10))
+    await any_store.heartbeat("b", NOW, NOW + timedelta(seconds=30))
+    for update_id in (1, 2):
+        await any_store.inbox_put(update_id, update_id * 100, "{}", NOW)
+    assert len(await any_store.inbox_claim("a", NOW, 10)) == 2
+    assert await any_store.inbox_claim("b", NOW + timedelta(seconds=9), 10) == []
+    # "a" died (no heartbeat for 10 s): "b" handles what it held, in order.
+    late = NOW + timedelta(seconds=11)
+    assert [r.update_id for r in await any_store.inbox_claim("b", late, 10)] == [1, 2]
+    # An instance that stops frees what it claimed at once.
+    await any_store.inbox_put(3, 300, "{}", late)
+    assert [r.update_id for r in await any_store.inbox_claim("b", late, 10)] == [3]
+    await any_store.leave("b")
+    await any_store.heartbeat("c", late, late + timedelta(seconds=10))
+    assert [r.update_id for r in await any_store.inbox_claim("c", late, 10)] == [1, 2, 3]
+
+
+async def test_a_queued_message_is_claimed_by_one_live_instance(any_store: Store) -> None:
+    await any_store.heartbeat("a", NOW, NOW + timedelta(seconds=10))
+    await any_store.heartbeat("b", NOW, NOW + timedelta(seconds=30))
+    morning = NOW + timedelta(hours=8)
+    await any_store.enqueue(
+        "bc:1",
+        [OutMessage(1, "one"), OutMessage(2, "two"), OutMessage(3, "later", not_before=morning)],
+        NOW,
+    )
+    mine = await any_store.claim_outbox("a", 10, NOW)
+    assert [r.message.text for r in mine] == ["one", "two"]
+    # Claimed again by their holder (it still has them), not by another live instance.
+    assert [r.id for r in await any_store.claim_outbox("a", 10, NOW)] == [r.id for r in mine]
+    assert await any_store.claim_outbox("b", 10, NOW) == []
+    await any_store.finish_outbox(mine[0].id, "sent", NOW)
+    # "a" died with "two" in flight: "b" takes it over once "a" is past its time.
+    taken = await any_store.claim_outbox("b", 10, NOW + timedelta(seconds=11))
+    assert [r.message.text for r in taken] == ["two"]
+    assert [r.message.text for r in await any_store.claim_outbox("b", 10, morning)] == [
+        "two",
+        "later",
+    ]
+
+
+async def test_a_flood_from_one_person_is_cut_at_the_inbox(any_store: Store) -> None:
+    for update_id in range(1, 4):
+        assert await any_store.inbox_put(update_id, 100, "{}", NOW, waiting_limit=3)
+    # A fourth message while three wait is refused; a tap (no limit) and others still come in.
+    assert not await any_store.inbox_put(4, 100, "{}", NOW, waiting_limit=3)
+    assert await any_store.inbox_put(5, 100, "{}", NOW)
+    assert await any_store.inbox_put(6, 200, "{}", NOW, waiting_limit=3)
+    assert await any_store.inbox_size() == 5
