@@ -168,6 +168,9 @@ async def with_retry(call: Callable[[], Awaitable[T]]) -> T:
             delay = retry_seconds(exc)
             log.warning("flood control: waiting %.0f s before retrying", delay)
             await asyncio.sleep(delay)
+        except BadRequest:
+            # Telegram's definite no (PTB makes it a NetworkError): asking again changes nothing.
+            raise
         except NetworkError as exc:
             failures += 1
             if failures > len(FAILURE_BACKOFF) or not not_delivered(exc):

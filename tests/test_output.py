@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
 from bot import output
 
@@ -58,3 +58,11 @@ async def test_flood_control_is_still_waited_out() -> None:
     calls, call = _failing([RetryAfter(0)])
     assert await output.with_retry(call) == "ok"  # type: ignore[arg-type]
     assert len(calls) == 2
+
+
+async def test_telegrams_definite_no_is_not_asked_again() -> None:
+    # A button answered twice, a message that cannot be edited: a 400 stays a 400.
+    calls, call = _failing([BadRequest("Query is too old and response timeout expired")])
+    with pytest.raises(BadRequest):
+        await output.with_retry(call)  # type: ignore[arg-type]
+    assert len(calls) == 1
