@@ -18,6 +18,13 @@ from bot.context import BotContext, BotData
 from bot.delivery import SEND_WINDOW, Delivery, Limits, build_delivery
 from bot.handlers import register
 from bot.i18n import FALLBACK, I18n
+from bot.instances import (
+    HEARTBEAT_SECONDS,
+    Coordinator,
+    Inbox,
+    InboxQueue,
+    new_instance_id,
+)
 from bot.output import bot_commands
 from bot.processor import OrderedUpdateProcessor
 from bot.services import Services, worker_pool
@@ -45,9 +52,17 @@ def build_application(
     i18n: I18n,
     *,
     clock: Clock | None = None,
+    shared: bool = False,
 ) -> BotApplication:
-    """Build the bot: services open in post_init and close in post_shutdown."""
+    """Build the bot: services open in post_init and close in post_shutdown.
+
+    `shared`: one of several instances on one database (webhook mode on PostgreSQL): webhook
+    updates go through the database's inbox, and this instance sends only while it holds
+    the delivery lease (bot/instances.py).
+    """
     the_clock = clock or SystemClock()
+    instance = new_instance_id()
+    queue = InboxQueue()
 
     async def post_init(app: BotApplication) -> None:
         store = await open_store(settings.database_url, pool_size=settings.database_pool_size)
@@ -67,15 +82,46 @@ def build_application(
             per_chat_seconds=settings.send_per_chat_seconds,
             per_group_per_minute=settings.send_per_group_per_minute,
         )
-        delivery = build_delivery(app.bot, app.bot_data.services, app.job_queue, limits)
+        services = app.bot_data.services
+        delivery = build_delivery(
+            app.bot,
+            services,
+            app.job_queue,
+            limits,
+            instance=instance,
+            # Another instance may have queued a broadcast: look often rather than wait.
+            idle_poll=HEARTBEAT_SECONDS / 2 if shared else 15.0,
+        )
         app.bot_data.delivery = delivery
-        await delivery.start()
+        if shared:
+            delivery.runner.active = False
+            delivery.runner.check_every = 20.0
+            inbox = Inbox(services, app.bot, queue, instance, settings.max_concurrent_updates)
+            processor = app.update_processor
+            if isinstance(processor, OrderedUpdateProcessor):
+                processor.on_done = inbox.done
+            coordinator = Coordinator(services, delivery, instance)
+            app.bot_data.inbox, app.bot_data.coordinator = inbox, coordinator
+            await coordinator.start()
+            inbox.start()
+            log.info("instance %s shares its database with other instances", instance)
+        else:
+            await delivery.start()
         # Everything loaded so far lives as long as the bot: keeping it out of the garbage
         # collector's full passes shortens the pauses that chart rendering causes.
         gc.freeze()
         log.info("bot @%s ready", app.bot.username)
 
     async def post_stop(app: BotApplication) -> None:
+        inbox, coordinator = app.bot_data.inbox, app.bot_data.coordinator
+        if inbox is not None:
+            await inbox.stop()
+            app.bot_data.inbox = None
+        if coordinator is not None:
+            # After the updates in flight (PTB's stop waited for them): what this instance
+            # claimed and did not handle goes back to the others now, not after a timeout.
+            await coordinator.leave()
+            app.bot_data.coordinator = None
         delivery = app.bot_data.delivery
         if delivery is not None:
             await _stop_delivery(delivery)
@@ -98,6 +144,7 @@ def build_application(
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .context_types(context_types)
+        .update_queue(queue)
         .concurrent_updates(OrderedUpdateProcessor(settings.max_concurrent_updates))
         .connection_pool_size(connection_pool_size(settings))
         .pool_timeout(POOL_TIMEOUT)
@@ -166,8 +213,11 @@ def run(app: BotApplication, settings: Settings, *, webhook: bool) -> None:
             "%s received: finishing the updates in flight, then stopping",
             signal.Signals(signum).name,
         )
-        delivery = app.bot_data.delivery
-        if delivery is not None:
+        delivery, coordinator = app.bot_data.delivery, app.bot_data.coordinator
+        if coordinator is not None:
+            # The delivery duty goes to another instance as soon as this one stops sending.
+            background.append(loop.create_task(coordinator.stop_duties(), name="hand-over"))
+        elif delivery is not None:
             # Stop the sender now rather than after the updates: both get the same time limit.
             background.append(loop.create_task(_stop_delivery(delivery), name="stop-delivery"))
         loop.call_later(UPDATE_GRACE_SECONDS, _cancel_stragglers, app)
@@ -200,14 +250,8 @@ def run(app: BotApplication, settings: Settings, *, webhook: bool) -> None:
 
 async def _stop_delivery(delivery: Delivery) -> None:
     """Stop the outbox sender after its message in flight, never raising on a slow stop."""
-    stopping = asyncio.ensure_future(delivery.stop())
-    # The sender can clear its wake-up event just after stop() set it (when it was reading
-    # the outbox at that moment) and then sleep 15 s: waking it until it stops avoids that.
-    while not stopping.done():
-        delivery.sender.wake()
-        await asyncio.wait({stopping}, timeout=0.1)
     try:
-        stopping.result()
+        await delivery.stop()
     except TimeoutError:
         log.warning("outbox sender did not stop in time; its message in flight may go again")
 

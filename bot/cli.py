@@ -69,7 +69,9 @@ def _run(args: argparse.Namespace) -> int:
     # Ask Telegram once before PTB starts, so a bad token or an unreachable server ends
     # with one line instead of PTB's retry-loop traceback.
     asyncio.run(_preflight(settings))
-    app = build_application(settings, content, i18n)
+    # Several instances may serve one webhook URL on one PostgreSQL database.
+    shared = webhook and is_postgres_url(settings.database_url)
+    app = build_application(settings, content, i18n, shared=shared)
     try:
         run(app, settings, webhook=webhook)
     except InvalidToken as exc:

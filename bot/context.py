@@ -10,6 +10,7 @@ from bot.services import Services
 
 if TYPE_CHECKING:
     from bot.delivery import Delivery
+    from bot.instances import Coordinator, Inbox
 
 
 class BotData:
@@ -18,6 +19,9 @@ class BotData:
     def __init__(self) -> None:
         self.services: Services | None = None
         self.delivery: Delivery | None = None
+        # Only when instances share the database (bot/instances.py).
+        self.inbox: Inbox | None = None
+        self.coordinator: Coordinator | None = None
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

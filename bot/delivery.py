@@ -194,6 +194,10 @@ class OutboxSender:
     max_attempts: int = 5
     backoff_seconds: float = 1.0
     window: int = SEND_WINDOW
+    # Who claims the queued messages (Store.claim_outbox): this process, named once.
+    instance: str = "local"
+    # How often to look at the outbox unasked: another process may have queued messages.
+    idle_poll: float = 15.0
     stats: SenderStats = field(default_factory=SenderStats)
     _event: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
@@ -263,7 +267,9 @@ class OutboxSender:
             # Cleared before reading: a wake during the read then leads to another read.
             self._event.clear()
             try:
-                rows = await self.services.store.pending_outbox(200, now=self.services.clock.now())
+                rows = await self.services.store.claim_outbox(
+                    self.instance, 200, self.services.clock.now()
+                )
             except Exception:
                 log.exception("cannot read the outbox")
                 rows = []
@@ -274,7 +280,7 @@ class OutboxSender:
                     return
                 # Also look again now and then: another process (an import) may add rows.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._event.wait(), timeout=15)
+                    await asyncio.wait_for(self._event.wait(), timeout=self.idle_poll)
                 continue
             await self._dispatch(rows)
 
@@ -541,9 +547,15 @@ class ReminderRunner:
         self.job_queue = job_queue
         self.reporter = reporter
         self._lock = asyncio.Lock()
+        # Only the instance that sends runs the schedule (see bot/instances.py).
+        self.active = True
+        # Seconds between the periodic checks, the safety net for what others added.
+        self.check_every = 60.0
 
     async def tick(self) -> int:
         """Handle every occasion due by now (once); return how many were handled."""
+        if not self.active:
+            return 0
         async with self._lock:
             svc = self.services
             now = svc.clock.now()
@@ -625,6 +637,16 @@ class ReminderRunner:
                     )
         return handled
 
+    def disarm(self, *, periodic: bool = True) -> None:
+        """Remove the armed jobs (with `periodic`, the minute check too)."""
+        if self.job_queue is None:
+            return
+        for job in self.job_queue.jobs():
+            if job.name and (
+                job.name.startswith(self.JOB_PREFIX) or (periodic and job.name == "tick")
+            ):
+                job.schedule_removal()
+
     async def _job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.tick()
         await self.arm()
@@ -636,11 +658,9 @@ class ReminderRunner:
         thousands of reminders months ahead would otherwise spend seconds at every start
         creating scheduler jobs.
         """
-        if self.job_queue is None:
+        if self.job_queue is None or not self.active:
             return 0
-        for job in self.job_queue.jobs():
-            if job.name and job.name.startswith(self.JOB_PREFIX):
-                job.schedule_removal()
+        self.disarm(periodic=False)
         now = self.services.clock.now()
         moments = [r.due_at for r in await self.services.store.pending_schedule() if r.due_at > now]
         moments += [
@@ -652,7 +672,7 @@ class ReminderRunner:
             self.job_queue.run_once(self._job, when=min(moments), name=self.NEXT_JOB)
         if not self.job_queue.get_jobs_by_name("tick"):
             # A safety net: anything added by another process is picked up within a minute.
-            self.job_queue.run_repeating(self._job, interval=60, first=1, name="tick")
+            self.job_queue.run_repeating(self._job, interval=self.check_every, first=1, name="tick")
         return len(moments)
 
 
@@ -666,22 +686,44 @@ class Delivery:
 
     async def start(self) -> None:
         """Resume what was interrupted, arm the schedule and start sending."""
+        self.runner.active = True
         await broadcast_flow.resume_interrupted(self.sender.services)
         await self.runner.arm()
         await self.runner.tick()
         self.sender.start()
 
     async def stop(self) -> None:
-        """Stop sending after the messages in flight."""
-        await self.sender.stop()
+        """Stop sending after the messages in flight, and stop running the schedule."""
+        self.runner.active = False
+        self.runner.disarm()
+        stopping = asyncio.ensure_future(self.sender.stop())
+        # The sender can clear its wake-up event just after stop() set it (when it was
+        # reading the outbox at that moment) and then sleep: waking it until it stops avoids that.
+        while not stopping.done():
+            self.sender.wake()
+            await asyncio.wait({stopping}, timeout=0.1)
+        stopping.result()
 
 
 def build_delivery(
-    bot: Bot, services: Services, job_queue: JobQueue[Any] | None, limits: Limits | None = None
+    bot: Bot,
+    services: Services,
+    job_queue: JobQueue[Any] | None,
+    limits: Limits | None = None,
+    *,
+    instance: str = "local",
+    idle_poll: float = 15.0,
 ) -> Delivery:
     """Wire the sender, the reminder runner and the broadcast tracker together."""
     tracker = BroadcastTracker(bot, services)
-    sender = OutboxSender(bot, services, RateLimiter(limits or Limits()), tracker.on_finish)
+    sender = OutboxSender(
+        bot,
+        services,
+        RateLimiter(limits or Limits()),
+        tracker.on_finish,
+        instance=instance,
+        idle_poll=idle_poll,
+    )
 
     async def report(row: ScheduledRow) -> None:
         await send_scheduled_report(bot, services, row)

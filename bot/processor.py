@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,10 +59,14 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         self._done = asyncio.Condition()
         self.completed = 0
         self.dropped = 0
+        # Told of every update once it is handled or dropped, not of one cancelled at a stop
+        # (the inbox, bot/instances.py, then leaves it for another instance).
+        self.on_done: Callable[[object], Awaitable[None]] | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Run `coroutine` after the same person's earlier updates, within the bound."""
         key = ordering_key(update)
+        cancelled = False
         try:
             if key is None:
                 async with self._work:
@@ -83,11 +87,20 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
             try:
                 async with entry.lock, self._work:
                     await coroutine
+            except asyncio.CancelledError:
+                # Cut short at a stop (its transaction rolled back): not handled.
+                cancelled = True
+                raise
             finally:
                 entry.users -= 1
                 if entry.users == 0:
                     del self._locks[key]
         finally:
+            if self.on_done is not None and not cancelled:
+                try:
+                    await self.on_done(update)
+                except Exception:
+                    log.exception("update %s: end of handling not recorded", key)
             async with self._done:
                 self.completed += 1
                 self._done.notify_all()

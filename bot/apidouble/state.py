@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -147,7 +148,9 @@ class DoubleState:
         self.webhook: dict[str, Any] = {}
         # Public https:// origins mapped to local http:// ones, as a TLS-terminating proxy
         # in front of the bot would; without a route the double never leaves 127.0.0.1.
-        self.webhook_routes: dict[str, str] = {}
+        # Public webhook URL -> the local servers behind it (a load balancer's backends).
+        self.webhook_routes: dict[str, list[str]] = {}
+        self.webhook_balance = random.Random(0)
         self.webhook_deliveries: list[WebhookDelivery] = []
         self.webhook_timeout = webhook_timeout
         self.webhook_retry = webhook_retry

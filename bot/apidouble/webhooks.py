@@ -27,8 +27,20 @@ class WebhookMixin(UpdatesMixin):
     """Switch to webhook delivery and push queued updates to the bot, retrying failures."""
 
     def route_webhook(self, public: str, local: str) -> None:
-        """Deliver webhook posts for URLs starting with `public` to `local` instead."""
-        self.webhook_routes[public.rstrip("/")] = local.rstrip("/")
+        """Deliver webhook posts for URLs starting with `public` to `local` instead.
+
+        Several locals behind one public URL are balanced as a load balancer would: each
+        update goes to one of them at random, and to another one if it refuses connections.
+        """
+        backends = self.webhook_routes.setdefault(public.rstrip("/"), [])
+        if local.rstrip("/") not in backends:
+            backends.append(local.rstrip("/"))
+
+    def unroute_webhook(self, public: str, local: str) -> None:
+        """Take `local` out of the servers behind `public`."""
+        backends = self.webhook_routes.get(public.rstrip("/"), [])
+        if local.rstrip("/") in backends:
+            backends.remove(local.rstrip("/"))
 
     async def _set_webhook(self, params: dict[str, Any], request: web.Request) -> Any:
         url = str(params.get("url", ""))
@@ -140,20 +152,35 @@ class WebhookMixin(UpdatesMixin):
                 wait = min(longest, wait * 2)
             self._notify()
 
-    def _webhook_target(self, url: str) -> str | None:
-        for public, local in self.webhook_routes.items():
-            if url == public or url.startswith((public + "/", public + "?")):
-                return local + url[len(public) :]
-        return None
+    def _webhook_targets(self, url: str) -> list[str]:
+        """Return where a post to `url` may go, in the order to try them."""
+        for public, backends in self.webhook_routes.items():
+            if backends and (url == public or url.startswith((public + "/", public + "?"))):
+                order = list(backends)
+                self.webhook_balance.shuffle(order)
+                return [local + url[len(public) :] for local in order]
+        return []
 
     async def _post_update(self, hook: dict[str, Any], update: dict[str, Any]) -> WebhookDelivery:
         url = str(hook["url"])
         update_id = int(update["update_id"])
-        target = self._webhook_target(url)
-        if target is None:
+        targets = self._webhook_targets(url)
+        if not targets:
             return WebhookDelivery(
                 update_id, url, None, "Failed to resolve host: Name or service not known"
             )
+        delivery = WebhookDelivery(update_id, url, None, "Connection refused")
+        for target in targets:
+            delivery = await self._post_to(target, url, hook, update)
+            # A balancer tries another server only when one refused the connection.
+            if delivery.error != "Connection refused":
+                break
+        return delivery
+
+    async def _post_to(
+        self, target: str, url: str, hook: dict[str, Any], update: dict[str, Any]
+    ) -> WebhookDelivery:
+        update_id = int(update["update_id"])
         headers = {"Content-Type": "application/json"}
         if hook.get("secret_token"):
             headers[SECRET_HEADER] = hook["secret_token"]
