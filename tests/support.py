@@ -68,3 +68,20 @@ async def joined_participant(svc: Services, telegram_id: int = 7) -> tuple[Works
         workshop_id=workshop.id, telegram_id=telegram_id, language="es", now=svc.clock.now()
     )
     return workshop, participant
+
+
+async def enrol_ready(
+    store: Store, workshop_id: int, telegram_id: int, name: str, now: datetime
+) -> None:
+    """Join someone to a workshop with a finished profile, as the join flow leaves them."""
+    participant, _ = await store.join(
+        workshop_id=workshop_id, telegram_id=telegram_id, language="es", now=now
+    )
+    for field, value in (
+        ("name", name),
+        ("institution", "Gobierno Autónomo Municipal de Sacaba"),
+        ("position", "Técnica"),
+        ("country", "Bolivia"),
+    ):
+        await store.update_profile(participant.id, field=field, value=value)
+    await store.mark_profile_done(participant.id)

@@ -7,6 +7,7 @@ error in the bot's log, exit status 0) and that the summary lines are there.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -44,13 +45,21 @@ def test_answers_quick() -> None:
     assert re.search(rf"^\s+1\s+bare\s+{NUMBER}\s", out, re.M), out
     assert re.search(rf"ratio real/bare \(per round\) {SPREAD}", out), out
     assert re.search(rf"Goal: answers/s .* {NUMBER} {VERDICT}$", out, re.M), out
+    if os.environ.get("TEST_DATABASE_URL"):
+        assert re.search(rf"^\s+1\s+pg\s+{NUMBER}\s", out, re.M), out
+        assert re.search(rf"Goal: answers/s on PostgreSQL .* {NUMBER} {VERDICT}$", out, re.M), out
 
 
 def test_latency_quick() -> None:
     out = run_quick("latency")
-    assert re.search(rf"^\s+1\s+15\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}", out, re.M), out
-    assert re.search(rf"bot-side latency p50 {SPREAD}, p99 {SPREAD}", out), out
+    assert re.search(rf"^\s+1\s+sqlite\s+15\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}", out, re.M), out
+    assert re.search(rf"sqlite: bot-side latency p50 {SPREAD}, p99 {SPREAD}", out), out
     assert re.search(rf"Goal: bot-side p99 < 50 ms: {NUMBER} ms {VERDICT}$", out, re.M), out
+    if os.environ.get("TEST_DATABASE_URL"):
+        assert re.search(rf"^\s+1\s+postgresql\s+15\s+{NUMBER}\s", out, re.M), out
+        assert re.search(
+            rf"Goal: bot-side p99 on PostgreSQL < 50 ms: {NUMBER} ms {VERDICT}$", out, re.M
+        ), out
 
 
 def test_startup_quick() -> None:
@@ -95,3 +104,13 @@ def test_xlsx_writers_quick() -> None:
     out = run_quick("xlsx_writers")
     for writer in ("xlsxwriter constant_memory", "openpyxl write-only"):
         assert re.search(rf"^  {writer}\s+1\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}", out, re.M), out
+
+
+def test_instances_quick() -> None:
+    if not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("TEST_DATABASE_URL is not set: the benchmark needs a PostgreSQL server")
+    out = run_quick("instances")
+    assert re.search(rf"^\s+1\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$", out, re.M), out
+    assert re.search(rf"^\s+2\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$", out, re.M), out
+    assert re.search(rf"scaling two/one \(per round\) {SPREAD}", out), out
+    assert "What limits it:" in out, out

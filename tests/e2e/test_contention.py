@@ -17,6 +17,7 @@ import storage.sqlite as sqlite_store
 from bot.apidouble import ChatMessage, SimUser
 from storage.sqlite import sqlite_path
 from tests.e2e.harness import PROGRESS, Harness
+from tests.support import enrol_ready
 
 pytestmark = pytest.mark.slow
 
@@ -68,17 +69,7 @@ async def _enrol(bot: Harness, count: int) -> list[SimUser]:
     users = []
     for i in range(count):
         user = bot.double.new_user(f"C{i:02d}", "Sim", language_code="es", started=True)
-        participant, _ = await store.join(
-            workshop_id=workshop.id, telegram_id=user.id, language="es", now=now
-        )
-        for name, value in (
-            ("name", f"C{i:02d} Sim"),
-            ("institution", "Gobierno Autónomo Municipal de Sacaba"),
-            ("position", "Técnica"),
-            ("country", "Bolivia"),
-        ):
-            await store.update_profile(participant.id, field=name, value=value)
-        await store.mark_profile_done(participant.id)
+        await enrol_ready(store, workshop.id, user.id, f"C{i:02d} Sim", now)
         users.append(user)
     return users
 
