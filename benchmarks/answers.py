@@ -5,7 +5,11 @@ Run with::
     .venv/bin/python -m benchmarks.answers            # 5 rounds, 100 participants × 36
     .venv/bin/python -m benchmarks.answers --quick    # 1 round, 5 participants × 3 (a smoke test)
 
-One double (in this process) serves both bots; each bot runs in its own process
+With a PostgreSQL server (``--postgres URL``, by default TEST_DATABASE_URL) the real bot
+also runs on PostgreSQL in every round (a database made for the run, dropped afterwards),
+beside SQLite and the bare bot: "pg" in the figures.
+
+One double (in this process) serves every bot; each bot runs in its own process
 (``benchmarks.botproc``), one at a time, alternating within every round (the order
 swaps from round to round). Both use the production ``OrderedUpdateProcessor`` with the same
 number of work slots (MAX_CONCURRENT_UPDATES, default 64) and the same connection pool.
@@ -47,9 +51,13 @@ from benchmarks.support import (
     Driver,
     DrivingDouble,
     Population,
+    add_postgres_options,
+    drop_database,
+    fresh_database,
     header,
     load_texts,
     percentile,
+    postgres_url,
     spread,
     trimmed_rate,
     verdict,
@@ -81,8 +89,9 @@ class Bench:
 
     double: DrivingDouble
     driver: Driver
-    population: Population
-    database_url: str
+    # The real bot's databases by kind: "bot" on SQLite, "pg" on PostgreSQL.
+    populations: dict[str, Population]
+    database_urls: dict[str, str]
     folder: Path
     slots: int
     profile: Path | None = None
@@ -91,13 +100,14 @@ class Bench:
     def child(self, kind: str) -> tuple[ChildBot, Path]:
         self.serial += 1
         stats = self.folder / f"{kind}-{self.serial}.json"
-        argv = ["-m", "benchmarks.botproc", kind, "--stats", str(stats)]
+        argv = ["-m", "benchmarks.botproc", "bare" if kind == "bare" else "bot"]
+        argv += ["--stats", str(stats)]
         if self.profile is not None:
             argv += ["--profile", f"{self.profile}.{kind}{self.serial}"]
         child = ChildBot(
             self.double,
             argv,
-            self.database_url,
+            self.database_urls.get(kind, self.database_urls["bot"]),
             self.folder / f"{kind}.log",
             extra_env={"MAX_CONCURRENT_UPDATES": str(self.slots)},
         )
@@ -110,8 +120,8 @@ async def one_round(bench: Bench, kind: str, participants: int, answers: int) ->
     driver, double = bench.driver, bench.double
     driver.reset()
     tag = f"{kind}{bench.serial}p"
-    if kind == "bot":
-        users = await bench.population.add(double, participants, tag)
+    if kind in bench.populations:
+        users = await bench.populations[kind].add(double, participants, tag)
     else:
         users = [
             double.new_user(f"{tag}{i}", "Bench", language_code="es", started=True)
@@ -159,7 +169,7 @@ async def one_round(bench: Bench, kind: str, participants: int, answers: int) ->
     return result
 
 
-def table(rounds: list[tuple[Round, Round]]) -> str:
+def table(rounds: list[tuple[Round, ...]]) -> str:
     head = (
         f"{'round':>5}  {'bot':>4}  {'answers/s':>9}  {'CPU ms/ans':>10}  "
         f"{'double ms/ans':>13}  {'double busy':>11}  {'lat p50 ms':>10}  {'lat p99 ms':>10}"
@@ -175,16 +185,46 @@ def table(rounds: list[tuple[Round, Round]]) -> str:
             )
         real, bare = by_kind(pair)
         lines.append(f"{n:>5}  ratio real/bare = {real.rate / bare.rate if bare.rate else 0:.3f}")
+        pg = of_kind(pair, "pg")
+        if pg is not None:
+            ratio = pg.rate / bare.rate if bare.rate else 0
+            lines.append(f"{n:>5}  ratio pg/bare = {ratio:.3f}")
     return "\n".join(lines)
 
 
-def by_kind(pair: tuple[Round, Round]) -> tuple[Round, Round]:
-    real = next(r for r in pair if r.kind == "bot")
-    bare = next(r for r in pair if r.kind == "bare")
+def of_kind(group: tuple[Round, ...], kind: str) -> Round | None:
+    return next((r for r in group if r.kind == kind), None)
+
+
+def by_kind(group: tuple[Round, ...]) -> tuple[Round, Round]:
+    real = of_kind(group, "bot")
+    bare = of_kind(group, "bare")
+    assert real is not None and bare is not None
     return real, bare
 
 
-def summary(rounds: list[tuple[Round, Round]]) -> str:
+def postgres_summary(rounds: list[tuple[Round, ...]]) -> list[str]:
+    """Return the PostgreSQL lines of the summary (none when it was not run)."""
+    pairs = [
+        (pg, bare) for g in rounds if (pg := of_kind(g, "pg")) and (bare := of_kind(g, "bare"))
+    ]
+    if not pairs:
+        return []
+    ratios = [pg.rate / bare.rate for pg, bare in pairs if bare.rate > 0]
+    ratio = statistics.median(ratios) if ratios else 0.0
+    p99 = [pg.latency_p99_ms for pg, _ in pairs]
+    return [
+        "",
+        f"  bot on PostgreSQL {spread([pg.rate for pg, _ in pairs])} answers/s,"
+        f" CPU {spread([pg.bot_cpu_ms for pg, _ in pairs], 2)} ms per answer,"
+        f" latency p99 {spread(p99)} ms",
+        f"  ratio pg/bare (per round) {spread(ratios, 3)}",
+        f"Goal: answers/s on PostgreSQL ≥ {GOAL_RATIO} × the bare bot's: "
+        f"{ratio:.3f} {verdict(ratio >= GOAL_RATIO)}",
+    ]
+
+
+def summary(rounds: list[tuple[Round, ...]]) -> str:
     pairs = [by_kind(p) for p in rounds]
     ratios = [real.rate / bare.rate for real, bare in pairs if bare.rate > 0]
     real_rates = [real.rate for real, _ in pairs]
@@ -202,26 +242,32 @@ def summary(rounds: list[tuple[Round, Round]]) -> str:
         "",
         f"Goal: answers/s of the real bot ≥ {GOAL_RATIO} × the bare bot's: "
         f"{ratio:.3f} {verdict(ratio >= GOAL_RATIO)}",
+        *postgres_summary(rounds),
     ]
     return "\n".join(lines)
 
 
-async def bench(args: argparse.Namespace) -> list[tuple[Round, Round]]:
+async def bench(args: argparse.Namespace) -> list[tuple[Round, ...]]:
     content, i18n = load_texts()
-    rounds: list[tuple[Round, Round]] = []
+    rounds: list[tuple[Round, ...]] = []
     with tempfile.TemporaryDirectory(prefix="bench-answers-") as tmp:
         folder = Path(tmp)
-        database_url = f"sqlite:///{folder / 'bot.sqlite3'}"
-        population = await Population.create(database_url, content, i18n)
+        urls = {"bot": f"sqlite:///{folder / 'bot.sqlite3'}"}
+        if args.postgres:
+            urls["pg"] = await fresh_database(args.postgres)
+        populations = {
+            kind: await Population.create(url, content, i18n) for kind, url in urls.items()
+        }
         double = DrivingDouble(token=TOKEN, bot_username=BOT_USERNAME)
         await double.start()
         try:
             driver = Driver(double)
-            bench = Bench(
-                double, driver, population, database_url, folder, args.slots, args.profile
-            )
+            bench = Bench(double, driver, populations, urls, folder, args.slots, args.profile)
+            kinds = ["bot", "bare", *(["pg"] if args.postgres else [])]
             for n in range(1, args.rounds + 1):
-                order = ("bot", "bare") if n % 2 else ("bare", "bot")
+                # Each kind goes first in turn: a warmer or cooler machine favours none.
+                shift = (n - 1) % len(kinds)
+                order = kinds[shift:] + kinds[:shift]
                 pair = []
                 for kind in order:
                     result = await one_round(bench, kind, args.participants, args.answers)
@@ -231,10 +277,13 @@ async def bench(args: argparse.Namespace) -> list[tuple[Round, Round]]:
                         file=sys.stderr,
                         flush=True,
                     )
-                rounds.append((pair[0], pair[1]))
+                rounds.append(tuple(pair))
         finally:
             await double.stop()
-            await population.close()
+            for population in populations.values():
+                await population.close()
+            if "pg" in urls:
+                await drop_database(args.postgres, urls["pg"])
     return rounds
 
 
@@ -255,7 +304,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", type=Path, help="cProfile each bot process into PROFILE.<kind><n>"
     )
+    add_postgres_options(parser)
     args = parser.parse_args(argv)
+    args.postgres = postgres_url(args)
     if args.rounds is None:
         args.rounds = 1 if args.quick else 5
     if args.participants is None:
@@ -272,7 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(header("Answer throughput: real bot / bare PTB bot"), flush=True)
     print(
         f"{args.rounds} rounds; {args.participants} participants × {args.answers} answers "
-        f"per bot and round; MAX_CONCURRENT_UPDATES={args.slots} for both",
+        f"per bot and round; MAX_CONCURRENT_UPDATES={args.slots} for every bot; the real bot"
+        f" on SQLite{' and on PostgreSQL' if args.postgres else ''}",
         flush=True,
     )
     with contextlib.suppress(ValueError):

@@ -12,6 +12,7 @@ double's own work (HTTP, validation against the Bot API spec) is not billed to t
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -19,11 +20,13 @@ import platform
 import random
 import statistics
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import telegram
 import yaml
@@ -104,6 +107,50 @@ def header(title: str) -> str:
 
 
 # ---------------------------------------------------------------------- the database
+
+# Where a benchmark may create PostgreSQL databases (CI's and the tests' server).
+DATABASE_VARIABLE = "TEST_DATABASE_URL"
+
+
+def add_postgres_options(parser: argparse.ArgumentParser) -> None:
+    """Add --postgres URL (default $TEST_DATABASE_URL) and --no-postgres to a benchmark."""
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(DATABASE_VARIABLE),
+        help="also run on PostgreSQL: a server URL where a database may be created"
+        f" (default: ${DATABASE_VARIABLE}; unset: SQLite only)",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+
+
+def postgres_url(args: argparse.Namespace) -> str | None:
+    """Return the PostgreSQL server a benchmark was given, unless told to leave it out."""
+    return None if args.no_postgres else args.postgres
+
+
+async def fresh_database(admin_url: str) -> str:
+    """Create an empty database on the server; return its URL."""
+    import asyncpg
+
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+
+
+async def drop_database(admin_url: str, url: str) -> None:
+    """Drop a database `fresh_database` made."""
+    import asyncpg
+
+    name = urlsplit(url).path.lstrip("/")
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 def quiet_workshop(slug: str = "bench-workshop") -> WorkshopFile:
