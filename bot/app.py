@@ -107,6 +107,14 @@ def build_application(
             log.info("instance %s shares its database with other instances", instance)
         else:
             await delivery.start()
+            # Updates a shared deployment stored and did not handle (it switched to polling,
+            # or its database was copied): handled here rather than lost.
+            inbox = Inbox(services, app.bot, queue, instance, settings.max_concurrent_updates)
+            processor = app.update_processor
+            if isinstance(processor, OrderedUpdateProcessor):
+                processor.on_done = inbox.done
+            app.bot_data.inbox = inbox
+            inbox.start(leftovers_only=True)
         # Everything loaded so far lives as long as the bot: keeping it out of the garbage
         # collector's full passes shortens the pauses that chart rendering causes.
         gc.freeze()
@@ -214,6 +222,10 @@ def run(app: BotApplication, settings: Settings, *, webhook: bool) -> None:
             signal.Signals(signum).name,
         )
         delivery, coordinator = app.bot_data.delivery, app.bot_data.coordinator
+        inbox = app.bot_data.inbox
+        if inbox is not None:
+            # No new claims from now on: PTB's stop waits for everything queued to it.
+            background.append(loop.create_task(inbox.stop_taking(), name="stop-inbox"))
         if coordinator is not None:
             # The delivery duty goes to another instance as soon as this one stops sending.
             background.append(loop.create_task(coordinator.stop_duties(), name="hand-over"))

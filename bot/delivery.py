@@ -198,6 +198,8 @@ class OutboxSender:
     instance: str = "local"
     # How often to look at the outbox unasked: another process may have queued messages.
     idle_poll: float = 15.0
+    # Asked before every send when instances share the database: may this one still send?
+    may_send: Callable[[], bool] | None = None
     stats: SenderStats = field(default_factory=SenderStats)
     _event: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
@@ -262,8 +264,15 @@ class OutboxSender:
         # The progress of what just finished is still shown (a broadcast's final report).
         await self._finished.join()
 
+    def _allowed(self) -> bool:
+        return self.may_send is None or self.may_send()
+
     async def _run(self) -> None:
         while not self._stopping:
+            if not self._allowed():
+                # Its turn lapsed: the coordinator stops this sender soon; send nothing more.
+                await asyncio.sleep(0.5)
+                continue
             # Cleared before reading: a wake during the read then leads to another read.
             self._event.clear()
             try:
@@ -321,7 +330,7 @@ class OutboxSender:
                 continue
             row = queue.pop(index)
             ticket = await self.limiter.wait(row.message.chat_id)
-            if self._stopping:
+            if self._stopping or not self._allowed():
                 self.limiter.sent(ticket)
                 return
             self._start(row, ticket)
@@ -557,6 +566,8 @@ class ReminderRunner:
         if not self.active:
             return 0
         async with self._lock:
+            if not self.active:
+                return 0  # stopped while waiting for the tick before it
             svc = self.services
             now = svc.clock.now()
             handled = 0

@@ -113,19 +113,30 @@ class Inbox:
             log.warning("user %s sends faster than the bot answers: dropping messages", key)
         self._wake.set()
 
-    def start(self) -> None:
-        """Start taking updates from the inbox."""
-        self.queue.inbox = self
-        self._task = asyncio.create_task(self._run(), name="inbox")
+    def start(self, *, leftovers_only: bool = False) -> None:
+        """Start taking updates from the inbox.
 
-    async def stop(self) -> None:
-        """Take no more updates (those claimed and not handled are freed by `Store.leave`)."""
-        self.queue.inbox = None
+        With `leftovers_only` (one instance, polling or SQLite), webhook updates are not
+        stored: the inbox only hands out what an earlier shared deployment left in it
+        (a switch to polling, a `db copy`), then stops.
+        """
+        if not leftovers_only:
+            self.queue.inbox = self
+        self._task = asyncio.create_task(self._run(leftovers_only), name="inbox")
+
+    async def stop_taking(self) -> None:
+        """Claim no more updates (a stop began); those being handled still finish."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def stop(self) -> None:
+        """Take and store no more updates (those claimed and not handled: `Store.leave`)."""
+        self.queue.inbox = None
+        await self.stop_taking()
+        if self.handled:
             log.info("instance %s handled %d update(s) from the inbox", self.instance, self.handled)
 
     @property
@@ -147,11 +158,19 @@ class Inbox:
         self.handled += 1
         self._wake.set()
 
-    async def _run(self) -> None:
+    async def _run(self, leftovers_only: bool) -> None:
+        if leftovers_only:
+            left = await self.services.store.inbox_size()
+            if not left:
+                return
+            log.warning("handling %d update(s) left in the inbox by a shared deployment", left)
         while True:
             self._wake.clear()
             try:
                 taken = await self._take()
+                idle = leftovers_only and not taken and not self._active
+                if idle and not await self.services.store.inbox_size():
+                    return
             except Exception:
                 log.exception("cannot read the inbox")
                 taken = 0
@@ -185,7 +204,11 @@ class Inbox:
 
 
 class Coordinator:
-    """Keep this instance alive among others, and send while it holds the delivery lease."""
+    """Keep this instance alive among others, and send while it holds the delivery lease.
+
+    The heartbeat runs on its own, never behind a start or a stop of the delivery (which
+    can take seconds): a late heartbeat would make the others think this instance dead.
+    """
 
     def __init__(
         self,
@@ -200,35 +223,47 @@ class Coordinator:
         self.delivering = False
         self._clock = clock
         self._valid_until = 0.0
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._duties = True
-        self._beating = True
         # Taking and giving up the duty never interleave (a stop signal during a check).
         self._lock = asyncio.Lock()
+        # The sender checks before every send that this instance may still send.
+        delivery.sender.may_send = self.valid
+
+    def valid(self) -> bool:
+        """Tell whether this instance's last heartbeat still holds, with a margin."""
+        return self._clock() < self._valid_until
 
     async def start(self) -> None:
         """Say this instance is alive, take the delivery duty if free, and keep at both."""
         await self._beat()
-        await self._duty()
-        self._task = asyncio.create_task(self._run(), name="coordinator")
+        self._tasks = [
+            asyncio.create_task(self._beat_loop(), name="heartbeat"),
+            asyncio.create_task(self._duty_loop(), name="delivery-duty"),
+        ]
 
-    async def _run(self) -> None:
-        while self._beating:
+    async def _beat_loop(self) -> None:
+        while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             try:
-                await self._beat()
+                await asyncio.wait_for(self._beat(), HEARTBEAT_SECONDS * 2)
             except Exception as exc:
-                log.warning("heartbeat not recorded: %s", exc)
+                log.warning("heartbeat not recorded: %s", exc or type(exc).__name__)
+
+    async def _duty_loop(self) -> None:
+        while True:
             try:
                 await self._duty()
             except Exception:
                 log.exception("delivery duty not checked")
+            await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _beat(self) -> None:
         svc = self.services
         started = self._clock()
         now = svc.clock.now()
         await svc.store.heartbeat(self.instance, now, now + timedelta(seconds=ALIVE_SECONDS))
+        # Counted from before the write: the others count from the time written.
         self._valid_until = started + ALIVE_SECONDS - SAFETY_SECONDS
 
     async def _duty(self) -> None:
@@ -239,7 +274,7 @@ class Coordinator:
         svc = self.services
         holds = (
             self._duties
-            and self._clock() < self._valid_until
+            and self.valid()
             and await svc.store.acquire_lease(DELIVERY_LEASE, self.instance, svc.clock.now())
         )
         if holds and not self.delivering:
@@ -253,6 +288,9 @@ class Coordinator:
     async def _stop_delivering(self) -> None:
         self.delivering = False
         await self.delivery.stop()
+        # What it claimed and did not send goes to the next holder at once, in order.
+        with contextlib.suppress(Exception):
+            await self.services.store.release_outbox(self.instance)
 
     async def stop_duties(self) -> None:
         """Stop sending and hand the duty over (at a stop signal)."""
@@ -266,12 +304,12 @@ class Coordinator:
     async def leave(self) -> None:
         """Stop the heartbeat and free what this instance holds, for the others to take."""
         await self.stop_duties()
-        self._beating = False
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
         try:
             await self.services.store.leave(self.instance)
         except Exception as exc:

@@ -69,8 +69,12 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         cancelled = False
         try:
             if key is None:
-                async with self._work:
-                    await coroutine
+                try:
+                    async with self._work:
+                        await coroutine
+                except asyncio.CancelledError:
+                    cancelled = True
+                    raise
                 return
             entry = self._locks.get(key)
             if entry is None:

@@ -469,6 +469,10 @@ class CoordinationStore(Protocol):
         """Take (or keep) the lease `name` unless a live other instance holds it."""
         ...
 
+    async def release_outbox(self, instance: str) -> None:
+        """Free the queued messages `instance` claimed and did not send (it stops sending)."""
+        ...
+
     async def release_lease(self, name: str, instance: str) -> None:
         """Give the lease `name` back if `instance` holds it."""
         ...

@@ -27,6 +27,10 @@ class CoordinationMixin:
                 now,
                 alive_until,
             )
+            # Instances killed a day ago or more hold nothing any more: forget them.
+            await db.execute(
+                "DELETE FROM instances WHERE alive_until < $1::timestamptz - interval '1 day'", now
+            )
 
     async def leave(self: _Base, instance: str) -> None:
         """Forget a stopping instance: free its leases and whatever it claimed."""
@@ -58,6 +62,14 @@ class CoordinationMixin:
                 # Nothing changed: held by a live instance, which may be this one.
                 holder = await db.fetchval("SELECT holder FROM leases WHERE name = $1", name)
         return holder == instance
+
+    async def release_outbox(self: _Base, instance: str) -> None:
+        """Free the queued messages `instance` claimed and did not send (it stops sending)."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE outbox SET claimant = NULL WHERE claimant = $1 AND status = 'pending'",
+                instance,
+            )
 
     async def release_lease(self: _Base, name: str, instance: str) -> None:
         """Give the lease `name` back if `instance` holds it."""

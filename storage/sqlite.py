@@ -99,6 +99,8 @@ _ANONYMIZE = tuple(sql.format(ids="SELECT value FROM json_each(:ids)") for sql i
 # What /forget erases beyond the participations, by Telegram id (`:tid`). Roles end; where
 # a row must stay (an invitation stays used, a broadcast stays the workshop's), the person
 # in it becomes 0, which no Telegram account has.
+MIN_SQLITE = (3, 35, 0)
+
 FORGET_SQL: tuple[str, ...] = (
     "DELETE FROM outbox WHERE chat_id = :tid",
     "DELETE FROM organizers WHERE telegram_id = :tid",
@@ -117,6 +119,8 @@ FORGET_SQL: tuple[str, ...] = (
     "UPDATE workshops SET organizer_chat_id = NULL WHERE organizer_chat_id = :tid",
     "DELETE FROM dialogs WHERE telegram_id = :tid",
     "DELETE FROM users WHERE telegram_id = :tid",
+    # Updates received and not handled yet (several instances): their names and texts.
+    "DELETE FROM inbox WHERE person = :tid",
 )
 
 
@@ -200,6 +204,13 @@ class SqliteStore(PlanMixin, CommunicationMixin, CoordinationMixin):
     @classmethod
     async def open(cls, database_url: str) -> SqliteStore:
         """Open (creating if needed) the database and apply pending migrations."""
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            # UPDATE ... RETURNING (the outbox claims) came with SQLite 3.35.
+            wanted = ".".join(map(str, MIN_SQLITE))
+            raise StorageError(
+                f"SQLite {sqlite3.sqlite_version} is too old: this bot needs {wanted} or newer"
+                " (Python 3.11 from python.org or a current Linux distribution has it)"
+            )
         path = check_writable(database_url)
         try:
             conn = await aiosqlite.connect(path, isolation_level=None)

@@ -33,6 +33,11 @@ class CoordinationMixin:
                 " ON CONFLICT (name) DO UPDATE SET alive_until = excluded.alive_until",
                 (instance, now.isoformat(), alive_until.isoformat()),
             )
+            # Instances killed a day ago or more hold nothing any more: forget them.
+            await db.execute(
+                "DELETE FROM instances WHERE julianday(alive_until) < julianday(?) - 1",
+                (now.isoformat(),),
+            )
 
     async def leave(self: _Base, instance: str) -> None:
         """Forget a stopping instance: free its leases and whatever it claimed."""
@@ -59,6 +64,14 @@ class CoordinationMixin:
             )
             rows = await db.execute_fetchall("SELECT holder FROM leases WHERE name = ?", (name,))
         return any(r["holder"] == instance for r in rows)
+
+    async def release_outbox(self: _Base, instance: str) -> None:
+        """Free the queued messages `instance` claimed and did not send (it stops sending)."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE outbox SET claimant = NULL WHERE claimant = ? AND status = 'pending'",
+                (instance,),
+            )
 
     async def release_lease(self: _Base, name: str, instance: str) -> None:
         """Give the lease `name` back if `instance` holds it."""

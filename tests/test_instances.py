@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
 from telegram import Bot, Update
 
+from bot import instances
 from bot.delivery import Delivery
 from bot.instances import ALIVE_SECONDS, DELIVERY_LEASE, Coordinator, Inbox, InboxQueue
 from storage import Store
@@ -86,13 +89,17 @@ async def test_a_flood_of_messages_is_cut_before_it_is_stored(
 
 
 class _FakeDelivery:
-    def __init__(self) -> None:
+    def __init__(self, hold: asyncio.Event | None = None) -> None:
         self.running = False
         self.starts = 0
+        self.sender = SimpleNamespace(may_send=None)
+        self.hold = hold
 
     async def start(self) -> None:
-        self.running = True
         self.starts += 1
+        if self.hold is not None:
+            await self.hold.wait()  # a long catch-up at the start of a turn
+        self.running = True
 
     async def stop(self) -> None:
         self.running = False
@@ -153,3 +160,58 @@ async def test_an_instance_that_cannot_renew_its_heartbeat_stops_sending(
     await only.leave()
     assert await store.lease_holder(DELIVERY_LEASE) is None
     await asyncio.sleep(0)
+
+
+async def test_the_heartbeat_goes_on_while_the_delivery_takes_long_to_start(
+    store: Store, content: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(instances, "HEARTBEAT_SECONDS", 0.01)
+    svc = make_services(store, content, clock)
+    beats: list[object] = []
+    original = store.heartbeat
+
+    async def counted(*args: Any) -> None:
+        beats.append(args)
+        await original(*args)
+
+    monkeypatch.setattr(store, "heartbeat", counted)
+    hold = asyncio.Event()
+    delivery = _FakeDelivery(hold)
+    coordinator = Coordinator(svc, cast(Delivery, delivery), "slow")
+    await coordinator.start()
+    try:
+        # The start of the delivery hangs; the heartbeats go on regardless.
+        for _ in range(500):
+            if delivery.starts and len(beats) >= 5:
+                break
+            await asyncio.sleep(0.01)
+        assert delivery.starts == 1 and not delivery.running and len(beats) >= 5
+        # The sender asks the coordinator before every send.
+        assert delivery.sender.may_send == coordinator.valid and coordinator.valid()
+        hold.set()
+    finally:
+        await coordinator.leave()
+    assert await store.lease_holder(DELIVERY_LEASE) is None
+
+
+async def test_updates_left_by_a_shared_deployment_are_handled_by_a_single_one(
+    store: Store, content: Any, clock: FakeClock
+) -> None:
+    svc = make_services(store, content, clock)
+    await store.inbox_put(1, 100, _message(1, 100).to_json(), clock.now())
+    await store.inbox_put(2, 100, _message(2, 100, "luego").to_json(), clock.now())
+    queue = InboxQueue()
+    inbox = Inbox(svc, BOT, queue, "single", capacity=10)
+    inbox.start(leftovers_only=True)
+    handled = []
+    for _ in range(2):
+        update = await asyncio.wait_for(queue.get(), 5)
+        assert isinstance(update, Update)
+        handled.append(update.update_id)
+        await inbox.done(update)
+    assert handled == [1, 2]
+    await asyncio.wait_for(inbox._task, 5)  # type: ignore[arg-type]
+    assert await store.inbox_size() == 0
+    # New updates are not stored: a single instance handles them as they come.
+    await queue.put(_message(3, 100))
+    assert await store.inbox_size() == 0 and queue.qsize() == 1

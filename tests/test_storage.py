@@ -994,3 +994,20 @@ async def test_a_flood_from_one_person_is_cut_at_the_inbox(any_store: Store) -> 
     assert await any_store.inbox_put(5, 100, "{}", NOW)
     assert await any_store.inbox_put(6, 200, "{}", NOW, waiting_limit=3)
     assert await any_store.inbox_size() == 5
+
+
+async def test_a_sender_that_stops_frees_its_messages_and_forget_empties_the_inbox(
+    any_store: Store,
+) -> None:
+    await any_store.heartbeat("a", NOW, NOW + timedelta(seconds=10))
+    await any_store.heartbeat("b", NOW, NOW + timedelta(seconds=10))
+    await any_store.enqueue("bc:2", [OutMessage(1, "uno"), OutMessage(2, "dos")], NOW)
+    assert len(await any_store.claim_outbox("a", 10, NOW)) == 2
+    assert await any_store.claim_outbox("b", 10, NOW) == []
+    await any_store.release_outbox("a")
+    assert [r.message.text for r in await any_store.claim_outbox("b", 10, NOW)] == ["uno", "dos"]
+    # Updates received from someone who then asks to be forgotten go with the rest.
+    await any_store.inbox_put(1, 555, '{"message": {"text": "mi nombre"}}', NOW)
+    await any_store.inbox_put(2, 556, "{}", NOW)
+    await any_store.forget_user(555, NOW)
+    assert [r.person for r in await any_store.inbox_claim("b", NOW, 10)] == [556]
