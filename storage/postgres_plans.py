@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from storage.models import (
     PLAN_FIELDS,
@@ -26,11 +26,19 @@ from storage.models import (
 from storage.postgres_base import Base as _Base
 from storage.postgres_base import Conn, count
 from storage.postgres_comm import insert_outbox
-from storage.rows import LATEST_UPDATE, MEMBER_SELECT, STEP_SELECT, from_json
+from storage.rows import (
+    LATEST_UPDATE,
+    MEMBER_SELECT,
+    STEP_SELECT,
+    assemble_plan_data,
+    author,
+    from_json,
+    member_of_plan,
+    plan_record,
+)
 from storage.rows import association as _association
 from storage.rows import checkin as _checkin
 from storage.rows import evidence as _evidence
-from storage.rows import plan_data as build_plan_data
 from storage.rows import plans as build_plans
 from storage.rows import step as _step
 from storage.rows import update as _update
@@ -39,6 +47,15 @@ from storage.rows import workshop as _workshop
 
 # The plans of some workshops, for the dashboard reads ($1: the workshop ids).
 _SCOPE = "SELECT id FROM plans WHERE workshop_id = ANY($1::bigint[])"
+# Rows fetched at a time when many become models: each batch is turned into models as it
+# comes and dropped, so a large read never holds all its rows and all its models at once.
+MODEL_BATCH = 500
+T = TypeVar("T")
+
+
+async def _models(db: Conn, sql: str, ids: list[int], convert: Callable[[Any], T]) -> list[T]:
+    """Read a query's rows through a cursor (inside the caller's transaction) into models."""
+    return [convert(row) async for row in db.cursor(sql, ids, prefetch=MODEL_BATCH)]
 
 
 async def _load_plans(db: Conn, where: str, *args: Any) -> list[Plan]:
@@ -613,50 +630,53 @@ class PlanMixin:
             return PlanData([], [], [], [], [], {}, {})
         ids = list(workshop_ids)
         async with self._snapshot() as db:
-            plan_rows = await db.fetch(
+            plans = await _models(
+                db,
                 "SELECT pl.*, pa.institution FROM plans pl JOIN participants pa"
                 " ON pa.id = pl.owner_id WHERE pl.workshop_id = ANY($1::bigint[])"
                 " ORDER BY pl.id",
                 ids,
+                plan_record,
             )
-            step_rows = await db.fetch(
+            steps = await _models(
+                db,
                 f"{STEP_SELECT} WHERE s.plan_id IN ({_SCOPE}) ORDER BY s.plan_id, s.position",
                 ids,
+                _step,
             )
-            update_rows = await db.fetch(
+            updates = await _models(
+                db,
                 "SELECT u.* FROM step_updates u JOIN plan_steps s ON s.id = u.step_id"  # noqa: S608
                 f" WHERE s.plan_id IN ({_SCOPE}) ORDER BY u.id",
                 ids,
+                _update,
             )
-            evidence_rows = await db.fetch(
+            evidence = await _models(
+                db,
                 "SELECT e.* FROM update_evidence e JOIN step_updates u ON u.id = e.update_id"  # noqa: S608
                 " JOIN plan_steps s ON s.id = u.step_id"
                 f" WHERE s.plan_id IN ({_SCOPE}) ORDER BY e.id",
                 ids,
+                _evidence,
             )
-            checkin_rows = await db.fetch(
+            checkins = await _models(
+                db,
                 f"SELECT * FROM plan_checkins WHERE plan_id IN ({_SCOPE}) ORDER BY id",  # noqa: S608
                 ids,
+                _checkin,
             )
-            member_rows = await db.fetch(f"{MEMBER_SELECT} WHERE m.plan_id IN ({_SCOPE})", ids)
-            author_rows = await db.fetch(
+            members = await _models(
+                db, f"{MEMBER_SELECT} WHERE m.plan_id IN ({_SCOPE})", ids, member_of_plan
+            )
+            authors = await _models(
+                db,
                 "SELECT DISTINCT p.id, p.name FROM participants p JOIN step_updates u"  # noqa: S608
                 " ON u.author_id = p.id JOIN plan_steps s ON s.id = u.step_id"
                 f" WHERE s.plan_id IN ({_SCOPE})",
                 ids,
+                author,
             )
-        # Tens of thousands of objects at an association's scale: built on a thread, which
-        # yields the interpreter to the event loop every few milliseconds.
-        return await asyncio.to_thread(
-            build_plan_data,
-            plan_rows,
-            step_rows,
-            update_rows,
-            evidence_rows,
-            checkin_rows,
-            member_rows,
-            author_rows,
-        )
+        return assemble_plan_data(plans, steps, updates, evidence, checkins, members, authors)
 
     async def last_digest(
         self: _Base, association_id: int, telegram_id: int

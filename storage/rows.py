@@ -409,35 +409,47 @@ def plans(
     ]
 
 
-def plan_data(
-    plan_rows: Iterable[Row],
-    step_rows: Iterable[Row],
-    update_rows: Iterable[Row],
-    evidence_rows: Iterable[Row],
-    checkin_rows: Iterable[Row],
-    member_rows: Iterable[Row],
-    author_rows: Iterable[Row],
+def plan_record(row: Row) -> PlanRecord:
+    """Map a plans row joined with its owner's institution."""
+    return PlanRecord(
+        id=row["id"],
+        workshop_id=row["workshop_id"],
+        title=row["title"],
+        institution=row["institution"],
+        sdgs=sdgs(row["sdgs"]),
+        created_at=req_dt(row["created_at"]),
+    )
+
+
+def member_of_plan(row: Row) -> tuple[int, PlanMember]:
+    """Map a row of MEMBER_SELECT to its plan and member."""
+    return row["plan_id"], member(row)
+
+
+def author(row: Row) -> tuple[int, str | None]:
+    """Map an (id, name) row of an update's author."""
+    return row["id"], row["name"]
+
+
+def assemble_plan_data(
+    plans: list[PlanRecord],
+    steps: list[PlanStep],
+    updates: list[StepUpdate],
+    evidence: list[Evidence],
+    checkins: list[Checkin],
+    members: Iterable[tuple[int, PlanMember]],
+    authors: Iterable[tuple[int, str | None]],
 ) -> PlanData:
-    """Assemble the plan data of some workshops from the rows of one read."""
-    members: dict[int, list[PlanMember]] = {}
-    for r in member_rows:
-        members.setdefault(r["plan_id"], []).append(member(r))
+    """Put together the plan data of some workshops, read model by model."""
+    by_plan: dict[int, list[PlanMember]] = {}
+    for plan_id, one in members:
+        by_plan.setdefault(plan_id, []).append(one)
     return PlanData(
-        plans=[
-            PlanRecord(
-                id=r["id"],
-                workshop_id=r["workshop_id"],
-                title=r["title"],
-                institution=r["institution"],
-                sdgs=sdgs(r["sdgs"]),
-                created_at=req_dt(r["created_at"]),
-            )
-            for r in plan_rows
-        ],
-        steps=[step(r) for r in step_rows],
-        updates=[update(r) for r in update_rows],
-        evidence=[evidence(r) for r in evidence_rows],
-        checkins=[checkin(r) for r in checkin_rows],
-        members=members,
-        authors={r["id"]: r["name"] for r in author_rows},
+        plans=plans,
+        steps=steps,
+        updates=updates,
+        evidence=evidence,
+        checkins=checkins,
+        members=by_plan,
+        authors=dict(authors),
     )

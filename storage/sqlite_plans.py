@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
 
@@ -26,11 +26,19 @@ from storage.models import (
     Viewer,
     Workshop,
 )
-from storage.rows import LATEST_UPDATE, MEMBER_SELECT, STEP_SELECT, req_dt
+from storage.rows import (
+    LATEST_UPDATE,
+    MEMBER_SELECT,
+    STEP_SELECT,
+    assemble_plan_data,
+    author,
+    member_of_plan,
+    plan_record,
+    req_dt,
+)
 from storage.rows import association as _association
 from storage.rows import checkin as _checkin
 from storage.rows import evidence as _evidence
-from storage.rows import plan_data as build_plan_data
 from storage.rows import plans as build_plans
 from storage.rows import step as _step
 from storage.rows import update as _update
@@ -48,6 +56,26 @@ class _Base(Protocol):
     async def _one(self, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None: ...
     async def _all(self, sql: str, params: tuple[Any, ...]) -> list[aiosqlite.Row]: ...
     def _workshop_row(self, row: aiosqlite.Row) -> Workshop: ...
+
+
+# Rows read at a time when many become models: each batch is turned into models as it
+# comes (a few milliseconds on the loop) and dropped, so a large read never holds all its
+# rows and all its models at once.
+MODEL_BATCH = 500
+T = TypeVar("T")
+
+
+async def _models(
+    db: aiosqlite.Connection,
+    sql: str,
+    params: tuple[Any, ...],
+    convert: Callable[[Any], T],
+) -> list[T]:
+    out: list[T] = []
+    async with db.execute(sql, params) as cur:
+        while rows := await cur.fetchmany(MODEL_BATCH):
+            out.extend(map(convert, rows))
+    return out
 
 
 async def _fetch(db: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
@@ -582,58 +610,55 @@ class PlanMixin:
             return PlanData([], [], [], [], [], {}, {})
         marks = ",".join("?" * len(workshop_ids))
         ids = tuple(workshop_ids)
+        scope = f"SELECT id FROM plans WHERE workshop_id IN ({marks})"  # noqa: S608
         async with self._read() as db:
-            plan_rows = await _fetch(
+            plans = await _models(
                 db,
                 "SELECT pl.*, pa.institution FROM plans pl JOIN participants pa"  # noqa: S608
                 f" ON pa.id = pl.owner_id WHERE pl.workshop_id IN ({marks})"
                 " ORDER BY pl.id",
                 ids,
+                plan_record,
             )
-            scope = f"SELECT id FROM plans WHERE workshop_id IN ({marks})"  # noqa: S608
-            step_rows = await _fetch(
+            steps = await _models(
                 db,
                 f"{STEP_SELECT} WHERE s.plan_id IN ({scope}) ORDER BY s.plan_id, s.position",
                 ids,
+                _step,
             )
-            update_rows = await _fetch(
+            updates = await _models(
                 db,
                 "SELECT u.* FROM step_updates u JOIN plan_steps s ON s.id = u.step_id"  # noqa: S608
                 f" WHERE s.plan_id IN ({scope}) ORDER BY u.id",
                 ids,
+                _update,
             )
-            evidence_rows = await _fetch(
+            evidence = await _models(
                 db,
                 "SELECT e.* FROM update_evidence e JOIN step_updates u ON u.id = e.update_id"  # noqa: S608
                 " JOIN plan_steps s ON s.id = u.step_id"
                 f" WHERE s.plan_id IN ({scope}) ORDER BY e.id",
                 ids,
+                _evidence,
             )
-            checkin_rows = await _fetch(
+            checkins = await _models(
                 db,
                 f"SELECT * FROM plan_checkins WHERE plan_id IN ({scope}) ORDER BY id",  # noqa: S608
                 ids,
+                _checkin,
             )
-            member_rows = await _fetch(db, f"{MEMBER_SELECT} WHERE m.plan_id IN ({scope})", ids)
-            author_rows = await _fetch(
+            members = await _models(
+                db, f"{MEMBER_SELECT} WHERE m.plan_id IN ({scope})", ids, member_of_plan
+            )
+            authors = await _models(
                 db,
                 "SELECT DISTINCT p.id, p.name FROM participants p JOIN step_updates u"  # noqa: S608
                 " ON u.author_id = p.id JOIN plan_steps s ON s.id = u.step_id"
                 f" WHERE s.plan_id IN ({scope})",
                 ids,
+                author,
             )
-        # Tens of thousands of objects at an association's scale: built on a thread, which
-        # yields the interpreter to the event loop every few milliseconds.
-        return await asyncio.to_thread(
-            build_plan_data,
-            plan_rows,
-            step_rows,
-            update_rows,
-            evidence_rows,
-            checkin_rows,
-            member_rows,
-            author_rows,
-        )
+        return assemble_plan_data(plans, steps, updates, evidence, checkins, members, authors)
 
     async def last_digest(
         self: _Base, association_id: int, telegram_id: int
