@@ -74,24 +74,28 @@ INSTITUTIONS = ["Gobierno Autónomo Municipal de Sacaba", "Gobierno Autónomo Mu
 def workshop_spec(n: int, first_day: date, per_workshop: int) -> WorkshopFile:
     """Return workshop n: the Cochabamba file moved to `first_day`, with enough sessions.
 
-    Sessions are added until the workshop plans at least `per_workshop` occasions.
+    Sessions alternate between two rooms, so that each has a reminder of its own (sessions
+    following each other in one room share one). The fewest sessions that plan at least
+    `per_workshop` occasions are found by doubling, then halving the step.
     """
     base: dict[str, Any] = yaml.safe_load(WORKSHOP_FILE.read_text(encoding="utf-8"))
     template = base["agenda"][0]
-    sessions = 1
-    while True:
+
+    def build(sessions: int) -> WorkshopFile:
         days = -(-sessions // SESSIONS_PER_DAY)
         end_day = first_day + timedelta(days=days - 1)
         agenda = []
         for k in range(sessions):
             day = first_day + timedelta(days=k // SESSIONS_PER_DAY)
             start = datetime.combine(day, datetime.min.time()) + timedelta(hours=8 + k % 9)
+            room = f"Sala {1 + k % 2}"
             agenda.append(
                 {
                     **template,
                     "id": f"s{k}",
                     "start": start.isoformat(timespec="minutes"),
                     "end": (start + timedelta(minutes=45)).isoformat(timespec="minutes"),
+                    "place": {"es": room, "en": room},
                 }
             )
         data = {
@@ -110,10 +114,22 @@ def workshop_spec(n: int, first_day: date, per_workshop: int) -> WorkshopFile:
             },
         }
         data.pop("join_code", None)
-        spec = WorkshopFile.model_validate(data)
-        if len(plan(spec, has_evaluation=True)) >= per_workshop:
-            return spec
-        sessions += 1
+        return WorkshopFile.model_validate(data)
+
+    def enough(sessions: int) -> bool:
+        return len(plan(build(sessions), has_evaluation=True)) >= per_workshop
+
+    high = 1
+    while not enough(high):
+        high *= 2
+    low = high // 2  # not enough (or 0)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if enough(middle):
+            high = middle
+        else:
+            low = middle
+    return build(high)
 
 
 async def generate(
