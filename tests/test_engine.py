@@ -77,9 +77,17 @@ async def test_full_run_through_every_question_type(setup) -> None:
     assert isinstance(role, Edit) and role.message_id == 100
     assert "2/5" in role.text and "▰▰" in role.text
 
-    # A second tap on the first question's old button is refused, not recorded.
+    # A second tap on the first question's old button is refused, not recorded; the live
+    # message is redrawn at the question the person is at (its last edit may have been
+    # lost: a crash after the answer was stored, another instance handling the tap).
+    response = await svc.store.find_response(participant.id, q.id)
+    assert response is not None
+    before = await svc.store.answers(response.id)
     stale = await tap(ctx, button(first, "Malo"), after)
-    assert stale == [Notice(ctx.tr.t("notice.stale"))]
+    assert stale[0] == Notice(ctx.tr.t("notice.stale"))
+    assert len(stale) == 2 and isinstance(stale[1], Edit) and stale[1].message_id == 100
+    assert "2/5" in stale[1].text
+    assert await svc.store.answers(response.id) == before
 
     events = await tap(ctx, button(role, "Autoridad"), after)
     text_q = last_send(events)

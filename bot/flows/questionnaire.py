@@ -682,6 +682,20 @@ def _stale(ctx: Ctx) -> list[Event]:
     return [Notice(ctx.tr.t("notice.stale"))]
 
 
+async def _stale_here(ctx: Ctx, run: Run, message_id: int) -> list[Event]:
+    """Answer a button of another question; in the live message, also show the current one.
+
+    The live message can lag behind the answers: an answer recorded just before a crash
+    (or another instance handled the tap) whose edit never went out. Tapping it again
+    then brings the message up to date instead of leaving the person stuck.
+    """
+    current = run.response.current_question
+    slot = next((s for s in run.slots() if s.question.id == current), None)
+    if not _live(run) or run.response.live_message_id != message_id or slot is None:
+        return _stale(ctx)
+    return [Notice(ctx.tr.t("notice.stale")), await _ask(ctx, run, slot, edit=message_id)]
+
+
 # Every button of a questionnaire run; each carries the response and the version.
 QuestionTap = (
     Answer
@@ -806,7 +820,7 @@ async def _on_run_tap(
 async def _on_question(ctx: Ctx, run: Run, cb: QuestionTap, message_id: int) -> list[Event]:
     """Handle a button of the question the person is at (any other is stale)."""
     if cb.question != run.response.current_question:
-        return _stale(ctx)
+        return await _stale_here(ctx, run, message_id)
     slot = next((s for s in run.slots() if s.question.id == cb.question), None)
     if slot is None:
         return _stale(ctx)
