@@ -93,28 +93,24 @@ def build_application(
             idle_poll=HEARTBEAT_SECONDS / 2 if shared else 15.0,
         )
         app.bot_data.delivery = delivery
+        # Shared: every webhook update goes through the inbox. Alone: the inbox only holds
+        # what a shared deployment left (it switched to polling, or its database was
+        # copied), handled here rather than lost.
+        inbox = Inbox(services, app.bot, queue, instance, settings.max_concurrent_updates)
+        processor = app.update_processor
+        if isinstance(processor, OrderedUpdateProcessor):
+            processor.on_done = inbox.done
+        app.bot_data.inbox = inbox
         if shared:
             delivery.runner.active = False
             delivery.runner.check_every = 20.0
-            inbox = Inbox(services, app.bot, queue, instance, settings.max_concurrent_updates)
-            processor = app.update_processor
-            if isinstance(processor, OrderedUpdateProcessor):
-                processor.on_done = inbox.done
             coordinator = Coordinator(services, delivery, instance)
-            app.bot_data.inbox, app.bot_data.coordinator = inbox, coordinator
+            app.bot_data.coordinator = coordinator
             await coordinator.start()
-            inbox.start()
             log.info("instance %s shares its database with other instances", instance)
         else:
             await delivery.start()
-            # Updates a shared deployment stored and did not handle (it switched to polling,
-            # or its database was copied): handled here rather than lost.
-            inbox = Inbox(services, app.bot, queue, instance, settings.max_concurrent_updates)
-            processor = app.update_processor
-            if isinstance(processor, OrderedUpdateProcessor):
-                processor.on_done = inbox.done
-            app.bot_data.inbox = inbox
-            inbox.start(leftovers_only=True)
+        inbox.start(leftovers_only=not shared)
         # Everything loaded so far lives as long as the bot: keeping it out of the garbage
         # collector's full passes shortens the pauses that chart rendering causes.
         gc.freeze()

@@ -86,7 +86,6 @@ class Inbox:
         queue: InboxQueue,
         instance: str,
         capacity: int,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.services = services
         self.bot = bot
@@ -97,7 +96,6 @@ class Inbox:
         self._flooding: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._clock = clock
         self.handled = 0
 
     async def receive(self, update: Update) -> None:
@@ -138,11 +136,6 @@ class Inbox:
         await self.stop_taking()
         if self.handled:
             log.info("instance %s handled %d update(s) from the inbox", self.instance, self.handled)
-
-    @property
-    def active(self) -> int:
-        """Return how many claimed updates this instance is handling."""
-        return len(self._active)
 
     async def done(self, update: object) -> None:
         """Drop a handled update from the inbox, so the person's next one can be taken."""
