@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from storage.coord import CoordinationMixin
 from storage.interface import StorageError
 from storage.migrate import migrations
 from storage.models import (
@@ -25,11 +26,11 @@ from storage.models import (
     User,
     Workshop,
 )
-from storage.postgres_base import Conn, count
+from storage.portable import Db, numbered
+from storage.postgres_base import Conn, PostgresDb, PostgresDialect, count
 from storage.postgres_comm import CommunicationMixin
-from storage.postgres_coord import CoordinationMixin
 from storage.postgres_plans import PlanMixin
-from storage.rows import PROFILE_FIELDS, USER_FIELDS, from_json
+from storage.rows import PROFILE_FIELDS, USER_FIELDS, Row, from_json
 from storage.rows import dialog as _dialog
 from storage.rows import participant as _participant
 from storage.rows import response as _response
@@ -63,6 +64,7 @@ class PostgresStore(PlanMixin, CommunicationMixin, CoordinationMixin):
 
     def __init__(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
         self._pool = pool
+        self._dialect = PostgresDialect()
 
     @classmethod
     async def open(
@@ -141,6 +143,18 @@ class PostgresStore(PlanMixin, CommunicationMixin, CoordinationMixin):
 
     async def _one(self, sql: str, *args: Any) -> asyncpg.Record | None:
         return await self._pool.fetchrow(sql, *args)
+
+    @asynccontextmanager
+    async def _work(self) -> AsyncIterator[Db]:
+        """Run a unit of work of shared SQL in one transaction, rolled back on error."""
+        async with self._tx() as db:
+            yield PostgresDb(db)
+
+    async def _rows(self, sql: str, *args: Any) -> list[Row]:
+        return list(await self._pool.fetch(numbered(sql), *args))
+
+    async def _row(self, sql: str, *args: Any) -> Row | None:
+        return await self._pool.fetchrow(numbered(sql), *args)
 
     async def _all(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         return await self._pool.fetch(sql, *args)

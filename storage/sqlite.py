@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from storage.coord import CoordinationMixin
 from storage.interface import StorageError
 from storage.migrate import migrations
 from storage.models import (
@@ -29,14 +30,15 @@ from storage.models import (
     User,
     Workshop,
 )
-from storage.rows import PROFILE_FIELDS, USER_FIELDS
+from storage.portable import Db
+from storage.rows import PROFILE_FIELDS, USER_FIELDS, Row
 from storage.rows import dialog as _dialog
 from storage.rows import participant as _participant
 from storage.rows import response as _response
 from storage.rows import user as _user
 from storage.rows import workshop as _workshop
 from storage.sqlite_comm import CommunicationMixin
-from storage.sqlite_coord import CoordinationMixin
+from storage.sqlite_db import SqliteDb, SqliteDialect, params
 from storage.sqlite_plans import PlanMixin
 
 log = logging.getLogger(__name__)
@@ -200,6 +202,7 @@ class SqliteStore(PlanMixin, CommunicationMixin, CoordinationMixin):
         # One connection serves the whole bot; the lock keeps each unit of work's
         # statements together, since SQLite has a single writer anyway.
         self._lock = asyncio.Lock()
+        self._dialect = SqliteDialect()
 
     @classmethod
     async def open(cls, database_url: str) -> SqliteStore:
@@ -337,6 +340,18 @@ class SqliteStore(PlanMixin, CommunicationMixin, CoordinationMixin):
 
     def _workshop_row(self, row: aiosqlite.Row) -> Workshop:
         return _workshop(row)
+
+    @asynccontextmanager
+    async def _work(self) -> AsyncIterator[Db]:
+        """Run a unit of work of shared SQL in one transaction, rolled back on error."""
+        async with self._tx() as db:
+            yield SqliteDb(db)
+
+    async def _rows(self, sql: str, *args: Any) -> list[Row]:
+        return list(await self._all(sql, params(args)))
+
+    async def _row(self, sql: str, *args: Any) -> Row | None:
+        return await self._one(sql, params(args))
 
     # Workshops
 
