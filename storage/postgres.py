@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from storage.comm import CommunicationMixin
 from storage.coord import CoordinationMixin
 from storage.interface import StorageError
 from storage.migrate import migrations
@@ -28,7 +29,6 @@ from storage.models import (
 )
 from storage.portable import Db, numbered
 from storage.postgres_base import Conn, PostgresDb, PostgresDialect, count
-from storage.postgres_comm import CommunicationMixin
 from storage.postgres_plans import PlanMixin
 from storage.rows import PROFILE_FIELDS, USER_FIELDS, Row, from_json
 from storage.rows import dialog as _dialog

@@ -24,8 +24,7 @@ from storage.models import (
     Workshop,
 )
 from storage.postgres_base import Base as _Base
-from storage.postgres_base import Conn, count
-from storage.postgres_comm import insert_outbox
+from storage.postgres_base import Conn, PostgresDb, PostgresDialect, count
 from storage.rows import (
     LATEST_UPDATE,
     MEMBER_SELECT,
@@ -574,7 +573,7 @@ class PlanMixin:
                 if checkin_id is not None:
                     opened.append(Checkin(checkin_id, plan_id, occasion, kind, now, None, None))
             if opened or not occasions:
-                await insert_outbox(db, source, messages, now)
+                await PostgresDialect().insert_outbox(PostgresDb(db), source, messages, now)
             return opened
 
     async def checkins_to_nudge(self: _Base, before: datetime) -> list[Checkin]:
@@ -599,7 +598,7 @@ class PlanMixin:
             )
             if count(status) != 1:
                 return False
-            await insert_outbox(db, f"cn:{checkin_id}", messages, now)
+            await PostgresDialect().insert_outbox(PostgresDb(db), f"cn:{checkin_id}", messages, now)
             return True
 
     async def checkin(self: _Base, checkin_id: int) -> Checkin | None:
@@ -715,5 +714,7 @@ class PlanMixin:
             )
             if count(status) != 1:
                 return False
-            await insert_outbox(db, f"dg:{association_id}:{period}", [message], now)
+            await PostgresDialect().insert_outbox(
+                PostgresDb(db), f"dg:{association_id}:{period}", [message], now
+            )
             return True

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from storage.comm import CommunicationMixin
 from storage.coord import CoordinationMixin
 from storage.interface import StorageError
 from storage.migrate import migrations
@@ -37,7 +38,6 @@ from storage.rows import participant as _participant
 from storage.rows import response as _response
 from storage.rows import user as _user
 from storage.rows import workshop as _workshop
-from storage.sqlite_comm import CommunicationMixin
 from storage.sqlite_db import SqliteDb, SqliteDialect, params
 from storage.sqlite_plans import PlanMixin
 

@@ -43,7 +43,7 @@ from storage.rows import plans as build_plans
 from storage.rows import step as _step
 from storage.rows import update as _update
 from storage.rows import viewer as _viewer
-from storage.sqlite_comm import _insert_outbox
+from storage.sqlite_db import SqliteDb, SqliteDialect
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -553,7 +553,7 @@ class PlanMixin:
                     assert cur.lastrowid is not None
                     opened.append(Checkin(cur.lastrowid, plan_id, occasion, kind, now, None, None))
             if opened or not occasions:
-                await _insert_outbox(db, source, messages, now)
+                await SqliteDialect().insert_outbox(SqliteDb(db), source, messages, now)
             return opened
 
     async def checkins_to_nudge(self: _Base, before: datetime) -> list[Checkin]:
@@ -577,7 +577,7 @@ class PlanMixin:
             )
             if cur.rowcount != 1:
                 return False
-            await _insert_outbox(db, f"cn:{checkin_id}", messages, now)
+            await SqliteDialect().insert_outbox(SqliteDb(db), f"cn:{checkin_id}", messages, now)
             return True
 
     async def checkin(self: _Base, checkin_id: int) -> Checkin | None:
@@ -691,5 +691,7 @@ class PlanMixin:
             )
             if cur.rowcount != 1:
                 return False
-            await _insert_outbox(db, f"dg:{association_id}:{period}", [message], now)
+            await SqliteDialect().insert_outbox(
+                SqliteDb(db), f"dg:{association_id}:{period}", [message], now
+            )
             return True

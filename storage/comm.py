@@ -1,13 +1,10 @@
-"""SQLite storage for organizers, schedules, broadcasts and the outbox."""
+"""Organizers, schedules, broadcasts and the outbox: SQL written once for every backend."""
 
 from __future__ import annotations
 
 import asyncio
-from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
-
-import aiosqlite
 
 from storage.models import (
     AnswerSet,
@@ -25,131 +22,107 @@ from storage.models import (
     SyncResult,
     Workshop,
 )
-from storage.rows import BROADCAST_FIELDS, group_answer_rows, invite_status, outbox_buttons, req_dt
+from storage.portable import Portable, marks
+from storage.rows import BROADCAST_FIELDS, group_answer_rows, invite_status, req_dt
 from storage.rows import broadcast as _broadcast
 from storage.rows import organizer as _organizer
 from storage.rows import outbox as _outbox
 from storage.rows import recipient as _recipient
 from storage.rows import scheduled as _scheduled
+from storage.rows import workshop as _workshop
 from storage.schedule_diff import diff_schedule, payload_json
 
 
-def _ts(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+class _Base(Portable, Protocol):
+    async def complete_scheduled_together(
+        self, closes: list[tuple[int, str]], messages: list[OutMessage], now: datetime
+    ) -> bool: ...
 
 
 class _AlreadyClosed(Exception):
     """One of several occasions closed together was closed already: roll them all back."""
 
 
-class _Base(Protocol):
-    def _tx(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
-    def _read(self) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
-    async def _one(self, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None: ...
-    async def _all(self, sql: str, params: tuple[Any, ...]) -> list[aiosqlite.Row]: ...
-    def _workshop_row(self, row: aiosqlite.Row) -> Workshop: ...
-    async def complete_scheduled_together(
-        self, closes: list[tuple[int, str]], messages: list[OutMessage], now: datetime
-    ) -> bool: ...
-
-
-async def _insert_outbox(
-    db: aiosqlite.Connection, source: str, messages: list[OutMessage], now: datetime
-) -> int:
-    added = 0
-    for m in messages:
-        cur = await db.execute(
-            "INSERT INTO outbox (source, chat_id, participant_id, text, buttons_json,"
-            " media_kind, media_file_id, created_at, not_before)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, chat_id) DO NOTHING",
-            (
-                source,
-                m.chat_id,
-                m.participant_id,
-                m.text,
-                outbox_buttons(m),
-                m.media_kind,
-                m.media_file_id,
-                _ts(now),
-                _ts(m.not_before.astimezone(UTC)) if m.not_before is not None else None,
-            ),
-        )
-        added += cur.rowcount
-    return added
-
-
 class CommunicationMixin:
-    """Organizers, schedules, broadcasts and the outbox, for SqliteStore."""
+    """Organizers, schedules, broadcasts and the outbox, for every store."""
 
     # Organizers
 
     async def all_workshops(self: _Base) -> list[Workshop]:
         """Return every workshop, newest first."""
-        rows = await self._all("SELECT * FROM workshops ORDER BY start_date DESC, id DESC", ())
-        return [self._workshop_row(r) for r in rows]
+        rows = await self._rows("SELECT * FROM workshops ORDER BY start_date DESC, id DESC")
+        return [_workshop(r) for r in rows]
 
     async def add_organizer(
         self: _Base, workshop_id: int, telegram_id: int, now: datetime, name: str | None = None
     ) -> None:
         """Make someone an organizer of a workshop (once)."""
-        async with self._tx() as db:
+        async with self._work() as db:
             await db.execute(
                 "INSERT INTO organizers (workshop_id, telegram_id, added_at, name)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (workshop_id, telegram_id) DO NOTHING",
-                (workshop_id, telegram_id, _ts(now), name),
+                workshop_id,
+                telegram_id,
+                now,
+                name,
             )
 
     async def organizer_roster(self: _Base, workshop_id: int) -> list[Organizer]:
         """Return a workshop's organizers, first appointed first."""
-        rows = await self._all(
+        rows = await self._rows(
             "SELECT * FROM organizers WHERE workshop_id = ? ORDER BY added_at, telegram_id",
-            (workshop_id,),
+            workshop_id,
         )
         return [_organizer(r) for r in rows]
 
     async def remove_organizer(self: _Base, workshop_id: int, telegram_id: int) -> bool:
         """Remove an organizer from a workshop; tell whether they were one."""
-        async with self._tx() as db:
-            cur = await db.execute(
+        async with self._work() as db:
+            touched = await db.execute(
                 "DELETE FROM organizers WHERE workshop_id = ? AND telegram_id = ?",
-                (workshop_id, telegram_id),
+                workshop_id,
+                telegram_id,
             )
-            return cur.rowcount > 0
+            return touched > 0
 
     async def is_organizer(self: _Base, workshop_id: int, telegram_id: int) -> bool:
         """Tell whether someone organizes a workshop."""
-        row = await self._one(
+        row = await self._row(
             "SELECT 1 FROM organizers WHERE workshop_id = ? AND telegram_id = ?",
-            (workshop_id, telegram_id),
+            workshop_id,
+            telegram_id,
         )
         return row is not None
 
     async def organizers_of(self: _Base, workshop_id: int) -> list[int]:
         """Return the Telegram ids of a workshop's organizers."""
-        rows = await self._all(
+        rows = await self._rows(
             "SELECT telegram_id FROM organizers WHERE workshop_id = ? ORDER BY added_at",
-            (workshop_id,),
+            workshop_id,
         )
         return [int(r["telegram_id"]) for r in rows]
 
     async def organizer_workshops(self: _Base, telegram_id: int) -> list[Workshop]:
         """Return the workshops someone organizes, newest first."""
-        rows = await self._all(
+        rows = await self._rows(
             "SELECT w.* FROM workshops w JOIN organizers o ON o.workshop_id = w.id"
             " WHERE o.telegram_id = ? ORDER BY w.start_date DESC, w.id DESC",
-            (telegram_id,),
+            telegram_id,
         )
-        return [self._workshop_row(r) for r in rows]
+        return [_workshop(r) for r in rows]
 
     async def create_organizer_invite(
         self: _Base, token: str, workshop_id: int, created_by: int, now: datetime
     ) -> None:
         """Store a one-time organizer invitation."""
-        async with self._tx() as db:
+        async with self._work() as db:
             await db.execute(
                 "INSERT INTO organizer_invites (token, workshop_id, created_by, created_at)"
                 " VALUES (?, ?, ?, ?)",
-                (token, workshop_id, created_by, _ts(now)),
+                token,
+                workshop_id,
+                created_by,
+                now,
             )
 
     async def use_organizer_invite(
@@ -161,13 +134,13 @@ class CommunicationMixin:
         not_before: datetime,
     ) -> tuple[InviteStatus, int | None]:
         """Redeem an invitation created at or after `not_before`, with its workshop id."""
-        async with self._tx() as db:
-            async with db.execute(
-                "SELECT workshop_id, created_at, used_at, revoked_at FROM organizer_invites"
-                " WHERE token = ?",
-                (token,),
-            ) as cur:
-                row = await cur.fetchone()
+        async with self._work() as db:
+            # Locked so that two people tapping the same link at once cannot both redeem it.
+            row = await db.fetchrow(
+                "SELECT workshop_id, created_at, used_at, revoked_at FROM organizer_invites"  # noqa: S608
+                f" WHERE token = ?{self._dialect.for_update}",
+                token,
+            )
             if row is None:
                 return "unknown", None
             status = invite_status(
@@ -177,12 +150,17 @@ class CommunicationMixin:
                 return status, row["workshop_id"]
             await db.execute(
                 "UPDATE organizer_invites SET used_by = ?, used_at = ? WHERE token = ?",
-                (telegram_id, _ts(now), token),
+                telegram_id,
+                now,
+                token,
             )
             await db.execute(
                 "INSERT INTO organizers (workshop_id, telegram_id, added_at, name)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (workshop_id, telegram_id) DO NOTHING",
-                (row["workshop_id"], telegram_id, _ts(now), name),
+                row["workshop_id"],
+                telegram_id,
+                now,
+                name,
             )
             return "ok", row["workshop_id"]
 
@@ -190,71 +168,73 @@ class CommunicationMixin:
         self: _Base, workshop_id: int, not_before: datetime
     ) -> list[datetime]:
         """Return when each usable invitation of a workshop was created, oldest first."""
-        rows = await self._all(
-            "SELECT created_at FROM organizer_invites WHERE workshop_id = ?"
-            " AND used_at IS NULL AND revoked_at IS NULL ORDER BY created_at",
-            (workshop_id,),
+        t = self._dialect.time
+        rows = await self._rows(
+            "SELECT created_at FROM organizer_invites WHERE workshop_id = ?"  # noqa: S608
+            f" AND used_at IS NULL AND revoked_at IS NULL AND {t('created_at')} >= {t('?')}"
+            " ORDER BY created_at",
+            workshop_id,
+            not_before,
         )
-        created = [req_dt(r["created_at"]) for r in rows]
-        return [c for c in created if c >= not_before]
+        return [req_dt(r["created_at"]) for r in rows]
 
     async def revoke_organizer_invites(self: _Base, workshop_id: int, now: datetime) -> int:
         """Cancel a workshop's unused invitations; return how many."""
-        async with self._tx() as db:
-            cur = await db.execute(
+        async with self._work() as db:
+            touched = await db.execute(
                 "UPDATE organizer_invites SET revoked_at = ? WHERE workshop_id = ?"
                 " AND used_at IS NULL AND revoked_at IS NULL",
-                (_ts(now), workshop_id),
+                now,
+                workshop_id,
             )
-            return cur.rowcount
+            return touched
 
     async def set_live_message(self: _Base, response_id: int, message_id: int | None) -> None:
         """Remember (or forget, with None) the message a questionnaire is answered in."""
-        async with self._tx() as db:
+        async with self._work() as db:
             await db.execute(
-                "UPDATE responses SET live_message_id = ? WHERE id = ?", (message_id, response_id)
+                "UPDATE responses SET live_message_id = ? WHERE id = ?", message_id, response_id
             )
 
     async def set_organizer_chat(self: _Base, workshop_id: int, chat_id: int | None) -> None:
         """Link (or unlink, with None) the organizers' group of a workshop."""
-        async with self._tx() as db:
+        async with self._work() as db:
             await db.execute(
-                "UPDATE workshops SET organizer_chat_id = ? WHERE id = ?", (chat_id, workshop_id)
+                "UPDATE workshops SET organizer_chat_id = ? WHERE id = ?", chat_id, workshop_id
             )
 
     # Participants as recipients
 
     async def set_reminders_muted(self: _Base, participant_id: int, muted: bool) -> None:
         """Mute or restore automatic reminders for a participant."""
-        async with self._tx() as db:
+        async with self._work() as db:
             await db.execute(
-                "UPDATE participants SET reminders_muted = ? WHERE id = ?",
-                (int(muted), participant_id),
+                "UPDATE participants SET reminders_muted = ? WHERE id = ?", muted, participant_id
             )
 
     async def set_unreachable(self: _Base, telegram_id: int, now: datetime | None) -> None:
         """Mark a person unreachable (blocked the bot), or reachable again with None."""
-        async with self._tx() as db:
+        async with self._work() as db:
             await db.execute(
                 "UPDATE participants SET unreachable_at = ? WHERE telegram_id = ?",
-                (_ts(now), telegram_id),
+                now,
+                telegram_id,
             )
 
     async def set_attendance(
         self: _Base, participant_id: int, attendance: Attendance | None
     ) -> None:
         """Record how a participant attends a hybrid workshop ('in_person' or 'online')."""
-        async with self._tx() as db:
+        async with self._work() as db:
             await db.execute(
-                "UPDATE participants SET attendance = ? WHERE id = ?",
-                (attendance, participant_id),
+                "UPDATE participants SET attendance = ? WHERE id = ?", attendance, participant_id
             )
 
     async def recipients(
         self: _Base, workshop_id: int, dgca_id: str, evaluation_id: str
     ) -> list[Recipient]:
         """Return every reachable-or-not participant of a workshop with their progress."""
-        rows = await self._all(
+        rows = await self._rows(
             "SELECT p.id, p.telegram_id, p.institution, p.reminders_muted, p.unreachable_at,"
             " p.attendance, u.language,"
             " EXISTS (SELECT 1 FROM responses r WHERE r.participant_id = p.id"
@@ -263,7 +243,9 @@ class CommunicationMixin:
             "   AND r.questionnaire_id = ? AND r.submitted_at IS NOT NULL) AS eval_done"
             " FROM participants p LEFT JOIN users u ON u.telegram_id = p.telegram_id"
             " WHERE p.workshop_id = ? AND p.telegram_id IS NOT NULL ORDER BY p.id",
-            (dgca_id, evaluation_id, workshop_id),
+            dgca_id,
+            evaluation_id,
+            workshop_id,
         )
         return [_recipient(r) for r in rows]
 
@@ -271,21 +253,21 @@ class CommunicationMixin:
 
     async def set_evaluation_opened(self: _Base, workshop_id: int, when: datetime) -> None:
         """Record that an organizer opened the evaluation by hand."""
-        async with self._tx() as db:
+        async with self._work() as db:
             await db.execute(
-                "UPDATE workshops SET evaluation_opened_at = ? WHERE id = ?",
-                (_ts(when), workshop_id),
+                "UPDATE workshops SET evaluation_opened_at = ? WHERE id = ?", when, workshop_id
             )
 
     async def answer_sets(self: _Base, workshop_id: int, questionnaire_id: str) -> list[AnswerSet]:
         """Return every participant's answers to a questionnaire of a workshop."""
-        rows = await self._all(
+        rows = await self._rows(
             "SELECT r.id AS response_id, r.participant_id, r.submitted_at, p.institution,"
             " a.question_id, a.value_json, a.answered_at FROM responses r"
             " JOIN participants p ON p.id = r.participant_id"
             " LEFT JOIN answers a ON a.response_id = r.id"
             " WHERE p.workshop_id = ? AND r.questionnaire_id = ? ORDER BY r.participant_id",
-            (workshop_id, questionnaire_id),
+            workshop_id,
+            questionnaire_id,
         )
         # Decoding tens of thousands of rows is CPU work: keep it off the event loop.
         return await asyncio.to_thread(group_answer_rows, rows)
@@ -299,32 +281,38 @@ class CommunicationMixin:
         now: datetime,
     ) -> None:
         """Store (or change) a participant's rating of a session."""
-        async with self._tx() as db:
+        async with self._work() as db:
             await db.execute(
                 "INSERT INTO session_feedback (participant_id, workshop_id, session_id, rating,"
                 " rated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (participant_id, session_id)"
-                " DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at",
-                (participant_id, workshop_id, session_id, rating, _ts(now)),
+                " DO UPDATE SET rating = EXCLUDED.rating, rated_at = EXCLUDED.rated_at",
+                participant_id,
+                workshop_id,
+                session_id,
+                rating,
+                now,
             )
 
     async def comment_session(
         self: _Base, participant_id: int, session_id: str, comment: str
     ) -> bool:
         """Add a comment to a rating already given; False if there is no rating."""
-        async with self._tx() as db:
-            cur = await db.execute(
+        async with self._work() as db:
+            touched = await db.execute(
                 "UPDATE session_feedback SET comment = ? WHERE participant_id = ?"
                 " AND session_id = ?",
-                (comment, participant_id, session_id),
+                comment,
+                participant_id,
+                session_id,
             )
-            return cur.rowcount == 1
+        return touched == 1
 
     async def session_ratings(self: _Base, workshop_id: int) -> list[SessionRating]:
         """Return every session rating of a workshop."""
-        rows = await self._all(
+        rows = await self._rows(
             "SELECT participant_id, session_id, rating, comment FROM session_feedback"
             " WHERE workshop_id = ? ORDER BY session_id, participant_id",
-            (workshop_id,),
+            workshop_id,
         )
         return [
             SessionRating(r["participant_id"], r["session_id"], int(r["rating"]), r["comment"])
@@ -337,54 +325,52 @@ class CommunicationMixin:
         self: _Base, workshop_id: int, items: list[ScheduledItem], now: datetime
     ) -> SyncResult:
         """Make a workshop's schedule match `items`, touching only what changed."""
-        async with self._tx() as db:
-            async with db.execute(
-                "SELECT * FROM scheduled WHERE workshop_id = ?", (workshop_id,)
-            ) as cur:
-                diff = diff_schedule([_scheduled(r) for r in await cur.fetchall()], items, now)
+        async with self._work() as db:
+            # Two imports of the same workshop at once would both insert its new occasions.
+            lock = f"SELECT 1 FROM workshops WHERE id = ?{self._dialect.for_update}"  # noqa: S608
+            await db.execute(lock, workshop_id)
+            rows = await db.fetch("SELECT * FROM scheduled WHERE workshop_id = ?", workshop_id)
+            diff = diff_schedule([_scheduled(r) for r in rows], items, now)
             for row in diff.removed:
-                await db.execute("DELETE FROM scheduled WHERE id = ?", (row.id,))
+                await db.execute("DELETE FROM scheduled WHERE id = ?", row.id)
             for item in diff.added:
                 await db.execute(
                     "INSERT INTO scheduled (workshop_id, key, kind, due_at, expires_at,"
                     " payload_json) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        workshop_id,
-                        item.key,
-                        item.kind,
-                        _ts(item.due_at),
-                        _ts(item.expires_at),
-                        payload_json(item),
-                    ),
+                    workshop_id,
+                    item.key,
+                    item.kind,
+                    item.due_at,
+                    item.expires_at,
+                    payload_json(item),
                 )
             for old, item, status in diff.changed:
                 await db.execute(
-                    "UPDATE scheduled SET kind = ?, due_at = ?, expires_at = ?, payload_json = ?,"
-                    " status = ?, done_at = CASE WHEN ? = 'pending' THEN NULL ELSE done_at END"
+                    "UPDATE scheduled SET kind = ?, due_at = ?, expires_at = ?,"
+                    " payload_json = ?, status = ?,"
+                    " done_at = CASE WHEN ? = 'pending' THEN NULL ELSE done_at END"
                     " WHERE id = ?",
-                    (
-                        item.kind,
-                        _ts(item.due_at),
-                        _ts(item.expires_at),
-                        payload_json(item),
-                        status,
-                        status,
-                        old.id,
-                    ),
+                    item.kind,
+                    item.due_at,
+                    item.expires_at,
+                    payload_json(item),
+                    status,
+                    status,
+                    old.id,
                 )
         return diff.result()
 
     async def pending_schedule(self: _Base) -> list[ScheduledRow]:
         """Return every pending automatic message, soonest first."""
-        rows = await self._all(
-            "SELECT * FROM scheduled WHERE status = 'pending' ORDER BY due_at, id", ()
+        rows = await self._rows(
+            "SELECT * FROM scheduled WHERE status = 'pending' ORDER BY due_at, id"
         )
         return [_scheduled(r) for r in rows]
 
     async def schedule_of(self: _Base, workshop_id: int) -> list[ScheduledRow]:
         """Return a workshop's schedule, soonest first."""
-        rows = await self._all(
-            "SELECT * FROM scheduled WHERE workshop_id = ? ORDER BY due_at, id", (workshop_id,)
+        rows = await self._rows(
+            "SELECT * FROM scheduled WHERE workshop_id = ? ORDER BY due_at, id", workshop_id
         )
         return [_scheduled(r) for r in rows]
 
@@ -405,24 +391,25 @@ class CommunicationMixin:
         if not closes:
             return False
         try:
-            async with self._tx() as db:
+            async with self._work() as db:
+                first_due = None
                 for scheduled_id, status in closes:
-                    cur = await db.execute(
-                        "UPDATE scheduled SET status = ?, done_at = ?"
-                        " WHERE id = ? AND status = 'pending'",
-                        (status, _ts(now), scheduled_id),
+                    due = await db.fetchval(
+                        "UPDATE scheduled SET status = ?, done_at = ? WHERE id = ?"
+                        " AND status = 'pending' RETURNING due_at",
+                        status,
+                        now,
+                        scheduled_id,
                     )
-                    if cur.rowcount != 1:
+                    if due is None:
                         raise _AlreadyClosed
-                async with db.execute(
-                    "SELECT due_at FROM scheduled WHERE id = ?", (closes[0][0],)
-                ) as c:
-                    row = await c.fetchone()
-                assert row is not None
+                    first_due = first_due or due
+                assert first_due is not None
                 # The due time is part of the source so that a moved session gets a new
                 # reminder; one occasion alone keeps the source it always had.
                 ids = "+".join(str(scheduled_id) for scheduled_id, _ in closes)
-                await _insert_outbox(db, f"sch:{ids}:{row['due_at']}", messages, now)
+                source = f"sch:{ids}:{req_dt(first_due).isoformat()}"
+                await self._dialect.insert_outbox(db, source, messages, now)
                 return True
         except _AlreadyClosed:
             return False
@@ -431,69 +418,71 @@ class CommunicationMixin:
 
     async def enqueue(self: _Base, source: str, messages: list[OutMessage], now: datetime) -> int:
         """Queue messages under a source; a chat gets at most one per source."""
-        async with self._tx() as db:
-            return await _insert_outbox(db, source, messages, now)
+        async with self._work() as db:
+            return await self._dialect.insert_outbox(db, source, messages, now)
 
     async def pending_outbox(
         self: _Base, limit: int, after_id: int = 0, now: datetime | None = None
     ) -> list[OutboxRow]:
         """Return queued messages in order, from after `after_id`; given `now`, those due."""
-        if now is None:
-            rows = await self._all(
-                "SELECT * FROM outbox WHERE status = 'pending' AND id > ? ORDER BY id LIMIT ?",
-                (after_id, limit),
-            )
-        else:
-            rows = await self._all(
-                "SELECT * FROM outbox WHERE status = 'pending' AND id > ?"
-                " AND (not_before IS NULL OR julianday(not_before) <= julianday(?))"
-                " ORDER BY id LIMIT ?",
-                (after_id, _ts(now), limit),
-            )
+        t = self._dialect.time
+        rows = await self._rows(
+            "SELECT * FROM outbox WHERE status = 'pending' AND id > ?"  # noqa: S608
+            f" AND ({t('?')} IS NULL OR not_before IS NULL OR {t('not_before')} <= {t('?')})"
+            " ORDER BY id LIMIT ?",
+            after_id,
+            now,
+            now,
+            limit,
+        )
         return [_outbox(r) for r in rows]
 
     async def finish_outbox(
         self: _Base, outbox_id: int, status: str, now: datetime, error: str | None = None
     ) -> None:
         """Record how a queued message ended: sent, unreachable, failed or cancelled."""
-        async with self._tx() as db:
+        async with self._work() as db:
             await db.execute(
                 "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?,"
                 " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
                 " WHERE id = ? AND status = 'pending'",
-                (status, error, status, _ts(now), outbox_id),
+                status,
+                error,
+                status,
+                now,
+                outbox_id,
             )
 
     async def outbox_queued(self: _Base, outbox_id: int) -> bool:
         """Tell whether a queued message is still there (a /forget deletes it)."""
-        return await self._one("SELECT 1 FROM outbox WHERE id = ?", (outbox_id,)) is not None
+        return await self._row("SELECT 1 FROM outbox WHERE id = ?", outbox_id) is not None
 
     async def retry_outbox(self: _Base, outbox_id: int, error: str) -> int:
         """Count a failed attempt, leaving the message queued; return the attempts so far."""
-        async with self._tx() as db:
-            await db.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
-                (error, outbox_id),
+        async with self._work() as db:
+            attempts = await db.fetchval(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?"
+                " RETURNING attempts",
+                error,
+                outbox_id,
             )
-            async with db.execute("SELECT attempts FROM outbox WHERE id = ?", (outbox_id,)) as c:
-                row = await c.fetchone()
-        return int(row["attempts"]) if row else 0
+        return int(attempts) if attempts is not None else 0
 
     async def outbox_counts(self: _Base, source: str) -> dict[str, int]:
         """Return how many messages of a source are in each state."""
-        rows = await self._all(
-            "SELECT status, COUNT(*) AS n FROM outbox WHERE source = ? GROUP BY status", (source,)
+        rows = await self._rows(
+            "SELECT status, COUNT(*) AS n FROM outbox WHERE source = ? GROUP BY status", source
         )
         return {r["status"]: int(r["n"]) for r in rows}
 
     async def cancel_outbox(self: _Base, source: str) -> int:
         """Withdraw the messages of a source not sent yet; return how many."""
-        async with self._tx() as db:
-            cur = await db.execute(
+        async with self._work() as db:
+            touched = await db.execute(
                 "UPDATE outbox SET status = 'cancelled' WHERE source = ? AND status = 'pending'",
-                (source,),
+                source,
             )
-            return cur.rowcount
+        return touched
 
     # Broadcasts
 
@@ -501,65 +490,65 @@ class CommunicationMixin:
         self: _Base, workshop_id: int, created_by: int, audience: str, now: datetime
     ) -> int:
         """Start a draft broadcast; return its id."""
-        async with self._tx() as db:
-            cur = await db.execute(
+        async with self._work() as db:
+            broadcast_id = await db.fetchval(
                 "INSERT INTO broadcasts (workshop_id, created_by, audience, status, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (workshop_id, created_by, audience, BroadcastStatus.DRAFT.value, _ts(now)),
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                workshop_id,
+                created_by,
+                audience,
+                BroadcastStatus.DRAFT.value,
+                now,
             )
-            assert cur.lastrowid is not None
-            return int(cur.lastrowid)
+        return int(broadcast_id)
 
     async def update_broadcast(self: _Base, broadcast_id: int, **fields: Any) -> None:
         """Change some fields of a broadcast."""
         unknown = set(fields) - BROADCAST_FIELDS
         if unknown:
             raise ValueError(f"not broadcast fields: {sorted(unknown)}")
-        values = [
-            _ts(v)
-            if isinstance(v, datetime)
-            else (v.value if isinstance(v, BroadcastStatus) else v)
-            for v in fields.values()
-        ]
+        if not fields:
+            return
+        values = [v.value if isinstance(v, BroadcastStatus) else v for v in fields.values()]
         # Column names come from the fixed set above, never from input.
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        async with self._tx() as db:
+        async with self._work() as db:
             await db.execute(
                 f"UPDATE broadcasts SET {assignments} WHERE id = ?",  # noqa: S608
-                (*values, broadcast_id),
+                *values,
+                broadcast_id,
             )
 
     async def start_broadcast(
         self: _Base, broadcast_id: int, messages: list[OutMessage], now: datetime
     ) -> bool:
         """Queue a broadcast for its recipients and mark it sending, atomically."""
-        async with self._tx() as db:
-            cur = await db.execute(
+        async with self._work() as db:
+            touched = await db.execute(
                 "UPDATE broadcasts SET status = ?, started_at = ?"
                 " WHERE id = ? AND status IN (?, ?)",
-                (
-                    BroadcastStatus.SENDING.value,
-                    _ts(now),
-                    broadcast_id,
-                    BroadcastStatus.DRAFT.value,
-                    BroadcastStatus.SCHEDULED.value,
-                ),
+                BroadcastStatus.SENDING.value,
+                now,
+                broadcast_id,
+                BroadcastStatus.DRAFT.value,
+                BroadcastStatus.SCHEDULED.value,
             )
-            if cur.rowcount != 1:
+            if touched != 1:
                 return False
-            await _insert_outbox(db, f"bc:{broadcast_id}", messages, now)
+            await self._dialect.insert_outbox(db, f"bc:{broadcast_id}", messages, now)
             return True
 
     async def broadcast(self: _Base, broadcast_id: int) -> Broadcast | None:
         """Return a broadcast by id."""
-        row = await self._one("SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,))
+        row = await self._row("SELECT * FROM broadcasts WHERE id = ?", broadcast_id)
         return _broadcast(row) if row else None
 
     async def broadcasts_with_status(self: _Base, *statuses: BroadcastStatus) -> list[Broadcast]:
         """Return broadcasts in any of the given states, oldest first."""
-        marks = ", ".join("?" for _ in statuses)
-        rows = await self._all(
-            f"SELECT * FROM broadcasts WHERE status IN ({marks}) ORDER BY id",  # noqa: S608
-            tuple(s.value for s in statuses),
+        if not statuses:
+            return []
+        rows = await self._rows(
+            f"SELECT * FROM broadcasts WHERE status IN ({marks(len(statuses))}) ORDER BY id",  # noqa: S608
+            *(s.value for s in statuses),
         )
         return [_broadcast(r) for r in rows]
