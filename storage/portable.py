@@ -18,13 +18,19 @@ or in the shared mixins (`storage/comm.py`, `storage/coord.py`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from storage.models import OutMessage
 from storage.rows import Row
+
+T = TypeVar("T")
+# Rows turned into models at a time: each batch becomes models as it comes and is dropped,
+# so a large read never holds all its rows and all its models at once.
+MODEL_BATCH = 500
 
 
 class Db(Protocol):
@@ -46,6 +52,10 @@ class Db(Protocol):
         """Return the first column of a query's first row, or None."""
         ...
 
+    async def models(self, convert: Callable[[Row], T], sql: str, *args: Any) -> list[T]:
+        """Return a query's rows as models, converted MODEL_BATCH rows at a time."""
+        ...
+
 
 class Dialect(Protocol):
     """What the shared SQL asks of one backend."""
@@ -64,6 +74,17 @@ class Dialect(Protocol):
         """Return the parameter `expr` as JSON where the database needs telling."""
         ...
 
+    def day_text(self, expr: str) -> str:
+        """Return the DATE column `expr` as its ISO text (YYYY-MM-DD)."""
+        ...
+
+    # A subquery listing the ids given as the one parameter `:ids` (see id_values).
+    id_list: str
+
+    def id_values(self, ids: list[int]) -> Any:
+        """Return ids as the one parameter id_list takes."""
+        ...
+
     async def insert_outbox(
         self, db: Db, source: str, messages: list[OutMessage], now: datetime
     ) -> int:
@@ -77,6 +98,7 @@ class Portable(Protocol):
     _dialect: Dialect
 
     def _work(self) -> AbstractAsyncContextManager[Db]: ...
+    def _reading(self) -> AbstractAsyncContextManager[Db]: ...
     async def _rows(self, sql: str, *args: Any) -> list[Row]: ...
     async def _row(self, sql: str, *args: Any) -> Row | None: ...
 

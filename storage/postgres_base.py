@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from storage.portable import Db, numbered
+from storage.portable import MODEL_BATCH, Db, numbered
 from storage.rows import Row, outbox_buttons
 
 if TYPE_CHECKING:
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 else:
     # Generic only in the stubs; the runtime class takes no parameters.
     Conn = PoolConnectionProxy
+
+T = TypeVar("T")
 
 
 def count(status: str) -> int:
@@ -48,6 +51,12 @@ class PostgresDb:
         """Return the first column of a query's first row, or None."""
         return await self._conn.fetchval(numbered(sql), *args)
 
+    async def models(self, convert: Callable[[Row], T], sql: str, *args: Any) -> list[T]:
+        """Return a query's rows as models, converted MODEL_BATCH rows at a time."""
+        # A cursor needs the caller's transaction: use it inside _reading() or _work().
+        cursor = self._conn.cursor(numbered(sql), *args, prefetch=MODEL_BATCH)
+        return [convert(row) async for row in cursor]
+
 
 class PostgresDialect:
     """How PostgreSQL differs: typed times, row locks, one insert for a whole broadcast."""
@@ -63,6 +72,16 @@ class PostgresDialect:
     def json(self, expr: str) -> str:
         """Cast a JSON parameter where PostgreSQL cannot infer it (INSERT … SELECT)."""
         return f"{expr}::jsonb"
+
+    def day_text(self, expr: str) -> str:
+        """Format a DATE as ISO text."""
+        return f"to_char({expr}, 'YYYY-MM-DD')"
+
+    id_list = "SELECT unnest(CAST(:ids AS bigint[]))"
+
+    def id_values(self, ids: list[int]) -> Any:
+        """Pass ids as one array."""
+        return list(ids)
 
     async def insert_outbox(
         self, db: Db, source: str, messages: list[OutMessage], now: datetime

@@ -46,6 +46,7 @@ class Row(Protocol):
     """A row of either backend: sqlite3.Row, asyncpg.Record or a plain dict."""
 
     def __getitem__(self, key: str, /) -> Any: ...
+    def keys(self) -> Iterable[str]: ...
 
 
 PROFILE_FIELDS = frozenset({"name", "institution", "position", "country"})

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from storage.models import OutMessage
-from storage.portable import Db
+from storage.portable import MODEL_BATCH, Db
 from storage.rows import Row, outbox_buttons
+
+T = TypeVar("T")
 
 
 def value(arg: Any) -> Any:
@@ -51,6 +55,14 @@ class SqliteDb:
             return row[0]
         return None
 
+    async def models(self, convert: Callable[[Row], T], sql: str, *args: Any) -> list[T]:
+        """Return a query's rows as models, converted MODEL_BATCH rows at a time."""
+        out: list[T] = []
+        async with self._conn.execute(sql, params(args)) as cursor:
+            while rows := await cursor.fetchmany(MODEL_BATCH):
+                out.extend(map(convert, rows))
+        return out
+
 
 class SqliteDialect:
     """How SQLite differs: ISO text for times, no row locks, one insert per message."""
@@ -67,6 +79,17 @@ class SqliteDialect:
     def json(self, expr: str) -> str:
         """Keep JSON as the text it is."""
         return expr
+
+    def day_text(self, expr: str) -> str:
+        """Days are kept as ISO text already."""
+        return expr
+
+    # json_each: one parameter however many participations a retention purge clears.
+    id_list = "SELECT value FROM json_each(:ids)"
+
+    def id_values(self, ids: list[int]) -> Any:
+        """Pass ids as one JSON array."""
+        return json.dumps(ids)
 
     async def insert_outbox(
         self, db: Db, source: str, messages: list[OutMessage], now: datetime
