@@ -327,8 +327,9 @@ class CommunicationMixin:
         """Make a workshop's schedule match `items`, touching only what changed."""
         async with self._work() as db:
             # Two imports of the same workshop at once would both insert its new occasions.
-            lock = f"SELECT 1 FROM workshops WHERE id = ?{self._dialect.for_update}"  # noqa: S608
-            await db.execute(lock, workshop_id)
+            if self._dialect.for_update:
+                lock = f"SELECT 1 FROM workshops WHERE id = ?{self._dialect.for_update}"  # noqa: S608
+                await db.execute(lock, workshop_id)
             rows = await db.fetch("SELECT * FROM scheduled WHERE workshop_id = ?", workshop_id)
             diff = diff_schedule([_scheduled(r) for r in rows], items, now)
             for row in diff.removed:
@@ -408,7 +409,9 @@ class CommunicationMixin:
                 # The due time is part of the source so that a moved session gets a new
                 # reminder; one occasion alone keeps the source it always had.
                 ids = "+".join(str(scheduled_id) for scheduled_id, _ in closes)
-                source = f"sch:{ids}:{req_dt(first_due).isoformat()}"
+                # SQLite's stored text as it is: the key never changes for a row already there.
+                due_text = first_due if isinstance(first_due, str) else first_due.isoformat()
+                source = f"sch:{ids}:{due_text}"
                 await self._dialect.insert_outbox(db, source, messages, now)
                 return True
         except _AlreadyClosed:

@@ -56,10 +56,6 @@ ANONYMIZE_SQL: tuple[str, ...] = (
 # What /forget erases beyond the participations, by Telegram id (`:tid`). Roles end; where
 # a row must stay (an invitation stays used, a broadcast stays the workshop's), the person
 # in it becomes 0, which no Telegram account has.
-
-# What /forget erases beyond the participations, by Telegram id (`:tid`). Roles end; where
-# a row must stay (an invitation stays used, a broadcast stays the workshop's), the person
-# in it becomes 0, which no Telegram account has.
 FORGET_SQL: tuple[str, ...] = (
     "DELETE FROM outbox WHERE chat_id = :tid",
     "DELETE FROM organizers WHERE telegram_id = :tid",
@@ -94,7 +90,8 @@ def positional(sql: str) -> tuple[str, tuple[str, ...]]:
 
 @lru_cache(maxsize=4)
 def _anonymize_sql(id_list: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    return tuple(positional(sql.format(ids=id_list)) for sql in ANONYMIZE_SQL)
+    ids = id_list.replace("?", ":ids")
+    return tuple(positional(sql.format(ids=ids)) for sql in ANONYMIZE_SQL)
 
 
 _FORGET = tuple(positional(sql) for sql in FORGET_SQL)

@@ -22,7 +22,7 @@ from storage.models import (
     Viewer,
     Workshop,
 )
-from storage.portable import Db, Dialect, Portable, marks
+from storage.portable import Db, Dialect, Portable
 from storage.rows import (
     LATEST_UPDATE,
     MEMBER_SELECT,
@@ -45,19 +45,19 @@ from storage.rows import viewer as _viewer
 from storage.rows import workshop as _workshop
 
 
-async def _load_plans(db: Db, where: str, *args: Any) -> list[Plan]:
+async def _load_plans(db: Db, dialect: Dialect, where: str, *args: Any) -> list[Plan]:
     rows = await db.fetch(f"SELECT * FROM plans WHERE {where} ORDER BY id", *args)  # noqa: S608
     if not rows:
         return []
-    ids = [r["id"] for r in rows]
+    ids = dialect.id_values([r["id"] for r in rows])
     step_rows = await db.fetch(
-        f"{STEP_SELECT} WHERE s.plan_id IN ({marks(len(ids))}) AND s.removed_at IS NULL"
+        f"{STEP_SELECT} WHERE s.plan_id IN ({dialect.id_list}) AND s.removed_at IS NULL"
         " ORDER BY s.position, s.id",
-        *ids,
+        ids,
     )
     member_rows = await db.fetch(
-        f"{MEMBER_SELECT} WHERE m.plan_id IN ({marks(len(ids))}) ORDER BY m.role DESC, m.added_at",
-        *ids,
+        f"{MEMBER_SELECT} WHERE m.plan_id IN ({dialect.id_list}) ORDER BY m.role DESC, m.added_at",
+        ids,
     )
     return build_plans(rows, step_rows, member_rows)
 
@@ -73,8 +73,10 @@ async def _touch(db: Db, plan_id: int, now: datetime) -> None:
 
 
 async def _lock_plan(db: Db, dialect: Dialect, plan_id: int) -> None:
-    # Positions are read and then written: two edits of one plan's steps take turns.
-    await db.execute(f"SELECT 1 FROM plans WHERE id = ?{dialect.for_update}", plan_id)  # noqa: S608
+    # Positions are read and then written: two edits of one plan's steps take turns
+    # (on SQLite they do already: the unit of work holds the writer lock).
+    if dialect.for_update:
+        await db.execute(f"SELECT 1 FROM plans WHERE id = ?{dialect.for_update}", plan_id)  # noqa: S608
 
 
 class PlanMixin:
@@ -266,7 +268,7 @@ class PlanMixin:
     async def plan(self: Portable, plan_id: int) -> Plan | None:
         """Return a plan with its live steps and members."""
         async with self._reading() as db:
-            plans = await _load_plans(db, "id = ?", plan_id)
+            plans = await _load_plans(db, self._dialect, "id = ?", plan_id)
         return plans[0] if plans else None
 
     async def plans_of(self: Portable, telegram_id: int) -> list[Plan]:
@@ -274,6 +276,7 @@ class PlanMixin:
         async with self._reading() as db:
             return await _load_plans(
                 db,
+                self._dialect,
                 "id IN (SELECT m.plan_id FROM plan_members m JOIN participants p"
                 " ON p.id = m.participant_id WHERE p.telegram_id = ?)",
                 telegram_id,
@@ -282,7 +285,7 @@ class PlanMixin:
     async def plans_in(self: Portable, workshop_id: int) -> list[Plan]:
         """Return every plan of a workshop, oldest first."""
         async with self._reading() as db:
-            return await _load_plans(db, "workshop_id = ?", workshop_id)
+            return await _load_plans(db, self._dialect, "workshop_id = ?", workshop_id)
 
     async def set_plan_field(
         self: Portable, plan_id: int, field: str, value: str | None, now: datetime
@@ -393,7 +396,7 @@ class PlanMixin:
     async def plan_by_team_token(self: Portable, token: str) -> Plan | None:
         """Return the plan a team invitation leads to."""
         async with self._reading() as db:
-            plans = await _load_plans(db, "team_token = ?", token)
+            plans = await _load_plans(db, self._dialect, "team_token = ?", token)
         return plans[0] if plans else None
 
     async def add_member(self: Portable, plan_id: int, participant_id: int, now: datetime) -> bool:
@@ -633,49 +636,50 @@ class PlanMixin:
         """Return everything about the plans of some workshops, in one read."""
         if not workshop_ids:
             return PlanData([], [], [], [], [], {}, {})
-        ids = list(workshop_ids)
+        d = self._dialect
+        ids = d.id_values(list(workshop_ids))
         # The plans of these workshops, for each read below.
-        scope = f"SELECT id FROM plans WHERE workshop_id IN ({marks(len(ids))})"  # noqa: S608
+        scope = f"SELECT id FROM plans WHERE workshop_id IN ({d.id_list})"  # noqa: S608
         async with self._reading() as db:
             plans = await db.models(
                 plan_record,
                 "SELECT pl.*, pa.institution FROM plans pl JOIN participants pa"  # noqa: S608
-                f" ON pa.id = pl.owner_id WHERE pl.workshop_id IN ({marks(len(ids))})"
+                f" ON pa.id = pl.owner_id WHERE pl.workshop_id IN ({d.id_list})"
                 " ORDER BY pl.id",
-                *ids,
+                ids,
             )
             steps = await db.models(
                 _step,
                 f"{STEP_SELECT} WHERE s.plan_id IN ({scope}) ORDER BY s.plan_id, s.position",
-                *ids,
+                ids,
             )
             updates = await db.models(
                 _update,
                 "SELECT u.* FROM step_updates u JOIN plan_steps s ON s.id = u.step_id"  # noqa: S608
                 f" WHERE s.plan_id IN ({scope}) ORDER BY u.id",
-                *ids,
+                ids,
             )
             evidence = await db.models(
                 _evidence,
                 "SELECT e.* FROM update_evidence e JOIN step_updates u ON u.id = e.update_id"  # noqa: S608
                 " JOIN plan_steps s ON s.id = u.step_id"
                 f" WHERE s.plan_id IN ({scope}) ORDER BY e.id",
-                *ids,
+                ids,
             )
             checkins = await db.models(
                 _checkin,
                 f"SELECT * FROM plan_checkins WHERE plan_id IN ({scope}) ORDER BY id",  # noqa: S608
-                *ids,
+                ids,
             )
             members = await db.models(
-                member_of_plan, f"{MEMBER_SELECT} WHERE m.plan_id IN ({scope})", *ids
+                member_of_plan, f"{MEMBER_SELECT} WHERE m.plan_id IN ({scope})", ids
             )
             authors = await db.models(
                 author,
                 "SELECT DISTINCT p.id, p.name FROM participants p JOIN step_updates u"  # noqa: S608
                 " ON u.author_id = p.id JOIN plan_steps s ON s.id = u.step_id"
                 f" WHERE s.plan_id IN ({scope})",
-                *ids,
+                ids,
             )
         return assemble_plan_data(plans, steps, updates, evidence, checkins, members, authors)
 

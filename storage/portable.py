@@ -78,7 +78,8 @@ class Dialect(Protocol):
         """Return the DATE column `expr` as its ISO text (YYYY-MM-DD)."""
         ...
 
-    # A subquery listing the ids given as the one parameter `:ids` (see id_values).
+    # A subquery listing ids given as one parameter (see id_values): one SQL text however
+    # many ids, so statement caches stay small and no limit on parameters is reached.
     id_list: str
 
     def id_values(self, ids: list[int]) -> Any:

@@ -24,7 +24,7 @@ from storage.models import (
 from storage.people import PeopleMixin
 from storage.plans import PlanMixin
 from storage.portable import Db, Dialect, numbered
-from storage.postgres_base import Conn, PostgresDb, PostgresDialect
+from storage.postgres_db import Conn, PostgresDb, PostgresDialect
 from storage.rows import Row, from_json
 from storage.rows import dialog as _dialog
 from storage.rows import participant as _participant

@@ -84,8 +84,8 @@ class SqliteDialect:
         """Days are kept as ISO text already."""
         return expr
 
-    # json_each: one parameter however many participations a retention purge clears.
-    id_list = "SELECT value FROM json_each(:ids)"
+    # json_each: one parameter however many ids (a retention purge clears hundreds).
+    id_list = "SELECT value FROM json_each(?)"
 
     def id_values(self, ids: list[int]) -> Any:
         """Pass ids as one JSON array."""

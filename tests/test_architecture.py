@@ -221,3 +221,60 @@ def test_the_cycle_finder_names_a_cycle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycles(graph) == [["a", "b", "c", "a"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+# Store methods each backend writes its own way, and why. Everything else is written once,
+# in a mixin both stores share (storage/people.py, plans.py, comm.py, coord.py).
+BACKEND_METHODS = {
+    "open": "opening a file and opening a pool have nothing in common",
+    "close": "idem",
+    "schema_version": "migrations are recorded by each backend's own runner",
+    "set_dialog": "every answer writes it: SQLite does it in one trip to its thread",
+    "clear_dialog": "idem",
+    "run_state": "every answer reads it: SQLite reads five tables in one trip",
+    "record_answer": "every answer writes it: SQLite does it in one trip",
+}
+
+
+def _public_methods(path: Path, class_name: str) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            return {
+                item.name
+                for item in node.body
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+                and not item.name.startswith("_")
+            }
+    raise AssertionError(f"no class {class_name} in {path}")
+
+
+def test_each_store_method_is_written_once() -> None:
+    storage = ROOT / "storage"
+    sqlite = _public_methods(storage / "sqlite.py", "SqliteStore") - {"path"}
+    postgres = _public_methods(storage / "postgres.py", "PostgresStore")
+    assert sqlite == postgres == set(BACKEND_METHODS), (
+        "a Store method copied into a backend instead of a shared mixin: "
+        f"{sorted((sqlite | postgres) - set(BACKEND_METHODS))}"
+    )
+    interface = set().union(
+        *(
+            _public_methods(storage / "interface.py", protocol)
+            for protocol in ["Store", "PlanStore", "CommunicationStore", "CoordinationStore"]
+        )
+    )
+    shared = set().union(
+        *(
+            _public_methods(storage / module, mixin)
+            for module, mixin in [
+                ("people.py", "PeopleMixin"),
+                ("plans.py", "PlanMixin"),
+                ("comm.py", "CommunicationMixin"),
+                ("coord.py", "CoordinationMixin"),
+            ]
+        )
+    )
+    assert shared.isdisjoint(BACKEND_METHODS)
+    assert interface <= shared | set(BACKEND_METHODS), sorted(
+        interface - shared - set(BACKEND_METHODS)
+    )

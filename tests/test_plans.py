@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -404,3 +404,18 @@ async def test_a_late_first_answer_does_not_count_earlier_check_ins_as_answered(
     # ...but only the second was answered in time.
     figures = compute(data, {workshop_id: date(2024, 6, 1)}, NOW + 70 * day)
     assert (figures.checkins_sent, figures.checkins_answered) == (2, 1)
+
+
+async def test_times_compare_as_instants_whatever_their_offset(store: Store) -> None:
+    # A check-in asked at 12:00 UTC is asked by 08:00 in La Paz (UTC-4), not after it.
+    workshop_id, ana, _ = await _setup(store)
+    plan_id = await store.create_plan(workshop_id, ana, "Plan", NOW)
+    await store.open_checkins([(plan_id, "m1", "scheduled")], [], "ci:m1", NOW)
+    la_paz = timezone(timedelta(hours=-4))
+    assert len(await store.checkins_to_nudge(NOW.astimezone(la_paz))) == 1
+    assert await store.checkins_to_nudge((NOW - timedelta(seconds=1)).astimezone(la_paz)) == []
+    # Asked at 14:00 in Madrid (UTC+2), later than 12:00 UTC by the text, equal in time.
+    madrid = timezone(timedelta(hours=2))
+    other = await store.create_plan(workshop_id, ana, "Otro", NOW)
+    await store.open_checkins([(other, "m2", "scheduled")], [], "ci:m2", NOW.astimezone(madrid))
+    assert len(await store.checkins_to_nudge(NOW)) == 2

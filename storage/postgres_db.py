@@ -1,11 +1,10 @@
-"""What the PostgreSQL modules share: the connection, the dialect and the store's helpers."""
+"""The PostgreSQL side of the shared SQL: its dialect and its connection."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -77,7 +76,7 @@ class PostgresDialect:
         """Format a DATE as ISO text."""
         return f"to_char({expr}, 'YYYY-MM-DD')"
 
-    id_list = "SELECT unnest(CAST(:ids AS bigint[]))"
+    id_list = "SELECT unnest(CAST(? AS bigint[]))"
 
     def id_values(self, ids: list[int]) -> Any:
         """Pass ids as one array."""
@@ -109,15 +108,3 @@ class PostgresDialect:
             [m.media_file_id for m in messages],
             [m.not_before for m in messages],
         )
-
-
-class Base(Protocol):
-    """The helpers of PostgresStore its mixins use."""
-
-    def _tx(self) -> AbstractAsyncContextManager[Conn]: ...
-    def _snapshot(self) -> AbstractAsyncContextManager[Conn]: ...
-    async def _one(self, sql: str, *args: Any) -> asyncpg.Record | None: ...
-    async def _all(self, sql: str, *args: Any) -> list[asyncpg.Record]: ...
-    async def complete_scheduled_together(
-        self, closes: list[tuple[int, str]], messages: list[OutMessage], now: datetime
-    ) -> bool: ...
