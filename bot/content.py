@@ -893,6 +893,21 @@ class WorkshopFile(Strict):
         jump = skipped(end, zone)
         return (jump[1] if jump is not None else end).replace(tzinfo=zone)
 
+    def night_end(self, moment: datetime, own_zone: str | None = None) -> datetime | None:
+        """Return when the night ends for a person at `moment`, or None if it is day for them.
+
+        The night is the workshop's quiet hours, read in the time zone the person chose
+        (/agenda), or where the workshop is held if they chose none (or one unknown here).
+        """
+        zone = self.zone
+        if own_zone is not None and own_zone != self.timezone:
+            try:
+                zone = zoneinfo.ZoneInfo(own_zone)
+            except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+                zone = self.zone
+        morning = self.daytime(moment, zone)
+        return morning if morning != moment else None
+
     def local_times(self) -> list[tuple[FieldPath, datetime]]:
         """Return every date and time of the file (windows, sessions) with its field's path."""
         found: list[tuple[FieldPath, datetime]] = []

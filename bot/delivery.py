@@ -474,10 +474,15 @@ class BroadcastTracker:
         broadcast_id = int(source.split(":", 1)[1])
         store = self.services.store
         counts = await store.outbox_counts(source)
-        done = counts.get("pending", 0) == 0
+        pending = counts.get("pending", 0)
+        done = pending == 0
         now = time.monotonic()
         if not done and now - self._last_edit.get(broadcast_id, 0.0) < self.interval:
-            return
+            # Unless what is left waits for people's morning: the count shown until then
+            # must be the latest, not one from a moment ago.
+            held = await store.outbox_waiting(source, self.services.clock.now())
+            if held < pending:
+                return
         self._last_edit[broadcast_id] = now
         broadcast = await store.broadcast(broadcast_id)
         if broadcast is None:

@@ -236,7 +236,7 @@ class CommunicationMixin:
         """Return every reachable-or-not participant of a workshop with their progress."""
         rows = await self._rows(
             "SELECT p.id, p.telegram_id, p.institution, p.reminders_muted, p.unreachable_at,"
-            " p.attendance, u.language,"
+            " p.attendance, u.language, u.timezone,"
             " EXISTS (SELECT 1 FROM responses r WHERE r.participant_id = p.id"
             "   AND r.questionnaire_id = ? AND r.submitted_at IS NOT NULL) AS dgca_done,"
             " EXISTS (SELECT 1 FROM responses r WHERE r.participant_id = p.id"
@@ -439,6 +439,17 @@ class CommunicationMixin:
             limit,
         )
         return [_outbox(r) for r in rows]
+
+    async def outbox_waiting(self: _Base, source: str, now: datetime) -> int:
+        """Return how many messages of a source wait for a later time (the person's morning)."""
+        t = self._dialect.time
+        row = await self._row(
+            "SELECT COUNT(*) AS n FROM outbox WHERE source = ? AND status = 'pending'"  # noqa: S608
+            f" AND not_before IS NOT NULL AND {t('not_before')} > {t('?')}",
+            source,
+            now,
+        )
+        return 0 if row is None else int(row["n"])
 
     async def finish_outbox(
         self: _Base, outbox_id: int, status: str, now: datetime, error: str | None = None

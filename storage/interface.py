@@ -205,6 +205,10 @@ class CommunicationStore(Protocol):
         """Return how many messages of a source are in each state."""
         ...
 
+    async def outbox_waiting(self, source: str, now: datetime) -> int:
+        """Return how many messages of a source wait for a later time (the person's morning)."""
+        ...
+
     async def cancel_outbox(self, source: str) -> int:
         """Withdraw the messages of a source not sent yet; return how many."""
         ...

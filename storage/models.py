@@ -178,6 +178,8 @@ class Recipient:
     dgca_done: bool
     evaluation_done: bool
     attendance: str | None = None
+    # The time zone the person chose to read times in (/agenda); None: the workshop's.
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -359,6 +361,8 @@ class PlanMember:
     # With the member's consent: name and Telegram contact shown to those following up.
     contact: bool = False
     handle: str | None = None
+    # The time zone the person chose to read times in (/agenda); None: the workshop's.
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)

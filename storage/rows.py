@@ -78,7 +78,7 @@ STEP_SELECT = (
 )
 MEMBER_SELECT = (
     "SELECT m.plan_id, m.participant_id, m.role, m.contact_at, m.contact_handle, p.telegram_id,"
-    " p.name, p.unreachable_at, u.language FROM plan_members m"
+    " p.name, p.unreachable_at, u.language, u.timezone FROM plan_members m"
     " JOIN participants p ON p.id = m.participant_id"
     " LEFT JOIN users u ON u.telegram_id = p.telegram_id"
 )
@@ -254,6 +254,7 @@ def recipient(row: Row) -> Recipient:
         dgca_done=bool(row["dgca_done"]),
         evaluation_done=bool(row["eval_done"]),
         attendance=row["attendance"],
+        timezone=row["timezone"],
     )
 
 
@@ -312,6 +313,7 @@ def member(row: Row) -> PlanMember:
         unreachable=row["unreachable_at"] is not None,
         contact=row["contact_at"] is not None,
         handle=row["contact_handle"],
+        timezone=row["timezone"],
     )
 
 

@@ -891,6 +891,27 @@ async def test_a_message_held_for_the_morning_is_pending_only_from_then(any_stor
     assert due[1].not_before == morning
     # Without a time, everything queued: what the privacy tools and the tests look at.
     assert len(await any_store.pending_outbox(10)) == 2
+    # What waits for a later time, counted as the broadcast's progress says it.
+    assert await any_store.outbox_waiting("held", before) == 1
+    assert await any_store.outbox_waiting("held", morning) == 0
+    assert await any_store.outbox_waiting("other", before) == 0
+    held = next(r for r in await any_store.pending_outbox(10) if r.message.chat_id == 2)
+    await any_store.finish_outbox(held.id, "cancelled", NOW)
+    assert await any_store.outbox_waiting("held", before) == 0
+
+
+async def test_recipients_and_plan_members_carry_the_time_zone_they_chose(store: Store) -> None:
+    workshop, _ = await _workshop(store)
+    ana, _ = await store.join(workshop_id=workshop.id, telegram_id=1, language="es", now=NOW)
+    await store.join(workshop_id=workshop.id, telegram_id=2, language="es", now=NOW)
+    await store.set_user_timezone(1, "Europe/Madrid", NOW)
+    zones = {r.telegram_id: r.timezone for r in await store.recipients(workshop.id, "d", "e")}
+    assert zones == {1: "Europe/Madrid", 2: None}
+    plan_id = await store.create_plan(workshop.id, ana.id, "Plan", NOW)
+    plan = await store.plan(plan_id)
+    assert plan is not None and [m.timezone for m in plan.members] == ["Europe/Madrid"]
+    data = await store.plan_data([workshop.id])
+    assert [m.timezone for m in data.members[plan_id]] == ["Europe/Madrid"]
 
 
 # Several instances on one database

@@ -256,6 +256,7 @@ async def launch(svc: Services, broadcast_id: int) -> int:
     pool = await audience_pool(svc, workshop, broadcast.audience)
     recipients = select(broadcast.audience, broadcast.audience_arg, pool)
     body = html.escape(broadcast.text or "", quote=False)
+    spec, now = workshop_file(workshop), svc.clock.now()
     messages = [
         OutMessage(
             chat_id=r.telegram_id,
@@ -263,10 +264,12 @@ async def launch(svc: Services, broadcast_id: int) -> int:
             participant_id=r.participant_id,
             media_kind=broadcast.media_kind,
             media_file_id=broadcast.media_file_id,
+            # Sent now, read in the morning: nobody's phone rings at night where they are.
+            not_before=spec.night_end(now, r.timezone),
         )
         for r in recipients
     ]
-    started = await svc.store.start_broadcast(broadcast_id, messages, svc.clock.now())
+    started = await svc.store.start_broadcast(broadcast_id, messages, now)
     return len(messages) if started else 0
 
 
@@ -394,6 +397,9 @@ async def progress(
         )
         return text, None
     text = tr.t("broadcast.progress", sent=tr.integer(sent), total=tr.integer(total))
+    waiting = await svc.store.outbox_waiting(f"bc:{broadcast.id}", svc.clock.now())
+    if waiting:
+        text += "\n" + tr.t("broadcast.progress_waiting", n=waiting)
     return text, [[Button(tr.t("button.stop_broadcast"), BroadcastStop(broadcast.id).pack())]]
 
 

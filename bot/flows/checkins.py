@@ -310,6 +310,8 @@ async def run_checkin(svc: Services, row: ScheduledRow, now: datetime) -> bool:
                 text=text[:4000],
                 participant_id=member.participant_id,
                 buttons=keyboard_json(_plan_buttons(tr, mine)),
+                # Day where the workshop is may be night where the person reads times.
+                not_before=spec.night_end(now, member.timezone),
             )
         )
     occasions = [(p.id, f"m{months}", "scheduled") for p in plans]
@@ -399,9 +401,15 @@ async def _overdue(svc: Services, now: datetime, workshops: _Workshops) -> int:
                 for _, plan, steps in entries
             ]
         member = entries[0][0]
+        found = await workshops.get(key[1])
+        assert found is not None  # read above, for the same workshop
         messages.append(
             OutMessage(
-                telegram_id, "\n\n".join(texts), member.participant_id, keyboard_json(buttons)
+                telegram_id,
+                "\n\n".join(texts),
+                member.participant_id,
+                keyboard_json(buttons),
+                not_before=found[1].night_end(now, member.timezone),
             )
         )
     occasions = [
@@ -477,6 +485,7 @@ async def _nudges(svc: Services, now: datetime, workshops: _Workshops) -> int:
                     text,
                     member.participant_id,
                     keyboard_json(_plan_buttons(tr, [plan])),
+                    not_before=spec.night_end(now, member.timezone),
                 )
             )
         if await svc.store.nudge_checkin(item.id, messages, now):

@@ -857,7 +857,9 @@ async def digest_tick(svc: Services, now: datetime) -> int:
                     }
                 ]
             ]
-            message = OutMessage(viewer.telegram_id, text, None, buttons)
+            # Day where the workshops are may be night where the viewer reads times.
+            morning = spec.night_end(now, user.timezone if user else None)
+            message = OutMessage(viewer.telegram_id, text, None, buttons, not_before=morning)
             if await svc.store.record_digest(
                 association.id, viewer.telegram_id, period, figures.snapshot(), message, now
             ):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.content import WorkshopFile
 from bot.flows.agenda import agenda_text, day_title, session_lines
@@ -257,9 +256,4 @@ def _their_morning(
     """
     if own_zone is None or own_zone == spec.timezone or row.kind in PUNCTUAL:
         return None
-    try:
-        zone = ZoneInfo(own_zone)
-    except (ValueError, ZoneInfoNotFoundError):
-        return None
-    morning = spec.daytime(now, zone)
-    return morning if morning != now else None
+    return spec.night_end(now, own_zone)

@@ -147,11 +147,19 @@ async def reschedule(
                 }
                 audience = [r for r in everyone if r.participant_id in ids]
             messages = []
+            starts = spec.local(after.start)
             for r in (r for r in audience if not r.unreachable):
                 lang = svc.i18n.pick(r.language, workshop.language)
                 text = session_change_text(svc.i18n(lang), spec, lang, before, after)
+                # Held for the person's morning, unless the session starts before it.
+                morning = spec.night_end(now, r.timezone)
                 messages.append(
-                    OutMessage(chat_id=r.telegram_id, text=text, participant_id=r.participant_id)
+                    OutMessage(
+                        chat_id=r.telegram_id,
+                        text=text,
+                        participant_id=r.participant_id,
+                        not_before=morning if morning is not None and morning < starts else None,
+                    )
                 )
             source = f"chg:{workshop.id}:{after.id}:{after.start.isoformat()}"
             notified += await svc.store.enqueue(source, messages, now)

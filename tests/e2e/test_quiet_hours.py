@@ -9,20 +9,28 @@ every message the bot sends is one it chose to send, and none may fall in the qu
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.apidouble import SimUser
 from bot.content import ContentError, load_workshop_file
 from bot.flows import checkins
 from bot.flows.common import workshop_file
 from tests.e2e.harness import COCHABAMBA, Harness
+from tests.e2e.test_organizer import setup as organizer_and_three
 from tests.e2e.test_reminders import finish_dgca, la_paz, two_participants
 
 
-async def test_no_automatic_message_in_quiet_hours(bot: Harness) -> None:
+@pytest.mark.parametrize("ana_zone", [None, "Asia/Tokyo"])
+async def test_no_automatic_message_in_quiet_hours(bot: Harness, ana_zone: str | None) -> None:
     ana, bob, workshop_id = await two_participants(bot)
     await finish_dgca(bot, ana)
     store, now = bot.services.store, bot.clock.now()
+    if ana_zone is not None:
+        # Ana follows from Tokyo (UTC+9, she chose it in /agenda): the check-ins and nudges
+        # of her plan come at 10:00 in La Paz, 23:00 where she is.
+        await store.set_user_timezone(ana.id, ana_zone, now)
     # Reports go to the organizers' group; a plan gets check-ins months later.
     group = bot.double.new_group(title="Organizadores")
     await store.set_organizer_chat(workshop_id, group.id)
@@ -56,8 +64,16 @@ async def test_no_automatic_message_in_quiet_hours(bot: Harness) -> None:
         for hour in (2, 10, 22):
             await tick_at(datetime.combine(day, datetime.min.time(), spec.zone).replace(hour=hour))
 
-    at_night = [item for item in sent if spec.is_quiet(item[0])]
+    def night_for(chat: int, moment: datetime) -> bool:
+        own = ZoneInfo(ana_zone) if ana_zone is not None and chat == ana.id else None
+        return spec.is_quiet(moment, own)
+
+    at_night = [item for item in sent if night_for(item[1], item[0])]
     assert at_night == []
+    # Held, not dropped: her plan's check-ins reach her in her own day.
+    assert sum(
+        "¿Cómo va" in text or "Ventanilla" in text for _, chat, text in sent if chat == ana.id
+    )
     # The walk did send things: nudges, digests, reminders, reports and the check-ins.
     kinds = {text.split()[0] for _, _, text in sent if text}
     assert len(sent) >= 20, sent
@@ -85,6 +101,18 @@ def test_quiet_hours_move_a_moment_to_the_next_morning() -> None:
     assert spec.is_quiet(la_paz(25, 21)) and not spec.is_quiet(la_paz(25, 20, 59))
 
 
+def test_the_night_ends_at_the_morning_of_the_zone_a_person_chose() -> None:
+    spec = load_workshop_file(COCHABAMBA)
+    # 17:00 in La Paz: day there, 22:00 in Madrid, 06:00 the next day in Tokyo.
+    assert spec.night_end(la_paz(20, 17)) is None
+    assert spec.night_end(la_paz(20, 17), "America/La_Paz") is None
+    assert spec.night_end(la_paz(20, 17), "Europe/Madrid") == la_paz(21, 3)
+    assert spec.night_end(la_paz(20, 17), "Asia/Tokyo") == la_paz(20, 19)
+    # At night in La Paz, for someone who chose no zone (or one unknown here): La Paz's morning.
+    assert spec.night_end(la_paz(20, 23)) == la_paz(21, 8)
+    assert spec.night_end(la_paz(20, 23), "Mars/Olympus_Mons") == la_paz(21, 8)
+
+
 def test_an_unquoted_time_is_refused_in_plain_words(tmp_path) -> None:
     text = COCHABAMBA.read_text(encoding="utf-8")
     path = tmp_path / "unquoted.yaml"
@@ -103,3 +131,40 @@ def test_follow_up_honours_a_workshops_own_quiet_hours(tmp_path) -> None:
     # Check-ins and digests go between send_time and 20:00, but never in the quiet hours.
     assert checkins.daytime(spec, la_paz(30, 18, 59))
     assert not checkins.daytime(spec, la_paz(30, 19, 30))
+
+
+async def test_a_broadcast_waits_for_the_morning_where_each_person_is(bot: Harness) -> None:
+    org, (ana, bob, cris), _ = await organizer_and_three(bot)
+    # Bob follows from Madrid: 17:00 in La Paz is 22:00 there.
+    agenda = await bot.send(bob, "/agenda")
+    await bot.tap(bob, "🌍 Mi zona horaria", message=agenda)
+    await bot.tap(bob, "Madrid")
+    await bot.at(la_paz(20, 17))
+    await bot.send(org, "/broadcast")
+    await bot.tap(org, "Todo el taller (3)")
+    await bot.send(org, "Mañana la sala cambia al piso 3")
+    await bot.tap(org, "📤 Enviar ahora")
+    bar = org.last
+    await bot.flush()
+
+    def got(user: SimUser) -> int:
+        return sum("piso 3" in (m.text or "") for m in user.messages)
+
+    def bar_text() -> str:
+        return bot.double.message(bar.chat_id, bar.message_id).text or ""
+
+    await bot.double.wait_for(lambda: got(ana) == got(cris) == 1, timeout=5)
+    # The progress message says where it stands until the morning: two sent, one waiting.
+    await bot.double.wait_for(
+        lambda: "2 / 3\n🌙 1 persona lo recibirá cuando amanezca donde está." in bar_text(), 5
+    )
+    assert got(bob) == 0
+    # 07:59 in Madrid: still night there.
+    await bot.at(la_paz(21, 2, 59))
+    await bot.flush()
+    assert got(bob) == 0
+    # 08:00 in Madrid (03:00 in La Paz): his copy goes, and the organizer gets the report.
+    await bot.at(la_paz(21, 3))
+    await bot.flush()
+    await bot.double.wait_for(lambda: "Difusión terminada" in (org.last.text or ""), timeout=5)
+    assert got(bob) == 1 and "Entregados: 3" in (org.last.text or "")
