@@ -229,6 +229,11 @@ async def preview(ctx: Ctx, broadcast: Broadcast) -> list[Event]:
         n=len(recipients),
         audience=_audience_label(ctx, broadcast.audience, broadcast.audience_arg),
     )
+    # Said before "send now", so that the organizer may schedule it instead.
+    spec, now = workshop_file(workshop), ctx.svc.clock.now()
+    asleep = sum(spec.night_end(now, r.timezone) is not None for r in recipients)
+    if asleep:
+        summary += "\n" + ctx.tr.t("broadcast.preview_night", n=asleep)
     return [
         Send(ctx.tr.t("broadcast.preview_title")),
         shown,

@@ -143,6 +143,11 @@ async def test_a_broadcast_waits_for_the_morning_where_each_person_is(bot: Harne
     await bot.send(org, "/broadcast")
     await bot.tap(org, "Todo el taller (3)")
     await bot.send(org, "Mañana la sala cambia al piso 3")
+    # The preview says so before anything is sent: the organizer may schedule it instead.
+    assert "Se enviará a 3 personas" in (org.last.text or "")
+    assert "Ahora es de noche para 1 persona: si lo envía ya, le llegará cuando amanezca" in (
+        org.last.text or ""
+    )
     await bot.tap(org, "📤 Enviar ahora")
     bar = org.last
     await bot.flush()
