@@ -319,6 +319,14 @@ class CommunicationMixin:
             for r in rows
         ]
 
+    async def ratings_of(self: _Base, participant_id: int) -> dict[str, int]:
+        """Return one participant's ratings, by session id."""
+        rows = await self._rows(
+            "SELECT session_id, rating FROM session_feedback WHERE participant_id = ?",
+            participant_id,
+        )
+        return {r["session_id"]: int(r["rating"]) for r in rows}
+
     # Schedule
 
     async def sync_schedule(

@@ -148,6 +148,10 @@ class CommunicationStore(Protocol):
         """Return every session rating of a workshop."""
         ...
 
+    async def ratings_of(self, participant_id: int) -> dict[str, int]:
+        """Return one participant's ratings, by session id."""
+        ...
+
     async def sync_schedule(
         self, workshop_id: int, items: list[ScheduledItem], now: datetime
     ) -> SyncResult:
@@ -629,6 +633,10 @@ class Store(PlanStore, CommunicationStore, CoordinationStore, Protocol):
 
     async def event_members(self, workshop_id: int) -> dict[int, frozenset[str]]:
         """Return the events each participant of a workshop is enrolled in (forgotten too)."""
+        ...
+
+    async def events_of(self, participant_id: int) -> frozenset[str]:
+        """Return the events one participant is enrolled in."""
         ...
 
     # Questionnaires

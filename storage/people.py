@@ -290,6 +290,13 @@ class PeopleMixin:
             found.setdefault(int(r["participant_id"]), set()).add(r["event_id"])
         return {pid: frozenset(events) for pid, events in found.items()}
 
+    async def events_of(self: _Base, participant_id: int) -> frozenset[str]:
+        """Return the events one participant is enrolled in."""
+        rows = await self._rows(
+            "SELECT event_id FROM event_members WHERE participant_id = ?", participant_id
+        )
+        return frozenset(r["event_id"] for r in rows)
+
     # Questionnaires
 
     async def start_response(

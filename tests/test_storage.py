@@ -504,6 +504,10 @@ async def test_event_members_enrol_once_per_event_within_their_workshop(
     assert await store.event_members(w1.id) == expected
     assert await store.event_members(w2.id) == {elsewhere.id: frozenset({"tot_online"})}
     assert await store.event_members(999) == {}
+    # One person's, without reading the whole workshop's.
+    assert await store.events_of(ana.id) == expected[ana.id]
+    assert await store.events_of(elsewhere.id) == frozenset({"tot_online"})
+    assert await store.events_of(999) == frozenset()
 
     # Enrolling again keeps the first enrolment's time; the person's export lists them.
     exported = await store.export_user(7)
@@ -622,6 +626,10 @@ async def test_session_ratings_change_and_take_a_comment(store: Store) -> None:
         (luis.id, "s1", 4, None),
         (ana.id, "s2", 3, None),
     ]
+    # One person's, without reading the whole workshop's.
+    assert await store.ratings_of(ana.id) == {"s1": 5, "s2": 3}
+    assert await store.ratings_of(luis.id) == {"s1": 4}
+    assert await store.ratings_of(999) == {}
 
 
 def _item(key: str, due: datetime, payload: dict | None = None) -> ScheduledItem:

@@ -162,8 +162,7 @@ async def member_file(svc: Services, workshop: Workshop, participant_id: int) ->
     spec = workshop_file(workshop)
     if not spec.events:
         return spec
-    members = await svc.store.event_members(workshop.id)
-    return spec.for_events(members.get(participant_id, frozenset()))
+    return spec.for_events(await svc.store.events_of(participant_id))
 
 
 def entry_events(spec: WorkshopFile, event_id: str | None) -> list[str]:

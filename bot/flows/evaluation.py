@@ -140,7 +140,7 @@ async def _event_view(
     ctx: Ctx, spec: WorkshopFile, workshop: Workshop, participant_id: int, event_id: str | None
 ) -> WorkshopFile | None:
     """Pick the event whose evaluation a programme participant means: the one open now."""
-    members = (await ctx.svc.store.event_members(workshop.id)).get(participant_id, frozenset())
+    members = await ctx.svc.store.events_of(participant_id)
     views = [
         spec.for_event(e)
         for e in spec.events
@@ -256,7 +256,7 @@ async def on_rating_callback(
         return [Notice(ctx.tr.t("notice.stale"))]
     spec = workshop_file(workshop)
     session = next((s for s in spec.agenda if s.id == session_id), None)
-    if session is None or not await _takes_part_in(ctx, spec, workshop, participant.id, session):
+    if session is None or not await _takes_part_in(ctx, participant.id, session):
         return [Notice(ctx.tr.t("notice.stale"))]
     title = session.title.get(ctx.lang)
     now = ctx.svc.clock.now()
@@ -268,7 +268,7 @@ async def on_rating_callback(
     ):
         await ctx.svc.store.clear_dialog(ctx.actor.telegram_id)
     rating = cb.rating
-    following = await _next_to_rate(ctx, workshop.id, participant.id, spec, session)
+    following = await _next_to_rate(ctx, participant.id, spec, session)
     keep = await _evaluation_kept(ctx, spec, workshop, participant.id, session)
     if rating == SKIP_RATING and following is None and spec.reminders.ratings == "end_of_day":
         return [Notice(), Edit(message_id, ctx.tr.t("feedback.day_done"), keep or None)]
@@ -310,18 +310,9 @@ async def _evaluation_kept(
     return [[evaluation_button(ctx.tr, workshop.id, view)]]
 
 
-async def _rated_text(
-    ctx: Ctx, workshop_id: int, participant_id: int, session: AgendaSession
-) -> str:
+async def _rated_text(ctx: Ctx, participant_id: int, session: AgendaSession) -> str:
     """Say how the person rated a session ("Calificó … con 4 de 5"), or nothing."""
-    given = next(
-        (
-            r.rating
-            for r in await ctx.svc.store.session_ratings(workshop_id)
-            if r.participant_id == participant_id and r.session_id == session.id
-        ),
-        None,
-    )
+    given = (await ctx.svc.store.ratings_of(participant_id)).get(session.id)
     if given is None:
         return ""
     return ctx.tr.t("feedback.rated", title=session.title.get(ctx.lang), rating=given)
@@ -341,8 +332,8 @@ async def _ask_comment(
     )
     await dialogs.wait_for(ctx, waiting)
     title = session.title.get(ctx.lang)
-    rated = await _rated_text(ctx, workshop.id, participant_id, session)
-    following = await _next_to_rate(ctx, workshop.id, participant_id, spec, session)
+    rated = await _rated_text(ctx, participant_id, session)
+    following = await _next_to_rate(ctx, participant_id, spec, session)
     rows: Keyboard = []
     if following is None:
         parts = [rated, ctx.tr.t("feedback.ask_comment", title=title, max=COMMENT_MAX)]
@@ -359,27 +350,20 @@ async def _ask_comment(
     return [Notice(), Edit(message_id, text, rows or None)]
 
 
-async def _takes_part_in(
-    ctx: Ctx, spec: WorkshopFile, workshop: Workshop, participant_id: int, session: AgendaSession
-) -> bool:
+async def _takes_part_in(ctx: Ctx, participant_id: int, session: AgendaSession) -> bool:
     """Tell whether a participant is in the session's event (always, in a plain workshop)."""
     if session.event is None:
         return True
-    members = await ctx.svc.store.event_members(workshop.id)
-    return session.event in members.get(participant_id, frozenset())
+    return session.event in await ctx.svc.store.events_of(participant_id)
 
 
 async def _next_to_rate(
-    ctx: Ctx, workshop_id: int, participant_id: int, spec: WorkshopFile, rated: AgendaSession
+    ctx: Ctx, participant_id: int, spec: WorkshopFile, rated: AgendaSession
 ) -> AgendaSession | None:
     """Return the day's next rated session this person has not rated, in day-rating mode."""
     if spec.reminders.ratings != "end_of_day":
         return None
-    done = {
-        r.session_id
-        for r in await ctx.svc.store.session_ratings(workshop_id)
-        if r.participant_id == participant_id
-    }
+    done = set(await ctx.svc.store.ratings_of(participant_id))
     later = sorted(
         (
             s
@@ -426,13 +410,13 @@ async def on_comment_text(ctx: Ctx, waiting: SessionComment, text: str) -> list[
     # The rating message keeps what was rated and loses its buttons; they come below the
     # comment, in one message with the thanks, so the live prompt is at the bottom.
     events: list[Event] = []
-    rated = await _rated_text(ctx, workshop.id, participant.id, session)
+    rated = await _rated_text(ctx, participant.id, session)
     if rated:
         # Retired, not repeated: if the person deleted it, nothing is sent again.
         events.append(Edit(waiting.message_id, rated, resend=False))
     text = ctx.tr.t("feedback.thanks")
     rows: Keyboard = []
-    following = await _next_to_rate(ctx, workshop.id, participant.id, spec, session)
+    following = await _next_to_rate(ctx, participant.id, spec, session)
     if following is not None:
         text += "\n\n" + ctx.tr.t("feedback.ask", title=following.title.get(ctx.lang))
         rows = rating_buttons(workshop.id, following.id, ctx.tr.plain("button.skip"))
