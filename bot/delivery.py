@@ -422,6 +422,11 @@ class OutboxSender:
         if self.on_finish is not None:
             self._finished.put_nowait(row.source)
 
+    def recheck(self, source: str) -> None:
+        """Have a source's progress looked at again, in turn with the sends that finish."""
+        if self.on_finish is not None:
+            self._finished.put_nowait(source)
+
     async def _report(self) -> None:
         # One at a time, in the background: a slow progress edit holds up no send, and two
         # messages finishing together cannot both post a broadcast's final report.
@@ -507,11 +512,23 @@ class BroadcastTracker:
             return
         text, buttons = await broadcast_flow.progress(self.services, broadcast, counts, final)
         chat_id, message_id = broadcast.progress_chat_id, broadcast.progress_message_id
+        # A new message, not an edit: the last copies may go at someone else's morning, the
+        # organizer's night perhaps, and then it arrives without a sound.
+        silent = (final or message_id is None) and await broadcast_flow.night_for_organizer(
+            self.services, broadcast
+        )
         try:
-            if final or message_id is None:
+            if not final and message_id is None:
+                # A scheduled broadcast has no message to edit yet: its first progress
+                # becomes the one edited from then on.
+                sent = await send_text(
+                    self.bot, chat_id, text, buttons, retry=False, previews=True, silent=silent
+                )
+                await self.services.store.update_broadcast(broadcast_id, progress_message_id=sent)
+            elif final:
                 # Right after the last broadcast message this often meets flood control:
                 # the final report must not be lost to it.
-                await send_text(self.bot, chat_id, text, previews=True)
+                await send_text(self.bot, chat_id, text, previews=True, silent=silent)
                 if message_id is not None:
                     # The progress message shows the final count, not the last one it had.
                     bar = await broadcast_flow.finished_bar(self.services, broadcast, counts)
@@ -526,6 +543,7 @@ class BroadcastTracker:
                         resend=False,
                     )
             else:
+                assert message_id is not None
                 # Waiting out flood control here would hold up the outbox sender.
                 await edit_text(
                     self.bot,
@@ -623,6 +641,12 @@ class ReminderRunner:
                         continue  # due in the night (the bot was down): sent in the morning
                     await broadcast_flow.launch(svc, broadcast.id)
                     handled += 1
+            # A broadcast whose last waiting copies were erased (/forget, retention) has no
+            # send left to finish it: its report is posted here.
+            for broadcast in await svc.store.broadcasts_with_status(BroadcastStatus.SENDING):
+                source = f"bc:{broadcast.id}"
+                if (await svc.store.outbox_counts(source)).get("pending", 0) == 0:
+                    self.sender.recheck(source)
             # Overdue steps, nudges and digests follow from the data, not from schedule rows.
             handled += await checkins.follow_up_tick(svc, now)
             handled += await progress.digest_tick(svc, now)

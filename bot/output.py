@@ -203,18 +203,22 @@ async def send_text(
     *,
     retry: bool = True,
     previews: bool = False,
-) -> None:
-    """Send an HTML message with optional buttons; link previews off unless asked for."""
-    await _call(
+    silent: bool = False,
+) -> int:
+    """Send an HTML message with optional buttons; return its id. Previews off unless asked."""
+    sent = await _call(
         lambda: bot.send_message(
             chat_id,
             text,
             parse_mode=ParseMode.HTML,
             reply_markup=markup(buttons),
             link_preview_options=_previews(previews),
+            # None leaves the option out of the request: Telegram's default, a notification.
+            disable_notification=True if silent else None,
         ),
         retry,
     )
+    return sent.message_id
 
 
 async def edit_text(

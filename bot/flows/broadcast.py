@@ -418,6 +418,16 @@ async def finished_bar(svc: Services, broadcast: Broadcast, counts: dict[str, in
     return tr.t("broadcast.progress_done", sent=tr.integer(sent), total=tr.integer(total))
 
 
+async def night_for_organizer(svc: Services, broadcast: Broadcast) -> bool:
+    """Tell whether it is night now for the organizer who follows a broadcast's progress."""
+    workshop = await svc.store.workshop(broadcast.workshop_id)
+    if workshop is None or broadcast.progress_chat_id is None:
+        return False
+    user = await svc.store.user(broadcast.progress_chat_id)
+    own = user.timezone if user else None
+    return workshop_file(workshop).night_end(svc.clock.now(), own) is not None
+
+
 async def resume_interrupted(svc: Services) -> list[int]:
     """Return the broadcasts a restart interrupted; their outbox rows carry on by themselves."""
     return [b.id for b in await svc.store.broadcasts_with_status(BroadcastStatus.SENDING)]

@@ -147,7 +147,9 @@ async def reschedule(
                 }
                 audience = [r for r in everyone if r.participant_id in ids]
             messages = []
-            starts = spec.local(after.start)
+            # The notice must arrive before the session, at its old time or its new one.
+            coming = [t for t in (spec.local(before.start), spec.local(after.start)) if t > now]
+            starts = min(coming, default=now)
             for r in (r for r in audience if not r.unreachable):
                 lang = svc.i18n.pick(r.language, workshop.language)
                 text = session_change_text(svc.i18n(lang), spec, lang, before, after)

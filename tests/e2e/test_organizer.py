@@ -11,6 +11,7 @@ from bot.flows.callbacks import Audience, LinkGroup, OrgAction, OrgInvite
 from storage import BroadcastStatus
 from tests.e2e.harness import COCHABAMBA, Harness
 from tests.e2e.test_journey import join_es
+from tests.e2e.test_reminders import la_paz
 
 REFUSAL = "Este comando es para el equipo organizador"
 
@@ -168,6 +169,40 @@ async def test_broadcast_photo_to_one_institution_and_scheduled(bot: Harness) ->
     await bot.double.wait_for(lambda: any(m.photo for m in cris.messages), timeout=5)
     assert [m.caption for m in cris.messages if m.photo] == ["Foto de grupo"]
     assert not any(m.photo for m in ana.messages + bob.messages)
+
+
+async def test_a_scheduled_broadcast_keeps_one_progress_message(bot: Harness) -> None:
+    from bot.delivery import Limits
+
+    org, people, _ = await setup(bot)
+    await bot.send(org, "/broadcast")
+    await bot.tap(org, "Todo el taller (3)")
+    await bot.send(org, "Recordatorio programado")
+    await bot.tap(org, "🕒 Programar")
+    await bot.send(org, "28/11/2023 10:00")
+    # 2.5 s apart, more than the progress's 2 s throttle: it changes at each copy.
+    bot.delivery.sender.limiter.limits = Limits(per_second=0.4)
+    await bot.at(la_paz(28, 10))
+    await bot.flush()
+    # The final report and the progress message's last edit are two calls: wait for both.
+    await bot.double.wait_for(
+        lambda: (
+            any("Difusión terminada" in (m.text or "") for m in org.messages)
+            and any("Envío terminado" in (m.text or "") for m in org.messages)
+        ),
+        timeout=15,
+    )
+    posted = [
+        r
+        for r in bot.double.requests_for("sendMessage")
+        if r.params.get("chat_id") == org.id and "Enviando" in str(r.params.get("text"))
+    ]
+    # One progress message, edited as it goes, then closed on the final count.
+    assert len(posted) == 1
+    bar = next(m for m in org.messages if "Envío terminado" in (m.text or ""))
+    assert "3 de 3 entregados" in (bar.text or "")
+    for user in people:
+        assert sum("Recordatorio programado" in (m.text or "") for m in user.messages) == 1
 
 
 async def test_cancel_a_draft(bot: Harness) -> None:

@@ -161,7 +161,8 @@ async def test_a_broadcast_waits_for_the_morning_where_each_person_is(bot: Harne
     await bot.double.wait_for(lambda: got(ana) == got(cris) == 1, timeout=5)
     # The progress message says where it stands until the morning: two sent, one waiting.
     await bot.double.wait_for(
-        lambda: "2 / 3\n🌙 1 persona lo recibirá cuando amanezca donde está." in bar_text(), 5
+        lambda: "2 / 3\n🌙 1 persona recibirá el mensaje cuando amanezca donde está." in bar_text(),
+        5,
     )
     assert got(bob) == 0
     # 07:59 in Madrid: still night there.
@@ -173,3 +174,55 @@ async def test_a_broadcast_waits_for_the_morning_where_each_person_is(bot: Harne
     await bot.flush()
     await bot.double.wait_for(lambda: "Difusión terminada" in (org.last.text or ""), timeout=5)
     assert got(bob) == 1 and "Entregados: 3" in (org.last.text or "")
+    # 03:00 is night for the organizer in La Paz: the report arrives without a sound.
+    report = next(
+        r
+        for r in bot.double.requests_for("sendMessage")
+        if "Difusión terminada" in str(r.params.get("text"))
+    )
+    assert report.params.get("disable_notification") is True
+
+
+async def test_a_broadcast_whose_waiting_copy_is_erased_still_ends(bot: Harness) -> None:
+    org, (ana, bob, cris), _ = await organizer_and_three(bot)
+    await bot.services.store.set_user_timezone(bob.id, "Europe/Madrid", bot.clock.now())
+    await bot.at(la_paz(20, 17))
+    await bot.send(org, "/broadcast")
+    await bot.tap(org, "Todo el taller (3)")
+    await bot.send(org, "Aviso para todos")
+    await bot.tap(org, "📤 Enviar ahora")
+    await bot.flush()
+    await bot.double.wait_for(
+        lambda: all(any("Aviso para" in (m.text or "") for m in u.messages) for u in (ana, cris))
+    )
+    # Bob leaves that evening: his waiting copy goes with his data, and nothing else would
+    # ever finish the broadcast. The next check does, with the report.
+    await bot.send(bob, "/forget")
+    await bot.tap(bob, "Sí, borrar")
+    await bot.at(la_paz(20, 17, 1))
+    await bot.flush()
+    await bot.double.wait_for(lambda: "Difusión terminada" in (org.last.text or ""), timeout=5)
+    assert "Entregados: 2" in (org.last.text or "")
+    assert not any("Aviso para" in (m.text or "") for m in bob.messages)
+
+
+async def test_a_session_moved_at_night_is_told_in_the_morning(bot: Harness, tmp_path) -> None:
+    ana, _, _ = await two_participants(bot)
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(
+        COCHABAMBA.read_text("utf-8").replace(
+            "start: 2023-11-28T14:00\n    end: 2023-11-28T15:30",
+            "start: 2023-11-28T14:30\n    end: 2023-11-28T15:40",
+        ),
+        "utf-8",
+    )
+    # An organizer imports the change at 23:00: the session is tomorrow afternoon.
+    await bot.at(la_paz(27, 23))
+    await bot.import_workshop(moved)
+    await bot.flush()
+    assert not any("Cambio en la agenda" in (m.text or "") for m in ana.messages)
+    await bot.at(la_paz(28, 8))
+    await bot.flush()
+    await bot.double.wait_for(
+        lambda: any("Cambio en la agenda" in (m.text or "") for m in ana.messages)
+    )
