@@ -27,6 +27,7 @@ from bot.output import (
     Responder,
     edit_text,
     not_delivered,
+    post_text,
     retry_seconds,
     send_file,
     send_text,
@@ -521,7 +522,7 @@ class BroadcastTracker:
             if not final and message_id is None:
                 # A scheduled broadcast has no message to edit yet: its first progress
                 # becomes the one edited from then on.
-                sent = await send_text(
+                sent = await post_text(
                     self.bot, chat_id, text, buttons, retry=False, previews=True, silent=silent
                 )
                 await self.services.store.update_broadcast(broadcast_id, progress_message_id=sent)

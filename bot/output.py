@@ -22,6 +22,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InputFile,
     LinkPreviewOptions,
+    Message,
 )
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -204,9 +205,36 @@ async def send_text(
     retry: bool = True,
     previews: bool = False,
     silent: bool = False,
+) -> None:
+    """Send an HTML message with optional buttons; link previews off unless asked for."""
+    await _send_message(bot, chat_id, text, buttons, retry, previews, silent)
+
+
+async def post_text(
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    buttons: Keyboard | None = None,
+    *,
+    retry: bool = True,
+    previews: bool = False,
+    silent: bool = False,
 ) -> int:
-    """Send an HTML message with optional buttons; return its id. Previews off unless asked."""
-    sent = await _call(
+    """Send an HTML message as send_text does; return its id, to edit it later."""
+    sent = await _send_message(bot, chat_id, text, buttons, retry, previews, silent)
+    return sent.message_id
+
+
+async def _send_message(
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    buttons: Keyboard | None,
+    retry: bool,
+    previews: bool,
+    silent: bool,
+) -> Message:
+    return await _call(
         lambda: bot.send_message(
             chat_id,
             text,
@@ -218,7 +246,6 @@ async def send_text(
         ),
         retry,
     )
-    return sent.message_id
 
 
 async def edit_text(
