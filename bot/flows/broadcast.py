@@ -325,6 +325,9 @@ async def on_callback(
         broadcast.id, progress_chat_id=ctx.actor.telegram_id, progress_message_id=message_id
     )
     total = await launch(ctx.svc, broadcast.id)
+    if total == 0:
+        # Nobody to send to: the report is this message, and the broadcast is over.
+        await store.update_broadcast(broadcast.id, status=BroadcastStatus.DONE, finished_at=now)
     fresh = await store.broadcast(broadcast.id)
     assert fresh is not None
     text, buttons = await progress(ctx.svc, fresh, {"pending": total}, total == 0)

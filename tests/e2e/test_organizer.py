@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
@@ -203,6 +204,22 @@ async def test_a_scheduled_broadcast_keeps_one_progress_message(bot: Harness) ->
     assert "3 de 3 entregados" in (bar.text or "")
     for user in people:
         assert sum("Recordatorio programado" in (m.text or "") for m in user.messages) == 1
+
+
+async def test_a_broadcast_to_nobody_reports_once(bot: Harness) -> None:
+    workshop = await bot.import_workshop()
+    org = bot.double.new_user(first_name="Olga", last_name="Rojas", language_code="es")
+    await bot.services.store.add_organizer(workshop.id, org.id, bot.clock.now())
+    await bot.send(org, "/broadcast")
+    await bot.tap(org, "Todo el taller (0)")
+    await bot.send(org, "¿Hay alguien?")
+    await bot.tap(org, "📤 Enviar ahora")
+    assert "Difusión terminada" in (org.last.text or "")
+    # Later checks find nothing left to report.
+    await bot.at(bot.clock.now() + timedelta(minutes=5))
+    await bot.flush()
+    assert sum("Difusión terminada" in (m.text or "") for m in org.messages) == 1
+    assert await bot.services.store.broadcasts_with_status(BroadcastStatus.SENDING) == []
 
 
 async def test_cancel_a_draft(bot: Harness) -> None:
