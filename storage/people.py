@@ -31,10 +31,7 @@ class _Base(Portable, Protocol):
 
 def plain(row: Row) -> dict[str, Any]:
     """Return a row as plain data, times and days as ISO text."""
-    return {
-        key: value.isoformat() if isinstance(value, datetime | date) else value
-        for key, value in dict(row).items()
-    }
+    return {key: _iso(value) for key, value in dict(row).items()}
 
 
 class PeopleMixin:
@@ -594,6 +591,6 @@ async def _export_participation(db: Db, p: Row) -> dict[str, Any]:
     }
 
 
-def _iso(value: datetime | str | None) -> str | None:
-    """Return a stored time as ISO text, as it comes from either backend."""
-    return value.isoformat() if isinstance(value, datetime) else value
+def _iso(value: Any) -> Any:
+    """Return a stored time or day as ISO text, as it comes from either backend."""
+    return value.isoformat() if isinstance(value, datetime | date) else value

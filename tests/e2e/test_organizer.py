@@ -29,6 +29,17 @@ async def setup(bot: Harness) -> tuple[SimUser, list[SimUser], int]:
     return org, people, workshop.id
 
 
+async def report_and_bar(bot: Harness, org: SimUser, timeout: float) -> None:
+    """Wait for a broadcast's final report and its progress message's last edit (two calls)."""
+    await bot.double.wait_for(
+        lambda: (
+            "Difusión terminada" in (org.last.text or "")
+            and any("Envío terminado" in (m.text or "") for m in org.messages)
+        ),
+        timeout=timeout,
+    )
+
+
 async def test_organizer_commands_refuse_everyone_else(bot: Harness, tmp_path) -> None:
     _, (ana, *_), workshop_id = await setup(bot)
     for command in ("/broadcast", "/invite", "/organizer"):
@@ -105,14 +116,7 @@ async def test_broadcast_to_everyone_with_one_blocked(bot: Harness) -> None:
     assert org.buttons() == ["Cancelar", "🕒 Programar", "📤 Enviar ahora"]
     await bot.tap(org, "📤 Enviar ahora")
     await bot.flush()
-    # The final report and the progress message's last edit are two calls: wait for both.
-    await bot.double.wait_for(
-        lambda: (
-            "Difusión terminada" in (org.last.text or "")
-            and any("Envío terminado" in (m.text or "") for m in org.messages)
-        ),
-        timeout=5,
-    )
+    await report_and_bar(bot, org, timeout=5)
     report = next(m.text or "" for m in org.messages if "Difusión terminada" in (m.text or ""))
     assert "Entregados: 2" in report and "Inalcanzables (bloquearon el bot): 1" in report
     # The progress message ends on the final count, without its Stop button.
@@ -185,14 +189,7 @@ async def test_a_scheduled_broadcast_keeps_one_progress_message(bot: Harness) ->
     bot.delivery.sender.limiter.limits = Limits(per_second=0.4)
     await bot.at(la_paz(28, 10))
     await bot.flush()
-    # The final report and the progress message's last edit are two calls: wait for both.
-    await bot.double.wait_for(
-        lambda: (
-            any("Difusión terminada" in (m.text or "") for m in org.messages)
-            and any("Envío terminado" in (m.text or "") for m in org.messages)
-        ),
-        timeout=15,
-    )
+    await report_and_bar(bot, org, timeout=15)
     posted = [
         r
         for r in bot.double.requests_for("sendMessage")

@@ -19,7 +19,7 @@ from bot.flows import checkins
 from bot.flows.common import workshop_file
 from tests.e2e.harness import COCHABAMBA, Harness
 from tests.e2e.test_organizer import setup as organizer_and_three
-from tests.e2e.test_reminders import finish_dgca, la_paz, two_participants
+from tests.e2e.test_reminders import finish_dgca, la_paz, moved_session_file, two_participants
 
 
 @pytest.mark.parametrize("ana_zone", [None, "Asia/Tokyo"])
@@ -208,14 +208,7 @@ async def test_a_broadcast_whose_waiting_copy_is_erased_still_ends(bot: Harness)
 
 async def test_a_session_moved_at_night_is_told_in_the_morning(bot: Harness, tmp_path) -> None:
     ana, _, _ = await two_participants(bot)
-    moved = tmp_path / "moved.yaml"
-    moved.write_text(
-        COCHABAMBA.read_text("utf-8").replace(
-            "start: 2023-11-28T14:00\n    end: 2023-11-28T15:30",
-            "start: 2023-11-28T14:30\n    end: 2023-11-28T15:40",
-        ),
-        "utf-8",
-    )
+    moved = moved_session_file(tmp_path)
     # An organizer imports the change at 23:00: the session is tomorrow afternoon.
     await bot.at(la_paz(27, 23))
     await bot.import_workshop(moved)

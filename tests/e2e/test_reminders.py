@@ -151,11 +151,8 @@ async def test_reminders_survive_a_restart(bot: Harness) -> None:
     assert sum("Registro y palabras" in t for t in texts(ana)) == 1
 
 
-async def test_agenda_change_reschedules_and_tells_participants(
-    bot: Harness, tmp_path: Path
-) -> None:
-    ana, _, workshop_id = await two_participants(bot)
-    before = {r.key: r for r in await bot.services.store.schedule_of(workshop_id)}
+def moved_session_file(tmp_path: Path) -> Path:
+    """Write the example with its 28 November 14:00–15:30 session moved to 14:30–15:40."""
     moved = tmp_path / "moved.yaml"
     moved.write_text(
         COCHABAMBA.read_text("utf-8").replace(
@@ -164,6 +161,15 @@ async def test_agenda_change_reschedules_and_tells_participants(
         ),
         "utf-8",
     )
+    return moved
+
+
+async def test_agenda_change_reschedules_and_tells_participants(
+    bot: Harness, tmp_path: Path
+) -> None:
+    ana, _, workshop_id = await two_participants(bot)
+    before = {r.key: r for r in await bot.services.store.schedule_of(workshop_id)}
+    moved = moved_session_file(tmp_path)
     await bot.import_workshop(moved)
     await bot.flush()
     after = {r.key: r for r in await bot.services.store.schedule_of(workshop_id)}
