@@ -672,3 +672,13 @@ def test_a_sessions_modality_follows_from_its_place_and_link() -> None:
     )
     assert any("agenda[1].modality: a session held online needs a link" in p for p in problems)
     assert any("agenda[1].place: an online session has no place" in p for p in problems)
+
+
+def test_a_generated_join_code_could_be_written_into_a_file() -> None:
+    # About one raw random code in twenty fails the hand-written rule; none handed out may.
+    from bot.content import join_code_problem
+    from bot.flows.workshops import new_join_code
+
+    codes = [new_join_code() for _ in range(2000)]
+    assert [c for c in codes if join_code_problem(c) is not None] == []
+    assert len(set(codes)) == len(codes) and all(len(c) == 16 for c in codes)

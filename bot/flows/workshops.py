@@ -10,6 +10,7 @@ from bot.content import (
     ContentError,
     WorkshopFile,
     instrument_problems,
+    join_code_problem,
     language_problems,
     parse_model,
     parse_model_with_lines,
@@ -37,7 +38,12 @@ class ImportResult:
 
 def new_join_code() -> str:
     """Return a random join code of 96 bits, safe in a t.me deep link."""
-    return secrets.token_urlsafe(JOIN_CODE_BYTES)
+    # One in a few dozen random codes repeats a character or lacks digits: it would be
+    # refused if an organizer wrote it into a workshop file to keep the link. Draw again.
+    while True:
+        code = secrets.token_urlsafe(JOIN_CODE_BYTES)
+        if join_code_problem(code) is None:
+            return code
 
 
 def parse_workshop_text(text: str, source: str) -> WorkshopFile:
